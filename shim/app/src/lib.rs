@@ -1,0 +1,21 @@
+//! The Spin application model, shared by the runtime, the shim and the `spin kube` CLI.
+//!
+//! Two inputs describe a Spin app:
+//! - `spin.toml`, manifest version 2 ([`manifest`]), written by developers;
+//! - the locked app JSON ([`locked`]), `spin_lock_version` 0 or 1, which Spin writes
+//!   into the OCI config blob and which is what the runtime actually executes.
+//!
+//! [`load`] turns a manifest into a locked app whose sources are `file://` URLs.
+//! Every error names the file, the field and what to change ([`AppError`]).
+
+pub mod allowed_hosts;
+mod error;
+pub mod ids;
+pub mod load;
+pub mod locked;
+pub mod manifest;
+pub mod template;
+
+pub use error::AppError;
+pub use load::{load_app, load_manifest_file};
+pub use locked::LockedApp;

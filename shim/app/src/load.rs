@@ -1,0 +1,456 @@
+//! Reading a Spin app from disk: `spin.toml` (turned into a locked app with `file://`
+//! sources) or a locked app JSON file.
+
+use std::collections::BTreeMap;
+use std::path::{Component as PathPart, Path, PathBuf};
+
+use serde_json::json;
+
+use crate::allowed_hosts::AllowedHost;
+use crate::ids::{is_kebab_id, is_lower_snake_id};
+use crate::locked::{ContentPath, ContentRef, LockedApp, LockedComponent, LockedSource, LockedTrigger, Variable};
+use crate::manifest::{Component, ComponentSource, ComponentSpec, FilesMount, Manifest};
+use crate::template::Template;
+use crate::AppError;
+
+/// Loads an app from a directory holding `spin.toml`, a manifest file, or a locked app
+/// JSON file (`*.json`, `*.lock`).
+pub fn load_app(path: &Path) -> Result<LockedApp, AppError> {
+    let file = if path.is_dir() {
+        path.join("spin.toml")
+    } else {
+        path.to_path_buf()
+    };
+    let is_locked = matches!(
+        file.extension().and_then(|e| e.to_str()),
+        Some("json" | "lock")
+    );
+    if is_locked {
+        LockedApp::from_file(&file)
+    } else {
+        load_manifest_file(&file)
+    }
+}
+
+/// Reads `spin.toml` and resolves it into a locked app.
+pub fn load_manifest_file(path: &Path) -> Result<LockedApp, AppError> {
+    let text = std::fs::read_to_string(path).map_err(|source| AppError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let manifest = parse_manifest(&text, path)?;
+    let root = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let root = std::path::absolute(root).map_err(|source| AppError::Read {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    Locker { path, root: &root }.lock(manifest)
+}
+
+/// Parses manifest text, checking the version first so an old manifest gets advice
+/// rather than a list of unknown fields.
+pub fn parse_manifest(text: &str, path: &Path) -> Result<Manifest, AppError> {
+    let syntax = |source| AppError::ManifestSyntax {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    };
+    let table: toml::Table = toml::from_str(text).map_err(syntax)?;
+    match table.get("spin_manifest_version").and_then(toml::Value::as_integer) {
+        Some(2) => {}
+        Some(other) => {
+            return Err(AppError::invalid(
+                path,
+                "spin_manifest_version",
+                format!("version {other} is not supported; this runtime reads version 2 manifests"),
+            ));
+        }
+        None if table.contains_key("spin_version") || table.contains_key("spin_manifest_version") => {
+            return Err(AppError::invalid(
+                path,
+                "spin_manifest_version",
+                "this is a version 1 manifest; convert it to version 2 \
+                 (`spin_manifest_version = 2`, see `spin doctor`)",
+            ));
+        }
+        None => {
+            return Err(AppError::invalid(
+                path,
+                "spin_manifest_version",
+                "missing; add `spin_manifest_version = 2` at the top",
+            ));
+        }
+    }
+    toml::from_str(text).map_err(syntax)
+}
+
+struct Locker<'a> {
+    path: &'a Path,
+    root: &'a Path,
+}
+
+impl Locker<'_> {
+    fn err(&self, field: impl Into<String>, problem: impl Into<String>) -> AppError {
+        AppError::invalid(self.path, field, problem)
+    }
+
+    fn lock(&self, manifest: Manifest) -> Result<LockedApp, AppError> {
+        let app = &manifest.application;
+        if app.name.trim().is_empty() {
+            return Err(self.err("application.name", "must not be empty"));
+        }
+        let variables = self.variables(&manifest)?;
+
+        let mut components = manifest.components.clone();
+        let mut triggers = Vec::new();
+        for (trigger_type, entries) in &manifest.triggers {
+            for (index, trigger) in entries.iter().enumerate() {
+                let field = format!("trigger.{trigger_type}[{index}]");
+                let component_id = match &trigger.component {
+                    Some(ComponentSpec::Reference(id)) => {
+                        if !manifest.components.contains_key(id) {
+                            let known: Vec<_> = manifest.components.keys().collect();
+                            return Err(self.err(
+                                format!("{field}.component"),
+                                format!("no component {id:?} is defined (defined: {known:?})"),
+                            ));
+                        }
+                        id.clone()
+                    }
+                    Some(ComponentSpec::Inline(c)) => {
+                        let id = trigger
+                            .id
+                            .clone()
+                            .unwrap_or_else(|| format!("{trigger_type}-trigger-{index}"));
+                        components.insert(id.clone(), (**c).clone());
+                        id
+                    }
+                    None => {
+                        return Err(self.err(
+                            format!("{field}.component"),
+                            "missing; name the component this trigger runs",
+                        ));
+                    }
+                };
+                let mut config = trigger.config.clone();
+                config.insert("component".into(), component_id.clone().into());
+                let config = serde_json::to_value(&config)
+                    .map_err(|e| self.err(&field, e.to_string()))?;
+                triggers.push(LockedTrigger {
+                    id: trigger
+                        .id
+                        .clone()
+                        .unwrap_or_else(|| format!("{component_id}-{trigger_type}-trigger")),
+                    trigger_type: trigger_type.clone(),
+                    trigger_config: config,
+                });
+            }
+        }
+
+        let components = components
+            .iter()
+            .map(|(id, c)| self.component(id, c, &variables))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let mut metadata = serde_json::Map::new();
+        metadata.insert("name".into(), json!(app.name));
+        if !app.version.is_empty() {
+            metadata.insert("version".into(), json!(app.version));
+        }
+        if !app.description.is_empty() {
+            metadata.insert("description".into(), json!(app.description));
+        }
+        if !app.authors.is_empty() {
+            metadata.insert("authors".into(), json!(app.authors));
+        }
+        metadata.insert("triggers".into(), json!(app.trigger_settings));
+        if manifest.triggers.len() == 1 {
+            let (trigger_type, _) = manifest.triggers.iter().next().expect("one entry");
+            let mut single = app
+                .trigger_settings
+                .get(trigger_type)
+                .cloned()
+                .unwrap_or_default();
+            single.insert("type".into(), trigger_type.clone().into());
+            metadata.insert("trigger".into(), json!(single));
+        }
+        metadata.insert("origin".into(), json!(file_url(&self.root.join(self.file_name()))));
+
+        Ok(LockedApp {
+            spin_lock_version: 0,
+            must_understand: vec![],
+            metadata,
+            host_requirements: Default::default(),
+            variables,
+            triggers,
+            components,
+        })
+    }
+
+    fn file_name(&self) -> &Path {
+        Path::new(self.path.file_name().unwrap_or("spin.toml".as_ref()))
+    }
+
+    fn variables(&self, manifest: &Manifest) -> Result<BTreeMap<String, Variable>, AppError> {
+        let mut out = BTreeMap::new();
+        for (name, v) in &manifest.variables {
+            let field = format!("variables.{name}");
+            if !is_lower_snake_id(name) {
+                return Err(self.err(field, "variable names are lower_snake_case, like `api_key`"));
+            }
+            if v.required == v.default.is_some() {
+                return Err(self.err(
+                    field,
+                    "set either `required = true` or a `default`, not both and not neither",
+                ));
+            }
+            out.insert(
+                name.clone(),
+                Variable {
+                    description: v.description.clone(),
+                    default: v.default.clone(),
+                    secret: v.secret,
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    fn check_template(
+        &self,
+        field: &str,
+        text: &str,
+        variables: &BTreeMap<String, Variable>,
+    ) -> Result<Template, AppError> {
+        let template = Template::parse(text).map_err(|e| self.err(field, e))?;
+        for name in template.variables() {
+            if !variables.contains_key(name) {
+                return Err(self.err(
+                    field,
+                    format!("refers to {{{{ {name} }}}}, but there is no `[variables] {name}`; declare it"),
+                ));
+            }
+        }
+        Ok(template)
+    }
+
+    fn component(
+        &self,
+        id: &str,
+        c: &Component,
+        variables: &BTreeMap<String, Variable>,
+    ) -> Result<LockedComponent, AppError> {
+        let base = format!("component.{id}");
+        if !is_kebab_id(id) {
+            return Err(self.err(&base, "component ids are kebab-case, like `my-component`"));
+        }
+        if !c.dependencies.is_empty() {
+            return Err(self.err(
+                format!("{base}.dependencies"),
+                "component dependencies are not supported by this runtime yet; compose the \
+                 component ahead of time (e.g. with `wac plug`) and use the result as `source`",
+            ));
+        }
+        let source_path = match &c.source {
+            ComponentSource::Local(p) => self.root.join(p),
+            ComponentSource::Remote { url, .. } => {
+                return Err(self.err(
+                    format!("{base}.source"),
+                    format!("remote sources ({url}) are not fetched by this runtime; download the file and give its path"),
+                ));
+            }
+            ComponentSource::Registry { package, .. } => {
+                return Err(self.err(
+                    format!("{base}.source"),
+                    format!("registry packages ({package}) are not fetched by this runtime; download the file and give its path"),
+                ));
+            }
+        };
+        if !source_path.is_file() {
+            let hint = c
+                .build
+                .as_ref()
+                .and_then(|b| b.get("command"))
+                .and_then(toml::Value::as_str)
+                .map(|cmd| format!("; build it first (`spin build`, which runs `{cmd}`)"))
+                .unwrap_or_default();
+            return Err(self.err(
+                format!("{base}.source"),
+                format!("Wasm file {} does not exist{hint}", source_path.display()),
+            ));
+        }
+
+        for (name, value) in &c.variables {
+            let field = format!("{base}.variables.{name}");
+            if !is_lower_snake_id(name) {
+                return Err(self.err(field, "variable names are lower_snake_case, like `api_key`"));
+            }
+            self.check_template(&field, value, variables)?;
+        }
+
+        let mut hosts = c.allowed_outbound_hosts.clone();
+        for host in &c.allowed_http_hosts {
+            if host == "insecure:allow-all" {
+                hosts.push("*://*:*".into());
+            } else {
+                hosts.push(format!("http://{host}"));
+                hosts.push(format!("https://{host}"));
+            }
+        }
+        for (i, host) in hosts.iter().enumerate() {
+            let field = format!("{base}.allowed_outbound_hosts[{i}]");
+            let template = self.check_template(&field, host, variables)?;
+            if template.variables().next().is_none() {
+                AllowedHost::parse(host).map_err(|e| self.err(&field, e))?;
+            }
+        }
+        for store in &c.key_value_stores {
+            if !is_kebab_id(store) && !is_lower_snake_id(store) {
+                return Err(self.err(
+                    format!("{base}.key_value_stores"),
+                    format!("{store:?} is not a store label (like `default` or `my-store`)"),
+                ));
+            }
+        }
+
+        let mut metadata = serde_json::Map::new();
+        if !c.description.is_empty() {
+            metadata.insert("description".into(), json!(c.description));
+        }
+        metadata.insert("allowed_outbound_hosts".into(), json!(hosts));
+        metadata.insert("key_value_stores".into(), json!(c.key_value_stores));
+        metadata.insert("databases".into(), json!(c.sqlite_databases));
+        metadata.insert("ai_models".into(), json!(c.ai_models));
+        if let Some(build) = &c.build {
+            metadata.insert("build".into(), json!(build));
+        }
+
+        Ok(LockedComponent {
+            id: id.to_string(),
+            metadata,
+            source: LockedSource {
+                content_type: "application/wasm".into(),
+                content: ContentRef {
+                    source: Some(file_url(&source_path)),
+                    ..Default::default()
+                },
+            },
+            env: c.environment.clone(),
+            files: self.files(&base, c)?,
+            config: c.variables.clone(),
+            dependencies: Default::default(),
+            host_requirements: Default::default(),
+        })
+    }
+
+    /// Expands `files` into one entry per file: `file://` source, guest path.
+    fn files(&self, base: &str, c: &Component) -> Result<Vec<ContentPath>, AppError> {
+        let field = format!("{base}.files");
+        let exclude = c
+            .exclude_files
+            .iter()
+            .map(|p| glob::Pattern::new(p).map_err(|e| self.err(format!("{base}.exclude_files"), format!("{p:?}: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut out = BTreeMap::<PathBuf, PathBuf>::new();
+        for mount in &c.files {
+            match mount {
+                FilesMount::Pattern(pattern) => {
+                    if Path::new(pattern)
+                        .components()
+                        .any(|p| matches!(p, PathPart::ParentDir | PathPart::RootDir))
+                    {
+                        return Err(self.err(
+                            &field,
+                            format!("{pattern:?} leaves the app directory; use `{{ source = \"dir\", destination = \"/\" }}` for files elsewhere"),
+                        ));
+                    }
+                    let full = self.root.join(pattern);
+                    let found = if full.is_dir() {
+                        walk(&full).map_err(|e| self.err(&field, format!("{pattern:?}: {e}")))?
+                    } else if full.is_file() {
+                        vec![full]
+                    } else {
+                        let matches = glob::glob(&full.to_string_lossy())
+                            .map_err(|e| self.err(&field, format!("{pattern:?} is not a valid glob pattern: {e}")))?
+                            .filter_map(Result::ok)
+                            .filter(|p| p.is_file())
+                            .collect::<Vec<_>>();
+                        if matches.is_empty() && glob::Pattern::escape(pattern) == *pattern {
+                            return Err(self.err(&field, format!("{pattern:?} does not exist")));
+                        }
+                        matches
+                    };
+                    for file in found {
+                        let rel = file.strip_prefix(self.root).unwrap_or(&file).to_path_buf();
+                        out.insert(rel, file);
+                    }
+                }
+                FilesMount::Placement { source, destination } => {
+                    let src = self.root.join(source);
+                    let dest = PathBuf::from(destination.trim_start_matches('/'));
+                    if src.is_file() {
+                        if dest.as_os_str().is_empty() {
+                            return Err(self.err(&field, format!("{destination:?} is not a file name for the file {source:?}")));
+                        }
+                        out.insert(dest, src);
+                    } else if src.is_dir() {
+                        for file in walk(&src).map_err(|e| self.err(&field, format!("{source:?}: {e}")))? {
+                            let rel = file.strip_prefix(&src).unwrap_or(&file);
+                            out.insert(dest.join(rel), file);
+                        }
+                    } else {
+                        return Err(self.err(&field, format!("source {source:?} does not exist")));
+                    }
+                }
+            }
+        }
+        Ok(out
+            .into_iter()
+            .filter(|(guest, host)| {
+                let rel = host.strip_prefix(self.root).unwrap_or(host);
+                !exclude.iter().any(|p| p.matches_path(rel) || p.matches_path(guest))
+            })
+            .map(|(guest, host)| ContentPath {
+                content: ContentRef {
+                    source: Some(file_url(&host)),
+                    ..Default::default()
+                },
+                path: guest,
+            })
+            .collect())
+    }
+}
+
+/// Every regular file below `dir`, in a stable order.
+fn walk(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut entries = std::fs::read_dir(dir)?.collect::<Result<Vec<_>, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path)?);
+        } else if path.is_file() {
+            out.push(path);
+        }
+    }
+    Ok(out)
+}
+
+/// `file://` URL of an absolute path.
+pub fn file_url(path: &Path) -> String {
+    url::Url::from_file_path(path)
+        .map(|u| u.to_string())
+        .unwrap_or_else(|()| format!("file://{}", path.display()))
+}
+
+/// The path of a `file://` URL, if it is one.
+pub fn file_path(url_text: &str) -> Option<PathBuf> {
+    let parsed = url::Url::parse(url_text).ok()?;
+    (parsed.scheme() == "file").then(|| parsed.to_file_path().ok())?
+}
+
+#[cfg(test)]
+mod tests;

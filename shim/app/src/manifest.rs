@@ -1,0 +1,203 @@
+//! `spin.toml`, manifest version 2, parsed strictly: an unknown field is an error that
+//! names it, so a typo never silently drops configuration.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The whole manifest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub spin_manifest_version: u32,
+    pub application: Application,
+    #[serde(default)]
+    pub variables: BTreeMap<String, ManifestVariable>,
+    /// `[[trigger.<type>]]` tables, by trigger type.
+    #[serde(default, rename = "trigger")]
+    pub triggers: BTreeMap<String, Vec<Trigger>>,
+    #[serde(default, rename = "component")]
+    pub components: BTreeMap<String, Component>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Application {
+    pub name: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub authors: Vec<String>,
+    /// Target environments (`spin-up:3.3`); informational here.
+    #[serde(default)]
+    pub targets: Vec<toml::Value>,
+    /// Application-level trigger settings, e.g. `[application.trigger.http] base = "/"`.
+    #[serde(default, rename = "trigger")]
+    pub trigger_settings: BTreeMap<String, toml::Table>,
+    /// Settings for other tools; ignored by Spin and by us.
+    #[serde(default)]
+    pub tool: toml::Table,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestVariable {
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub secret: bool,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// One `[[trigger.<type>]]` entry. Besides `id` and `component`, the keys are specific
+/// to the trigger type (`route` and `executor` for HTTP) and kept as a table.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Trigger {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub component: Option<ComponentSpec>,
+    #[serde(flatten)]
+    pub config: toml::Table,
+}
+
+/// `component = "id"` or an inline component table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "toml::Value")]
+pub enum ComponentSpec {
+    Reference(String),
+    Inline(Box<Component>),
+}
+
+impl TryFrom<toml::Value> for ComponentSpec {
+    type Error = String;
+    fn try_from(v: toml::Value) -> Result<Self, String> {
+        match v {
+            toml::Value::String(id) => Ok(Self::Reference(id)),
+            toml::Value::Table(t) => Component::deserialize(t)
+                .map(|c| Self::Inline(Box::new(c)))
+                .map_err(|e| format!("inline component: {e}")),
+            other => Err(format!(
+                "`component` must be a component id or a table, not a {}",
+                other.type_str()
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Component {
+    pub source: ComponentSource,
+    #[serde(default)]
+    pub description: String,
+    /// Component variables: name to template.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    #[serde(default)]
+    pub files: Vec<FilesMount>,
+    #[serde(default)]
+    pub exclude_files: Vec<String>,
+    /// Deprecated spelling of `allowed_outbound_hosts` (host names, HTTP and HTTPS).
+    #[serde(default)]
+    pub allowed_http_hosts: Vec<String>,
+    #[serde(default)]
+    pub allowed_outbound_hosts: Vec<String>,
+    #[serde(default, alias = "key-value-stores")]
+    pub key_value_stores: Vec<String>,
+    #[serde(default)]
+    pub sqlite_databases: Vec<String>,
+    #[serde(default)]
+    pub ai_models: Vec<String>,
+    #[serde(default)]
+    pub targets: Vec<toml::Value>,
+    /// `[component.x.build]`: how to build the Wasm file (`command`, `workdir`, `watch`).
+    #[serde(default)]
+    pub build: Option<toml::Table>,
+    #[serde(default)]
+    pub dependencies: toml::Table,
+    #[serde(default)]
+    pub dependencies_inherit_configuration: bool,
+    #[serde(default)]
+    pub tool: toml::Table,
+}
+
+/// Where a component's Wasm comes from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "toml::Value")]
+pub enum ComponentSource {
+    /// A path relative to the manifest.
+    Local(String),
+    /// `{ url = "...", digest = "sha256:..." }`.
+    Remote { url: String, digest: String },
+    /// `{ registry = "...", package = "...", version = "..." }`.
+    Registry { package: String, version: String },
+}
+
+impl TryFrom<toml::Value> for ComponentSource {
+    type Error = String;
+    fn try_from(v: toml::Value) -> Result<Self, String> {
+        let table = match v {
+            toml::Value::String(path) => return Ok(Self::Local(path)),
+            toml::Value::Table(t) => t,
+            other => {
+                return Err(format!(
+                    "`source` must be a file path or a table, not a {}",
+                    other.type_str()
+                ));
+            }
+        };
+        let text = |key: &str| table.get(key).and_then(toml::Value::as_str).map(str::to_string);
+        if let (Some(url), Some(digest)) = (text("url"), text("digest")) {
+            return Ok(Self::Remote { url, digest });
+        }
+        if let (Some(package), Some(version)) = (text("package"), text("version")) {
+            return Ok(Self::Registry { package, version });
+        }
+        Err("`source` table needs `url` and `digest`, or `package` and `version`".into())
+    }
+}
+
+/// A `files` entry: a path or glob pattern relative to the manifest, or a directory
+/// placed at a guest path.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "toml::Value")]
+pub enum FilesMount {
+    Pattern(String),
+    Placement { source: String, destination: String },
+}
+
+impl TryFrom<toml::Value> for FilesMount {
+    type Error = String;
+    fn try_from(v: toml::Value) -> Result<Self, String> {
+        match v {
+            toml::Value::String(p) => Ok(Self::Pattern(p)),
+            toml::Value::Table(t) => {
+                let text = |key: &str| t.get(key).and_then(toml::Value::as_str).map(str::to_string);
+                if let Some(extra) = t.keys().find(|k| *k != "source" && *k != "destination") {
+                    return Err(format!(
+                        "unknown key `{extra}` in a `files` entry (expected `source` and `destination`)"
+                    ));
+                }
+                match (text("source"), text("destination")) {
+                    (Some(source), Some(destination)) => Ok(Self::Placement {
+                        source,
+                        destination,
+                    }),
+                    _ => Err("a `files` table needs `source` and `destination` strings".into()),
+                }
+            }
+            other => Err(format!(
+                "a `files` entry must be a path pattern or a table, not a {}",
+                other.type_str()
+            )),
+        }
+    }
+}
