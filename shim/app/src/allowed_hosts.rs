@@ -64,11 +64,17 @@ impl AllowedHost {
             s if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphabetic()) => {
                 Some(s.to_ascii_lowercase())
             }
-            _ => return Err(format!("{entry:?} has an invalid scheme {scheme:?}: {FORMAT_HELP}")),
+            _ => {
+                return Err(format!(
+                    "{entry:?} has an invalid scheme {scheme:?}: {FORMAT_HELP}"
+                ));
+            }
         };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         if rest.contains('/') && !looks_like_cidr(rest) {
-            return Err(format!("{entry:?} has a path; entries name hosts only: {FORMAT_HELP}"));
+            return Err(format!(
+                "{entry:?} has a path; entries name hosts only: {FORMAT_HELP}"
+            ));
         }
         let (host, port) = split_host_port(rest);
         let host = parse_host(host).map_err(|why| format!("{entry:?}: {why}: {FORMAT_HELP}"))?;
@@ -104,7 +110,8 @@ impl AllowedHost {
             HostPattern::Subdomain(suffix) => host.to_ascii_lowercase().ends_with(suffix),
             HostPattern::Network(net, bits) => {
                 let host = host.trim_start_matches('[').trim_end_matches(']');
-                host.parse::<IpAddr>().is_ok_and(|ip| in_network(ip, *net, *bits))
+                host.parse::<IpAddr>()
+                    .is_ok_and(|ip| in_network(ip, *net, *bits))
             }
         };
         let Some(port) = port.or_else(|| default_port(scheme)) else {
@@ -132,10 +139,8 @@ fn looks_like_cidr(s: &str) -> bool {
 
 /// Splits `host[:port]`, keeping `[v6]` literals and CIDR suffixes on the host side.
 fn split_host_port(s: &str) -> (&str, Option<&str>) {
-    if let Some(inner) = s.strip_prefix('[') {
-        if let Some((host, after)) = inner.split_once(']') {
-            return (host, after.strip_prefix(':'));
-        }
+    if let Some((host, after)) = s.strip_prefix('[').and_then(|inner| inner.split_once(']')) {
+        return (host, after.strip_prefix(':'));
     }
     match s.rsplit_once(':') {
         Some((host, port)) if !host.contains(':') => (host, Some(port)),
@@ -154,7 +159,9 @@ fn parse_host(host: &str) -> Result<HostPattern, String> {
         return Ok(HostPattern::Itself);
     }
     if let Some((ip, bits)) = host.split_once('/') {
-        let ip: IpAddr = ip.parse().map_err(|_| format!("{ip:?} is not an IP address"))?;
+        let ip: IpAddr = ip
+            .parse()
+            .map_err(|_| format!("{ip:?} is not an IP address"))?;
         let max = if ip.is_ipv4() { 32 } else { 128 };
         let bits: u8 = bits
             .parse()
@@ -218,14 +225,26 @@ mod tests {
     use super::*;
 
     fn allows(entry: &str, scheme: &str, host: &str, port: Option<u16>) -> bool {
-        AllowedHost::parse(entry).unwrap().allows(scheme, host, port)
+        AllowedHost::parse(entry)
+            .unwrap()
+            .allows(scheme, host, port)
     }
 
     #[test]
     fn exact_host_uses_default_port() {
         assert!(allows("https://example.com", "https", "example.com", None));
-        assert!(allows("https://example.com", "https", "EXAMPLE.com", Some(443)));
-        assert!(!allows("https://example.com", "https", "example.com", Some(8443)));
+        assert!(allows(
+            "https://example.com",
+            "https",
+            "EXAMPLE.com",
+            Some(443)
+        ));
+        assert!(!allows(
+            "https://example.com",
+            "https",
+            "example.com",
+            Some(8443)
+        ));
         assert!(!allows("https://example.com", "http", "example.com", None));
         assert!(!allows("https://example.com", "https", "evil.com", None));
     }
@@ -233,10 +252,30 @@ mod tests {
     #[test]
     fn wildcards() {
         assert!(allows("*://*:*", "redis", "anything", Some(1)));
-        assert!(allows("https://*.example.com", "https", "api.example.com", None));
-        assert!(!allows("https://*.example.com", "https", "example.com", None));
-        assert!(allows("http://localhost:*", "http", "localhost", Some(1234)));
-        assert!(allows("*://localhost:3000", "http", "localhost", Some(3000)));
+        assert!(allows(
+            "https://*.example.com",
+            "https",
+            "api.example.com",
+            None
+        ));
+        assert!(!allows(
+            "https://*.example.com",
+            "https",
+            "example.com",
+            None
+        ));
+        assert!(allows(
+            "http://localhost:*",
+            "http",
+            "localhost",
+            Some(1234)
+        ));
+        assert!(allows(
+            "*://localhost:3000",
+            "http",
+            "localhost",
+            Some(3000)
+        ));
     }
 
     #[test]

@@ -6,12 +6,14 @@ use std::path::{Component as PathPart, Path, PathBuf};
 
 use serde_json::json;
 
+use crate::AppError;
 use crate::allowed_hosts::AllowedHost;
 use crate::ids::{is_kebab_id, is_lower_snake_id};
-use crate::locked::{ContentPath, ContentRef, LockedApp, LockedComponent, LockedSource, LockedTrigger, Variable};
+use crate::locked::{
+    ContentPath, ContentRef, LockedApp, LockedComponent, LockedSource, LockedTrigger, Variable,
+};
 use crate::manifest::{Component, ComponentSource, ComponentSpec, FilesMount, Manifest};
 use crate::template::Template;
-use crate::AppError;
 
 /// Loads an app from a directory holding `spin.toml`, a manifest file, or a locked app
 /// JSON file (`*.json`, `*.lock`).
@@ -58,7 +60,10 @@ pub fn parse_manifest(text: &str, path: &Path) -> Result<Manifest, AppError> {
         source: Box::new(source),
     };
     let table: toml::Table = toml::from_str(text).map_err(syntax)?;
-    match table.get("spin_manifest_version").and_then(toml::Value::as_integer) {
+    match table
+        .get("spin_manifest_version")
+        .and_then(toml::Value::as_integer)
+    {
         Some(2) => {}
         Some(other) => {
             return Err(AppError::invalid(
@@ -67,7 +72,9 @@ pub fn parse_manifest(text: &str, path: &Path) -> Result<Manifest, AppError> {
                 format!("version {other} is not supported; this runtime reads version 2 manifests"),
             ));
         }
-        None if table.contains_key("spin_version") || table.contains_key("spin_manifest_version") => {
+        None if table.contains_key("spin_version")
+            || table.contains_key("spin_manifest_version") =>
+        {
             return Err(AppError::invalid(
                 path,
                 "spin_manifest_version",
@@ -136,8 +143,8 @@ impl Locker<'_> {
                 };
                 let mut config = trigger.config.clone();
                 config.insert("component".into(), component_id.clone().into());
-                let config = serde_json::to_value(&config)
-                    .map_err(|e| self.err(&field, e.to_string()))?;
+                let config =
+                    serde_json::to_value(&config).map_err(|e| self.err(&field, e.to_string()))?;
                 triggers.push(LockedTrigger {
                     id: trigger
                         .id
@@ -176,7 +183,10 @@ impl Locker<'_> {
             single.insert("type".into(), trigger_type.clone().into());
             metadata.insert("trigger".into(), json!(single));
         }
-        metadata.insert("origin".into(), json!(file_url(&self.root.join(self.file_name()))));
+        metadata.insert(
+            "origin".into(),
+            json!(file_url(&self.root.join(self.file_name()))),
+        );
 
         Ok(LockedApp {
             spin_lock_version: 0,
@@ -351,7 +361,10 @@ impl Locker<'_> {
         let exclude = c
             .exclude_files
             .iter()
-            .map(|p| glob::Pattern::new(p).map_err(|e| self.err(format!("{base}.exclude_files"), format!("{p:?}: {e}"))))
+            .map(|p| {
+                glob::Pattern::new(p)
+                    .map_err(|e| self.err(format!("{base}.exclude_files"), format!("{p:?}: {e}")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let mut out = BTreeMap::<PathBuf, PathBuf>::new();
         for mount in &c.files {
@@ -373,7 +386,12 @@ impl Locker<'_> {
                         vec![full]
                     } else {
                         let matches = glob::glob(&full.to_string_lossy())
-                            .map_err(|e| self.err(&field, format!("{pattern:?} is not a valid glob pattern: {e}")))?
+                            .map_err(|e| {
+                                self.err(
+                                    &field,
+                                    format!("{pattern:?} is not a valid glob pattern: {e}"),
+                                )
+                            })?
                             .filter_map(Result::ok)
                             .filter(|p| p.is_file())
                             .collect::<Vec<_>>();
@@ -387,16 +405,26 @@ impl Locker<'_> {
                         out.insert(rel, file);
                     }
                 }
-                FilesMount::Placement { source, destination } => {
+                FilesMount::Placement {
+                    source,
+                    destination,
+                } => {
                     let src = self.root.join(source);
                     let dest = PathBuf::from(destination.trim_start_matches('/'));
                     if src.is_file() {
                         if dest.as_os_str().is_empty() {
-                            return Err(self.err(&field, format!("{destination:?} is not a file name for the file {source:?}")));
+                            return Err(self.err(
+                                &field,
+                                format!(
+                                    "{destination:?} is not a file name for the file {source:?}"
+                                ),
+                            ));
                         }
                         out.insert(dest, src);
                     } else if src.is_dir() {
-                        for file in walk(&src).map_err(|e| self.err(&field, format!("{source:?}: {e}")))? {
+                        for file in
+                            walk(&src).map_err(|e| self.err(&field, format!("{source:?}: {e}")))?
+                        {
                             let rel = file.strip_prefix(&src).unwrap_or(&file);
                             out.insert(dest.join(rel), file);
                         }
@@ -410,7 +438,9 @@ impl Locker<'_> {
             .into_iter()
             .filter(|(guest, host)| {
                 let rel = host.strip_prefix(self.root).unwrap_or(host);
-                !exclude.iter().any(|p| p.matches_path(rel) || p.matches_path(guest))
+                !exclude
+                    .iter()
+                    .any(|p| p.matches_path(rel) || p.matches_path(guest))
             })
             .map(|(guest, host)| ContentPath {
                 content: ContentRef {

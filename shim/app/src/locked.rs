@@ -201,7 +201,9 @@ fn check_requirements(
             return Err(AppError::invalid(
                 origin,
                 field,
-                format!("the app requires the host feature {name:?}, which this runtime does not provide"),
+                format!(
+                    "the app requires the host feature {name:?}, which this runtime does not provide"
+                ),
             ));
         }
     }
@@ -249,7 +251,10 @@ mod tests {
         let c = app.component("hello").unwrap();
         assert_eq!(c.source.content.digest.as_deref(), Some("sha256:abc"));
         assert_eq!(c.files[1].content.inline.as_deref(), Some(&b"hi"[..]));
-        assert_eq!(c.metadata_strings("allowed_outbound_hosts"), ["https://example.com"]);
+        assert_eq!(
+            c.metadata_strings("allowed_outbound_hosts"),
+            ["https://example.com"]
+        );
     }
 
     #[test]
@@ -270,9 +275,15 @@ mod tests {
 
     #[test]
     fn unknown_must_understand_is_refused() {
-        let j = MINIMAL.replace("\"metadata\": {\"name\"", "\"must_understand\": [\"time_travel\"], \"metadata\": {\"name\"");
+        let j = MINIMAL.replace(
+            "\"metadata\": {\"name\"",
+            "\"must_understand\": [\"time_travel\"], \"metadata\": {\"name\"",
+        );
         let err = parse(&j).unwrap_err().to_string();
-        assert!(err.contains("must_understand") && err.contains("time_travel"), "{err}");
+        assert!(
+            err.contains("must_understand") && err.contains("time_travel"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -290,8 +301,13 @@ mod tests {
     #[test]
     fn malformed_json_names_the_file() {
         let err = parse("{\"spin_lock_version\": 1").unwrap_err().to_string();
-        assert!(err.starts_with("spin.lock is not a valid Spin locked app"), "{err}");
-        let err = parse(r#"{"spin_lock_version": 1, "triggers": []}"#).unwrap_err().to_string();
+        assert!(
+            err.starts_with("spin.lock is not a valid Spin locked app"),
+            "{err}"
+        );
+        let err = parse(r#"{"spin_lock_version": 1, "triggers": []}"#)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("components"), "{err}");
     }
 }

@@ -154,7 +154,12 @@ impl TryFrom<toml::Value> for ComponentSource {
                 ));
             }
         };
-        let text = |key: &str| table.get(key).and_then(toml::Value::as_str).map(str::to_string);
+        let text = |key: &str| {
+            table
+                .get(key)
+                .and_then(toml::Value::as_str)
+                .map(str::to_string)
+        };
         if let (Some(url), Some(digest)) = (text("url"), text("digest")) {
             return Ok(Self::Remote { url, digest });
         }

@@ -97,7 +97,11 @@ mod tests {
     fn malformed_templates_are_explained() {
         assert!(Template::parse("{{ open").unwrap_err().contains("closing"));
         assert!(Template::parse("close }}").unwrap_err().contains("opening"));
-        assert!(Template::parse("{{ Bad-Name }}").unwrap_err().contains("lower_snake_case"));
+        assert!(
+            Template::parse("{{ Bad-Name }}")
+                .unwrap_err()
+                .contains("lower_snake_case")
+        );
     }
 
     #[test]

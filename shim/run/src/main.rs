@@ -1,1 +1,136 @@
-fn main(){}
+//! `spin-run`: serve a Spin app on this machine with the same runtime the containerd
+//! shim embeds. No cluster, no containerd.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use spin_runtime::content::LocalContent;
+use spin_runtime::trigger::http::HttpServer;
+use spin_runtime::{PreparedApp, RuntimeConfig};
+
+/// Serve a Spin app locally: `spin-run --from examples/hello-python`.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The app: a directory with spin.toml, a spin.toml file, or a locked app JSON.
+    #[arg(long, short = 'f', env = "SPIN_APP", default_value = ".")]
+    from: PathBuf,
+    /// Address to listen on; port 0 picks a free port (printed at start-up).
+    #[arg(long, env = "SPIN_HTTP_LISTEN_ADDR", default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+    /// Directory for the app's state (key-value data); default: `.spin` next to the app.
+    #[arg(long, env = "SPIN_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// Precompiled-component cache; default: ~/.cache/spin-kube/compiled.
+    #[arg(long, env = "SPIN_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile every time instead of using the cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Longest a guest may run for one request, in seconds.
+    #[arg(long, env = "SPIN_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    request_timeout: u64,
+    /// Most memory one request's instance may use, in MiB.
+    #[arg(long, env = "SPIN_MAX_INSTANCE_MEMORY_MB", default_value_t = 256)]
+    max_instance_memory: usize,
+    /// Most concurrent requests (instances); more get 503.
+    #[arg(long, env = "SPIN_MAX_CONCURRENT_INSTANCES", default_value_t = 1000)]
+    max_concurrent: u32,
+    /// Serve only these components (comma-separated ids).
+    #[arg(long, env = "SPIN_COMPONENTS_TO_RETAIN", value_delimiter = ',')]
+    components_to_retain: Vec<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let app = spin_app::load_app(&args.from)?;
+    let app_dir = app_dir(&args.from);
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| app_dir.join(".spin"));
+    let work = tempfile::Builder::new().prefix("spin-run-").tempdir()?;
+    let mut config = RuntimeConfig::local(work.path().to_path_buf());
+    config.listen = args.listen;
+    config.key_value_path = state_dir.join("sqlite_key_value.db");
+    config.compile_cache_dir = if args.no_cache {
+        None
+    } else {
+        args.cache_dir
+            .clone()
+            .or_else(spin_runtime::app::default_cache_dir)
+    };
+    config.request_timeout = Duration::from_secs(args.request_timeout);
+    config.max_instance_memory = args.max_instance_memory << 20;
+    config.max_concurrent_instances = args.max_concurrent;
+    config.components_to_retain = args
+        .components_to_retain
+        .iter()
+        .filter(|c| !c.is_empty())
+        .cloned()
+        .collect();
+    config.variables = spin_runtime::config::variables_from_env(std::env::vars());
+
+    let prepared = tokio::task::spawn_blocking(move || {
+        PreparedApp::prepare(app, config, &LocalContent::default())
+    })
+    .await
+    .context("preparing the app")??;
+    let app = Arc::new(prepared);
+    let server = HttpServer::bind(app.clone()).await?;
+    let addr = server.local_addr();
+    println!("Serving http://{addr}");
+    println!("Available Routes:");
+    for (route, component) in app.router.entries() {
+        let shown = route.strip_suffix("/...").unwrap_or(route);
+        let wildcard = if route.ends_with("...") {
+            " (wildcard)"
+        } else {
+            ""
+        };
+        println!("  {component}: http://{addr}{shown}{wildcard}");
+    }
+    server
+        .serve(shutdown_signal(), Duration::from_secs(10))
+        .await;
+    drop(work);
+    Ok(())
+}
+
+fn app_dir(from: &Path) -> PathBuf {
+    if from.is_dir() {
+        from.to_path_buf()
+    } else {
+        from.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

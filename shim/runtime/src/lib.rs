@@ -1,1 +1,23 @@
-pub fn x(){}
+//! The Spin runtime: serves a Spin app's HTTP trigger on Wasmtime, with a fresh
+//! isolated instance per request. Used by the local runner (`spin-run`) and by the
+//! containerd shim; it knows nothing about containerd.
+//!
+//! ```text
+//! LockedApp ─ PreparedApp::prepare ─▶ components compiled once (InstancePre)
+//!          ─ trigger::http::serve ──▶ request ─▶ route ─▶ new Store ─▶ guest handler
+//! ```
+
+pub mod app;
+mod compile_cache;
+pub mod config;
+pub mod content;
+pub mod engine;
+mod error;
+mod files;
+pub mod host;
+pub mod trigger;
+
+pub use app::PreparedApp;
+pub use compile_cache::CompileOutcome;
+pub use config::RuntimeConfig;
+pub use error::RuntimeError;

@@ -75,13 +75,27 @@ fn locks_a_full_manifest() {
 
     let web = locked.component("web").unwrap();
     let source = web.source.content.source.as_deref().unwrap();
-    assert!(source.starts_with("file:///") && source.ends_with("/app.wasm"), "{source}");
+    assert!(
+        source.starts_with("file:///") && source.ends_with("/app.wasm"),
+        "{source}"
+    );
     assert_eq!(web.env["MODE"], "test");
     assert_eq!(web.config["message"], "{{ greeting }} world");
     assert_eq!(web.metadata_strings("key_value_stores"), ["default"]);
     assert_eq!(web.metadata_strings("allowed_outbound_hosts").len(), 2);
-    let paths: Vec<_> = web.files.iter().map(|f| f.path.to_string_lossy().into_owned()).collect();
-    assert_eq!(paths, ["etc/data/conf.json", "static/css/a.css", "static/index.html"]);
+    let paths: Vec<_> = web
+        .files
+        .iter()
+        .map(|f| f.path.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "etc/data/conf.json",
+            "static/css/a.css",
+            "static/index.html"
+        ]
+    );
     for f in &web.files {
         let host = file_path(f.content.source.as_deref().unwrap()).unwrap();
         assert!(host.is_file(), "{}", host.display());
@@ -129,7 +143,10 @@ component = { source = "app.wasm" }
     ));
     let locked = app.load().unwrap();
     assert_eq!(locked.components[0].id, "http-trigger-0");
-    assert_eq!(locked.triggers[0].trigger_config["component"], "http-trigger-0");
+    assert_eq!(
+        locked.triggers[0].trigger_config["component"],
+        "http-trigger-0"
+    );
 }
 
 /// Every malformed manifest is refused with the file, the field and the fix.
@@ -141,36 +158,117 @@ fn malformed_manifests_are_explained() {
         ))
     };
     let cases: Vec<(String, &[&str])> = vec![
-        ("spin_manifest_version = 1\n[application]\nname = \"x\"".into(), &["spin_manifest_version", "version 1 is not supported"]),
-        ("spin_version = \"1\"\nname = \"x\"".into(), &["version 1 manifest", "spin_manifest_version = 2"]),
-        ("[application]\nname = \"x\"".into(), &["spin_manifest_version", "missing"]),
-        ("spin_manifest_version = 2\n[application\n".into(), &["not a valid Spin manifest"]),
+        (
+            "spin_manifest_version = 1\n[application]\nname = \"x\"".into(),
+            &["spin_manifest_version", "version 1 is not supported"],
+        ),
+        (
+            "spin_version = \"1\"\nname = \"x\"".into(),
+            &["version 1 manifest", "spin_manifest_version = 2"],
+        ),
+        (
+            "[application]\nname = \"x\"".into(),
+            &["spin_manifest_version", "missing"],
+        ),
+        (
+            "spin_manifest_version = 2\n[application\n".into(),
+            &["not a valid Spin manifest"],
+        ),
         (web("sorce = \"x\""), &["unknown field `sorce`"]),
-        (manifest("[[trigger.http]]\nroute = \"/\"\ncomponent = \"nope\"\n"), &["trigger.http[0].component", "no component \"nope\""]),
-        (manifest("[[trigger.http]]\nroute = \"/\"\n"), &["trigger.http[0].component", "missing"]),
-        (manifest("[[trigger.http]]\nroute = \"/\"\ncomponent = \"Web\"\n[component.Web]\nsource = \"app.wasm\"\n"), &["component.Web", "kebab-case"]),
-        (web("").replace("app.wasm", "missing.wasm"), &["component.web.source", "missing.wasm does not exist"]),
-        (web("[component.web.build]\ncommand = \"cargo build --release\"").replace("source = \"app.wasm\"", "source = \"target/x.wasm\""), &["cargo build --release"]),
-        (web("").replace("source = \"app.wasm\"", "source = { url = \"https://x/y.wasm\", digest = \"sha256:0\" }"), &["component.web.source", "remote sources"]),
-        (web("variables = { Bad = \"x\" }"), &["component.web.variables.Bad", "lower_snake_case"]),
-        (web("variables = { x = \"{{ undeclared }}\" }"), &["component.web.variables.x", "[variables] undeclared"]),
-        (web("variables = { x = \"{{ open\" }"), &["component.web.variables.x", "closing"]),
-        (web("allowed_outbound_hosts = [\"example.com\"]"), &["allowed_outbound_hosts[0]", "no scheme"]),
-        (web("files = [\"../etc/passwd\"]"), &["component.web.files", "leaves the app directory"]),
-        (web("files = [\"nothing-here.txt\"]"), &["component.web.files", "does not exist"]),
-        (web("files = [{ source = \"nope\", destination = \"/\" }]"), &["component.web.files", "source \"nope\" does not exist"]),
-        (web("[component.web.dependencies]\n\"a:b/c\" = \"1.0\""), &["component.web.dependencies", "not supported"]),
-        (web("key_value_stores = [\"Bad Store\"]"), &["key_value_stores", "not a store label"]),
-        (manifest("[variables]\nx = { required = true, default = \"a\" }\n"), &["variables.x", "not both"]),
-        (manifest("[variables]\nx = {}\n"), &["variables.x", "not neither"]),
-        (manifest("[variables]\nBad = { default = \"a\" }\n"), &["variables.Bad", "lower_snake_case"]),
-        (web("").replace("name = \"demo\"", "name = \"\""), &["application.name", "empty"]),
+        (
+            manifest("[[trigger.http]]\nroute = \"/\"\ncomponent = \"nope\"\n"),
+            &["trigger.http[0].component", "no component \"nope\""],
+        ),
+        (
+            manifest("[[trigger.http]]\nroute = \"/\"\n"),
+            &["trigger.http[0].component", "missing"],
+        ),
+        (
+            manifest(
+                "[[trigger.http]]\nroute = \"/\"\ncomponent = \"Web\"\n[component.Web]\nsource = \"app.wasm\"\n",
+            ),
+            &["component.Web", "kebab-case"],
+        ),
+        (
+            web("").replace("app.wasm", "missing.wasm"),
+            &["component.web.source", "missing.wasm does not exist"],
+        ),
+        (
+            web("[component.web.build]\ncommand = \"cargo build --release\"")
+                .replace("source = \"app.wasm\"", "source = \"target/x.wasm\""),
+            &["cargo build --release"],
+        ),
+        (
+            web("").replace(
+                "source = \"app.wasm\"",
+                "source = { url = \"https://x/y.wasm\", digest = \"sha256:0\" }",
+            ),
+            &["component.web.source", "remote sources"],
+        ),
+        (
+            web("variables = { Bad = \"x\" }"),
+            &["component.web.variables.Bad", "lower_snake_case"],
+        ),
+        (
+            web("variables = { x = \"{{ undeclared }}\" }"),
+            &["component.web.variables.x", "[variables] undeclared"],
+        ),
+        (
+            web("variables = { x = \"{{ open\" }"),
+            &["component.web.variables.x", "closing"],
+        ),
+        (
+            web("allowed_outbound_hosts = [\"example.com\"]"),
+            &["allowed_outbound_hosts[0]", "no scheme"],
+        ),
+        (
+            web("files = [\"../etc/passwd\"]"),
+            &["component.web.files", "leaves the app directory"],
+        ),
+        (
+            web("files = [\"nothing-here.txt\"]"),
+            &["component.web.files", "does not exist"],
+        ),
+        (
+            web("files = [{ source = \"nope\", destination = \"/\" }]"),
+            &["component.web.files", "source \"nope\" does not exist"],
+        ),
+        (
+            web("[component.web.dependencies]\n\"a:b/c\" = \"1.0\""),
+            &["component.web.dependencies", "not supported"],
+        ),
+        (
+            web("key_value_stores = [\"Bad Store\"]"),
+            &["key_value_stores", "not a store label"],
+        ),
+        (
+            manifest("[variables]\nx = { required = true, default = \"a\" }\n"),
+            &["variables.x", "not both"],
+        ),
+        (
+            manifest("[variables]\nx = {}\n"),
+            &["variables.x", "not neither"],
+        ),
+        (
+            manifest("[variables]\nBad = { default = \"a\" }\n"),
+            &["variables.Bad", "lower_snake_case"],
+        ),
+        (
+            web("").replace("name = \"demo\"", "name = \"\""),
+            &["application.name", "empty"],
+        ),
     ];
     for (text, expected) in cases {
         let err = App::new(&text).error();
-        assert!(err.contains("spin.toml"), "error does not name the file: {err}");
+        assert!(
+            err.contains("spin.toml"),
+            "error does not name the file: {err}"
+        );
         for e in expected {
-            assert!(err.contains(e), "expected {e:?} in: {err}\n--- manifest ---\n{text}");
+            assert!(
+                err.contains(e),
+                "expected {e:?} in: {err}\n--- manifest ---\n{text}"
+            );
         }
     }
 }

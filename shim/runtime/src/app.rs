@@ -1,0 +1,379 @@
+//! Turning a locked app into something ready to serve: variables resolved, routes
+//! checked, files staged, and each component compiled (or loaded from the compile
+//! cache) and pre-instantiated once. Cheap checks run before any compilation, so a
+//! typo is reported in milliseconds.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::Value;
+use spin_app::LockedApp;
+use spin_app::locked::LockedComponent;
+use wasmtime::component::{Component, Linker};
+
+use crate::RuntimeError;
+use crate::compile_cache::{CompileCache, CompileOutcome, sha256_digest};
+use crate::config::RuntimeConfig;
+use crate::content::ContentResolver;
+use crate::engine::{PoolLimits, SharedEngine};
+use crate::host::bindings;
+use crate::host::key_value::{KeyValueAccess, KeyValueDb};
+use crate::host::outbound::OutboundPolicy;
+use crate::host::state::{ComponentHost, RequestState};
+use crate::host::variables::{component_variables, resolve_app_variables};
+use crate::trigger::handler::{HandlerKind, detect_handler};
+use crate::trigger::routes::Router;
+
+/// A component ready to serve requests.
+pub struct PreparedComponent {
+    pub host: Arc<ComponentHost>,
+    pub handler: HandlerKind,
+    /// Whether the compiled code came from the cache.
+    pub compile: CompileOutcome,
+}
+
+/// An app ready to serve.
+pub struct PreparedApp {
+    pub name: String,
+    pub engine: Arc<SharedEngine>,
+    pub router: Router,
+    pub components: HashMap<String, PreparedComponent>,
+    pub config: RuntimeConfig,
+}
+
+impl std::fmt::Debug for PreparedApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedApp")
+            .field("name", &self.name)
+            .field("router", &self.router)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The HTTP trigger settings of one `[[trigger.http]]` entry.
+struct HttpTriggerConfig {
+    route: Option<String>,
+    component: String,
+}
+
+impl PreparedApp {
+    pub fn prepare(
+        mut app: LockedApp,
+        config: RuntimeConfig,
+        content: &dyn ContentResolver,
+    ) -> Result<Self, RuntimeError> {
+        let started = Instant::now();
+        retain_components(&mut app, &config.components_to_retain)?;
+        let name = app.name().unwrap_or("spin-app").to_string();
+
+        // Checks that need no compilation come first.
+        let base = app
+            .metadata
+            .get("triggers")
+            .and_then(|t| t.get("http"))
+            .and_then(|h| h.get("base"))
+            .and_then(Value::as_str)
+            .unwrap_or("/")
+            .to_string();
+        let mut router = Router::default();
+        let mut served = Vec::new();
+        for trigger in &app.triggers {
+            let http = http_trigger(trigger)?;
+            if app.component(&http.component).is_none() {
+                return Err(RuntimeError::Trigger {
+                    trigger: trigger.id.clone(),
+                    problem: format!(
+                        "names component `{}`, which the app does not define",
+                        http.component
+                    ),
+                });
+            }
+            if let Some(route) = &http.route {
+                router.add(&base, route, &http.component)?;
+            }
+            served.push(http.component);
+        }
+        if router.is_empty() {
+            return Err(RuntimeError::NothingToServe);
+        }
+        let app_values = resolve_app_variables(&app, &config.variables)?;
+        let kv_db = open_key_value(&app, &config.key_value_path)?;
+
+        let mut hosts = Vec::new();
+        for component in app.components.iter().filter(|c| served.contains(&c.id)) {
+            hosts.push((
+                component,
+                component_host(component, &app_values, &kv_db, &config, content)?,
+            ));
+        }
+
+        let engine = Arc::new(SharedEngine::new(PoolLimits {
+            instances: config.max_concurrent_instances,
+            max_memory: config.max_instance_memory,
+        })?);
+        let linker = base_linker(engine.engine())?;
+        let cache = config
+            .compile_cache_dir
+            .clone()
+            .map(|dir| CompileCache::new(dir, engine.engine()));
+
+        // Components compile in parallel; Wasmtime also parallelises inside each one.
+        let compiled: Vec<Result<(String, PreparedComponent), RuntimeError>> =
+            std::thread::scope(|scope| {
+                let jobs: Vec<_> = hosts
+                    .into_iter()
+                    .map(|(component, host)| {
+                        let (engine, linker, cache) = (&engine, &linker, &cache);
+                        scope.spawn(move || {
+                            let (compiled, outcome) =
+                                compile(engine.engine(), component, content, cache.as_ref())?;
+                            let handler =
+                                detect_handler(engine.engine(), linker, &component.id, &compiled)?;
+                            Ok((
+                                component.id.clone(),
+                                PreparedComponent {
+                                    host: Arc::new(host),
+                                    handler,
+                                    compile: outcome,
+                                },
+                            ))
+                        })
+                    })
+                    .collect();
+                jobs.into_iter()
+                    .map(|job| {
+                        job.join().unwrap_or_else(|_| {
+                            Err(RuntimeError::Engine("a compile thread panicked".into()))
+                        })
+                    })
+                    .collect()
+            });
+        let components = compiled.into_iter().collect::<Result<HashMap<_, _>, _>>()?;
+        tracing::info!(app = %name, components = components.len(), pooling = engine.pooling, elapsed_ms = started.elapsed().as_millis() as u64, "app prepared");
+        Ok(Self {
+            name,
+            engine,
+            router,
+            components,
+            config,
+        })
+    }
+}
+
+/// Keeps only the listed components (`SPIN_COMPONENTS_TO_RETAIN`) and their triggers.
+fn retain_components(app: &mut LockedApp, retain: &[String]) -> Result<(), RuntimeError> {
+    if retain.is_empty() {
+        return Ok(());
+    }
+    if let Some(unknown) = retain.iter().find(|id| app.component(id).is_none()) {
+        return Err(RuntimeError::RetainUnknown {
+            component: unknown.clone(),
+            known: app.components.iter().map(|c| c.id.clone()).collect(),
+        });
+    }
+    app.components.retain(|c| retain.contains(&c.id));
+    app.triggers.retain(|t| {
+        t.trigger_config
+            .get("component")
+            .and_then(Value::as_str)
+            .is_some_and(|c| retain.iter().any(|r| r == c))
+    });
+    Ok(())
+}
+
+fn http_trigger(
+    trigger: &spin_app::locked::LockedTrigger,
+) -> Result<HttpTriggerConfig, RuntimeError> {
+    let problem = |p: String| RuntimeError::Trigger {
+        trigger: trigger.id.clone(),
+        problem: p,
+    };
+    if trigger.trigger_type != "http" {
+        return Err(problem(format!(
+            "trigger type `{}` is not supported; this runtime serves `http` triggers",
+            trigger.trigger_type
+        )));
+    }
+    let config = trigger
+        .trigger_config
+        .as_object()
+        .ok_or_else(|| problem("trigger_config is not an object".into()))?;
+    for key in config.keys() {
+        if !["route", "component", "executor"].contains(&key.as_str()) {
+            return Err(problem(format!(
+                "unknown HTTP trigger setting `{key}` (expected route, component, executor)"
+            )));
+        }
+    }
+    if let Some(executor) = config.get("executor") {
+        let kind = executor
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("spin");
+        if kind != "spin" {
+            return Err(problem(format!(
+                "executor type `{kind}` is not supported; remove `executor` to use the default (spin)"
+            )));
+        }
+    }
+    let component = config
+        .get("component")
+        .and_then(Value::as_str)
+        .ok_or_else(|| problem("has no `component`".into()))?
+        .to_string();
+    let route = match config.get("route") {
+        Some(Value::String(route)) => Some(route.clone()),
+        Some(Value::Object(o)) if o.get("private").and_then(Value::as_bool) == Some(true) => None,
+        Some(other) => {
+            return Err(problem(format!(
+                "`route` must be a path like \"/...\" or {{ private = true }}, not {other}"
+            )));
+        }
+        None => {
+            return Err(problem(
+                "has no `route`; add one, like route = \"/...\"".into(),
+            ));
+        }
+    };
+    Ok(HttpTriggerConfig { route, component })
+}
+
+fn open_key_value(app: &LockedApp, path: &Path) -> Result<Option<Arc<KeyValueDb>>, RuntimeError> {
+    let mut any = false;
+    for c in &app.components {
+        for label in c.metadata_strings("key_value_stores") {
+            if label != "default" {
+                return Err(RuntimeError::KeyValue {
+                    component: c.id.clone(),
+                    problem: format!(
+                        "store `{label}` has no backing store; only `default` is available \
+                         (stores from runtime config files are not supported yet)"
+                    ),
+                });
+            }
+            any = true;
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
+    KeyValueDb::open(path)
+        .map(|db| Some(Arc::new(db)))
+        .map_err(|e| RuntimeError::KeyValue {
+            component: "*".into(),
+            problem: e.to_string(),
+        })
+}
+
+fn component_host(
+    component: &LockedComponent,
+    app_values: &BTreeMap<String, String>,
+    kv_db: &Option<Arc<KeyValueDb>>,
+    config: &RuntimeConfig,
+    content: &dyn ContentResolver,
+) -> Result<ComponentHost, RuntimeError> {
+    let files_dir = if component.files.is_empty() {
+        None
+    } else {
+        let dir = config.work_dir.join("files").join(&component.id);
+        crate::files::stage(component, &dir, content)?;
+        Some(dir)
+    };
+    Ok(ComponentHost {
+        id: component.id.as_str().into(),
+        variables: component_variables(component, app_values)?,
+        env: component
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        files_dir,
+        key_value: KeyValueAccess {
+            granted: component.metadata_strings("key_value_stores"),
+            db: kv_db.clone(),
+        },
+        outbound: OutboundPolicy::new(
+            &component.id,
+            &component.metadata_strings("allowed_outbound_hosts"),
+            app_values,
+        )?,
+        max_memory: config.max_instance_memory,
+    })
+}
+
+/// The host functions every component may import.
+fn base_linker(engine: &wasmtime::Engine) -> Result<Linker<RequestState>, RuntimeError> {
+    let link = |e: wasmtime::Error| RuntimeError::Engine(format!("{e:#}"));
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link)?;
+    bindings::spin::SpinHost::add_to_linker::<_, wasmtime::component::HasSelf<RequestState>>(
+        &mut linker,
+        |s| s,
+    )
+    .map_err(link)?;
+    bindings::inbound_http::fermyon::spin::http::add_to_linker::<
+        _,
+        wasmtime::component::HasSelf<RequestState>,
+    >(&mut linker, |s| s)
+    .map_err(link)?;
+    Ok(linker)
+}
+
+/// Compiles a component, or loads it from the cache by its digest.
+fn compile(
+    engine: &wasmtime::Engine,
+    component: &LockedComponent,
+    content: &dyn ContentResolver,
+    cache: Option<&CompileCache>,
+) -> Result<(Component, CompileOutcome), RuntimeError> {
+    let id = &component.id;
+    let source_err = |problem: String| RuntimeError::Source {
+        component: id.clone(),
+        problem,
+    };
+    let started = Instant::now();
+    if let (Some(cache), Some(digest)) = (cache, component.source.content.digest.as_deref())
+        && let Some(compiled) = cache.load(engine, digest)
+    {
+        tracing::info!(component = %id, %digest, elapsed_ms = started.elapsed().as_millis() as u64, "loaded precompiled component from cache");
+        return Ok((compiled, CompileOutcome::CacheHit));
+    }
+    let blob = content
+        .resolve(&component.source.content)
+        .map_err(source_err)?;
+    let bytes = blob.read().map_err(|e| source_err(e.to_string()))?;
+    let digest = sha256_digest(&bytes);
+    if let Some(expected) = &component.source.content.digest
+        && *expected != digest
+    {
+        return Err(source_err(format!(
+            "content has digest {digest}, but the app says {expected}"
+        )));
+    }
+    if let Some(cache) = cache
+        && let Some(compiled) = cache.load(engine, &digest)
+    {
+        tracing::info!(component = %id, %digest, elapsed_ms = started.elapsed().as_millis() as u64, "loaded precompiled component from cache");
+        return Ok((compiled, CompileOutcome::CacheHit));
+    }
+    let compiled = Component::new(engine, &*bytes).map_err(|e| RuntimeError::Compile {
+        component: id.clone(),
+        detail: format!("{e:#}"),
+    })?;
+    tracing::info!(component = %id, %digest, elapsed_ms = started.elapsed().as_millis() as u64, "compiled component");
+    if let Some(cache) = cache {
+        cache.store(&digest, &compiled);
+    }
+    Ok((compiled, CompileOutcome::Compiled))
+}
+
+/// Where the compile cache lives by default: `$XDG_CACHE_HOME` or `~/.cache`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|d| d.join("spin-kube").join("compiled"))
+}

@@ -1,0 +1,105 @@
+//! Precompiled components on disk, so a component is compiled once per node and engine.
+//!
+//! An entry is named by the SHA-256 of the Wasm (the OCI layer digest when there is one)
+//! and a hash of the engine's compatibility settings. Its own SHA-256 is stored next to
+//! it and checked before use, so a truncated or corrupt file is rebuilt, never loaded.
+
+// Loading a precompiled artifact is `unsafe` in Wasmtime because the bytes are trusted
+// to be machine code Wasmtime produced. This module only loads files it wrote itself,
+// after checking their SHA-256 against the sidecar written with them; Wasmtime also
+// checks the artifact's header against the running engine and refuses a mismatch.
+#![allow(unsafe_code)]
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// Where a compiled component came from, for logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompileOutcome {
+    Compiled,
+    CacheHit,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompileCache {
+    dir: PathBuf,
+    engine_hash: String,
+}
+
+impl CompileCache {
+    pub fn new(dir: PathBuf, engine: &Engine) -> Self {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        env!("CARGO_PKG_VERSION").hash(&mut hasher);
+        Self {
+            dir,
+            engine_hash: format!("{:016x}", hasher.finish()),
+        }
+    }
+
+    fn entry(&self, wasm_digest: &str) -> PathBuf {
+        let hex = wasm_digest.trim_start_matches("sha256:");
+        self.dir.join(format!("{hex}-{}.cwasm", self.engine_hash))
+    }
+
+    /// The cached component for this Wasm digest, if a sound entry exists.
+    pub fn load(&self, engine: &Engine, wasm_digest: &str) -> Option<Component> {
+        let path = self.entry(wasm_digest);
+        let bytes = std::fs::read(&path).ok()?;
+        let expected = std::fs::read_to_string(checksum_path(&path)).ok();
+        if expected.as_deref().map(str::trim) != Some(&hex::encode(Sha256::digest(&bytes))) {
+            tracing::warn!(path = %path.display(), "compiled component cache entry is corrupt; recompiling");
+            self.discard(&path);
+            return None;
+        }
+        // SAFETY: the file was written by `store` below from `Component::serialize`
+        // and its checksum matches what was written with it.
+        match unsafe { Component::deserialize(engine, &bytes) } {
+            Ok(component) => Some(component),
+            Err(err) => {
+                tracing::warn!(path = %path.display(), error = %err, "compiled component cache entry is incompatible; recompiling");
+                self.discard(&path);
+                None
+            }
+        }
+    }
+
+    /// Writes an entry atomically (temp file, then rename); failures are only logged,
+    /// since the cache is an optimisation.
+    pub fn store(&self, wasm_digest: &str, component: &Component) {
+        let result = (|| -> std::io::Result<()> {
+            let bytes = component
+                .serialize()
+                .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+            std::fs::create_dir_all(&self.dir)?;
+            let path = self.entry(wasm_digest);
+            let sum = checksum_path(&path);
+            let tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+            std::fs::write(tmp.path(), &bytes)?;
+            std::fs::write(&sum, hex::encode(Sha256::digest(&bytes)))?;
+            tmp.persist(&path).map_err(|e| e.error)?;
+            Ok(())
+        })();
+        if let Err(err) = result {
+            tracing::warn!(dir = %self.dir.display(), error = %err, "could not write compiled component cache");
+        }
+    }
+
+    fn discard(&self, path: &Path) {
+        let _ = std::fs::remove_file(path);
+        let _ = std::fs::remove_file(checksum_path(path));
+    }
+}
+
+fn checksum_path(path: &Path) -> PathBuf {
+    path.with_extension("cwasm.sha256")
+}
+
+/// `sha256:<hex>` of some bytes.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}

@@ -1,0 +1,104 @@
+//! The Wasmtime engine shared by every component of a process: pooling allocator with
+//! copy-on-write memory images, and epoch interruption driven by a ticker thread.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::RuntimeError;
+
+/// How often the epoch advances. Guests yield to the scheduler at each tick, so one
+/// busy guest cannot starve the others, and request timeouts fire within one tick.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Limits of the instance pool; each request takes one instance.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolLimits {
+    pub instances: u32,
+    pub max_memory: usize,
+}
+
+/// An engine plus the thread that advances its epoch (stopped on drop).
+#[derive(Debug)]
+pub struct SharedEngine {
+    engine: Engine,
+    ticker_stop: Arc<AtomicBool>,
+    pub pooling: bool,
+}
+
+impl SharedEngine {
+    pub fn new(limits: PoolLimits) -> Result<Self, RuntimeError> {
+        let (engine, pooling) = match Engine::new(&config(Some(limits))) {
+            Ok(engine) => (engine, true),
+            Err(err) => {
+                // Pooling reserves virtual memory up front; hosts that cap address space
+                // (ulimit -v) refuse it. Serving with on-demand allocation still works.
+                tracing::warn!(error = %err, "pooling allocator unavailable; allocating instances on demand");
+                let engine = Engine::new(&config(None))
+                    .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+                (engine, false)
+            }
+        };
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        let stop = ticker_stop.clone();
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .map_err(|e| RuntimeError::Engine(format!("cannot start the epoch ticker: {e}")))?;
+        Ok(Self {
+            engine,
+            ticker_stop,
+            pooling,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+impl Drop for SharedEngine {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn config(pool: Option<PoolLimits>) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.memory_init_cow(true);
+    if let Some(limits) = pool {
+        let mut pooling = PoolingAllocationConfig::default();
+        // Sized for real SDK output: componentize-py apps hold a dozen core instances,
+        // several memories and tables of tens of thousands of elements.
+        pooling
+            .total_component_instances(limits.instances)
+            .total_core_instances(limits.instances.saturating_mul(4).max(100))
+            .total_memories(limits.instances.saturating_mul(2).max(100))
+            .total_tables(limits.instances.saturating_mul(4).max(100))
+            .total_stacks(limits.instances)
+            .max_core_instances_per_component(200)
+            .max_memories_per_component(20)
+            .max_tables_per_component(50)
+            .max_component_instance_size(10 << 20)
+            .max_core_instance_size(10 << 20)
+            .table_elements(100_000)
+            .max_memory_size(limits.max_memory)
+            .linear_memory_keep_resident(64 << 10)
+            .table_keep_resident(64 << 10);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    }
+    config
+}

@@ -1,0 +1,23 @@
+//! Rust bindings generated from the WIT under `shim/runtime/wit`.
+
+/// `fermyon:spin@2.0.0` key-value and variables, and `wasi:config/store`.
+pub mod spin {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "spin-host",
+        imports: { default: trappable },
+        with: {
+            "fermyon:spin/key-value.store": crate::host::key_value::OpenStore,
+        },
+    });
+}
+
+/// Spin's unversioned `fermyon:spin/inbound-http` handler world and outbound `http`.
+pub mod inbound_http {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "fermyon:spin/inbound-http-component",
+        imports: { default: async | trappable },
+        exports: { default: async },
+    });
+}

@@ -1,0 +1,233 @@
+//! `fermyon:spin/key-value@2.0.0` on SQLite.
+//!
+//! The `default` store of an app lives in one SQLite file, in the same table layout
+//! Spin uses for `.spin/sqlite_key_value.db`, so data survives restarts and a file
+//! written by `spin up` can be reused.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use wasmtime::component::Resource;
+
+use crate::host::bindings::spin::fermyon::spin2_0_0::key_value::{self, Error};
+use crate::host::state::RequestState;
+
+/// Most stores one request may hold open at once.
+const MAX_OPEN_STORES: usize = 16;
+
+/// The SQLite database behind an app's key-value stores.
+#[derive(Debug)]
+pub struct KeyValueDb {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("key-value database {}: {source}", path.display())]
+pub struct KeyValueDbError {
+    path: PathBuf,
+    source: rusqlite::Error,
+}
+
+impl KeyValueDb {
+    pub fn open(path: &Path) -> Result<Self, KeyValueDbError> {
+        let err = |source| KeyValueDbError {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let conn = Connection::open(path).map_err(err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA busy_timeout = 5000;
+             CREATE TABLE IF NOT EXISTS spin_key_value (
+               store TEXT NOT NULL,
+               key   TEXT NOT NULL,
+               value BLOB NOT NULL,
+               PRIMARY KEY (store, key)
+             );",
+        )
+        .map_err(err)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, Error> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&conn).map_err(|e| {
+            tracing::error!(db = %self.path.display(), error = %e, "key-value operation failed");
+            Error::Other(e.to_string())
+        })
+    }
+
+    pub fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.with(|c| {
+            c.prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                .query_row(params![store, key], |row| row.get(0))
+                .optional()
+        })
+    }
+
+    pub fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<(), Error> {
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![store, key, value])
+            .map(drop)
+        })
+    }
+
+    pub fn delete(&self, store: &str, key: &str) -> Result<(), Error> {
+        self.with(|c| {
+            c.prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                .execute(params![store, key])
+                .map(drop)
+        })
+    }
+
+    pub fn exists(&self, store: &str, key: &str) -> Result<bool, Error> {
+        Ok(self.get(store, key)?.is_some())
+    }
+
+    pub fn keys(&self, store: &str) -> Result<Vec<String>, Error> {
+        self.with(|c| {
+            c.prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")?
+                .query_map(params![store], |row| row.get(0))?
+                .collect()
+        })
+    }
+}
+
+/// The stores a component may open, and where they live.
+#[derive(Debug, Clone)]
+pub struct KeyValueAccess {
+    /// Labels the manifest grants (`key_value_stores`).
+    pub granted: Vec<String>,
+    /// Backing database of the `default` store; other labels need runtime config.
+    pub db: Option<Arc<KeyValueDb>>,
+}
+
+/// A store opened by the guest: its label.
+#[derive(Debug)]
+pub struct OpenStore {
+    label: String,
+}
+
+impl key_value::Host for RequestState {}
+
+impl key_value::HostStore for RequestState {
+    fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<OpenStore>, Error>> {
+        let access = &self.component.key_value;
+        if !access.granted.contains(&label) {
+            tracing::warn!(
+                component = %self.component.id,
+                store = %label,
+                "key-value store not granted: add it to `key_value_stores` in spin.toml"
+            );
+            return Ok(Err(Error::AccessDenied));
+        }
+        if label != "default" || access.db.is_none() {
+            return Ok(Err(Error::NoSuchStore));
+        }
+        if self.open_stores >= MAX_OPEN_STORES {
+            return Ok(Err(Error::StoreTableFull));
+        }
+        self.open_stores += 1;
+        Ok(Ok(self.table.push(OpenStore { label })?))
+    }
+
+    fn get(
+        &mut self,
+        store: Resource<OpenStore>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
+        let (db, label) = self.store(&store)?;
+        Ok(db.get(&label, &key))
+    }
+
+    fn set(
+        &mut self,
+        store: Resource<OpenStore>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), Error>> {
+        let (db, label) = self.store(&store)?;
+        Ok(db.set(&label, &key, &value))
+    }
+
+    fn delete(
+        &mut self,
+        store: Resource<OpenStore>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), Error>> {
+        let (db, label) = self.store(&store)?;
+        Ok(db.delete(&label, &key))
+    }
+
+    fn exists(
+        &mut self,
+        store: Resource<OpenStore>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, Error>> {
+        let (db, label) = self.store(&store)?;
+        Ok(db.exists(&label, &key))
+    }
+
+    fn get_keys(
+        &mut self,
+        store: Resource<OpenStore>,
+    ) -> wasmtime::Result<Result<Vec<String>, Error>> {
+        let (db, label) = self.store(&store)?;
+        Ok(db.keys(&label))
+    }
+
+    fn drop(&mut self, store: Resource<OpenStore>) -> wasmtime::Result<()> {
+        self.table.delete(store)?;
+        self.open_stores = self.open_stores.saturating_sub(1);
+        Ok(())
+    }
+}
+
+impl RequestState {
+    fn store(&self, store: &Resource<OpenStore>) -> wasmtime::Result<(Arc<KeyValueDb>, String)> {
+        let label = self.table.get(store)?.label.clone();
+        let db = self
+            .component
+            .key_value
+            .db
+            .clone()
+            .ok_or_else(|| wasmtime::format_err!("store {label} has no database"))?;
+        Ok((db, label))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn persists_across_reopen_and_separates_stores() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.db");
+        {
+            let db = KeyValueDb::open(&path).unwrap();
+            db.set("default", "a", b"1").unwrap();
+            db.set("default", "a", b"2").unwrap();
+            db.set("other", "a", b"x").unwrap();
+            db.set("default", "b", b"3").unwrap();
+            db.delete("default", "b").unwrap();
+        }
+        let db = KeyValueDb::open(&path).unwrap();
+        assert_eq!(db.get("default", "a").unwrap().as_deref(), Some(&b"2"[..]));
+        assert_eq!(db.keys("default").unwrap(), ["a"]);
+        assert!(!db.exists("default", "b").unwrap());
+        assert_eq!(db.get("other", "a").unwrap().as_deref(), Some(&b"x"[..]));
+    }
+}

@@ -1,0 +1,10 @@
+//! Host capabilities a Spin component expects, per request.
+
+pub mod bindings;
+pub mod key_value;
+pub mod limits;
+pub mod outbound;
+pub mod state;
+pub mod stdio;
+pub mod unsupported;
+pub mod variables;

@@ -1,0 +1,135 @@
+//! Outbound HTTP, checked against the component's `allowed_outbound_hosts`.
+//!
+//! A denied request never leaves the process: the guest gets `HttpRequestDenied`
+//! (`wasi:http`) or `destination-not-allowed` (Spin's `fermyon:spin/http`), and the
+//! runtime logs which entry would allow it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use spin_app::allowed_hosts::AllowedHost;
+use spin_app::template::Template;
+use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
+
+use crate::RuntimeError;
+
+/// Which destinations one component may reach.
+#[derive(Debug, Clone)]
+pub struct OutboundPolicy {
+    component: Arc<str>,
+    allowed: Arc<[AllowedHost]>,
+}
+
+impl OutboundPolicy {
+    /// Renders templated entries with the app's variables and parses every entry.
+    pub fn new(
+        component: &str,
+        entries: &[String],
+        app_values: &BTreeMap<String, String>,
+    ) -> Result<Self, RuntimeError> {
+        let allowed = entries
+            .iter()
+            .map(|entry| {
+                let problem = |p: String| RuntimeError::AllowedHosts {
+                    component: component.to_string(),
+                    problem: p,
+                };
+                let rendered = Template::parse(entry)
+                    .map_err(problem)?
+                    .render(app_values)
+                    .map_err(|name| {
+                        problem(format!(
+                            "{entry:?} refers to the undeclared variable `{name}`"
+                        ))
+                    })?;
+                AllowedHost::parse(&rendered).map_err(problem)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            component: component.into(),
+            allowed: allowed.into(),
+        })
+    }
+
+    /// Whether the URI may be requested; a refusal is logged with the entry to add.
+    pub fn allows(&self, uri: &http::Uri) -> bool {
+        let scheme = uri.scheme_str().unwrap_or("https");
+        let host = uri.host().unwrap_or_default();
+        let port = uri.port_u16();
+        if !host.is_empty() && self.allowed.iter().any(|a| a.allows(scheme, host, port)) {
+            return true;
+        }
+        let suggestion = match port {
+            Some(p) => format!("{scheme}://{host}:{p}"),
+            None => format!("{scheme}://{host}"),
+        };
+        tracing::warn!(
+            component = %self.component,
+            %uri,
+            "outbound request denied: add \"{suggestion}\" to allowed_outbound_hosts of component `{}` to allow it",
+            self.component
+        );
+        false
+    }
+}
+
+/// `wasi:http` hooks that enforce the policy before sending.
+#[derive(Debug)]
+pub struct OutboundHooks {
+    pub policy: OutboundPolicy,
+}
+
+type SendFuture = Box<
+    dyn Future<
+            Output = Result<
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                ),
+                wasmtime_wasi_http::Error,
+            >,
+        > + Send,
+>;
+
+impl WasiHttpHooks for OutboundHooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> SendFuture {
+        if !self.policy.allows(request.uri()) {
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn Future<Output = _> + Send>,
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templated_entries_use_app_variables() {
+        let values = BTreeMap::from([("host".to_string(), "api.example.com".to_string())]);
+        let policy =
+            OutboundPolicy::new("c", &["https://{{ host }}".to_string()], &values).unwrap();
+        let allows = |uri: &str| policy.allows(&uri.parse().unwrap());
+        assert!(allows("https://api.example.com/x"));
+        assert!(!allows("https://evil.example.com/x"));
+        assert!(!allows("/relative"));
+    }
+
+    #[test]
+    fn bad_entry_names_the_component() {
+        let err = OutboundPolicy::new("web", &["nope".to_string()], &BTreeMap::new()).unwrap_err();
+        assert!(err.to_string().contains("web"), "{err}");
+    }
+}

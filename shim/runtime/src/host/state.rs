@@ -1,0 +1,83 @@
+//! The data of one request's `Store`: built fresh for each request and dropped with it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::host::key_value::KeyValueAccess;
+use crate::host::limits::MemoryLimiter;
+use crate::host::outbound::{OutboundHooks, OutboundPolicy};
+use crate::host::stdio::{GuestLog, Stream};
+
+/// What a component may see and do, fixed at start-up and shared by its requests.
+#[derive(Debug)]
+pub struct ComponentHost {
+    pub id: Arc<str>,
+    pub variables: BTreeMap<String, String>,
+    pub env: Vec<(String, String)>,
+    /// Staged `files`, mounted read-only at `/`.
+    pub files_dir: Option<PathBuf>,
+    pub key_value: KeyValueAccess,
+    pub outbound: OutboundPolicy,
+    pub max_memory: usize,
+}
+
+pub struct RequestState {
+    pub component: Arc<ComponentHost>,
+    pub table: ResourceTable,
+    pub wasi: WasiCtx,
+    pub http: WasiHttpCtx,
+    pub hooks: OutboundHooks,
+    pub limiter: MemoryLimiter,
+    pub open_stores: usize,
+}
+
+impl RequestState {
+    pub fn new(component: Arc<ComponentHost>) -> std::io::Result<Self> {
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.envs(&component.env)
+            .stdout(GuestLog::new(component.id.clone(), Stream::Stdout))
+            .stderr(GuestLog::new(component.id.clone(), Stream::Stderr))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        if let Some(dir) = &component.files_dir {
+            wasi.preopened_dir(dir, "/", FsPerms::ReadOnly)
+                .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+        }
+        Ok(Self {
+            table: ResourceTable::new(),
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            hooks: OutboundHooks {
+                policy: component.outbound.clone(),
+            },
+            limiter: MemoryLimiter::new(component.max_memory),
+            open_stores: 0,
+            component,
+        })
+    }
+}
+
+impl WasiView for RequestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for RequestState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}

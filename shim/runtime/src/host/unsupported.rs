@@ -1,0 +1,114 @@
+//! Imports this runtime does not implement (`fermyon:spin/redis`, `llm`, `mqtt`, ...).
+//!
+//! SDKs import every Spin interface whether or not the app uses it, so refusing such
+//! components would refuse nearly all of them. Instead each missing function is linked
+//! to one that fails the request with a message naming the interface, and the app runs
+//! as long as it does not call them.
+
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, Linker, LinkerInstance, ResourceType};
+
+/// Interfaces the base linker provides, by name without version.
+const PROVIDED: &[&str] = &[
+    "wasi:cli/",
+    "wasi:clocks/",
+    "wasi:filesystem/",
+    "wasi:io/",
+    "wasi:random/",
+    "wasi:sockets/",
+    "wasi:http/types",
+    "wasi:http/outgoing-handler",
+    "wasi:config/store",
+    "fermyon:spin/key-value",
+    "fermyon:spin/variables",
+    "fermyon:spin/http",
+    "fermyon:spin/http-types",
+];
+
+/// Placeholder type of resources in unsupported interfaces.
+struct Unsupported;
+
+fn provided(import: &str) -> bool {
+    let unversioned = import.split('@').next().unwrap_or(import);
+    PROVIDED.iter().any(|p| {
+        if p.ends_with('/') {
+            unversioned.starts_with(p)
+        } else {
+            unversioned == *p
+        }
+    })
+}
+
+/// Links every import of `component` that `PROVIDED` does not cover.
+pub fn stub_unsupported_imports<T: 'static>(
+    engine: &wasmtime::Engine,
+    linker: &mut Linker<T>,
+    component_id: &str,
+    component: &Component,
+) -> wasmtime::Result<()> {
+    let ty = component.component_type();
+    for (name, item) in ty.imports(engine) {
+        if provided(name) {
+            continue;
+        }
+        stub(
+            engine,
+            &mut linker.root(),
+            component_id,
+            name,
+            &item.ty,
+            name,
+        )?;
+    }
+    Ok(())
+}
+
+fn stub<T: 'static>(
+    engine: &wasmtime::Engine,
+    linker: &mut LinkerInstance<'_, T>,
+    component_id: &str,
+    name: &str,
+    item: &ComponentItem,
+    interface: &str,
+) -> wasmtime::Result<()> {
+    match item {
+        ComponentItem::ComponentFunc(_) => {
+            let what = if name == interface {
+                name.to_string()
+            } else {
+                format!("{interface}#{name}")
+            };
+            let message = format!(
+                "component `{component_id}` called `{what}`, which this runtime does not provide"
+            );
+            linker.func_new(name, move |_, _, _, _| wasmtime::bail!("{message}"))?;
+        }
+        ComponentItem::ComponentInstance(instance) => {
+            let mut inner = linker.instance(name)?;
+            for (export, ext) in instance.exports(engine) {
+                stub(engine, &mut inner, component_id, export, &ext.ty, name)?;
+            }
+        }
+        ComponentItem::Resource(_) => {
+            linker.resource(name, ResourceType::host::<Unsupported>(), |_, _| Ok(()))?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::provided;
+
+    #[test]
+    fn provided_interfaces_match_any_version() {
+        assert!(provided("wasi:http/types@0.2.0"));
+        assert!(provided("wasi:io/streams@0.2.6"));
+        assert!(provided("fermyon:spin/key-value@2.0.0"));
+        assert!(provided("fermyon:spin/http"));
+        assert!(!provided("fermyon:spin/redis@2.0.0"));
+        assert!(!provided("wasi:keyvalue/store@0.2.0-draft2"));
+        assert!(!provided("wasi:http/incoming-handler@0.2.0"));
+    }
+}

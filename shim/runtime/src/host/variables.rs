@@ -1,0 +1,130 @@
+//! Variables: `fermyon:spin/variables@2.0.0` and `wasi:config/store`.
+//!
+//! A component sees its own `variables` table from spin.toml, each value a template
+//! over application variables. Application variables take, in order: a value given to
+//! the runtime (`SPIN_VARIABLE_<NAME>`), then the manifest `default`. They are
+//! resolved once at start-up; a required variable without a value stops start-up.
+
+use std::collections::BTreeMap;
+
+use spin_app::LockedApp;
+use spin_app::ids::is_lower_snake_id;
+use spin_app::locked::LockedComponent;
+use spin_app::template::Template;
+
+use crate::RuntimeError;
+use crate::host::bindings::spin::fermyon::spin2_0_0::variables::{self, Error};
+use crate::host::bindings::spin::wasi::config::store;
+use crate::host::state::RequestState;
+
+/// Application variable values after applying the runtime's overrides.
+pub fn resolve_app_variables(
+    app: &LockedApp,
+    provided: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, RuntimeError> {
+    let mut values = BTreeMap::new();
+    for (name, var) in &app.variables {
+        let value = provided.get(name).or(var.default.as_ref()).ok_or_else(|| {
+            RuntimeError::Variable {
+                name: name.clone(),
+                problem: format!(
+                    "is required and has no value; set the environment variable SPIN_VARIABLE_{}",
+                    name.to_ascii_uppercase()
+                ),
+            }
+        })?;
+        values.insert(name.clone(), value.clone());
+    }
+    Ok(values)
+}
+
+/// One component's variables, rendered from its templates.
+pub fn component_variables(
+    component: &LockedComponent,
+    app_values: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, RuntimeError> {
+    component
+        .config
+        .iter()
+        .map(|(name, text)| {
+            let problem = |p: String| RuntimeError::Variable {
+                name: format!("{}.{name}", component.id),
+                problem: p,
+            };
+            let template = Template::parse(text).map_err(problem)?;
+            let value = template.render(app_values).map_err(|missing| {
+                problem(format!(
+                    "refers to the undeclared application variable `{missing}`"
+                ))
+            })?;
+            Ok((name.clone(), value))
+        })
+        .collect()
+}
+
+impl variables::Host for RequestState {
+    fn get(&mut self, name: String) -> wasmtime::Result<Result<String, Error>> {
+        if !is_lower_snake_id(&name) {
+            return Ok(Err(Error::InvalidName(format!(
+                "{name:?} is not a variable name (lower_snake_case)"
+            ))));
+        }
+        Ok(self.component.variables.get(&name).cloned().ok_or_else(|| {
+            Error::Undefined(format!(
+                "component {} has no variable {name:?}; add it to [component.{}] variables",
+                self.component.id, self.component.id
+            ))
+        }))
+    }
+}
+
+impl store::Host for RequestState {
+    fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, store::Error>> {
+        Ok(Ok(self.component.variables.get(&key).cloned()))
+    }
+
+    fn get_all(&mut self) -> wasmtime::Result<Result<Vec<(String, String)>, store::Error>> {
+        Ok(Ok(self
+            .component
+            .variables
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> LockedApp {
+        LockedApp::from_json(
+            br#"{"spin_lock_version": 1,
+                "variables": {"greeting": {"default": "hello"}, "api_key": {"secret": true}},
+                "triggers": [],
+                "components": [{"id": "c", "source": {"content_type": "application/wasm", "inline": ""},
+                                "config": {"message": "{{ greeting }}, {{api_key}}"}}]}"#,
+            std::path::Path::new("t.json"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn provided_values_override_defaults() {
+        let provided = BTreeMap::from([("api_key".to_string(), "k1".to_string())]);
+        let values = resolve_app_variables(&app(), &provided).unwrap();
+        let vars = component_variables(&app().components[0], &values).unwrap();
+        assert_eq!(vars["message"], "hello, k1");
+    }
+
+    #[test]
+    fn missing_required_variable_says_how_to_set_it() {
+        let err = resolve_app_variables(&app(), &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("api_key") && err.contains("SPIN_VARIABLE_API_KEY"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,308 @@
+//! Calling a component for one request: a new `Store` from the component's
+//! pre-instantiated handler, a memory cap, and a deadline. Whatever the guest does
+//! (trap, run away, exhaust memory), only this request fails.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use wasmtime::Store;
+use wasmtime::component::{Component, Linker};
+use wasmtime_wasi_http::WasiHttpView;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+
+use crate::RuntimeError;
+use crate::host::bindings::inbound_http::InboundHttpComponentPre;
+use crate::host::state::{ComponentHost, RequestState};
+use crate::host::unsupported::stub_unsupported_imports;
+
+/// The body of every response the trigger sends.
+pub type ResponseBody =
+    http_body_util::combinators::UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
+
+/// Which handler world a component implements.
+pub enum HandlerKind {
+    /// `wasi:http/incoming-handler@0.2.x` (Spin 2/3 SDKs, `wasmtime serve` components).
+    WasiHttp(ProxyPre<RequestState>),
+    /// `fermyon:spin/inbound-http` (Spin's original request/response records).
+    SpinInbound(InboundHttpComponentPre<RequestState>),
+}
+
+/// Pre-instantiates a component after finding which handler it exports. Imports the
+/// runtime does not provide (e.g. `fermyon:spin/redis`) are linked to functions that
+/// fail the request with a message naming the import, so an app that never calls
+/// them still runs.
+pub fn detect_handler(
+    engine: &wasmtime::Engine,
+    linker: &Linker<RequestState>,
+    id: &str,
+    component: &Component,
+) -> Result<HandlerKind, RuntimeError> {
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let link_err = |e: wasmtime::Error| RuntimeError::Link {
+        component: id.to_string(),
+        detail: format!("{e:#}"),
+    };
+    let has = |prefix: &str| exports.iter().any(|e| e.starts_with(prefix));
+    let wasi_http = has("wasi:http/incoming-handler@0.2.");
+    let spin_inbound = exports.iter().any(|e| e == "fermyon:spin/inbound-http");
+    if !wasi_http && !spin_inbound {
+        if has("wasi:http/handler@0.3") || has("wasi:http/incoming-handler@0.3") {
+            return Err(RuntimeError::UnsupportedWorld {
+                component: id.to_string(),
+                what: "wasi:http 0.3 (WASIp3, Spin 4 SDKs)".into(),
+            });
+        }
+        return Err(RuntimeError::NotHttp {
+            component: id.to_string(),
+            exports: if exports.is_empty() {
+                "none".into()
+            } else {
+                exports.join(", ")
+            },
+        });
+    }
+    let mut linker = linker.clone();
+    stub_unsupported_imports(engine, &mut linker, id, component).map_err(link_err)?;
+    let pre = linker.instantiate_pre(component).map_err(link_err)?;
+    if wasi_http {
+        ProxyPre::new(pre)
+            .map(HandlerKind::WasiHttp)
+            .map_err(link_err)
+    } else {
+        InboundHttpComponentPre::new(pre)
+            .map(HandlerKind::SpinInbound)
+            .map_err(link_err)
+    }
+}
+
+/// Why a request failed inside the guest.
+#[derive(Debug)]
+pub enum Failure {
+    Timeout(Duration),
+    OutOfMemory,
+    Busy(String),
+    Trap(String),
+    NoResponse,
+}
+
+impl Failure {
+    fn classify(err: wasmtime::Error, state: &RequestState) -> Self {
+        let text = format!("{err:?}");
+        if state.limiter.exceeded {
+            Failure::OutOfMemory
+        } else if text.contains("maximum concurrent") {
+            Failure::Busy(format!("{err:#}"))
+        } else {
+            Failure::Trap(text)
+        }
+    }
+
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            Failure::Busy(_) => http::StatusCode::SERVICE_UNAVAILABLE,
+            _ => http::StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn log(&self, component: &str) {
+        match self {
+            Failure::Timeout(limit) => tracing::error!(
+                component,
+                "request timed out after {limit:?}; the guest was stopped"
+            ),
+            Failure::OutOfMemory => tracing::error!(
+                component,
+                "request exceeded the instance memory limit; the guest was stopped"
+            ),
+            Failure::Busy(e) => tracing::warn!(
+                component,
+                "no instance available (too many concurrent requests): {e}"
+            ),
+            Failure::Trap(e) => tracing::error!(component, "guest failed: {e}"),
+            Failure::NoResponse => {
+                tracing::error!(component, "guest returned without setting a response")
+            }
+        }
+    }
+}
+
+/// A plain-text response from the host itself.
+pub fn text_response(status: http::StatusCode, body: &'static str) -> http::Response<ResponseBody> {
+    let mut response = http::Response::new(full_body(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+pub fn full_body(bytes: Bytes) -> ResponseBody {
+    Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+fn failure_response(failure: &Failure) -> http::Response<ResponseBody> {
+    match failure.status() {
+        http::StatusCode::SERVICE_UNAVAILABLE => {
+            text_response(failure.status(), "Service Unavailable\n")
+        }
+        _ => text_response(
+            http::StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Server Error\n",
+        ),
+    }
+}
+
+fn new_store(
+    engine: &wasmtime::Engine,
+    host: &Arc<ComponentHost>,
+) -> std::io::Result<Store<RequestState>> {
+    let mut store = Store::new(engine, RequestState::new(host.clone())?);
+    store.limiter(|state| &mut state.limiter);
+    // Yield to the async scheduler at every epoch tick: a busy guest shares the CPU,
+    // and the request deadline (a tokio timeout around the call) can fire.
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_async_yield_and_update(1);
+    Ok(store)
+}
+
+/// Calls a `wasi:http` component. The response is returned as soon as the guest sets
+/// it; the body then streams while the guest keeps writing, under the same deadline.
+pub async fn call_wasi_http(
+    engine: &wasmtime::Engine,
+    pre: &ProxyPre<RequestState>,
+    host: &Arc<ComponentHost>,
+    request: http::Request<Incoming>,
+    timeout: Duration,
+) -> http::Response<ResponseBody> {
+    let component = host.id.clone();
+    let mut store = match new_store(engine, host) {
+        Ok(store) => store,
+        Err(e) => {
+            let failure = Failure::Trap(format!("cannot set up the request: {e}"));
+            failure.log(&component);
+            return failure_response(&failure);
+        }
+    };
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let prepared = (|| -> wasmtime::Result<_> {
+        let req = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, request)?;
+        let out = store.data_mut().http().new_response_outparam(sender)?;
+        Ok((req, out))
+    })();
+    let (req, out) = match prepared {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::warn!(component = %component, "bad request: {e:#}");
+            return text_response(http::StatusCode::BAD_REQUEST, "Bad Request\n");
+        }
+    };
+    let pre = pre.clone();
+    let task_component = component.clone();
+    let task = tokio::spawn(async move {
+        let run = async {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, req, out)
+                .await
+        };
+        let failure = match tokio::time::timeout(timeout, run).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(Failure::classify(e, store.data())),
+            Err(_) => Some(Failure::Timeout(timeout)),
+        };
+        if let Some(f) = &failure {
+            f.log(&task_component);
+        }
+        failure
+    });
+    match receiver.await {
+        Ok(Ok(response)) => response,
+        Ok(Err(code)) => {
+            tracing::error!(component = %component, "guest answered with error code {code:?}");
+            text_response(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error\n",
+            )
+        }
+        Err(_) => {
+            let failure = match task.await {
+                Ok(Some(failure)) => failure,
+                Ok(None) => {
+                    let f = Failure::NoResponse;
+                    f.log(&component);
+                    f
+                }
+                Err(join) => {
+                    let f = Failure::Trap(format!("request task failed: {join}"));
+                    f.log(&component);
+                    f
+                }
+            };
+            failure_response(&failure)
+        }
+    }
+}
+
+/// Calls a `fermyon:spin/inbound-http` component with the whole request body.
+pub async fn call_spin_inbound(
+    engine: &wasmtime::Engine,
+    pre: &InboundHttpComponentPre<RequestState>,
+    host: &Arc<ComponentHost>,
+    request: http::Request<Incoming>,
+    timeout: Duration,
+) -> http::Response<ResponseBody> {
+    let component = host.id.clone();
+    let (parts, body) = request.into_parts();
+    let Some(method) = super::inbound_http::method(&parts.method) else {
+        return text_response(http::StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n");
+    };
+    let body = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            tracing::warn!(component = %component, "could not read the request body: {e}");
+            return text_response(http::StatusCode::BAD_REQUEST, "Bad Request\n");
+        }
+    };
+    let guest_request = super::inbound_http::request(method, &parts, body);
+    let mut store = match new_store(engine, host) {
+        Ok(store) => store,
+        Err(e) => {
+            let failure = Failure::Trap(format!("cannot set up the request: {e}"));
+            failure.log(&component);
+            return failure_response(&failure);
+        }
+    };
+    let run = async {
+        let instance = pre.instantiate_async(&mut store).await?;
+        instance
+            .fermyon_spin_inbound_http()
+            .call_handle_request(&mut store, &guest_request)
+            .await
+    };
+    let outcome = tokio::time::timeout(timeout, run).await;
+    let failure = match outcome {
+        Ok(Ok(response)) => match super::inbound_http::response(response) {
+            Ok(response) => return response,
+            Err(problem) => Failure::Trap(problem),
+        },
+        Ok(Err(e)) => Failure::classify(e, store.data()),
+        Err(_) => Failure::Timeout(timeout),
+    };
+    failure.log(&component);
+    failure_response(&failure)
+}

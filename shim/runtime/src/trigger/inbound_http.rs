@@ -1,0 +1,129 @@
+//! Spin's original HTTP records (`fermyon:spin/http-types`): converting requests and
+//! responses for `inbound-http` components, and outbound `fermyon:spin/http`.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+
+use super::handler::{ResponseBody, full_body};
+use crate::host::bindings::inbound_http::fermyon::spin::http;
+use crate::host::bindings::inbound_http::fermyon::spin::http_types::{
+    HttpError, Method, Request, Response,
+};
+use crate::host::state::RequestState;
+
+/// The record method for an HTTP method; `None` for methods the record cannot carry.
+pub fn method(m: &::http::Method) -> Option<Method> {
+    Some(match *m {
+        ::http::Method::GET => Method::Get,
+        ::http::Method::POST => Method::Post,
+        ::http::Method::PUT => Method::Put,
+        ::http::Method::DELETE => Method::Delete,
+        ::http::Method::PATCH => Method::Patch,
+        ::http::Method::HEAD => Method::Head,
+        ::http::Method::OPTIONS => Method::Options,
+        _ => return None,
+    })
+}
+
+fn http_method(m: Method) -> ::http::Method {
+    match m {
+        Method::Get => ::http::Method::GET,
+        Method::Post => ::http::Method::POST,
+        Method::Put => ::http::Method::PUT,
+        Method::Delete => ::http::Method::DELETE,
+        Method::Patch => ::http::Method::PATCH,
+        Method::Head => ::http::Method::HEAD,
+        Method::Options => ::http::Method::OPTIONS,
+    }
+}
+
+fn header_pairs(headers: &::http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The guest's view of a request: path and query as `uri`, all headers (the trigger's
+/// `spin-*` headers included), and the body when there is one.
+pub fn request(method: Method, parts: &::http::request::Parts, body: Bytes) -> Request {
+    Request {
+        method,
+        uri: parts
+            .uri
+            .path_and_query()
+            .map(|pq| pq.as_str().to_string())
+            .unwrap_or_else(|| "/".into()),
+        headers: header_pairs(&parts.headers),
+        params: Vec::new(),
+        body: (!body.is_empty()).then(|| body.to_vec()),
+    }
+}
+
+/// The HTTP response for a guest's response record; `Err` names what is invalid.
+pub fn response(r: Response) -> Result<::http::Response<ResponseBody>, String> {
+    let mut builder = ::http::Response::builder().status(r.status);
+    for (name, value) in r.headers.unwrap_or_default() {
+        builder = builder.header(name, value);
+    }
+    builder
+        .body(full_body(r.body.map(Bytes::from).unwrap_or_default()))
+        .map_err(|e| format!("the guest's response is invalid: {e}"))
+}
+
+impl http::Host for RequestState {
+    async fn send_request(
+        &mut self,
+        req: Request,
+    ) -> wasmtime::Result<Result<Response, HttpError>> {
+        let Ok(uri) = req.uri.parse::<::http::Uri>() else {
+            return Ok(Err(HttpError::InvalidUrl));
+        };
+        if uri.host().is_none() {
+            return Ok(Err(HttpError::InvalidUrl));
+        }
+        if !self.component.outbound.allows(&uri) {
+            return Ok(Err(HttpError::DestinationNotAllowed));
+        }
+        let mut builder = ::http::Request::builder()
+            .method(http_method(req.method))
+            .uri(&uri);
+        if let Some(authority) = uri.authority() {
+            builder = builder.header(::http::header::HOST, authority.as_str());
+        }
+        for (name, value) in &req.headers {
+            builder = builder.header(name, value);
+        }
+        let body = Full::new(Bytes::from(req.body.unwrap_or_default()))
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        let Ok(request) = builder.body(body) else {
+            return Ok(Err(HttpError::RequestError));
+        };
+        let component = self.component.id.clone();
+        let result = async {
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, None).await?;
+            tokio::spawn(io);
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await?.to_bytes();
+            Ok::<_, wasmtime_wasi_http::Error>((parts, body))
+        }
+        .await;
+        Ok(match result {
+            Ok((parts, body)) => Ok(Response {
+                status: parts.status.as_u16(),
+                headers: Some(header_pairs(&parts.headers)),
+                body: Some(body.to_vec()),
+            }),
+            Err(e) => {
+                tracing::warn!(component = %component, uri = %uri, "outbound request failed: {e}");
+                Err(HttpError::RequestError)
+            }
+        })
+    }
+}
