@@ -1,0 +1,254 @@
+//! Helpers for tests that drive the real `spin-run` binary over real HTTP.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A Spin app written to a temp dir.
+pub struct TestApp {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// `manifest` is the spin.toml text; `wasm` the files it refers to.
+    pub fn new(manifest: &str, wasm: &[(&str, Vec<u8>)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("spin.toml"), manifest).unwrap();
+        for (name, bytes) in wasm {
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        Self { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn start(&self, args: &[&str], env: &[(&str, &str)]) -> Runner {
+        Runner::start(self.path(), args, env)
+            .unwrap_or_else(|e| panic!("spin-run did not start: {e}"))
+    }
+}
+
+/// A running `spin-run`; killed on drop.
+pub struct Runner {
+    child: Child,
+    pub addr: SocketAddr,
+    log: PathBuf,
+    _log_dir: tempfile::TempDir,
+}
+
+impl Runner {
+    /// Starts `spin-run --from DIR --listen 127.0.0.1:0` and waits for its
+    /// `Serving http://ADDR` line. `Err` holds the log when it exits instead.
+    pub fn start(app: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Self, String> {
+        let log_dir = tempfile::tempdir().unwrap();
+        let log = log_dir.path().join("stderr.log");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_spin-run"))
+            .arg("--from")
+            .arg(app)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "info")
+            .env("SPIN_CACHE_DIR", log_dir.path().join("compiled"))
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(addr) = line.strip_prefix("Serving http://") {
+                        break addr.parse().unwrap();
+                    }
+                }
+                _ => {
+                    let status = child.wait().unwrap();
+                    return Err(format!(
+                        "exited with {status}:\n{}",
+                        std::fs::read_to_string(&log).unwrap()
+                    ));
+                }
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Ok(Self {
+            child,
+            addr,
+            log,
+            _log_dir: log_dir,
+        })
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log contains `needle` (up to 10 s).
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if log.contains(needle) || Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        request(self.addr, "GET", path, &[], b"")
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `spin-run` expecting it to fail at start-up; returns its log.
+pub fn start_error(app: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    match Runner::start(app, args, env) {
+        Ok(_) => panic!("spin-run started, but an error was expected"),
+        Err(log) => log,
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let (status, headers, chunks) = request_timed(addr, method, path, headers, body);
+    Response {
+        status,
+        headers,
+        body: chunks
+            .into_iter()
+            .map(|(_, c)| String::from_utf8_lossy(&c).into_owned())
+            .collect(),
+    }
+}
+
+/// Like `request`, but returns each body chunk with the time it arrived.
+pub fn request_timed(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<(Duration, Vec<u8>)>) {
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).unwrap();
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("0")
+        .parse()
+        .unwrap();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    let mut chunks = Vec::new();
+    if chunked {
+        loop {
+            let mut size = String::new();
+            if reader.read_line(&mut size).unwrap() == 0 {
+                break;
+            }
+            let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if size == 0 {
+                break;
+            }
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).unwrap();
+            chunk.truncate(size);
+            chunks.push((started.elapsed(), chunk));
+        }
+    } else {
+        let mut rest = Vec::new();
+        reader.read_to_end(&mut rest).unwrap();
+        chunks.push((started.elapsed(), rest));
+    }
+    (status, headers, chunks)
+}
+
+/// A tiny HTTP server on loopback answering every request with `body`.
+pub fn upstream(body: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let mut stream = reader.into_inner();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}

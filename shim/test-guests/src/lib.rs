@@ -1,0 +1,180 @@
+//! Test components built from WAT and WIT at run time, so tests need no wasm toolchain.
+//!
+//! The WASI interfaces come from the WIT that `wasmtime-wasi-http` ships (found with
+//! `cargo metadata`), the Spin ones from `shim/runtime/wit`, so the guests import
+//! exactly what the runtime provides.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use wit_component::{ComponentEncoder, StringEncoding, embed_component_metadata};
+use wit_parser::Resolve;
+
+/// Behaviours of the `wasi:http` probe guest (see `guests/probe.wat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// Answers with its name, Spin's routing headers and the `message` variable.
+    Echo = 0,
+    Trap = 1,
+    Loop = 2,
+    OutOfMemory = 3,
+    /// Three chunks, 300 ms apart.
+    Stream = 4,
+    /// Appends `x` to key `count` of the `default` store and answers with the value.
+    KeyValue = 5,
+    /// `Hello, world!`: the benchmark guest.
+    Hello = 6,
+}
+
+const RUNTIME_WAT: &str = include_str!("../guests/runtime.wat");
+
+/// A `wasi:http/incoming-handler` component.
+pub fn probe(name: &str, mode: Probe) -> Vec<u8> {
+    let version = wasi_version();
+    let wat = include_str!("../guests/probe.wat")
+        .replace("INCLUDE_RUNTIME", RUNTIME_WAT)
+        .replace("@0.2.12", &format!("@{version}"))
+        .replace("NAME_LEN", &(name.len() + 1).to_string())
+        .replace("NAME", name)
+        .replace("MODE", &(mode as u8).to_string());
+    let world = format!(
+        "package test:guests;
+         world probe {{
+           import wasi:http/types@{version};
+           import wasi:io/streams@{version};
+           import wasi:io/poll@{version};
+           import wasi:clocks/monotonic-clock@{version};
+           import fermyon:spin/variables@2.0.0;
+           import fermyon:spin/key-value@2.0.0;
+           export wasi:http/incoming-handler@{version};
+         }}"
+    );
+    encode(&wat, &world, "probe")
+}
+
+/// A `fermyon:spin/inbound-http` component; with `relay`, it fetches the URL in the
+/// request body through `fermyon:spin/http`.
+pub fn inbound(relay: bool) -> Vec<u8> {
+    let wat = include_str!("../guests/inbound.wat")
+        .replace("INCLUDE_RUNTIME", RUNTIME_WAT)
+        .replace("MODE", if relay { "1" } else { "0" });
+    let world = "package test:guests;
+         world inbound {
+           import fermyon:spin/http;
+           export fermyon:spin/inbound-http;
+         }";
+    encode(&wat, world, "inbound")
+}
+
+/// A valid component that exports no HTTP handler.
+pub fn not_http() -> Vec<u8> {
+    let world = "package test:guests; world plain { export run: func(); }";
+    encode(
+        r#"(module (memory (export "memory") 1) (func (export "run")))"#,
+        world,
+        "plain",
+    )
+}
+
+fn encode(wat: &str, world_wit: &str, world: &str) -> Vec<u8> {
+    let mut resolve = base_resolve().clone();
+    let pkg = resolve
+        .push_str("test-guests.wit", world_wit)
+        .expect("test world parses");
+    let world = resolve
+        .select_world(&[pkg], Some(world))
+        .expect("world exists");
+    let mut module = wat::parse_str(wat).expect("guest WAT parses");
+    embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8)
+        .expect("metadata embeds");
+    ComponentEncoder::default()
+        .module(&module)
+        .expect("module is a valid core module")
+        .validate(true)
+        .encode()
+        .expect("component encodes")
+}
+
+fn base_resolve() -> &'static Resolve {
+    static RESOLVE: OnceLock<Resolve> = OnceLock::new();
+    RESOLVE.get_or_init(|| {
+        let mut resolve = Resolve::default();
+        resolve
+            .push_dir(wasi_wit_dir())
+            .expect("wasmtime-wasi-http WIT parses");
+        resolve
+            .push_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime/wit"))
+            .expect("runtime WIT parses");
+        resolve
+    })
+}
+
+/// The `wasi:http` version of the WIT the runtime was built with, e.g. `0.2.12`.
+pub fn wasi_version() -> String {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    VERSION
+        .get_or_init(|| {
+            base_resolve()
+                .packages
+                .iter()
+                .find(|(_, p)| p.name.namespace == "wasi" && p.name.name == "http")
+                .and_then(|(_, p)| p.name.version.as_ref())
+                .map(|v| v.to_string())
+                .expect("wasi:http in the WIT")
+        })
+        .clone()
+}
+
+/// `wit/` of the `wasmtime-wasi-http` package this workspace builds with.
+fn wasi_wit_dir() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--manifest-path",
+        ])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("cargo metadata JSON");
+    let manifest = meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == "wasmtime-wasi-http")
+        .and_then(|p| p["manifest_path"].as_str())
+        .expect("wasmtime-wasi-http among the workspace's packages");
+    Path::new(manifest)
+        .parent()
+        .expect("package dir")
+        .join("wit")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guests_encode() {
+        for mode in [
+            Probe::Echo,
+            Probe::Trap,
+            Probe::Stream,
+            Probe::KeyValue,
+            Probe::Hello,
+        ] {
+            assert!(probe("p", mode).starts_with(b"\0asm"));
+        }
+        assert!(inbound(false).starts_with(b"\0asm"));
+        assert!(inbound(true).starts_with(b"\0asm"));
+        assert!(not_http().starts_with(b"\0asm"));
+    }
+}
