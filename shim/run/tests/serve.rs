@@ -421,7 +421,8 @@ fn bad_apps_fail_at_start_with_the_field_to_fix() {
             "spin_manifest_version = 2\n[application]\nname = \"bad\"\n[[trigger.http]]\nroute = \"{route}\"\ncomponent = \"c\"\n[component.c]\nsource = \"{source}\"\n"
         )
     };
-    let cases: Vec<(String, Vec<(&str, Vec<u8>)>, &str)> = vec![
+    type Case<'a> = (String, Vec<(&'a str, Vec<u8>)>, &'a str);
+    let cases: Vec<Case> = vec![
         (one("/...", "plain.wasm"), vec![("plain.wasm", not_http())], "component `c` is not an HTTP component"),
         (one("/...", "junk.wasm"), vec![("junk.wasm", b"not wasm".to_vec())], "component `c` is not a valid Wasm component"),
         (one("hello", "ok.wasm"), vec![("ok.wasm", probe("ok", Probe::Hello))], "route \"hello\" of component `c` must start with `/`"),

@@ -160,6 +160,9 @@ pub fn request(
     }
 }
 
+/// Status, headers, and each body chunk with the time it arrived.
+pub type TimedResponse = (u16, Vec<(String, String)>, Vec<(Duration, Vec<u8>)>);
+
 /// Like `request`, but returns each body chunk with the time it arrived.
 pub fn request_timed(
     addr: SocketAddr,
@@ -167,7 +170,7 @@ pub fn request_timed(
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> (u16, Vec<(String, String)>, Vec<(Duration, Vec<u8>)>) {
+) -> TimedResponse {
     let started = Instant::now();
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
