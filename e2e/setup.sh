@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what building, serving and testing need on a fresh Debian machine.
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+
+need_apt=()
+command -v cc >/dev/null || need_apt+=(build-essential)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+command -v curl >/dev/null || need_apt+=(curl)
+command -v python3 >/dev/null || need_apt+=(python3)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if [ "${SPIN_KUBE_BENCH:-}" = 1 ]; then
+  command -v wrk >/dev/null || need_apt+=(wrk)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# Rust: Wasmtime 48 needs rustc 1.95 or newer. Debian's own rustc is older, so this
+# uses the machine's rustup toolchain and says so plainly when there is none.
+if ! command -v cargo >/dev/null; then
+  echo "error: cargo is not installed; install Rust 1.95 or newer (rustup) and run this again" >&2
+  exit 1
+fi
+rustc_minor=$(rustc --version | sed -E 's/rustc 1\.([0-9]+).*/\1/')
+if [ "$rustc_minor" -lt 95 ]; then
+  echo "error: $(rustc --version) is too old; Wasmtime 48 needs rustc 1.95 or newer" >&2
+  exit 1
+fi

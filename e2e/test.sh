@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit and integration tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source e2e/env.sh
+bash e2e/setup.sh
+(cd examples/hello-python && ../build-python.sh)
+cargo fmt --all -- --check
+cargo clippy --release --workspace --all-targets -- -D warnings
+cargo test --release --workspace
