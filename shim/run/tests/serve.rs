@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{TestApp, request, request_timed, start_error, upstream};
+use support::{TestApp, manifest, request, request_timed, start_error, upstream};
 use test_guests::{Probe, inbound, not_http, probe};
 
 fn routing_app() -> TestApp {
@@ -143,17 +143,15 @@ fn components_to_retain_keeps_only_those() {
 #[test]
 fn key_value_persists_across_requests_and_restarts() {
     let app = TestApp::new(
-        r#"
-spin_manifest_version = 2
-[application]
-name = "kv"
-[[trigger.http]]
-route = "/..."
-component = "counter"
-[component.counter]
-source = "kv.wasm"
-key_value_stores = ["default"]
-"#,
+        &manifest(
+            "kv",
+            &[(
+                "/...",
+                "counter",
+                "kv.wasm",
+                "key_value_stores = [\"default\"]",
+            )],
+        ),
         &[("kv.wasm", probe("counter", Probe::KeyValue))],
     );
     let run = app.start(&[], &[]);
@@ -168,16 +166,7 @@ key_value_stores = ["default"]
 #[test]
 fn key_value_store_must_be_granted() {
     let app = TestApp::new(
-        r#"
-spin_manifest_version = 2
-[application]
-name = "kv"
-[[trigger.http]]
-route = "/..."
-component = "counter"
-[component.counter]
-source = "kv.wasm"
-"#,
+        &manifest("kv", &[("/...", "counter", "kv.wasm", "")]),
         &[("kv.wasm", probe("counter", Probe::KeyValue))],
     );
     let run = app.start(&[], &[]);
@@ -234,16 +223,7 @@ allowed_outbound_hosts = ["http://{allowed}"]
 #[test]
 fn streams_the_response_body_as_the_guest_writes_it() {
     let app = TestApp::new(
-        r#"
-spin_manifest_version = 2
-[application]
-name = "stream"
-[[trigger.http]]
-route = "/..."
-component = "stream"
-[component.stream]
-source = "stream.wasm"
-"#,
+        &manifest("stream", &[("/...", "stream", "stream.wasm", "")]),
         &[("stream.wasm", probe("stream", Probe::Stream))],
     );
     let run = app.start(&[], &[]);
@@ -265,31 +245,15 @@ source = "stream.wasm"
 #[test]
 fn trap_timeout_and_out_of_memory_fail_only_their_request() {
     let app = TestApp::new(
-        r#"
-spin_manifest_version = 2
-[application]
-name = "isolation"
-[[trigger.http]]
-route = "/trap"
-component = "trap"
-[[trigger.http]]
-route = "/loop"
-component = "spin-forever"
-[[trigger.http]]
-route = "/oom"
-component = "oom"
-[[trigger.http]]
-route = "/..."
-component = "ok"
-[component.trap]
-source = "trap.wasm"
-[component.spin-forever]
-source = "loop.wasm"
-[component.oom]
-source = "oom.wasm"
-[component.ok]
-source = "ok.wasm"
-"#,
+        &manifest(
+            "isolation",
+            &[
+                ("/trap", "trap", "trap.wasm", ""),
+                ("/loop", "spin-forever", "loop.wasm", ""),
+                ("/oom", "oom", "oom.wasm", ""),
+                ("/...", "ok", "ok.wasm", ""),
+            ],
+        ),
         &[
             ("trap.wasm", probe("trap", Probe::Trap)),
             ("loop.wasm", probe("loop", Probe::Loop)),
@@ -330,21 +294,13 @@ source = "ok.wasm"
 #[test]
 fn a_busy_guest_does_not_block_others() {
     let app = TestApp::new(
-        r#"
-spin_manifest_version = 2
-[application]
-name = "fairness"
-[[trigger.http]]
-route = "/loop"
-component = "spin-forever"
-[[trigger.http]]
-route = "/..."
-component = "ok"
-[component.spin-forever]
-source = "loop.wasm"
-[component.ok]
-source = "ok.wasm"
-"#,
+        &manifest(
+            "fairness",
+            &[
+                ("/loop", "spin-forever", "loop.wasm", ""),
+                ("/...", "ok", "ok.wasm", ""),
+            ],
+        ),
         &[
             ("loop.wasm", probe("loop", Probe::Loop)),
             ("ok.wasm", probe("ok", Probe::Hello)),
@@ -371,16 +327,7 @@ source = "ok.wasm"
 #[test]
 fn compiled_components_are_cached_and_corrupt_entries_rebuilt() {
     let app = TestApp::new(
-        r#"
-spin_manifest_version = 2
-[application]
-name = "cache"
-[[trigger.http]]
-route = "/..."
-component = "ok"
-[component.ok]
-source = "ok.wasm"
-"#,
+        &manifest("cache", &[("/...", "ok", "ok.wasm", "")]),
         &[("ok.wasm", probe("ok", Probe::Hello))],
     );
     let cache = tempfile::tempdir().unwrap();

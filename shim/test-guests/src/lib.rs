@@ -52,6 +52,22 @@ pub fn probe(name: &str, mode: Probe) -> Vec<u8> {
     encode(&wat, &world, "probe")
 }
 
+/// The benchmark guest: "Hello, world!" importing only `wasi:http` and `wasi:io`, so
+/// any `wasi:http` host (such as `wasmtime serve`) can run it.
+pub fn hello() -> Vec<u8> {
+    let version = wasi_version();
+    let wat = include_str!("../guests/hello.wat").replace("@0.2.12", &format!("@{version}"));
+    let world = format!(
+        "package test:guests;
+         world hello {{
+           import wasi:http/types@{version};
+           import wasi:io/streams@{version};
+           export wasi:http/incoming-handler@{version};
+         }}"
+    );
+    encode(&wat, &world, "hello")
+}
+
 /// A `fermyon:spin/inbound-http` component; with `relay`, it fetches the URL in the
 /// request body through `fermyon:spin/http`.
 pub fn inbound(relay: bool) -> Vec<u8> {
@@ -173,6 +189,7 @@ mod tests {
         ] {
             assert!(probe("p", mode).starts_with(b"\0asm"));
         }
+        assert!(hello().starts_with(b"\0asm"));
         assert!(inbound(false).starts_with(b"\0asm"));
         assert!(inbound(true).starts_with(b"\0asm"));
         assert!(not_http().starts_with(b"\0asm"));

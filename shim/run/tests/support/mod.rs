@@ -8,6 +8,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// spin.toml text with one `[[trigger.http]]` and `[component]` per entry of
+/// `(route, component id, wasm file, extra component lines)`.
+pub fn manifest(name: &str, components: &[(&str, &str, &str, &str)]) -> String {
+    let mut text = format!("spin_manifest_version = 2\n[application]\nname = \"{name}\"\n");
+    for (route, id, _, _) in components {
+        text.push_str(&format!(
+            "[[trigger.http]]\nroute = \"{route}\"\ncomponent = \"{id}\"\n"
+        ));
+    }
+    for (_, id, source, extra) in components {
+        text.push_str(&format!(
+            "[component.{id}]\nsource = \"{source}\"\n{extra}\n"
+        ));
+    }
+    text
+}
+
 /// A Spin app written to a temp dir.
 pub struct TestApp {
     pub dir: tempfile::TempDir,

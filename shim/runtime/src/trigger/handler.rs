@@ -163,11 +163,17 @@ fn failure_response(failure: &Failure) -> http::Response<ResponseBody> {
     }
 }
 
+/// A fresh store for one request; on failure, the logged 500 response to send.
 fn new_store(
     engine: &wasmtime::Engine,
     host: &Arc<ComponentHost>,
-) -> std::io::Result<Store<RequestState>> {
-    let mut store = Store::new(engine, RequestState::new(host.clone())?);
+) -> Result<Store<RequestState>, Box<http::Response<ResponseBody>>> {
+    let state = RequestState::new(host.clone()).map_err(|e| {
+        let failure = Failure::Trap(format!("cannot set up the request: {e}"));
+        failure.log(&host.id);
+        Box::new(failure_response(&failure))
+    })?;
+    let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
     // Yield to the async scheduler at every epoch tick: a busy guest shares the CPU,
     // and the request deadline (a tokio timeout around the call) can fire.
@@ -188,11 +194,7 @@ pub async fn call_wasi_http(
     let component = host.id.clone();
     let mut store = match new_store(engine, host) {
         Ok(store) => store,
-        Err(e) => {
-            let failure = Failure::Trap(format!("cannot set up the request: {e}"));
-            failure.log(&component);
-            return failure_response(&failure);
-        }
+        Err(response) => return *response,
     };
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let prepared = (|| -> wasmtime::Result<_> {
@@ -281,11 +283,7 @@ pub async fn call_spin_inbound(
     let guest_request = super::inbound_http::request(method, &parts, body);
     let mut store = match new_store(engine, host) {
         Ok(store) => store,
-        Err(e) => {
-            let failure = Failure::Trap(format!("cannot set up the request: {e}"));
-            failure.log(&component);
-            return failure_response(&failure);
-        }
+        Err(response) => return *response,
     };
     let run = async {
         let instance = pre.instantiate_async(&mut store).await?;

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# HTTP benchmark: our runtime vs `wasmtime serve` (wasmtime-cli at the same Wasmtime
+# version, installed from crates.io into the cache on first use) vs native hyper, all
+# serving hello-world under the same bounded wrk load on 127.0.0.1.
+#   ./e2e/bench-http.sh [--duration SECS] [--connections N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source e2e/env.sh
+SPIN_KUBE_BENCH=1 bash e2e/setup.sh
+WASMTIME_VERSION=$(cargo tree -p spin-runtime -i wasmtime --depth 0 -e normal 2>/dev/null | head -1 | sed -E 's/wasmtime v([^ ]+).*/\1/')
+root="$SPIN_KUBE_CACHE/wasmtime-cli-$WASMTIME_VERSION"
+if [ ! -x "$root/bin/wasmtime" ]; then
+  echo "installing wasmtime-cli $WASMTIME_VERSION (once; this compiles Wasmtime)..." >&2
+  cargo install --quiet --locked wasmtime-cli --version "$WASMTIME_VERSION" --root "$root"
+fi
+cargo build --release -p spin-run -p spin-kube-e2e
+exec "$CARGO_TARGET_DIR/release/bench-http" \
+  --spin-run "$CARGO_TARGET_DIR/release/spin-run" \
+  --wasmtime "$root/bin/wasmtime" \
+  --native "$CARGO_TARGET_DIR/release/native-hello" "$@"

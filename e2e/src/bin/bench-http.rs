@@ -1,0 +1,334 @@
+//! HTTP benchmark: the same hello-world component served by our runtime (`spin-run`)
+//! and by `wasmtime serve`, and a native hyper server, each under the same `wrk` load
+//! on loopback. Prints requests/s, p50/p99 latency, time from process start to the
+//! first 200, RSS after 10,000 requests, and the ratios against the peers.
+//!
+//! Run through `e2e/bench-http.sh`, which builds and installs the contenders.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+struct Args {
+    #[arg(long)]
+    spin_run: PathBuf,
+    #[arg(long)]
+    wasmtime: PathBuf,
+    #[arg(long)]
+    native: PathBuf,
+    /// Seconds of load per contender.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    #[arg(long, default_value_t = 8)]
+    connections: u32,
+    #[arg(long, default_value_t = 2)]
+    threads: u32,
+}
+
+#[derive(Debug)]
+struct Result {
+    name: &'static str,
+    start_ms: f64,
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    rss_mib: f64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let work = tempfile::tempdir()?;
+    let wasm = work.path().join("hello.wasm");
+    std::fs::write(&wasm, test_guests::hello())?;
+    let manifest = work.path().join("spin.toml");
+    std::fs::write(
+        &manifest,
+        "spin_manifest_version = 2\n[application]\nname = \"hello\"\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"hello\"\n[component.hello]\nsource = \"hello.wasm\"\n",
+    )?;
+    let cache = work.path().join("cache");
+
+    let spin = |extra: &[&str]| {
+        let mut c = Command::new(&args.spin_run);
+        c.arg("--from")
+            .arg(&manifest)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .args(extra);
+        c.env("RUST_LOG", "warn");
+        c
+    };
+    let mut results = Vec::new();
+    // Cold: compiles the component; warm: loads it from the compile cache.
+    results.push(measure("spin-run (cold)", &args, |addr| {
+        let mut c = spin(&["--no-cache", "--listen", &addr.to_string()]);
+        c.stdout(Stdio::null());
+        c
+    })?);
+    // Fill the compile cache, so the next run measures a warm start.
+    {
+        let addr = free_addr()?;
+        let mut c = spin(&["--listen", &addr.to_string()]);
+        c.stdout(Stdio::null());
+        drop(Killed(start_and_wait(&mut c, addr)?.0));
+    }
+    results.push(measure("spin-run", &args, |addr| {
+        let mut c = spin(&["--listen", &addr.to_string()]);
+        c.stdout(Stdio::null());
+        c
+    })?);
+    results.push(measure("wasmtime serve", &args, |addr| {
+        let mut c = Command::new(&args.wasmtime);
+        c.args(["serve", "--addr", &addr.to_string()]).arg(&wasm);
+        c.stdout(Stdio::null()).stderr(Stdio::null());
+        c
+    })?);
+    results.push(measure("wasmtime serve -O pooling", &args, |addr| {
+        let mut c = Command::new(&args.wasmtime);
+        c.args([
+            "serve",
+            "-O",
+            "pooling-allocator=y",
+            "--addr",
+            &addr.to_string(),
+        ])
+        .arg(&wasm);
+        c.stdout(Stdio::null()).stderr(Stdio::null());
+        c
+    })?);
+    results.push(measure("native hyper", &args, |addr| {
+        let mut c = Command::new(&args.native);
+        c.arg(addr.to_string()).stdout(Stdio::null());
+        c
+    })?);
+
+    println!();
+    println!(
+        "load: wrk -t{} -c{} -d{}s on loopback, {} cores; component: hello-world (wasi:http 0.2)",
+        args.threads,
+        args.connections,
+        args.duration,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    println!(
+        "{:<26} {:>10} {:>10} {:>10} {:>14} {:>14}",
+        "server", "req/s", "p50 ms", "p99 ms", "start→200 ms", "RSS MiB @10k"
+    );
+    for r in &results {
+        println!(
+            "{:<26} {:>10.0} {:>10.3} {:>10.3} {:>14.1} {:>14.1}",
+            r.name, r.rps, r.p50_ms, r.p99_ms, r.start_ms, r.rss_mib
+        );
+    }
+    let find = |n: &str| results.iter().find(|r| r.name == n).expect("measured");
+    let (ours, cold, wt, native) = (
+        find("spin-run"),
+        find("spin-run (cold)"),
+        find("wasmtime serve"),
+        find("native hyper"),
+    );
+    println!();
+    let wt_pool = find("wasmtime serve -O pooling");
+    println!(
+        "throughput  ours/wasmtime-serve = {:.2}x   ours/wasmtime-serve-pooling = {:.2}x   ours/native = {:.2}x",
+        ours.rps / wt.rps,
+        ours.rps / wt_pool.rps,
+        ours.rps / native.rps
+    );
+    println!(
+        "p99 latency ours/wasmtime-serve = {:.2}x   ours/native = {:.2}x",
+        ours.p99_ms / wt.p99_ms,
+        ours.p99_ms / native.p99_ms
+    );
+    println!(
+        "start→200   ours warm/wasmtime-serve = {:.2}x   ours cold/wasmtime-serve = {:.2}x",
+        ours.start_ms / wt.start_ms,
+        cold.start_ms / wt.start_ms
+    );
+    println!(
+        "RSS         ours/wasmtime-serve = {:.2}x",
+        ours.rss_mib / wt.rss_mib
+    );
+    Ok(())
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_addr() -> anyhow::Result<SocketAddr> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+/// Spawns the server and polls until it answers 200; returns the time that took.
+fn start_and_wait(cmd: &mut Command, addr: SocketAddr) -> anyhow::Result<(Child, Duration)> {
+    let started = Instant::now();
+    let mut child = cmd.spawn().context("spawning server")?;
+    loop {
+        if let Ok(200) = get_status(addr) {
+            return Ok((child, started.elapsed()));
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("server exited with {status} before answering");
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            bail!("server did not answer within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn get_status(addr: SocketAddr) -> std::io::Result<u16> {
+    let mut s = TcpStream::connect(addr)?;
+    s.write_all(b"GET / HTTP/1.1\r\nhost: bench\r\nconnection: close\r\n\r\n")?;
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line)?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0))
+}
+
+/// Exactly `total` requests over `conns` keep-alive connections.
+fn warm_up(addr: SocketAddr, total: u32, conns: u32) -> anyhow::Result<()> {
+    let per = total / conns;
+    let workers: Vec<_> = (0..conns)
+        .map(|_| {
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let mut s = TcpStream::connect(addr)?;
+                s.set_nodelay(true)?;
+                let mut reader = BufReader::new(s.try_clone()?);
+                for _ in 0..per {
+                    s.write_all(b"GET / HTTP/1.1\r\nhost: bench\r\n\r\n")?;
+                    let mut len = 0usize;
+                    let mut chunked = false;
+                    loop {
+                        let mut line = String::new();
+                        reader.read_line(&mut line)?;
+                        let l = line.trim_end().to_ascii_lowercase();
+                        if l.is_empty() {
+                            break;
+                        }
+                        if let Some(v) = l.strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                        chunked |= l.starts_with("transfer-encoding:") && l.contains("chunked");
+                    }
+                    if chunked {
+                        loop {
+                            let mut size = String::new();
+                            reader.read_line(&mut size)?;
+                            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                            let mut buf = vec![0; n + 2];
+                            reader.read_exact(&mut buf)?;
+                            if n == 0 {
+                                break;
+                            }
+                        }
+                    } else {
+                        let mut buf = vec![0; len];
+                        reader.read_exact(&mut buf)?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("warm-up thread")?;
+    }
+    Ok(())
+}
+
+fn rss_mib(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .context("VmRSS")?;
+    Ok(kb / 1024.0)
+}
+
+fn measure(
+    name: &'static str,
+    args: &Args,
+    cmd: impl Fn(SocketAddr) -> Command,
+) -> anyhow::Result<Result> {
+    let addr = free_addr()?;
+    let (child, start) =
+        start_and_wait(&mut cmd(addr), addr).with_context(|| format!("starting {name}"))?;
+    let child = Killed(child);
+    warm_up(addr, 10_000, args.connections)?;
+    let rss = rss_mib(child.0.id())?;
+    let out = Command::new("wrk")
+        .args([
+            format!("-t{}", args.threads),
+            format!("-c{}", args.connections),
+            format!("-d{}s", args.duration),
+            "--latency".into(),
+            format!("http://{addr}/"),
+        ])
+        .output()
+        .context("running wrk (apt-get install wrk)")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rps = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("wrk output for {name}:\n{text}"))?;
+    let percentile = |p: &str| -> anyhow::Result<f64> {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(p))
+            .with_context(|| format!("no {p} latency in wrk output"))?;
+        parse_duration_ms(line.split_whitespace().nth(1).unwrap_or_default())
+    };
+    let errors = text
+        .lines()
+        .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"));
+    if let Some(e) = errors {
+        eprintln!("warning: {name}: {}", e.trim());
+    }
+    let result = Result {
+        name,
+        start_ms: start.as_secs_f64() * 1000.0,
+        rps,
+        p50_ms: percentile("50%")?,
+        p99_ms: percentile("99%")?,
+        rss_mib: rss,
+    };
+    eprintln!("{name}: {result:?}");
+    Ok(result)
+}
+
+/// wrk prints latencies like `412.00us`, `1.23ms`, `2.00s`.
+fn parse_duration_ms(text: &str) -> anyhow::Result<f64> {
+    let (num, unit) = text
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map(|i| text.split_at(i))
+        .context("latency without unit")?;
+    let n: f64 = num.parse()?;
+    Ok(match unit {
+        "us" => n / 1000.0,
+        "ms" => n,
+        "s" => n * 1000.0,
+        "m" => n * 60_000.0,
+        other => bail!("unknown latency unit {other}"),
+    })
+}
