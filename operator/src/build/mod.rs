@@ -1,0 +1,72 @@
+//! The desired children of a SpinApp, computed without touching the API server.
+
+mod deployment;
+mod service;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::Resource;
+use spin_crds::{SpinApp, SpinAppExecutor};
+
+pub use deployment::{HTTP_PORT, HTTP_PORT_NAME, RUNTIME_CONFIG_PATH};
+
+/// Data of the Secrets and ConfigMaps the app refers to, as read by the dereference
+/// step: its hash goes into the pod template so a change rolls the pods.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReferencedConfig {
+    /// `(kind/name/key, value)` pairs, in any order.
+    pub entries: Vec<(String, Vec<u8>)>,
+}
+
+impl ReferencedConfig {
+    /// A stable hash of the entries; `None` when the app refers to nothing.
+    pub fn hash(&self) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        if self.entries.is_empty() {
+            return None;
+        }
+        let mut entries: Vec<_> = self.entries.iter().collect();
+        entries.sort();
+        let mut hasher = Sha256::new();
+        for (name, value) in entries {
+            hasher.update((name.len() as u64).to_le_bytes());
+            hasher.update(name.as_bytes());
+            hasher.update((value.len() as u64).to_le_bytes());
+            hasher.update(value);
+        }
+        Some(hex::encode(&hasher.finalize()[..16]))
+    }
+}
+
+/// What the cluster should hold for one SpinApp.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    /// `None` when the executor does not create Deployments.
+    pub deployment: Option<Deployment>,
+    pub service: Service,
+}
+
+/// Builds the children of a validated app (see [`crate::validate`]).
+pub fn build(app: &SpinApp, executor: &SpinAppExecutor, config: &ReferencedConfig) -> Desired {
+    let owner = owner_reference(app);
+    Desired {
+        deployment: executor
+            .spec
+            .create_deployment
+            .then(|| deployment::build(app, executor, config, &owner)),
+        service: service::build(app, &owner),
+    }
+}
+
+fn owner_reference(app: &SpinApp) -> OwnerReference {
+    app.controller_owner_ref(&())
+        .unwrap_or_else(|| OwnerReference {
+            api_version: SpinApp::api_version(&()).into(),
+            kind: SpinApp::kind(&()).into(),
+            name: app.metadata.name.clone().unwrap_or_default(),
+            uid: app.metadata.uid.clone().unwrap_or_default(),
+            controller: Some(true),
+            block_owner_deletion: Some(true),
+        })
+}

@@ -1,0 +1,101 @@
+//! Checks a SpinApp and its executor before anything is built. Each error names the
+//! field to fix, so it can go straight into a condition and an Event.
+
+use std::collections::BTreeSet;
+
+use spin_app::ids::{is_kebab_id, is_lower_snake_id};
+use spin_crds::{SpinApp, SpinAppExecutor};
+
+/// A problem with one field of a SpinApp or SpinAppExecutor.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct ValidationError {
+    /// Path of the field, e.g. `spec.variables[2].name`.
+    pub field: String,
+    pub problem: String,
+}
+
+fn err(field: impl Into<String>, problem: impl Into<String>) -> ValidationError {
+    ValidationError {
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
+/// All problems of the app and its executor; empty when it can be built.
+pub fn validate(app: &SpinApp, executor: &SpinAppExecutor) -> Vec<ValidationError> {
+    let spec = &app.spec;
+    let mut errors = Vec::new();
+    if spec.image.trim().is_empty() {
+        errors.push(err(
+            "spec.image",
+            "must name an OCI image, like ghcr.io/org/app:v1",
+        ));
+    }
+    match spec.replicas {
+        Some(n) if n < 0 => errors.push(err("spec.replicas", "must not be negative")),
+        Some(_) if spec.enable_autoscaling => errors.push(err(
+            "spec.replicas",
+            "cannot be set together with spec.enableAutoscaling: true; remove one of them",
+        )),
+        _ => {}
+    }
+    let mut seen = BTreeSet::new();
+    for (i, var) in spec.variables.iter().enumerate() {
+        let field = format!("spec.variables[{i}]");
+        if !is_lower_snake_id(&var.name) {
+            errors.push(err(
+                format!("{field}.name"),
+                format!(
+                    "{:?} is not a Spin variable name (lower_snake_case, like api_key)",
+                    var.name
+                ),
+            ));
+        }
+        if !seen.insert(var.name.as_str()) {
+            errors.push(err(
+                format!("{field}.name"),
+                format!("{:?} is set more than once", var.name),
+            ));
+        }
+        if var.value.is_some() == var.value_from.is_some() {
+            errors.push(err(field, "set exactly one of value and valueFrom"));
+        }
+    }
+    for (i, c) in spec.components.iter().enumerate() {
+        if !is_kebab_id(c) {
+            errors.push(err(
+                format!("spec.components[{i}]"),
+                format!("{c:?} is not a component id (kebab-case, like my-component)"),
+            ));
+        }
+    }
+    for (name, probe) in [
+        ("readiness", &spec.checks.readiness),
+        ("liveness", &spec.checks.liveness),
+    ] {
+        if let Some(get) = probe.as_ref().and_then(|p| p.http_get.as_ref())
+            && !get.path.starts_with('/')
+        {
+            errors.push(err(
+                format!("spec.checks.{name}.httpGet.path"),
+                "must start with /",
+            ));
+        }
+    }
+    let executor_name = executor.metadata.name.as_deref().unwrap_or_default();
+    if executor.spec.create_deployment {
+        match &executor.spec.deployment_config {
+            None => errors.push(err(
+                format!("SpinAppExecutor {executor_name}: spec.deploymentConfig"),
+                "is required when createDeployment is true; set runtimeClassName (e.g. wasmtime-spin-v2)",
+            )),
+            Some(dc) if dc.runtime_class_name.is_some() == dc.spin_image.is_some() => errors.push(err(
+                format!("SpinAppExecutor {executor_name}: spec.deploymentConfig"),
+                "set exactly one of runtimeClassName and spinImage",
+            )),
+            Some(_) => {}
+        }
+    }
+    errors
+}

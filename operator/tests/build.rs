@@ -1,0 +1,350 @@
+//! The pure build step from inline YAML to golden Deployment/Service YAML.
+//! `UPDATE_GOLDEN=1 cargo test -p spin-operator` rewrites the golden files.
+
+use std::path::{Path, PathBuf};
+
+use spin_crds::{SpinApp, SpinAppExecutor};
+use spin_operator::{ReferencedConfig, build, validate};
+
+const SHIM_EXECUTOR: &str = r#"
+apiVersion: core.spinkube.dev/v1alpha1
+kind: SpinAppExecutor
+metadata: { name: containerd-shim-spin, namespace: default }
+spec:
+  createDeployment: true
+  deploymentConfig:
+    runtimeClassName: wasmtime-spin-v2
+"#;
+
+fn app(yaml: &str) -> SpinApp {
+    let mut app: SpinApp = serde_yaml::from_str(yaml).expect("SpinApp YAML");
+    app.metadata.uid = Some("0000-uid".into());
+    app
+}
+
+fn executor(yaml: &str) -> SpinAppExecutor {
+    serde_yaml::from_str(yaml).expect("SpinAppExecutor YAML")
+}
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+fn check_golden(name: &str, app: &SpinApp, executor: &SpinAppExecutor, config: &ReferencedConfig) {
+    assert_eq!(validate(app, executor), vec![], "{name} should be valid");
+    let desired = build(app, executor, config);
+    let mut yaml = String::new();
+    if let Some(d) = &desired.deployment {
+        yaml.push_str(&serde_yaml::to_string(d).unwrap());
+        yaml.push_str("---\n");
+    }
+    yaml.push_str(&serde_yaml::to_string(&desired.service).unwrap());
+    let path = golden_dir().join(format!("{name}.yaml"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &yaml).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        expected == yaml,
+        "{} differs from the build (UPDATE_GOLDEN=1 to accept):\n{yaml}",
+        path.display()
+    );
+}
+
+#[test]
+fn minimal_app() {
+    let app = app(r#"
+apiVersion: core.spinkube.dev/v1alpha1
+kind: SpinApp
+metadata: { name: hello, namespace: default }
+spec:
+  image: ghcr.io/example/hello:v1
+  executor: containerd-shim-spin
+"#);
+    check_golden(
+        "minimal",
+        &app,
+        &executor(SHIM_EXECUTOR),
+        &ReferencedConfig::default(),
+    );
+}
+
+#[test]
+fn every_field() {
+    let app = app(r#"
+apiVersion: core.spinkube.dev/v1alpha1
+kind: SpinApp
+metadata: { name: shop, namespace: prod }
+spec:
+  image: registry.example.com/shop@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+  executor: containerd-shim-spin
+  replicas: 3
+  imagePullSecrets: [{ name: regcred }]
+  serviceAccountName: shop
+  components: [cart, checkout]
+  variables:
+    - { name: greeting, value: hello }
+    - name: api_key
+      valueFrom: { secretKeyRef: { name: shop-secrets, key: api-key } }
+    - name: region
+      valueFrom: { configMapKeyRef: { name: shop-config, key: region } }
+  checks:
+    readiness: { httpGet: { path: /.well-known/spin/health } }
+    liveness:
+      httpGet: { path: /healthz, httpHeaders: [{ name: x-probe, value: "1" }] }
+      periodSeconds: 5
+  resources:
+    limits: { cpu: 500m, memory: 128Mi }
+    requests: { cpu: 100m, memory: 64Mi }
+  volumes: [{ name: assets, emptyDir: {} }]
+  volumeMounts: [{ name: assets, mountPath: /assets }]
+  runtimeConfig: { loadFromSecret: shop-runtime-config }
+  serviceAnnotations: { service.beta.kubernetes.io/aws-load-balancer-internal: "true" }
+  deploymentAnnotations: { team: shop }
+  podAnnotations: { prometheus.io/scrape: "true" }
+  podLabels: { tier: web }
+"#);
+    let config = ReferencedConfig {
+        entries: vec![
+            ("Secret/shop-secrets/api-key".into(), b"s3cret".to_vec()),
+            ("ConfigMap/shop-config/region".into(), b"eu".to_vec()),
+        ],
+    };
+    check_golden("every-field", &app, &executor(SHIM_EXECUTOR), &config);
+}
+
+#[test]
+fn autoscaled_app_leaves_replicas_to_the_autoscaler() {
+    let app = app(r#"
+apiVersion: core.spinkube.dev/v1alpha1
+kind: SpinApp
+metadata: { name: scaled, namespace: default }
+spec:
+  image: ghcr.io/example/hello:v1
+  executor: containerd-shim-spin
+  enableAutoscaling: true
+"#);
+    check_golden(
+        "autoscaled",
+        &app,
+        &executor(SHIM_EXECUTOR),
+        &ReferencedConfig::default(),
+    );
+    let desired = build(&app, &executor(SHIM_EXECUTOR), &ReferencedConfig::default());
+    assert_eq!(desired.deployment.unwrap().spec.unwrap().replicas, None);
+}
+
+#[test]
+fn executor_without_deployments_gets_only_a_service() {
+    let exec = executor(
+        r#"
+apiVersion: core.spinkube.dev/v1alpha1
+kind: SpinAppExecutor
+metadata: { name: external, namespace: default }
+spec: { createDeployment: false }
+"#,
+    );
+    let app = app(r#"
+apiVersion: core.spinkube.dev/v1alpha1
+kind: SpinApp
+metadata: { name: external-app, namespace: default }
+spec: { image: ghcr.io/example/hello:v1, executor: external }
+"#);
+    check_golden("service-only", &app, &exec, &ReferencedConfig::default());
+}
+
+#[test]
+fn spin_image_executor_runs_spin_in_a_container() {
+    let exec = executor(
+        r#"
+apiVersion: core.spinkube.dev/v1alpha1
+kind: SpinAppExecutor
+metadata: { name: spin-in-container, namespace: default }
+spec:
+  createDeployment: true
+  deploymentConfig:
+    spinImage: ghcr.io/example/spin:v3
+    otel: { exporter_otlp_endpoint: "http://otel-collector:4318" }
+"#,
+    );
+    let app = app(r#"
+apiVersion: core.spinkube.dev/v1alpha1
+kind: SpinApp
+metadata: { name: boxed, namespace: default }
+spec: { image: ghcr.io/example/hello:v1, executor: spin-in-container }
+"#);
+    check_golden("spin-image", &app, &exec, &ReferencedConfig::default());
+}
+
+#[test]
+fn config_hash_changes_with_referenced_data_only() {
+    let a = ReferencedConfig {
+        entries: vec![
+            ("Secret/s/k".into(), b"1".to_vec()),
+            ("ConfigMap/c/k".into(), b"x".to_vec()),
+        ],
+    };
+    let reordered = ReferencedConfig {
+        entries: a.entries.iter().rev().cloned().collect(),
+    };
+    let changed = ReferencedConfig {
+        entries: vec![
+            ("Secret/s/k".into(), b"2".to_vec()),
+            ("ConfigMap/c/k".into(), b"x".to_vec()),
+        ],
+    };
+    assert_eq!(a.hash(), reordered.hash());
+    assert_ne!(a.hash(), changed.hash());
+    assert_eq!(ReferencedConfig::default().hash(), None);
+}
+
+#[test]
+fn invalid_specs_name_the_field() {
+    let cases = [
+        (
+            "spec: { image: '', executor: containerd-shim-spin }",
+            "spec.image",
+        ),
+        (
+            "spec: { image: x, replicas: -1 }",
+            "spec.replicas: must not be negative",
+        ),
+        (
+            "spec: { image: x, replicas: 2, enableAutoscaling: true }",
+            "spec.replicas: cannot be set together",
+        ),
+        (
+            "spec: { image: x, variables: [{ name: Bad-Name, value: v }] }",
+            "spec.variables[0].name",
+        ),
+        (
+            "spec: { image: x, variables: [{ name: a, value: v }, { name: a, value: w }] }",
+            "spec.variables[1].name: \"a\" is set more than once",
+        ),
+        (
+            "spec: { image: x, variables: [{ name: a }] }",
+            "spec.variables[0]: set exactly one of value and valueFrom",
+        ),
+        (
+            "spec: { image: x, components: [Not_Kebab] }",
+            "spec.components[0]",
+        ),
+        (
+            "spec: { image: x, checks: { readiness: { httpGet: { path: healthz } } } }",
+            "spec.checks.readiness.httpGet.path",
+        ),
+    ];
+    for (spec, expected) in cases {
+        let app = app(&format!(
+            "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata: {{ name: a }}\n{spec}\n"
+        ));
+        let errors = validate(&app, &executor(SHIM_EXECUTOR));
+        let text = errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        assert!(
+            text.contains(expected),
+            "expected {expected:?} for {spec}, got {text:?}"
+        );
+    }
+    let bad_executor = executor(
+        "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinAppExecutor\nmetadata: { name: broken }\nspec: { createDeployment: true }\n",
+    );
+    let app = app(
+        "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata: { name: a }\nspec: { image: x }\n",
+    );
+    let text = validate(&app, &bad_executor)[0].to_string();
+    assert!(
+        text.contains("SpinAppExecutor broken: spec.deploymentConfig")
+            && text.contains("runtimeClassName"),
+        "{text}"
+    );
+}
+
+#[test]
+fn golden_files_and_examples_parse_with_kubectl() {
+    if std::process::Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kubectl is required in CI"
+        );
+        eprintln!("SKIPPED: kubectl is not installed");
+        return;
+    }
+    let dir = tempfile_dir();
+    let mut kustomization = String::from("resources:\n");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/kubernetes");
+    let files = std::fs::read_dir(golden_dir())
+        .unwrap()
+        .chain(std::fs::read_dir(examples).unwrap())
+        .map(|e| e.unwrap().path());
+    for path in files {
+        let name = format!(
+            "{}-{}",
+            path.parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap(),
+            path.file_name().unwrap().to_str().unwrap()
+        );
+        std::fs::copy(&path, dir.join(&name)).unwrap();
+        kustomization.push_str(&format!("- {name}\n"));
+    }
+    std::fs::write(dir.join("kustomization.yaml"), kustomization).unwrap();
+    let out = std::process::Command::new("kubectl")
+        .arg("kustomize")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("kind: Deployment")
+            && text.contains("kind: Service")
+            && text.contains("kind: SpinApp")
+    );
+}
+
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("spin-operator-golden-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn example_manifests_parse_validate_and_build() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/kubernetes");
+    let exec = executor(&std::fs::read_to_string(dir.join("executor.yaml")).unwrap());
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("spinapp-") {
+            continue;
+        }
+        let mut app = app(&std::fs::read_to_string(&path).unwrap());
+        app.metadata.namespace = Some("default".into());
+        assert_eq!(validate(&app, &exec), vec![], "{name}");
+        assert!(
+            build(&app, &exec, &ReferencedConfig::default())
+                .deployment
+                .is_some(),
+            "{name}"
+        );
+        seen += 1;
+    }
+    assert!(seen >= 3);
+}
