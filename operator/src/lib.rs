@@ -3,10 +3,13 @@
 //! Reconciling a SpinApp goes `dereference → validate → build → apply → status`. This
 //! crate holds the steps that need no API server: [`validate`] (every problem names the
 //! field to fix) and [`build`] (the desired Deployment and Service, as pure functions,
-//! tested from inline YAML against golden files).
+//! tested from inline YAML against golden files), and [`reconcile`], which drives them
+//! through the API (tested against an in-memory API server).
 
 pub mod build;
 pub mod labels;
+pub mod reconcile;
+pub mod status;
 pub mod validate;
 
 pub use build::{Desired, ReferencedConfig, build};

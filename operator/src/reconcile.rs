@@ -1,0 +1,287 @@
+//! One reconcile of a SpinApp: dereference → validate → build → apply → status.
+//!
+//! Problems the user must fix (an unknown executor, a missing Secret, an invalid spec)
+//! are reported as a `Ready=False` condition and a Warning Event naming the field, and
+//! retried slowly or on the next change, never in a hot loop. API failures are errors
+//! for the controller's `error_policy` to back off on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Client, Resource, ResourceExt};
+use serde_json::json;
+use spin_crds::{SpinApp, SpinAppExecutor};
+
+use crate::build::{ReferencedConfig, build};
+use crate::labels::MANAGER;
+use crate::status::{self, Observed};
+use crate::validate::validate;
+
+/// How often a healthy app is looked at again without any change.
+pub const RESYNC: Duration = Duration::from_secs(300);
+/// How soon an app waiting for something to be created is looked at again.
+pub const WAIT_FOR_REFERENCE: Duration = Duration::from_secs(30);
+
+/// What every reconcile shares.
+pub struct Context {
+    pub client: Client,
+    pub recorder: Recorder,
+}
+
+/// Failures of the API calls themselves; the controller backs off and retries.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("Kubernetes API: {0}")]
+    Api(#[from] kube::Error),
+    #[error("the SpinApp has no namespace")]
+    NoNamespace,
+}
+
+impl ReconcileError {
+    /// A stable label for metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ReconcileError::Api(_) => "api",
+            ReconcileError::NoNamespace => "no_namespace",
+        }
+    }
+}
+
+/// A problem the user must fix, reported in status and as an Event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserError {
+    /// CamelCase reason for the condition and the Event.
+    pub reason: &'static str,
+    /// Names the field to fix.
+    pub message: String,
+    /// Look again after this long (something may get created); `None` waits for a change.
+    pub retry: Option<Duration>,
+}
+
+pub async fn reconcile(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let ns = app.namespace().ok_or(ReconcileError::NoNamespace)?;
+    let name = app.name_any();
+    let (executor, config) = match dereference(&app, &ns, &ctx.client).await? {
+        Ok(found) => found,
+        Err(problem) => return report(&app, &ctx, problem).await,
+    };
+    let errors = validate(&app, &executor);
+    if !errors.is_empty() {
+        let message = errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let problem = UserError {
+            reason: "InvalidSpec",
+            message,
+            retry: None,
+        };
+        return report(&app, &ctx, problem).await;
+    }
+
+    let desired = build(&app, &executor, &config);
+    let apply = PatchParams::apply(MANAGER).force();
+    let services: Api<Service> = Api::namespaced(ctx.client.clone(), &ns);
+    services
+        .patch(&name, &apply, &Patch::Apply(&desired.service))
+        .await?;
+    let observed = match &desired.deployment {
+        Some(deployment) => {
+            let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
+            let applied = deployments
+                .patch(&name, &apply, &Patch::Apply(deployment))
+                .await?;
+            Observed::Deployment(Box::new(applied))
+        }
+        None => Observed::ServiceOnly,
+    };
+    let status = status::compute(&app, &executor, &observed);
+    patch_status(&app, &ctx.client, &ns, json!({ "status": status })).await?;
+    tracing::debug!(%ns, %name, "reconciled");
+    Ok(Action::requeue(RESYNC))
+}
+
+/// Requeue policy for API failures: a short, fixed back-off.
+pub fn error_policy(app: Arc<SpinApp>, error: &ReconcileError, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(app = %app.name_any(), %error, "reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}
+
+async fn report(
+    app: &SpinApp,
+    ctx: &Context,
+    problem: UserError,
+) -> Result<Action, ReconcileError> {
+    let ns = app.namespace().ok_or(ReconcileError::NoNamespace)?;
+    tracing::warn!(app = %app.name_any(), %ns, reason = problem.reason, "{}", problem.message);
+    let status = status::failed(app, &problem);
+    patch_status(app, &ctx.client, &ns, json!({ "status": status })).await?;
+    let event = Event {
+        type_: EventType::Warning,
+        reason: problem.reason.into(),
+        note: Some(problem.message.clone()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &app.object_ref(&())).await {
+        tracing::warn!("could not publish an Event: {e}");
+    }
+    Ok(problem
+        .retry
+        .map(Action::requeue)
+        .unwrap_or_else(Action::await_change))
+}
+
+async fn patch_status(
+    app: &SpinApp,
+    client: &Client,
+    ns: &str,
+    patch: serde_json::Value,
+) -> Result<(), kube::Error> {
+    let apps: Api<SpinApp> = Api::namespaced(client.clone(), ns);
+    apps.patch_status(
+        &app.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map(drop)
+}
+
+/// Finds the executor and reads every Secret and ConfigMap key the app refers to.
+async fn dereference(
+    app: &SpinApp,
+    ns: &str,
+    client: &Client,
+) -> Result<Result<(SpinAppExecutor, ReferencedConfig), UserError>, kube::Error> {
+    let executors: Api<SpinAppExecutor> = Api::namespaced(client.clone(), ns);
+    let missing = |reason, message: String| {
+        Ok(Err(UserError {
+            reason,
+            message,
+            retry: Some(WAIT_FOR_REFERENCE),
+        }))
+    };
+    let executor = match &app.spec.executor {
+        Some(name) => match executors.get_opt(name).await? {
+            Some(e) => e,
+            None => {
+                return missing(
+                    "ExecutorNotFound",
+                    format!(
+                        "spec.executor: no SpinAppExecutor named {name:?} in namespace {ns}; create it \
+                         (the Helm chart installs `containerd-shim-spin`) or name another"
+                    ),
+                );
+            }
+        },
+        None => {
+            let all = executors.list(&Default::default()).await?.items;
+            match all.as_slice() {
+                [only] => only.clone(),
+                [] => {
+                    return missing(
+                        "ExecutorNotFound",
+                        format!(
+                            "spec.executor: not set, and namespace {ns} has no SpinAppExecutor; create one"
+                        ),
+                    );
+                }
+                several => {
+                    let names: Vec<_> = several.iter().map(|e| e.name_any()).collect();
+                    return Ok(Err(UserError {
+                        reason: "ExecutorAmbiguous",
+                        message: format!(
+                            "spec.executor: not set, and namespace {ns} has several executors ({}); name one",
+                            names.join(", ")
+                        ),
+                        retry: None,
+                    }));
+                }
+            }
+        }
+    };
+
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+    let mut config = ReferencedConfig::default();
+    for (i, var) in app.spec.variables.iter().enumerate() {
+        let Some(from) = &var.value_from else {
+            continue;
+        };
+        if let Some(sel) = &from.secret_key_ref {
+            let field = format!("spec.variables[{i}].valueFrom.secretKeyRef");
+            let value = secrets
+                .get_opt(&sel.name)
+                .await?
+                .and_then(|s| s.data.and_then(|d| d.get(&sel.key).map(|v| v.0.clone())));
+            match value {
+                Some(v) => config
+                    .entries
+                    .push((format!("Secret/{}/{}", sel.name, sel.key), v)),
+                None if sel.optional == Some(true) => {}
+                None => {
+                    return missing(
+                        "SecretNotFound",
+                        format!(
+                            "{field}: Secret {:?} with key {:?} not found in namespace {ns}",
+                            sel.name, sel.key
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(sel) = &from.config_map_key_ref {
+            let field = format!("spec.variables[{i}].valueFrom.configMapKeyRef");
+            let value = config_maps.get_opt(&sel.name).await?.and_then(|cm| {
+                cm.data
+                    .and_then(|d| d.get(&sel.key).map(|v| v.clone().into_bytes()))
+                    .or_else(|| {
+                        cm.binary_data
+                            .and_then(|d| d.get(&sel.key).map(|v| v.0.clone()))
+                    })
+            });
+            match value {
+                Some(v) => config
+                    .entries
+                    .push((format!("ConfigMap/{}/{}", sel.name, sel.key), v)),
+                None if sel.optional == Some(true) => {}
+                None => {
+                    return missing(
+                        "ConfigMapNotFound",
+                        format!(
+                            "{field}: ConfigMap {:?} with key {:?} not found in namespace {ns}",
+                            sel.name, sel.key
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(name) = &app.spec.runtime_config.load_from_secret {
+        let value = secrets.get_opt(name).await?.and_then(|s| {
+            s.data
+                .and_then(|d| d.get("runtime-config.toml").map(|v| v.0.clone()))
+        });
+        match value {
+            Some(v) => config
+                .entries
+                .push((format!("Secret/{name}/runtime-config.toml"), v)),
+            None => {
+                return missing(
+                    "SecretNotFound",
+                    format!(
+                        "spec.runtimeConfig.loadFromSecret: Secret {name:?} with key \"runtime-config.toml\" not found in namespace {ns}"
+                    ),
+                );
+            }
+        }
+    }
+    Ok(Ok((executor, config)))
+}

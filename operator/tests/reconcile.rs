@@ -1,0 +1,291 @@
+//! `reconcile` against the in-memory API server: create, status, drift, config
+//! changes, and every user error reported without a hot loop.
+
+mod support;
+
+use std::sync::Arc;
+
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Recorder, Reporter};
+use serde_json::Value;
+use spin_crds::SpinApp;
+use spin_operator::reconcile::{Context, RESYNC, WAIT_FOR_REFERENCE, reconcile};
+use support::{FakeApi, path};
+
+const EXECUTOR: &str = r#"
+apiVersion: core.spinkube.dev/v1alpha1
+kind: SpinAppExecutor
+metadata: { name: containerd-shim-spin, namespace: default }
+spec:
+  createDeployment: true
+  deploymentConfig: { runtimeClassName: wasmtime-spin-v2 }
+"#;
+
+const APP: &str = r#"
+apiVersion: core.spinkube.dev/v1alpha1
+kind: SpinApp
+metadata: { name: hello, namespace: default }
+spec:
+  image: ghcr.io/example/hello:v1
+  executor: containerd-shim-spin
+  replicas: 2
+"#;
+
+fn deployment_path() -> String {
+    path("apps/v1", "deployments", "default", "hello")
+}
+fn service_path() -> String {
+    path("v1", "services", "default", "hello")
+}
+fn app_path() -> String {
+    path("core.spinkube.dev/v1alpha1", "spinapps", "default", "hello")
+}
+
+struct Harness {
+    api: FakeApi,
+    ctx: Arc<Context>,
+}
+
+impl Harness {
+    fn new(objects: &[&str]) -> Self {
+        let api = FakeApi::default();
+        for yaml in objects {
+            api.insert_yaml(yaml);
+        }
+        let client = api.client();
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "spin-operator".into(),
+                instance: None,
+            },
+        );
+        Self {
+            api,
+            ctx: Arc::new(Context { client, recorder }),
+        }
+    }
+
+    /// Reconciles the app as currently stored (status included).
+    async fn reconcile(&self) -> Action {
+        let app: SpinApp = serde_json::from_value(self.api.get(&app_path()).unwrap()).unwrap();
+        reconcile(Arc::new(app), self.ctx.clone())
+            .await
+            .expect("reconcile")
+    }
+
+    fn status(&self) -> Value {
+        self.api.get(&app_path()).unwrap()["status"].clone()
+    }
+
+    fn condition(&self, type_: &str) -> (String, String, String) {
+        let status = self.status();
+        let c = status["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == type_)
+            .unwrap_or_else(|| panic!("no {type_} condition in {status}"))
+            .clone();
+        (
+            c["status"].as_str().unwrap().into(),
+            c["reason"].as_str().unwrap().into(),
+            c["message"].as_str().unwrap().into(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn creates_children_and_reports_readiness() {
+    let h = Harness::new(&[EXECUTOR, APP]);
+    assert_eq!(h.reconcile().await, Action::requeue(RESYNC));
+
+    let deployment = h.api.get(&deployment_path()).expect("Deployment applied");
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["runtimeClassName"],
+        "wasmtime-spin-v2"
+    );
+    assert_eq!(
+        deployment["metadata"]["ownerReferences"][0]["kind"],
+        "SpinApp"
+    );
+    assert_eq!(
+        deployment["metadata"]["ownerReferences"][0]["uid"],
+        "uid-hello"
+    );
+    let applies: Vec<_> = h
+        .api
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("PATCH") && !r.contains("/status"))
+        .collect();
+    assert_eq!(applies.len(), 2, "{applies:?}");
+    assert!(
+        applies
+            .iter()
+            .all(|r| r.contains("fieldManager=spin-operator") && r.contains("force=true")),
+        "{applies:?}"
+    );
+    let service = h.api.get(&service_path()).expect("Service applied");
+    assert_eq!(service["spec"]["ports"][0]["port"], 80);
+
+    assert_eq!(h.condition("Ready").0, "False");
+    assert_eq!(h.condition("Ready").2, "0/2 replicas ready");
+    assert_eq!(h.status()["activeScheduler"], "containerd-shim-spin");
+
+    h.api.edit(&deployment_path(), |d| {
+        d["status"] =
+            serde_json::json!({ "readyReplicas": 2, "updatedReplicas": 2, "replicas": 2 });
+    });
+    h.reconcile().await;
+    assert_eq!(
+        h.condition("Ready"),
+        (
+            "True".into(),
+            "AllReplicasReady".into(),
+            "2/2 replicas ready".into()
+        )
+    );
+    assert_eq!(h.condition("Available").0, "True");
+    assert_eq!(h.condition("Progressing").0, "False");
+    assert_eq!(h.status()["readyReplicas"], 2);
+}
+
+#[tokio::test]
+async fn drift_is_corrected_and_spec_changes_apply() {
+    let h = Harness::new(&[EXECUTOR, APP]);
+    h.reconcile().await;
+    h.api
+        .edit(&deployment_path(), |d| d["spec"]["replicas"] = 7.into());
+    h.reconcile().await;
+    assert_eq!(
+        h.api.get(&deployment_path()).unwrap()["spec"]["replicas"],
+        2
+    );
+
+    h.api.edit(&app_path(), |a| {
+        a["spec"]["image"] = "ghcr.io/example/hello:v2".into()
+    });
+    h.reconcile().await;
+    let d = h.api.get(&deployment_path()).unwrap();
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "ghcr.io/example/hello:v2"
+    );
+}
+
+#[tokio::test]
+async fn a_changed_secret_rolls_the_pods() {
+    let secret = |value: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{ name: creds, namespace: default }}\ndata: {{ key: {value} }}\n"
+        )
+    };
+    let app = APP.replace(
+        "  replicas: 2",
+        "  variables: [{ name: api_key, valueFrom: { secretKeyRef: { name: creds, key: key } } }]",
+    );
+    let h = Harness::new(&[EXECUTOR, &app, &secret("b25l")]);
+    h.reconcile().await;
+    let hash = |h: &Harness| {
+        h.api.get(&deployment_path()).unwrap()["spec"]["template"]["metadata"]["annotations"]["core.spinkube.dev/config-hash"].clone()
+    };
+    let first = hash(&h);
+    assert!(first.is_string());
+    h.api.insert_yaml(&secret("dHdv"));
+    h.reconcile().await;
+    assert_ne!(hash(&h), first);
+}
+
+#[tokio::test]
+async fn executor_without_deployments_gets_only_a_service() {
+    let executor = "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinAppExecutor\nmetadata: { name: containerd-shim-spin, namespace: default }\nspec: { createDeployment: false }\n";
+    let h = Harness::new(&[executor, APP]);
+    h.reconcile().await;
+    assert!(h.api.get(&deployment_path()).is_none());
+    assert!(h.api.get(&service_path()).is_some());
+    assert_eq!(h.condition("Ready").1, "ServiceOnly");
+}
+
+#[tokio::test]
+async fn user_errors_are_reported_and_not_hot_looped() {
+    let other_executor = EXECUTOR.replace("name: containerd-shim-spin", "name: other");
+    let cases: Vec<(String, Vec<&str>, &str, &str, Action)> = vec![
+        (
+            APP.replace("executor: containerd-shim-spin", "executor: nope"),
+            vec![EXECUTOR],
+            "ExecutorNotFound",
+            "spec.executor: no SpinAppExecutor named \"nope\"",
+            Action::requeue(WAIT_FOR_REFERENCE),
+        ),
+        (
+            APP.replace("  replicas: 2", "  variables: [{ name: api_key, valueFrom: { secretKeyRef: { name: missing, key: k } } }]"),
+            vec![EXECUTOR],
+            "SecretNotFound",
+            "spec.variables[0].valueFrom.secretKeyRef: Secret \"missing\"",
+            Action::requeue(WAIT_FOR_REFERENCE),
+        ),
+        (
+            APP.replace("  replicas: 2", "  variables: [{ name: region, valueFrom: { configMapKeyRef: { name: cfg, key: region } } }]"),
+            vec![EXECUTOR],
+            "ConfigMapNotFound",
+            "spec.variables[0].valueFrom.configMapKeyRef: ConfigMap \"cfg\"",
+            Action::requeue(WAIT_FOR_REFERENCE),
+        ),
+        (
+            APP.replace("  replicas: 2", "  runtimeConfig: { loadFromSecret: rc }"),
+            vec![EXECUTOR],
+            "SecretNotFound",
+            "spec.runtimeConfig.loadFromSecret: Secret \"rc\"",
+            Action::requeue(WAIT_FOR_REFERENCE),
+        ),
+        (
+            APP.replace("  replicas: 2", "  replicas: 2\n  enableAutoscaling: true"),
+            vec![EXECUTOR],
+            "InvalidSpec",
+            "spec.replicas: cannot be set together with spec.enableAutoscaling",
+            Action::await_change(),
+        ),
+        (
+            APP.replace("  executor: containerd-shim-spin\n", ""),
+            vec![EXECUTOR, &other_executor],
+            "ExecutorAmbiguous",
+            "spec.executor: not set, and namespace default has several executors (containerd-shim-spin, other)",
+            Action::await_change(),
+        ),
+    ];
+    for (app, mut objects, reason, message, action) in cases {
+        objects.push(&app);
+        let h = Harness::new(&objects);
+        assert_eq!(h.reconcile().await, action, "{reason}");
+        let (status, got_reason, got_message) = h.condition("Ready");
+        assert_eq!((status.as_str(), got_reason.as_str()), ("False", reason));
+        assert!(
+            got_message.contains(message),
+            "{got_message:?} lacks {message:?}"
+        );
+        assert!(
+            h.api.get(&deployment_path()).is_none(),
+            "{reason}: nothing is applied"
+        );
+        let events = h.api.events();
+        assert!(
+            events
+                .iter()
+                .any(|(r, note)| r == reason && note.contains(message)),
+            "{reason}: events {events:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_only_executor_is_used_when_none_is_named() {
+    let h = Harness::new(&[
+        EXECUTOR,
+        &APP.replace("  executor: containerd-shim-spin\n", ""),
+    ]);
+    assert_eq!(h.reconcile().await, Action::requeue(RESYNC));
+    assert!(h.api.get(&deployment_path()).is_some());
+    assert_eq!(h.status()["activeScheduler"], "containerd-shim-spin");
+}

@@ -1,0 +1,207 @@
+//! An in-memory Kubernetes API server, enough for the operator: GET (objects and
+//! lists), server-side apply, status merge patches, and Event creation. It answers
+//! through a tower service, so the real `kube::Client` talks to it unchanged.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use serde_json::{Value, json};
+
+#[derive(Clone, Default)]
+pub struct FakeApi {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    objects: BTreeMap<String, Value>,
+    requests: Vec<String>,
+    version: u64,
+}
+
+/// The API path of a namespaced object: `/api/v1/...` for core kinds, else `/apis/...`.
+pub fn path(api_version: &str, plural: &str, ns: &str, name: &str) -> String {
+    let prefix = if api_version.contains('/') {
+        "/apis"
+    } else {
+        "/api"
+    };
+    format!("{prefix}/{api_version}/namespaces/{ns}/{plural}/{name}")
+}
+
+fn plural(kind: &str) -> String {
+    format!("{}s", kind.to_ascii_lowercase())
+}
+
+impl FakeApi {
+    pub fn client(&self) -> kube::Client {
+        let api = self.clone();
+        let service = tower::service_fn(move |req: Request<kube::client::Body>| {
+            let api = api.clone();
+            async move { Ok::<_, std::convert::Infallible>(api.handle(req).await) }
+        });
+        kube::Client::new(service, "default")
+    }
+
+    /// Stores an object given as YAML (with apiVersion, kind, metadata.name/namespace).
+    pub fn insert_yaml(&self, yaml: &str) {
+        let mut value: Value = serde_yaml::from_str(yaml).unwrap();
+        let api_version = value["apiVersion"].as_str().unwrap().to_string();
+        let kind = value["kind"].as_str().unwrap().to_string();
+        let name = value["metadata"]["name"].as_str().unwrap().to_string();
+        let ns = value["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("default")
+            .to_string();
+        value["metadata"]["namespace"] = json!(ns);
+        value["metadata"]["uid"] = json!(format!("uid-{name}"));
+        value["metadata"]["generation"] = json!(1);
+        let mut state = self.state.lock().unwrap();
+        state.version += 1;
+        value["metadata"]["resourceVersion"] = json!(state.version.to_string());
+        state
+            .objects
+            .insert(path(&api_version, &plural(&kind), &ns, &name), value);
+    }
+
+    pub fn get(&self, path: &str) -> Option<Value> {
+        self.state.lock().unwrap().objects.get(path).cloned()
+    }
+
+    /// Changes a stored object in place, as another actor would.
+    pub fn edit(&self, path: &str, f: impl FnOnce(&mut Value)) {
+        let mut state = self.state.lock().unwrap();
+        f(state.objects.get_mut(path).expect("object exists"));
+    }
+
+    pub fn remove(&self, path: &str) {
+        self.state.lock().unwrap().objects.remove(path);
+    }
+
+    /// `METHOD path?query` of every request so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    async fn handle(&self, req: Request<kube::client::Body>) -> Response<Full<Bytes>> {
+        let method = req.method().clone();
+        let uri = req.uri().to_string();
+        let path = req.uri().path().to_string();
+        let content_type = req
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let body = req.into_body().collect().await.unwrap().to_bytes();
+        let mut state = self.state.lock().unwrap();
+        state.requests.push(format!("{method} {uri}"));
+        state.version += 1;
+        let version = state.version.to_string();
+        match method {
+            Method::GET => {
+                if let Some(obj) = state.objects.get(&path) {
+                    return json_response(StatusCode::OK, obj);
+                }
+                let prefix = format!("{path}/");
+                let items: Vec<Value> = state
+                    .objects
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(&prefix) && !k[prefix.len()..].contains('/'))
+                    .map(|(_, v)| v.clone())
+                    .collect();
+                if path.rsplit('/').nth(1) == Some("namespaces") || !items.is_empty() {
+                    return json_response(
+                        StatusCode::OK,
+                        &json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": version}, "items": items}),
+                    );
+                }
+                not_found(&path)
+            }
+            Method::PATCH if path.ends_with("/status") => {
+                let object_path = path.trim_end_matches("/status").to_string();
+                let patch: Value = serde_json::from_slice(&body).unwrap();
+                let Some(obj) = state.objects.get_mut(&object_path) else {
+                    return not_found(&path);
+                };
+                obj["status"] = patch["status"].clone();
+                obj["metadata"]["resourceVersion"] = json!(version);
+                json_response(StatusCode::OK, obj)
+            }
+            Method::PATCH if content_type.starts_with("application/apply-patch") => {
+                let mut applied: Value = serde_json::from_slice(&body).unwrap();
+                let existing = state.objects.get(&path).cloned();
+                let generation = existing
+                    .as_ref()
+                    .map(|e| {
+                        e["metadata"]["generation"].as_i64().unwrap_or(1)
+                            + i64::from(e["spec"] != applied["spec"])
+                    })
+                    .unwrap_or(1);
+                applied["metadata"]["uid"] = existing
+                    .as_ref()
+                    .map(|e| e["metadata"]["uid"].clone())
+                    .unwrap_or_else(|| json!(format!("uid-{}", path.rsplit('/').next().unwrap())));
+                applied["metadata"]["generation"] = json!(generation);
+                applied["metadata"]["resourceVersion"] = json!(version);
+                if let Some(status) = existing.as_ref().and_then(|e| e.get("status")) {
+                    applied["status"] = status.clone();
+                }
+                state.objects.insert(path, applied.clone());
+                json_response(StatusCode::OK, &applied)
+            }
+            Method::POST if path.ends_with("/events") => {
+                let event: Value = serde_json::from_slice(&body).unwrap();
+                let name = event["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or("event")
+                    .to_string();
+                state
+                    .objects
+                    .insert(format!("{path}/{name}"), event.clone());
+                json_response(StatusCode::CREATED, &event)
+            }
+            _ => json_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "MethodNotAllowed", "code": 405, "message": format!("{method} {path}")}),
+            ),
+        }
+    }
+
+    /// Events stored so far, as (reason, note).
+    pub fn events(&self) -> Vec<(String, String)> {
+        self.state
+            .lock()
+            .unwrap()
+            .objects
+            .iter()
+            .filter(|(k, _)| k.contains("/events/"))
+            .map(|(_, e)| {
+                (
+                    e["reason"].as_str().unwrap_or_default().to_string(),
+                    e["note"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(serde_json::to_vec(value).unwrap())))
+        .unwrap()
+}
+
+fn not_found(path: &str) -> Response<Full<Bytes>> {
+    json_response(
+        StatusCode::NOT_FOUND,
+        &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": format!("{path} not found")}),
+    )
+}
