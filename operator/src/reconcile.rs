@@ -6,7 +6,7 @@
 //! for the controller's `error_policy` to back off on.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
@@ -19,6 +19,7 @@ use spin_crds::{SpinApp, SpinAppExecutor};
 
 use crate::build::{ReferencedConfig, build};
 use crate::labels::MANAGER;
+use crate::metrics::{Metrics, Outcome};
 use crate::status::{self, Observed};
 use crate::validate::validate;
 
@@ -31,6 +32,7 @@ pub const WAIT_FOR_REFERENCE: Duration = Duration::from_secs(30);
 pub struct Context {
     pub client: Client,
     pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Failures of the API calls themselves; the controller backs off and retries.
@@ -63,14 +65,26 @@ pub struct UserError {
     pub retry: Option<Duration>,
 }
 
+/// Reconciles one SpinApp and records the outcome in the metrics.
 pub async fn reconcile(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let started = Instant::now();
+    let result = reconcile_app(&app, &ctx).await;
+    let outcome = match &result {
+        Ok((_, outcome)) => *outcome,
+        Err(e) => Outcome::Error(e.reason()),
+    };
+    ctx.metrics.record(outcome, started.elapsed());
+    result.map(|(action, _)| action)
+}
+
+async fn reconcile_app(app: &SpinApp, ctx: &Context) -> Result<(Action, Outcome), ReconcileError> {
     let ns = app.namespace().ok_or(ReconcileError::NoNamespace)?;
     let name = app.name_any();
-    let (executor, config) = match dereference(&app, &ns, &ctx.client).await? {
+    let (executor, config) = match dereference(app, &ns, &ctx.client).await? {
         Ok(found) => found,
-        Err(problem) => return report(&app, &ctx, problem).await,
+        Err(problem) => return report(app, ctx, problem).await,
     };
-    let errors = validate(&app, &executor);
+    let errors = validate(app, &executor);
     if !errors.is_empty() {
         let message = errors
             .iter()
@@ -82,10 +96,10 @@ pub async fn reconcile(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, R
             message,
             retry: None,
         };
-        return report(&app, &ctx, problem).await;
+        return report(app, ctx, problem).await;
     }
 
-    let desired = build(&app, &executor, &config);
+    let desired = build(app, &executor, &config);
     let apply = PatchParams::apply(MANAGER).force();
     let services: Api<Service> = Api::namespaced(ctx.client.clone(), &ns);
     services
@@ -101,10 +115,10 @@ pub async fn reconcile(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, R
         }
         None => Observed::ServiceOnly,
     };
-    let status = status::compute(&app, &executor, &observed);
-    patch_status(&app, &ctx.client, &ns, json!({ "status": status })).await?;
+    let status = status::compute(app, &executor, &observed);
+    patch_status(app, &ctx.client, &ns, json!({ "status": status })).await?;
     tracing::debug!(%ns, %name, "reconciled");
-    Ok(Action::requeue(RESYNC))
+    Ok((Action::requeue(RESYNC), Outcome::Ok))
 }
 
 /// Requeue policy for API failures: a short, fixed back-off.
@@ -117,7 +131,7 @@ async fn report(
     app: &SpinApp,
     ctx: &Context,
     problem: UserError,
-) -> Result<Action, ReconcileError> {
+) -> Result<(Action, Outcome), ReconcileError> {
     let ns = app.namespace().ok_or(ReconcileError::NoNamespace)?;
     tracing::warn!(app = %app.name_any(), %ns, reason = problem.reason, "{}", problem.message);
     let status = status::failed(app, &problem);
@@ -132,10 +146,11 @@ async fn report(
     if let Err(e) = ctx.recorder.publish(&event, &app.object_ref(&())).await {
         tracing::warn!("could not publish an Event: {e}");
     }
-    Ok(problem
+    let action = problem
         .retry
         .map(Action::requeue)
-        .unwrap_or_else(Action::await_change))
+        .unwrap_or_else(Action::await_change);
+    Ok((action, Outcome::UserError(problem.reason)))
 }
 
 async fn patch_status(

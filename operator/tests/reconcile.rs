@@ -62,7 +62,11 @@ impl Harness {
         );
         Self {
             api,
-            ctx: Arc::new(Context { client, recorder }),
+            ctx: Arc::new(Context {
+                client,
+                recorder,
+                metrics: Default::default(),
+            }),
         }
     }
 
@@ -150,6 +154,12 @@ async fn creates_children_and_reports_readiness() {
     assert_eq!(h.condition("Available").0, "True");
     assert_eq!(h.condition("Progressing").0, "False");
     assert_eq!(h.status()["readyReplicas"], 2);
+    assert!(
+        h.ctx
+            .metrics
+            .render()
+            .contains("spin_operator_reconciles_total{result=\"ok\"} 2")
+    );
 }
 
 #[tokio::test]
