@@ -8,6 +8,7 @@
 
 pub mod build;
 pub mod labels;
+pub mod leader;
 pub mod metrics;
 pub mod reconcile;
 pub mod status;

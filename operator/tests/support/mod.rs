@@ -155,6 +155,30 @@ impl FakeApi {
                 state.objects.insert(path, applied.clone());
                 json_response(StatusCode::OK, &applied)
             }
+            Method::POST if !path.ends_with("/events") => {
+                let mut obj: Value = serde_json::from_slice(&body).unwrap();
+                let name = obj["metadata"]["name"].as_str().unwrap().to_string();
+                let key = format!("{path}/{name}");
+                if state.objects.contains_key(&key) {
+                    return conflict(&key);
+                }
+                obj["metadata"]["resourceVersion"] = json!(version);
+                state.objects.insert(key, obj.clone());
+                json_response(StatusCode::CREATED, &obj)
+            }
+            Method::PUT => {
+                let mut obj: Value = serde_json::from_slice(&body).unwrap();
+                let current = state
+                    .objects
+                    .get(&path)
+                    .map(|o| o["metadata"]["resourceVersion"].clone());
+                if current.as_ref() != Some(&obj["metadata"]["resourceVersion"]) {
+                    return conflict(&path);
+                }
+                obj["metadata"]["resourceVersion"] = json!(version);
+                state.objects.insert(path, obj.clone());
+                json_response(StatusCode::OK, &obj)
+            }
             Method::POST if path.ends_with("/events") => {
                 let event: Value = serde_json::from_slice(&body).unwrap();
                 let name = event["metadata"]["name"]
@@ -197,6 +221,13 @@ fn json_response(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(Full::new(Bytes::from(serde_json::to_vec(value).unwrap())))
         .unwrap()
+}
+
+fn conflict(path: &str) -> Response<Full<Bytes>> {
+    json_response(
+        StatusCode::CONFLICT,
+        &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409, "message": format!("{path} was changed or exists")}),
+    )
 }
 
 fn not_found(path: &str) -> Response<Full<Bytes>> {
