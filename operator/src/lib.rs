@@ -7,9 +7,11 @@
 //! through the API (tested against an in-memory API server).
 
 pub mod build;
+pub mod http;
 pub mod labels;
 pub mod leader;
 pub mod metrics;
+pub mod rbac;
 pub mod reconcile;
 pub mod status;
 pub mod validate;
