@@ -1,14 +1,12 @@
 //! Leader election against the in-memory API server: one holder at a time, renewal,
 //! and take-over only after the lease expires.
 
-mod support;
-
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
+use kube_fake_api::FakeApi;
 use spin_operator::leader::LeaderElector;
-use support::FakeApi;
 
 fn elector(api: &FakeApi, who: &str, secs: u64) -> LeaderElector {
     let leases: Api<Lease> = Api::namespaced(api.client(), "spin-system");

@@ -1,16 +1,14 @@
 //! `reconcile` against the in-memory API server: create, status, drift, config
 //! changes, and every user error reported without a hot loop.
 
-mod support;
-
 use std::sync::Arc;
 
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
+use kube_fake_api::{FakeApi, path};
 use serde_json::Value;
 use spin_crds::SpinApp;
 use spin_operator::reconcile::{Context, RESYNC, WAIT_FOR_REFERENCE, reconcile};
-use support::{FakeApi, path};
 
 const EXECUTOR: &str = r#"
 apiVersion: core.spinkube.dev/v1alpha1

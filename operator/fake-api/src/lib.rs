@@ -1,8 +1,6 @@
-//! An in-memory Kubernetes API server, enough for the operator: GET (objects and
+//! An in-memory Kubernetes API server, enough for the SpinApp operator: GET (objects and
 //! lists), server-side apply, status merge patches, and Event creation. It answers
 //! through a tower service, so the real `kube::Client` talks to it unchanged.
-
-#![allow(dead_code)] // each test binary uses a different subset
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
