@@ -7,6 +7,7 @@
 //! through the API (tested against an in-memory API server).
 
 pub mod build;
+pub mod controller;
 pub mod http;
 pub mod labels;
 pub mod leader;

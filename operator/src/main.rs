@@ -6,19 +6,13 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use clap::Parser;
-use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Service;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{Controller, controller, watcher};
-use kube::{Api, Client, ResourceExt};
-use spin_crds::{SpinApp, SpinAppExecutor};
+use kube::{Api, Client};
 use spin_operator::http::{self, Health};
 use spin_operator::labels;
 use spin_operator::leader::LeaderElector;
-use spin_operator::reconcile::{Context, error_policy, reconcile};
+use spin_operator::reconcile::Context;
 
 #[derive(Debug, Parser)]
 #[command(version, about)]
@@ -105,51 +99,17 @@ async fn main() -> anyhow::Result<()> {
         client: client.clone(),
         metrics,
     });
-    let owned =
-        watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER));
-    let controller = Controller::new(
-        Api::<SpinApp>::all(client.clone()),
-        watcher::Config::default(),
-    );
-    let apps = controller.store();
     health
         .ready
         .store(true, std::sync::atomic::Ordering::Relaxed);
-    controller
-        .owns(Api::<Deployment>::all(client.clone()), owned.clone())
-        .owns(Api::<Service>::all(client.clone()), owned)
-        .watches(
-            Api::<SpinAppExecutor>::all(client),
-            watcher::Config::default(),
-            move |executor| {
-                // A changed executor reconciles the apps that use it.
-                let ns = executor.namespace();
-                let name = executor.name_any();
-                apps.state()
-                    .into_iter()
-                    .filter(|app| {
-                        app.namespace() == ns
-                            && app.spec.executor.as_deref().is_none_or(|e| e == name)
-                    })
-                    .map(|app| ObjectRef::from_obj(&*app))
-                    .collect::<Vec<_>>()
-            },
-        )
-        .with_config(controller::Config::default().concurrency(args.concurrency))
-        .graceful_shutdown_on(async move {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = sigterm() => {}
-                Ok(()) = lost_rx => tracing::error!("leadership lost; stopping"),
-            }
-        })
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!("controller: {e}");
-            }
-        })
-        .await;
+    let shutdown = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = sigterm() => {}
+            Ok(()) = lost_rx => tracing::error!("leadership lost; stopping"),
+        }
+    };
+    spin_operator::controller::run(client, ctx, args.concurrency, shutdown).await;
     tracing::info!("stopped");
     Ok(())
 }

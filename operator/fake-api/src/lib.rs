@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
 use serde_json::{Value, json};
 
 #[derive(Clone, Default)]
@@ -86,7 +87,7 @@ impl FakeApi {
         self.state.lock().unwrap().requests.clone()
     }
 
-    async fn handle(&self, req: Request<kube::client::Body>) -> Response<Full<Bytes>> {
+    async fn handle(&self, req: Request<kube::client::Body>) -> Response<Body> {
         let method = req.method().clone();
         let uri = req.uri().to_string();
         let path = req.uri().path().to_string();
@@ -102,18 +103,20 @@ impl FakeApi {
         state.version += 1;
         let version = state.version.to_string();
         match method {
+            Method::GET if uri.contains("watch=true") => idle_watch(),
             Method::GET => {
                 if let Some(obj) = state.objects.get(&path) {
                     return json_response(StatusCode::OK, obj);
                 }
-                let prefix = format!("{path}/");
                 let items: Vec<Value> = state
                     .objects
                     .iter()
-                    .filter(|(k, _)| k.starts_with(&prefix) && !k[prefix.len()..].contains('/'))
+                    .filter(|(k, _)| in_collection(&path, k))
                     .map(|(_, v)| v.clone())
                     .collect();
-                if path.rsplit('/').nth(1) == Some("namespaces") || !items.is_empty() {
+                let is_collection =
+                    path.rsplit('/').nth(1) == Some("namespaces") || path.split('/').count() <= 5;
+                if is_collection || !items.is_empty() {
                     return json_response(
                         StatusCode::OK,
                         &json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": version}, "items": items}),
@@ -213,22 +216,52 @@ impl FakeApi {
     }
 }
 
-fn json_response(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
+/// Response bodies: whole JSON documents, or a watch stream that stays open.
+pub type Body = BoxBody<Bytes, std::convert::Infallible>;
+
+fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
     Response::builder()
         .status(status)
         .header(http::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(serde_json::to_vec(value).unwrap())))
+        .body(Full::new(Bytes::from(serde_json::to_vec(value).unwrap())).boxed())
         .unwrap()
 }
 
-fn conflict(path: &str) -> Response<Full<Bytes>> {
+/// A watch that reports no changes and stays open, as an idle API server's does.
+fn idle_watch() -> Response<Body> {
+    let stream =
+        futures::stream::pending::<Result<http_body::Frame<Bytes>, std::convert::Infallible>>();
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(BodyExt::boxed(StreamBody::new(stream)))
+        .unwrap()
+}
+
+/// Keys of the objects in a collection: namespaced (`.../namespaces/NS/PLURAL`) or
+/// across namespaces (`/apis/G/V/PLURAL`).
+fn in_collection(collection: &str, key: &str) -> bool {
+    if let Some(rest) = key.strip_prefix(&format!("{collection}/")) {
+        return !rest.contains('/');
+    }
+    let Some((prefix, plural)) = collection.rsplit_once('/') else {
+        return false;
+    };
+    let segments: Vec<&str> = key
+        .strip_prefix(&format!("{prefix}/namespaces/"))
+        .map(|r| r.split('/').collect())
+        .unwrap_or_default();
+    segments.len() == 3 && segments[1] == plural
+}
+
+fn conflict(path: &str) -> Response<Body> {
     json_response(
         StatusCode::CONFLICT,
         &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409, "message": format!("{path} was changed or exists")}),
     )
 }
 
-fn not_found(path: &str) -> Response<Full<Bytes>> {
+fn not_found(path: &str) -> Response<Body> {
     json_response(
         StatusCode::NOT_FOUND,
         &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": format!("{path} not found")}),

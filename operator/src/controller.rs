@@ -1,0 +1,63 @@
+//! The controller loop: which objects are watched and what each change reconciles.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{Controller, controller, watcher};
+use kube::{Api, Client, ResourceExt};
+use spin_crds::{SpinApp, SpinAppExecutor};
+
+use crate::labels;
+use crate::reconcile::{Context, error_policy, reconcile};
+
+/// Watches SpinApps, the Deployments and Services this operator owns, and
+/// SpinAppExecutors, reconciling until `shutdown` completes; in-flight reconciles are
+/// let finish.
+pub async fn run(
+    client: Client,
+    ctx: Arc<Context>,
+    concurrency: u16,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let owned =
+        watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER));
+    let controller = Controller::new(
+        Api::<SpinApp>::all(client.clone()),
+        watcher::Config::default(),
+    );
+    let apps = controller.store();
+    controller
+        .owns(Api::<Deployment>::all(client.clone()), owned.clone())
+        .owns(Api::<Service>::all(client.clone()), owned)
+        .watches(
+            Api::<SpinAppExecutor>::all(client),
+            watcher::Config::default(),
+            move |executor| apps_using(&executor, &apps.state()),
+        )
+        .with_config(controller::Config::default().concurrency(concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!("controller: {e}");
+            }
+        })
+        .await;
+}
+
+/// The apps an executor change concerns: those in its namespace naming it, or naming
+/// none (they may have defaulted to it).
+pub fn apps_using(executor: &SpinAppExecutor, apps: &[Arc<SpinApp>]) -> Vec<ObjectRef<SpinApp>> {
+    let ns = executor.namespace();
+    let name = executor.name_any();
+    apps.iter()
+        .filter(|app| {
+            app.namespace() == ns && app.spec.executor.as_deref().is_none_or(|e| e == name)
+        })
+        .map(|app| ObjectRef::from_obj(&**app))
+        .collect()
+}
