@@ -1,8 +1,8 @@
 //! Test components built from WAT and WIT at run time, so tests need no wasm toolchain.
 //!
-//! The WASI interfaces come from the WIT that `wasmtime-wasi-http` ships (found with
-//! `cargo metadata`), the Spin ones from `shim/runtime/wit`, so the guests import
-//! exactly what the runtime provides.
+//! The WASI interfaces come from the WIT that `wasmtime-wasi-http` ships (the version in
+//! `Cargo.lock`, from cargo's registry sources), the Spin ones from `shim/runtime/wit`,
+//! so the guests import exactly what the runtime provides.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -141,37 +141,38 @@ pub fn wasi_version() -> String {
         .clone()
 }
 
-/// `wit/` of the `wasmtime-wasi-http` package this workspace builds with.
+/// `wit/` of the `wasmtime-wasi-http` package this workspace builds with: its version
+/// from `Cargo.lock`, its sources where cargo unpacked them (`$CARGO_HOME/registry/src`).
+/// Running `cargo metadata` instead would need every platform's crates downloaded.
 fn wasi_wit_dir() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = std::process::Command::new(cargo)
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--offline",
-            "--manifest-path",
-        ])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-        .output()
-        .expect("cargo metadata runs");
-    assert!(
-        out.status.success(),
-        "cargo metadata: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("cargo metadata JSON");
-    let manifest = meta["packages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|p| p["name"] == "wasmtime-wasi-http")
-        .and_then(|p| p["manifest_path"].as_str())
-        .expect("wasmtime-wasi-http among the workspace's packages");
-    Path::new(manifest)
-        .parent()
-        .expect("package dir")
-        .join("wit")
+    let lock_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock");
+    let lock = std::fs::read_to_string(&lock_path).expect("the workspace Cargo.lock");
+    let version = lock
+        .split("[[package]]")
+        .find(|p| p.contains("name = \"wasmtime-wasi-http\""))
+        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")))
+        .map(|v| v.trim_end_matches('"').to_string())
+        .expect("wasmtime-wasi-http in Cargo.lock");
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .expect("CARGO_HOME or HOME");
+    let registry = cargo_home.join("registry/src");
+    std::fs::read_dir(&registry)
+        .unwrap_or_else(|e| panic!("{}: {e}", registry.display()))
+        .filter_map(Result::ok)
+        .map(|index| {
+            index
+                .path()
+                .join(format!("wasmtime-wasi-http-{version}/wit"))
+        })
+        .find(|wit| wit.is_dir())
+        .unwrap_or_else(|| {
+            panic!(
+                "wasmtime-wasi-http {version} sources are not under {}; build the workspace first",
+                registry.display()
+            )
+        })
 }
 
 #[cfg(test)]
