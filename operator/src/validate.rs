@@ -83,6 +83,19 @@ pub fn validate(app: &SpinApp, executor: &SpinAppExecutor) -> Vec<ValidationErro
             ));
         }
     }
+    let inline = &spec.runtime_config;
+    for (field, set) in [
+        ("keyValueStores", !inline.key_value_stores.is_empty()),
+        ("sqliteDatabases", !inline.sqlite_databases.is_empty()),
+        ("llmCompute", inline.llm_compute.is_some()),
+    ] {
+        if set && inline.load_from_secret.is_none() {
+            errors.push(err(
+                format!("spec.runtimeConfig.{field}"),
+                "inline runtime config is not supported yet; put a runtime-config.toml in a Secret and set spec.runtimeConfig.loadFromSecret",
+            ));
+        }
+    }
     let executor_name = executor.metadata.name.as_deref().unwrap_or_default();
     if executor.spec.create_deployment {
         match &executor.spec.deployment_config {
