@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt;
-use kube::runtime::events::{Recorder, Reporter};
 use kube_fake_api::{FakeApi, path};
 use spin_crds::SpinApp;
 use spin_operator::reconcile::{Context, reconcile};
@@ -42,17 +41,7 @@ async fn run(n: usize) {
         ));
     }
     let client = api.client();
-    let ctx = Arc::new(Context {
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "spin-operator".into(),
-                instance: None,
-            },
-        ),
-        client,
-        metrics: Default::default(),
-    });
+    let ctx = Arc::new(Context::new(client.clone(), None));
     for pass in ["create", "resync"] {
         let apps: Vec<Arc<SpinApp>> = (0..n)
             .map(|i| {

@@ -7,10 +7,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use k8s_openapi::api::coordination::v1::Lease;
-use kube::runtime::events::{Recorder, Reporter};
 use kube::{Api, Client};
 use spin_operator::http::{self, Health};
-use spin_operator::labels;
 use spin_operator::leader::LeaderElector;
 use spin_operator::reconcile::Context;
 
@@ -55,10 +53,10 @@ async fn main() -> anyhow::Result<()> {
     let client = Client::try_default().await.map_err(|e| {
         anyhow::anyhow!("cannot reach Kubernetes ({e}); set KUBECONFIG or run inside a cluster")
     })?;
-    let metrics = Arc::new(spin_operator::metrics::Metrics::default());
+    let ctx = Arc::new(Context::new(client.clone(), Some(args.identity.clone())));
     let health = Health {
         ready: Arc::new(AtomicBool::new(false)),
-        metrics: metrics.clone(),
+        metrics: ctx.metrics.clone(),
     };
     tokio::spawn(http::serve(args.http_addr, health.clone()));
 
@@ -88,17 +86,6 @@ async fn main() -> anyhow::Result<()> {
         drop(lost_tx);
     }
 
-    let ctx = Arc::new(Context {
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: labels::MANAGER.into(),
-                instance: Some(args.identity.clone()),
-            },
-        ),
-        client: client.clone(),
-        metrics,
-    });
     health
         .ready
         .store(true, std::sync::atomic::Ordering::Relaxed);

@@ -264,7 +264,7 @@ fn invalid_specs_name_the_field() {
 }
 
 #[test]
-fn golden_files_and_examples_parse_with_kubectl() {
+fn crds_golden_files_and_examples_parse_with_kubectl() {
     if std::process::Command::new("kubectl")
         .args(["version", "--client"])
         .output()
@@ -283,7 +283,8 @@ fn golden_files_and_examples_parse_with_kubectl() {
     let files = std::fs::read_dir(golden_dir())
         .unwrap()
         .chain(std::fs::read_dir(examples).unwrap())
-        .map(|e| e.unwrap().path());
+        .map(|e| e.unwrap().path())
+        .chain([Path::new(env!("CARGO_MANIFEST_DIR")).join("../crds/spinkube.crds.yaml")]);
     for path in files {
         let name = format!(
             "{}-{}",

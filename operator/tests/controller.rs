@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kube::runtime::events::{Recorder, Reporter};
 use kube_fake_api::{FakeApi, path};
 use spin_crds::{SpinApp, SpinAppExecutor};
 use spin_operator::controller::{apps_using, run};
@@ -18,17 +17,7 @@ async fn reconciles_listed_apps_and_stops_on_shutdown() {
         api.insert_yaml(&format!("apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata: {{ name: {name}, namespace: apps }}\nspec: {{ image: ghcr.io/example/{name}:v1, executor: containerd-shim-spin }}\n"));
     }
     let client = api.client();
-    let ctx = Arc::new(Context {
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "spin-operator".into(),
-                instance: None,
-            },
-        ),
-        client: client.clone(),
-        metrics: Default::default(),
-    });
+    let ctx = Arc::new(Context::new(client.clone(), None));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let controller = tokio::spawn(run(client, ctx, 2, async move {
         let _ = stopped.await;

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Recorder, Reporter};
 use kube_fake_api::{FakeApi, path};
 use serde_json::Value;
 use spin_crds::SpinApp;
@@ -51,20 +50,9 @@ impl Harness {
             api.insert_yaml(yaml);
         }
         let client = api.client();
-        let recorder = Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "spin-operator".into(),
-                instance: None,
-            },
-        );
         Self {
             api,
-            ctx: Arc::new(Context {
-                client,
-                recorder,
-                metrics: Default::default(),
-            }),
+            ctx: Arc::new(Context::new(client, None)),
         }
     }
 
