@@ -6,15 +6,8 @@ use std::path::{Path, PathBuf};
 use spin_crds::{SpinApp, SpinAppExecutor};
 use spin_operator::{ReferencedConfig, build, validate};
 
-const SHIM_EXECUTOR: &str = r#"
-apiVersion: core.spinkube.dev/v1alpha1
-kind: SpinAppExecutor
-metadata: { name: containerd-shim-spin, namespace: default }
-spec:
-  createDeployment: true
-  deploymentConfig:
-    runtimeClassName: wasmtime-spin-v2
-"#;
+/// The default executor, as users install it.
+const SHIM_EXECUTOR: &str = include_str!("../../examples/kubernetes/executor.yaml");
 
 fn app(yaml: &str) -> SpinApp {
     let mut app: SpinApp = serde_yaml::from_str(yaml).expect("SpinApp YAML");

@@ -9,14 +9,8 @@ use serde_json::Value;
 use spin_crds::SpinApp;
 use spin_operator::reconcile::{Context, RESYNC, WAIT_FOR_REFERENCE, reconcile};
 
-const EXECUTOR: &str = r#"
-apiVersion: core.spinkube.dev/v1alpha1
-kind: SpinAppExecutor
-metadata: { name: containerd-shim-spin, namespace: default }
-spec:
-  createDeployment: true
-  deploymentConfig: { runtimeClassName: wasmtime-spin-v2 }
-"#;
+/// The default executor, as users install it.
+const EXECUTOR: &str = include_str!("../../examples/kubernetes/executor.yaml");
 
 const APP: &str = r#"
 apiVersion: core.spinkube.dev/v1alpha1
