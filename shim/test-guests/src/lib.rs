@@ -30,42 +30,49 @@ const RUNTIME_WAT: &str = include_str!("../guests/runtime.wat");
 
 /// A `wasi:http/incoming-handler` component.
 pub fn probe(name: &str, mode: Probe) -> Vec<u8> {
-    let version = wasi_version();
     let wat = include_str!("../guests/probe.wat")
         .replace("INCLUDE_RUNTIME", RUNTIME_WAT)
-        .replace("@0.2.12", &format!("@{version}"))
         .replace("NAME_LEN", &(name.len() + 1).to_string())
         .replace("NAME", name)
         .replace("MODE", &(mode as u8).to_string());
-    let world = format!(
-        "package test:guests;
-         world probe {{
-           import wasi:http/types@{version};
-           import wasi:io/streams@{version};
-           import wasi:io/poll@{version};
-           import wasi:clocks/monotonic-clock@{version};
-           import fermyon:spin/variables@2.0.0;
-           import fermyon:spin/key-value@2.0.0;
-           export wasi:http/incoming-handler@{version};
-         }}"
-    );
-    encode(&wat, &world, "probe")
+    let imports = [
+        "wasi:http/types",
+        "wasi:io/streams",
+        "wasi:io/poll",
+        "wasi:clocks/monotonic-clock",
+        "fermyon:spin/variables@2.0.0",
+        "fermyon:spin/key-value@2.0.0",
+    ];
+    wasi_http_guest("probe", &wat, &imports)
 }
 
 /// The benchmark guest: "Hello, world!" importing only `wasi:http` and `wasi:io`, so
 /// any `wasi:http` host (such as `wasmtime serve`) can run it.
 pub fn hello() -> Vec<u8> {
+    let wat = include_str!("../guests/hello.wat");
+    wasi_http_guest("hello", wat, &["wasi:http/types", "wasi:io/streams"])
+}
+
+/// Encodes a `wasi:http` handler. WASI names in the WAT (written `@0.2.12`) and the
+/// unversioned WASI `imports` get the version of the runtime's WIT; other imports are
+/// used as given.
+fn wasi_http_guest(world: &str, wat: &str, imports: &[&str]) -> Vec<u8> {
     let version = wasi_version();
-    let wat = include_str!("../guests/hello.wat").replace("@0.2.12", &format!("@{version}"));
-    let world = format!(
-        "package test:guests;
-         world hello {{
-           import wasi:http/types@{version};
-           import wasi:io/streams@{version};
-           export wasi:http/incoming-handler@{version};
-         }}"
+    let wat = wat.replace("@0.2.12", &format!("@{version}"));
+    let imports: String = imports
+        .iter()
+        .map(|i| {
+            if i.starts_with("wasi:") {
+                format!("  import {i}@{version};\n")
+            } else {
+                format!("  import {i};\n")
+            }
+        })
+        .collect();
+    let wit = format!(
+        "package test:guests;\nworld {world} {{\n{imports}  export wasi:http/incoming-handler@{version};\n}}\n"
     );
-    encode(&wat, &world, "hello")
+    encode(&wat, &wit, world)
 }
 
 /// A `fermyon:spin/inbound-http` component; with `relay`, it fetches the URL in the

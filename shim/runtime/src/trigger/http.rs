@@ -169,34 +169,32 @@ fn set_spin_headers(
         .map(|pq| pq.as_str().to_string())
         .unwrap_or_else(|| "/".into());
     let full_url = format!("http://{host}{path_and_query}");
-    let mut values: Vec<(String, String)> = vec![
-        ("spin-full-url".into(), full_url),
-        ("spin-path-info".into(), m.path_info.clone()),
-        ("spin-matched-route".into(), m.raw_route.to_string()),
-        ("spin-raw-component-route".into(), m.raw_route.to_string()),
-        (
-            "spin-component-route".into(),
-            m.component_route().to_string(),
-        ),
-        ("spin-base-path".into(), "/".into()),
-        ("spin-client-addr".into(), client.to_string()),
+    let client = client.to_string();
+    let fixed = [
+        ("spin-full-url", full_url.as_str()),
+        ("spin-path-info", m.path_info.as_str()),
+        ("spin-matched-route", m.raw_route),
+        ("spin-raw-component-route", m.raw_route),
+        ("spin-component-route", m.component_route()),
+        ("spin-base-path", "/"),
+        ("spin-client-addr", client.as_str()),
     ];
-    for (name, value) in &m.params {
-        values.push((
-            format!("spin-path-match-{}", name.to_ascii_lowercase()),
-            value.clone(),
-        ));
-    }
     let headers = req.headers_mut();
     if !headers.contains_key(http::header::HOST)
         && let Ok(v) = http::HeaderValue::from_str(&host)
     {
         headers.insert(http::header::HOST, v);
     }
-    for (name, value) in values {
+    for (name, value) in fixed {
+        if let Ok(value) = http::HeaderValue::from_str(value) {
+            headers.insert(http::HeaderName::from_static(name), value);
+        }
+    }
+    for (name, value) in &m.params {
+        let name = format!("spin-path-match-{}", name.to_ascii_lowercase());
         if let (Ok(name), Ok(value)) = (
             http::HeaderName::from_bytes(name.as_bytes()),
-            http::HeaderValue::from_str(&value),
+            http::HeaderValue::from_str(value),
         ) {
             headers.insert(name, value);
         }
