@@ -4,6 +4,7 @@
 //! unchanged. `crdgen` writes the CRD YAML; a test keeps the committed YAML in sync.
 
 pub mod executor;
+pub mod schema_check;
 pub mod spinapp;
 
 pub use executor::{SpinAppExecutor, SpinAppExecutorSpec};

@@ -21,6 +21,8 @@ struct State {
     objects: BTreeMap<String, Value>,
     requests: Vec<String>,
     version: u64,
+    /// API path prefixes answered with 404, as for a CRD that is not installed.
+    missing_apis: Vec<String>,
 }
 
 /// The API path of a namespaced object: `/api/v1/...` for core kinds, else `/apis/...`.
@@ -82,6 +84,13 @@ impl FakeApi {
         self.state.lock().unwrap().objects.remove(path);
     }
 
+    /// Answers every request under `/apis/<group>/` with 404 from now on, as the API
+    /// server does when the group's CRDs are not installed.
+    pub fn without_group(&self, group: &str) {
+        let mut state = self.state.lock().unwrap();
+        state.missing_apis.push(format!("/apis/{group}/"));
+    }
+
     /// `METHOD path?query` of every request so far.
     pub fn requests(&self) -> Vec<String> {
         self.state.lock().unwrap().requests.clone()
@@ -100,6 +109,12 @@ impl FakeApi {
         let body = req.into_body().collect().await.unwrap().to_bytes();
         let mut state = self.state.lock().unwrap();
         state.requests.push(format!("{method} {uri}"));
+        if state.missing_apis.iter().any(|p| path.starts_with(p)) {
+            return json_response(
+                StatusCode::NOT_FOUND,
+                &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "the server could not find the requested resource"}),
+            );
+        }
         state.version += 1;
         let version = state.version.to_string();
         match method {

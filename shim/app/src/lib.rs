@@ -14,6 +14,7 @@ pub mod ids;
 pub mod load;
 pub mod locked;
 pub mod manifest;
+pub mod oci;
 pub mod template;
 
 pub use error::AppError;

@@ -1,0 +1,3 @@
+//! Real services for end-to-end tests, started on loopback and stopped on drop.
+
+pub mod registry;
