@@ -9,6 +9,8 @@ command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v python3 >/dev/null || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+# The OCI registry the push and deploy tests push to (CNCF Distribution, on loopback).
+command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 if [ "${SPIN_KUBE_BENCH:-}" = 1 ]; then
   command -v wrk >/dev/null || need_apt+=(wrk)
 fi

@@ -63,12 +63,13 @@ struct PushSource {
 }
 
 #[derive(clap::Args)]
+#[group(id = "image", required = true, multiple = false, args = ["from", "push_to"])]
 struct DeployArgs {
-    /// Deploy this image instead of pushing the local app.
-    #[arg(long, short = 'f', conflicts_with = "push_to")]
+    /// Deploy this image as it is in its registry.
+    #[arg(long, short = 'f')]
     from: Option<String>,
     /// Push the local app here first (REGISTRY/REPOSITORY:TAG), then deploy it by digest.
-    #[arg(long, required_unless_present = "from")]
+    #[arg(long)]
     push_to: Option<String>,
     #[command(flatten)]
     source: PushSource,
@@ -175,7 +176,7 @@ async fn deploy_app(args: DeployArgs) -> Result<()> {
     deploy::apply(&client, &namespace, &docs).await?;
     let name = docs
         .iter()
-        .find(|d| d["kind"] == "SpinApp")
+        .find(|d| d["kind"].as_str() == Some("SpinApp"))
         .and_then(|d| d["metadata"]["name"].as_str())
         .expect("scaffold always yields a SpinApp")
         .to_string();

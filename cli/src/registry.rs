@@ -33,7 +33,7 @@ pub struct Pushed {
     pub already_present: usize,
 }
 
-/// The blob operations a push needs; implemented by `oci_client::Client`.
+/// Uploads the blobs the registry lacks, then the manifest; the tag then names it.
 pub async fn push(
     artifact: &Artifact,
     reference: &Reference,

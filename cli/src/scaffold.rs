@@ -17,7 +17,7 @@ use k8s_openapi::api::autoscaling::v2::{
 use k8s_openapi::api::core::v1::{LocalObjectReference, Secret};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::ObjectMeta;
-use serde_json::{Value, json};
+use serde_yaml::Value;
 use spin_crds::spinapp::{Resources, RuntimeConfig, SpinVar};
 use spin_crds::{SpinApp, SpinAppSpec};
 
@@ -195,8 +195,10 @@ pub fn to_yaml(docs: &[Value]) -> String {
         .join("---\n")
 }
 
+/// YAML values keep the field order of the Kubernetes types (apiVersion, kind,
+/// metadata, spec), unlike JSON maps.
 fn to_value(object: &impl serde::Serialize) -> Value {
-    serde_json::to_value(object).expect("Kubernetes objects serialize")
+    serde_yaml::to_value(object).expect("Kubernetes objects serialize")
 }
 
 fn resources(opts: &ScaffoldOptions) -> Result<Resources, ScaffoldError> {
@@ -369,27 +371,36 @@ fn hpa(name: &str, opts: &ScaffoldOptions) -> Value {
 }
 
 fn scaled_object(name: &str, opts: &ScaffoldOptions) -> Value {
-    let trigger = |kind: &str, utilization: i32| {
-        json!({
-            "type": kind,
-            "metricType": "Utilization",
-            "metadata": {"value": utilization.to_string()},
-        })
-    };
-    json!({
-        "apiVersion": "keda.sh/v1alpha1",
-        "kind": "ScaledObject",
-        "metadata": {"name": format!("{name}-autoscaler")},
-        "spec": {
-            "scaleTargetRef": to_value(&scale_target(name)),
-            "minReplicaCount": opts.replicas,
-            "maxReplicaCount": opts.max_replicas,
-            "triggers": [
-                trigger("cpu", opts.autoscaler_target_cpu_utilization),
-                trigger("memory", opts.autoscaler_target_memory_utilization),
-            ],
-        },
-    })
+    // Written as YAML to keep KEDA's documented field order; every value is a checked
+    // name or a number.
+    let yaml = format!(
+        "apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: {name}-autoscaler
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {name}
+  minReplicaCount: {min}
+  maxReplicaCount: {max}
+  triggers:
+  - type: cpu
+    metricType: Utilization
+    metadata:
+      value: \"{cpu}\"
+  - type: memory
+    metricType: Utilization
+    metadata:
+      value: \"{memory}\"
+",
+        min = opts.replicas,
+        max = opts.max_replicas,
+        cpu = opts.autoscaler_target_cpu_utilization,
+        memory = opts.autoscaler_target_memory_utilization,
+    );
+    serde_yaml::from_str(&yaml).expect("the ScaledObject template is valid YAML")
 }
 
 /// RFC 1123 label: what Deployment and Service names must be.

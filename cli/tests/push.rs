@@ -229,7 +229,7 @@ async fn logs_in_with_docker_config_credentials_and_says_when_access_is_denied()
     let denied = spin_kube(&["push", "--insecure", "--file", &file, &target], &[]);
     assert!(!denied.status.success());
     let e = stderr(&denied);
-    assert!(e.contains(&format!("refused access to private")), "{e}");
+    assert!(e.contains("refused access to private"), "{e}");
     assert!(
         e.contains(&format!("docker login {}", registry.addr)),
         "{e}"

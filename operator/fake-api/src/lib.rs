@@ -165,6 +165,14 @@ impl FakeApi {
                     .unwrap_or_else(|| json!(format!("uid-{}", path.rsplit('/').next().unwrap())));
                 applied["metadata"]["generation"] = json!(generation);
                 applied["metadata"]["resourceVersion"] = json!(version);
+                // As the API server does: the namespace comes from the URL.
+                if let Some(ns) = path
+                    .split("/namespaces/")
+                    .nth(1)
+                    .and_then(|r| r.split('/').next())
+                {
+                    applied["metadata"]["namespace"] = json!(ns);
+                }
                 if let Some(status) = existing.as_ref().and_then(|e| e.get("status")) {
                     applied["status"] = status.clone();
                 }
