@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source e2e/env.sh
 bash e2e/setup.sh
+# containerd 1.7, runc, CNI plugins, protoc for the shim's end-to-end tests (root).
+bash e2e/setup-containerd.sh
 (cd examples/hello-python && ../build-python.sh)
 cargo fmt --all -- --check
 cargo clippy --release --workspace --all-targets -- -D warnings

@@ -1,3 +1,4 @@
 //! Real services for end-to-end tests, started on loopback and stopped on drop.
 
+pub mod containerd;
 pub mod registry;

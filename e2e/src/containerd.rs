@@ -1,0 +1,142 @@
+//! A real containerd (Debian's package, 1.7 from trixie: `e2e/setup-containerd.sh`) with
+//! its own root, state and sockets under a temp dir, our shim on its PATH and the CRI
+//! runtime handler `spin` → `io.containerd.spin.v2`. Needs root.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct LocalContainerd {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    /// The gRPC socket.
+    pub socket: PathBuf,
+}
+
+/// The directory holding the workspace's built binaries (the shim among them).
+pub fn built_binaries() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    // target/<profile>/deps/<test> → target/<profile>
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
+}
+
+impl LocalContainerd {
+    pub fn start() -> Self {
+        assert!(
+            nix_is_root(),
+            "the containerd end-to-end tests need root (containerd, mounts, network namespaces)"
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("ctrd-")
+            .tempdir_in("/var/tmp")
+            .expect("temp dir");
+        let root = dir.path();
+        let socket = root.join("containerd.sock");
+        let config = format!(
+            r#"version = 2
+root = "{root}/root"
+state = "{root}/state"
+[grpc]
+  address = "{socket}"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "spin-kube.local/pause:1"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.spin]
+    runtime_type = "io.containerd.spin.v2"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "{root}/cni"
+"#,
+            root = root.display(),
+            socket = socket.display(),
+        );
+        std::fs::create_dir_all(root.join("cni")).unwrap();
+        let config_path = root.join("config.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let log = std::fs::File::create(root.join("containerd.log")).unwrap();
+        let path = format!(
+            "{}:{}",
+            built_binaries().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let child = Command::new("containerd")
+            .arg("--config")
+            .arg(&config_path)
+            .env("PATH", path)
+            .env("SPIN_SHIM_CACHE_DIR", root.join("compiled"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("containerd is not installed: run e2e/setup-containerd.sh");
+        let mut containerd = Self { child, dir, socket };
+        containerd.wait_ready();
+        containerd
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if self.socket.exists() && self.ctr(&["version"]).status.success() {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("containerd exited ({status}):\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "containerd did not start:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `ctr --address SOCKET ARGS...` in the `default` namespace.
+    pub fn ctr(&self, args: &[&str]) -> Output {
+        self.ctr_command(args)
+            .output()
+            .expect("ctr (from the containerd package)")
+    }
+
+    pub fn ctr_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("ctr");
+        cmd.arg("--address").arg(&self.socket).args(args);
+        cmd
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
+    }
+
+    /// The node's compile cache the shims use.
+    pub fn compile_cache(&self) -> PathBuf {
+        self.dir.path().join("compiled")
+    }
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+impl Drop for LocalContainerd {
+    fn drop(&mut self) {
+        // Stop what is left (shims of failed tests), then containerd.
+        let tasks = self.ctr(&["task", "ls", "-q"]);
+        for id in String::from_utf8_lossy(&tasks.stdout).lines() {
+            let _ = self.ctr(&["task", "kill", "-s", "SIGKILL", id]);
+            let _ = self.ctr(&["task", "delete", "-f", id]);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

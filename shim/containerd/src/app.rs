@@ -1,0 +1,166 @@
+//! One Spin app container: find the app in the bundle, prepare it (compile or load from
+//! the node's cache), bind its listener in the pod's network namespace, serve.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use spin_runtime::content::LocalContent;
+use spin_runtime::trigger::http::HttpServer;
+use spin_runtime::{PreparedApp, RuntimeConfig};
+
+use crate::bundle::BundleSpec;
+
+/// Where the app listens inside the pod unless the spec's env says otherwise
+/// (`SPIN_HTTP_LISTEN_ADDR`, or SpinKube's `SPIN_HTTP_LISTEN_ADDRESS`): port 80, which
+/// the operator's Deployment names `http-app`.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:80";
+
+/// Node-wide compile cache: every container of the same component reuses it.
+/// `SPIN_SHIM_CACHE_DIR` (in containerd's environment) moves it.
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("SPIN_SHIM_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/lib/containerd-shim-spin/compiled"))
+}
+
+/// Why an app container cannot be created or started; returned to containerd, so
+/// `ctr`, `crictl` and the pod's events show it.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(
+        "container {id}: no Spin app in its root filesystem {}: expected spin.toml (a Spin app image) — is this image a Spin app?",
+        root.display()
+    )]
+    NotSpin { id: String, root: PathBuf },
+    #[error("container {id}: {source}")]
+    Load {
+        id: String,
+        source: spin_app::AppError,
+    },
+    #[error("container {id}: {source}")]
+    Prepare {
+        id: String,
+        source: spin_runtime::RuntimeError,
+    },
+    #[error("container {id}: {field} {value:?} is not a socket address ({problem})")]
+    Listen {
+        id: String,
+        field: &'static str,
+        value: String,
+        problem: String,
+    },
+    #[error("container {id}: cannot listen on {addr} in network namespace {netns}: {source}")]
+    Bind {
+        id: String,
+        addr: SocketAddr,
+        netns: String,
+        source: std::io::Error,
+    },
+    #[error("container {id}: {0}", id = .0)]
+    Io(String),
+}
+
+/// Loads and prepares the app of container `id` (blocking: compiles on a cache miss).
+pub fn prepare(id: &str, spec: &BundleSpec, work_dir: &Path) -> Result<PreparedApp, AppError> {
+    let manifest = spec.root.join("spin.toml");
+    if !manifest.is_file() {
+        return Err(AppError::NotSpin {
+            id: id.into(),
+            root: spec.root.clone(),
+        });
+    }
+    let locked = spin_app::load_app(&manifest).map_err(|source| AppError::Load {
+        id: id.into(),
+        source,
+    })?;
+    let config = runtime_config(id, spec, work_dir)?;
+    PreparedApp::prepare(locked, config, &LocalContent::default()).map_err(|source| {
+        AppError::Prepare {
+            id: id.into(),
+            source,
+        }
+    })
+}
+
+fn runtime_config(id: &str, spec: &BundleSpec, work_dir: &Path) -> Result<RuntimeConfig, AppError> {
+    let mut config = RuntimeConfig::local(work_dir.to_path_buf());
+    let (field, value) = match (
+        spec.env_var("SPIN_HTTP_LISTEN_ADDR"),
+        spec.env_var("SPIN_HTTP_LISTEN_ADDRESS"),
+    ) {
+        (Some(v), _) => ("SPIN_HTTP_LISTEN_ADDR", v),
+        (None, Some(v)) => ("SPIN_HTTP_LISTEN_ADDRESS", v),
+        (None, None) => ("listen address", DEFAULT_LISTEN),
+    };
+    config.listen = value
+        .parse()
+        .map_err(|e: std::net::AddrParseError| AppError::Listen {
+            id: id.into(),
+            field,
+            value: value.into(),
+            problem: e.to_string(),
+        })?;
+    config.compile_cache_dir = Some(cache_dir());
+    config.components_to_retain = spec
+        .env_var("SPIN_COMPONENTS_TO_RETAIN")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(String::from)
+        .collect();
+    config.variables = spin_runtime::config::variables_from_env(spec.env.iter().cloned());
+    // The container's memory limit bounds every instance; the pod's cgroup (where the
+    // host lets the shim join it) bounds them all.
+    if let Some(limit) = spec.memory_limit {
+        config.max_instance_memory = config.max_instance_memory.min(limit as usize);
+    }
+    Ok(config)
+}
+
+/// Binds the app's listener, inside the network namespace the spec names (the pod's),
+/// else in the shim's own.
+pub fn bind(id: &str, app: &Arc<PreparedApp>, spec: &BundleSpec) -> Result<HttpServer, AppError> {
+    let addr = app.config.listen;
+    let netns = spec.netns.clone();
+    let bind_err = |source: std::io::Error| AppError::Bind {
+        id: id.into(),
+        addr,
+        netns: netns
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "of the shim".into()),
+        source,
+    };
+    let listener = match &spec.netns {
+        None => std::net::TcpListener::bind(addr).map_err(bind_err)?,
+        Some(path) => {
+            // setns changes only the calling thread: a short-lived thread joins the
+            // pod's namespace and binds there; the socket stays in that namespace.
+            let path = path.clone();
+            std::thread::spawn(move || -> std::io::Result<std::net::TcpListener> {
+                let ns = std::fs::File::open(&path)?;
+                nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
+                    .map_err(std::io::Error::from)?;
+                std::net::TcpListener::bind(addr)
+            })
+            .join()
+            .map_err(|_| AppError::Io(format!("{id}: binding thread panicked")))?
+            .map_err(bind_err)?
+        }
+    };
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| AppError::Io(format!("{id}: {e}")))?;
+    let listener = tokio::net::TcpListener::from_std(listener)
+        .map_err(|e| AppError::Io(format!("{id}: {e}")))?;
+    HttpServer::from_listener(app.clone(), listener).map_err(|source| AppError::Prepare {
+        id: id.into(),
+        source,
+    })
+}
+
+/// How long SIGTERM lets in-flight requests finish.
+pub const DRAIN: Duration = Duration::from_secs(10);

@@ -1,0 +1,21 @@
+//! `containerd-shim-spin-v2`: the containerd runtime `io.containerd.spin.v2`.
+//!
+//! containerd starts it once per pod (`start`), then drives it over ttrpc: the Task
+//! service ([`task`]) creates, starts, kills and deletes the pod's containers; each app
+//! container is a Spin app ([`app`]) served by this process on the embedded runtime.
+
+mod app;
+mod bundle;
+mod logs;
+mod shim;
+mod task;
+
+/// containerd's name for this runtime (`ctr run --runtime io.containerd.spin.v2`).
+pub const RUNTIME_ID: &str = "io.containerd.spin.v2";
+
+#[tokio::main]
+async fn main() {
+    // stderr goes nowhere once the shim runs: panics go to containerd's log.
+    std::panic::set_hook(Box::new(|info| log::error!("panic: {info}")));
+    containerd_shim::asynchronous::run::<shim::SpinShim>(RUNTIME_ID, None).await;
+}

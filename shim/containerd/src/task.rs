@@ -1,0 +1,486 @@
+//! The containerd Task service for one pod: the sandbox (pause) container is held
+//! without a process; each app container is a Spin app served by this process.
+//!
+//! Exit statuses: a SIGTERM drains in-flight requests (up to [`app::DRAIN`]) and exits
+//! 0; SIGKILL stops at once and exits 137 (128 + 9), as a killed process would.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use containerd_shim::asynchronous::ExitSignal;
+use containerd_shim::asynchronous::publisher::RemotePublisher;
+use containerd_shim::util::timestamp;
+use containerd_shim::{Context, TtrpcResult};
+use containerd_shim_protos::api;
+use containerd_shim_protos::events::task::{TaskCreate, TaskDelete, TaskExit, TaskStart};
+use containerd_shim_protos::protobuf::MessageDyn;
+use containerd_shim_protos::protobuf::well_known_types::timestamp::Timestamp;
+use containerd_shim_protos::shim_async::Task;
+use containerd_shim_protos::topics::{
+    TASK_CREATE_EVENT_TOPIC, TASK_DELETE_EVENT_TOPIC, TASK_EXIT_EVENT_TOPIC, TASK_START_EVENT_TOPIC,
+};
+use containerd_shim_protos::ttrpc::r#async::TtrpcContext;
+use containerd_shim_protos::ttrpc::{Code, Error as TtrpcError, Status as RpcStatus};
+use containerd_shim_protos::types::task::Status;
+use spin_runtime::PreparedApp;
+use tokio::sync::{Mutex, oneshot, watch};
+
+use crate::app;
+use crate::bundle::BundleSpec;
+use crate::logs::LogSink;
+
+const SIGKILL: u32 = 9;
+
+#[derive(Clone, Debug)]
+struct Exit {
+    status: u32,
+    at: Timestamp,
+}
+
+enum Kind {
+    /// The pod's pause container.
+    Sandbox,
+    App(Box<AppContainer>),
+}
+
+struct AppContainer {
+    prepared: Arc<PreparedApp>,
+    spec: BundleSpec,
+    /// Per-container scratch space (staged files, default key-value store).
+    _work: tempfile::TempDir,
+    /// Rootfs this shim mounted, unmounted on delete.
+    mounted: Option<PathBuf>,
+}
+
+struct Container {
+    bundle: String,
+    stdout: String,
+    stderr: String,
+    kind: Kind,
+    status: Status,
+    exit_tx: watch::Sender<Option<Exit>>,
+    /// Stops a running app: `true` drains, `false` stops now.
+    stop: Option<oneshot::Sender<bool>>,
+}
+
+#[derive(Clone)]
+pub struct SpinTask {
+    namespace: String,
+    publisher: Arc<RemotePublisher>,
+    containers: Arc<Mutex<HashMap<String, Container>>>,
+    exit: Arc<ExitSignal>,
+    logs: LogSink,
+}
+
+fn rpc_error(code: Code, message: impl Into<String>) -> TtrpcError {
+    TtrpcError::RpcStatus(RpcStatus {
+        code: code.into(),
+        message: message.into(),
+        ..Default::default()
+    })
+}
+
+fn not_found(id: &str) -> TtrpcError {
+    rpc_error(
+        Code::NOT_FOUND,
+        format!("container {id} does not exist in this shim"),
+    )
+}
+
+fn pid() -> u32 {
+    std::process::id()
+}
+
+impl SpinTask {
+    pub fn new(
+        namespace: String,
+        publisher: RemotePublisher,
+        exit: Arc<ExitSignal>,
+        logs: LogSink,
+    ) -> Self {
+        Self {
+            namespace,
+            publisher: Arc::new(publisher),
+            containers: Arc::default(),
+            exit,
+            logs,
+        }
+    }
+
+    async fn publish(&self, topic: &str, event: Box<dyn MessageDyn>) {
+        if let Err(e) = self
+            .publisher
+            .publish(Context::default(), topic, &self.namespace, event)
+            .await
+        {
+            log::warn!("publishing {topic}: {e}");
+        }
+    }
+
+    /// Prepares the container: mounts its rootfs, loads and compiles its app.
+    async fn create_container(&self, req: &api::CreateTaskRequest) -> Result<Kind, TtrpcError> {
+        let bundle = PathBuf::from(&req.bundle);
+        let spec = BundleSpec::load(&bundle)
+            .map_err(|e| rpc_error(Code::INVALID_ARGUMENT, e.to_string()))?;
+        if spec.is_sandbox() {
+            return Ok(Kind::Sandbox);
+        }
+        let mut mounted = None;
+        if !req.rootfs.is_empty() {
+            std::fs::create_dir_all(&spec.root)
+                .map_err(|e| rpc_error(Code::INTERNAL, format!("{}: {e}", spec.root.display())))?;
+            for m in &req.rootfs {
+                containerd_shim::asynchronous::util::mount_rootfs(m, &spec.root)
+                    .await
+                    .map_err(|e| {
+                        rpc_error(
+                            Code::INTERNAL,
+                            format!("mounting the rootfs of {}: {e}", req.id),
+                        )
+                    })?;
+            }
+            mounted = Some(spec.root.clone());
+        }
+        let work = tempfile::Builder::new()
+            .prefix("spin-")
+            .tempdir_in(&bundle)
+            .map_err(|e| rpc_error(Code::INTERNAL, format!("{}: {e}", bundle.display())))?;
+        let (id, spec2, dir) = (req.id.clone(), spec.clone(), work.path().to_path_buf());
+        let prepared = tokio::task::spawn_blocking(move || app::prepare(&id, &spec2, &dir))
+            .await
+            .map_err(|e| rpc_error(Code::INTERNAL, e.to_string()))?;
+        let prepared = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!("{e}");
+                if let Some(root) = &mounted {
+                    unmount(root);
+                }
+                return Err(rpc_error(Code::FAILED_PRECONDITION, e.to_string()));
+            }
+        };
+        Ok(Kind::App(Box::new(AppContainer {
+            prepared: Arc::new(prepared),
+            spec,
+            _work: work,
+            mounted,
+        })))
+    }
+
+    /// Records the exit of `id` and tells containerd.
+    async fn exited(&self, id: &str, status: u32) {
+        let at = timestamp().unwrap_or_default();
+        {
+            let mut containers = self.containers.lock().await;
+            let Some(c) = containers.get_mut(id) else {
+                return;
+            };
+            c.status = Status::STOPPED;
+            c.stop = None;
+            c.exit_tx.send_replace(Some(Exit {
+                status,
+                at: at.clone(),
+            }));
+        }
+        self.logs.detach(id);
+        self.publish(
+            TASK_EXIT_EVENT_TOPIC,
+            Box::new(TaskExit {
+                container_id: id.into(),
+                id: id.into(),
+                pid: pid(),
+                exit_status: status,
+                exited_at: Some(at).into(),
+                ..Default::default()
+            }),
+        )
+        .await;
+    }
+}
+
+fn unmount(root: &std::path::Path) {
+    if let Err(e) = nix::mount::umount2(root, nix::mount::MntFlags::MNT_DETACH) {
+        log::warn!("unmounting {}: {e}", root.display());
+    }
+}
+
+#[async_trait]
+impl Task for SpinTask {
+    async fn create(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::CreateTaskRequest,
+    ) -> TtrpcResult<api::CreateTaskResponse> {
+        if self.containers.lock().await.contains_key(&req.id) {
+            return Err(rpc_error(
+                Code::ALREADY_EXISTS,
+                format!("container {} exists", req.id),
+            ));
+        }
+        let kind = self.create_container(&req).await?;
+        let (exit_tx, _) = watch::channel(None);
+        self.containers.lock().await.insert(
+            req.id.clone(),
+            Container {
+                bundle: req.bundle.clone(),
+                stdout: req.stdout.clone(),
+                stderr: req.stderr.clone(),
+                kind,
+                status: Status::CREATED,
+                exit_tx,
+                stop: None,
+            },
+        );
+        self.publish(
+            TASK_CREATE_EVENT_TOPIC,
+            Box::new(TaskCreate {
+                container_id: req.id.clone(),
+                bundle: req.bundle.clone(),
+                rootfs: req.rootfs.clone(),
+                pid: pid(),
+                ..Default::default()
+            }),
+        )
+        .await;
+        Ok(api::CreateTaskResponse {
+            pid: pid(),
+            ..Default::default()
+        })
+    }
+
+    async fn start(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::StartRequest,
+    ) -> TtrpcResult<api::StartResponse> {
+        let (server, stop_rx) = {
+            let mut containers = self.containers.lock().await;
+            let c = containers
+                .get_mut(&req.id)
+                .ok_or_else(|| not_found(&req.id))?;
+            if c.status != Status::CREATED {
+                return Err(rpc_error(
+                    Code::FAILED_PRECONDITION,
+                    format!("container {} is not in the created state", req.id),
+                ));
+            }
+            let server = match &c.kind {
+                Kind::Sandbox => None,
+                Kind::App(app) => {
+                    let AppContainer { prepared, spec, .. } = app.as_ref();
+                    if let Err(e) = self.logs.attach(&req.id, &c.stdout) {
+                        log::warn!("container {}: stdout {}: {e}", req.id, c.stdout);
+                    }
+                    let server = app::bind(&req.id, prepared, spec).map_err(|e| {
+                        tracing::error!("{e}");
+                        rpc_error(Code::FAILED_PRECONDITION, e.to_string())
+                    })?;
+                    Some(server)
+                }
+            };
+            let (stop_tx, stop_rx) = oneshot::channel();
+            c.stop = Some(stop_tx);
+            c.status = Status::RUNNING;
+            (server, stop_rx)
+        };
+        let this = self.clone();
+        let id = req.id.clone();
+        tokio::spawn(async move {
+            let status = match server {
+                None => match stop_rx.await {
+                    Ok(_) | Err(_) => 0,
+                },
+                Some(server) => {
+                    tracing::info!("Serving http://{} (container {id})", server.local_addr());
+                    let (graceful_tx, graceful_rx) = oneshot::channel::<bool>();
+                    let shutdown = async move {
+                        let graceful = stop_rx.await.unwrap_or(false);
+                        let _ = graceful_tx.send(graceful);
+                    };
+                    // A SIGKILL gives no drain time.
+                    let drain = app::DRAIN;
+                    let served = tokio::spawn(server.serve(shutdown, drain));
+                    let graceful = graceful_rx.await.unwrap_or(false);
+                    if graceful {
+                        let _ = served.await;
+                        0
+                    } else {
+                        served.abort();
+                        128 + SIGKILL
+                    }
+                }
+            };
+            this.exited(&id, status).await;
+        });
+        self.publish(
+            TASK_START_EVENT_TOPIC,
+            Box::new(TaskStart {
+                container_id: req.id.clone(),
+                pid: pid(),
+                ..Default::default()
+            }),
+        )
+        .await;
+        Ok(api::StartResponse {
+            pid: pid(),
+            ..Default::default()
+        })
+    }
+
+    async fn state(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::StateRequest,
+    ) -> TtrpcResult<api::StateResponse> {
+        let containers = self.containers.lock().await;
+        let c = containers.get(&req.id).ok_or_else(|| not_found(&req.id))?;
+        let exit = c.exit_tx.borrow().clone();
+        Ok(api::StateResponse {
+            id: req.id.clone(),
+            bundle: c.bundle.clone(),
+            pid: pid(),
+            status: c.status.into(),
+            stdout: c.stdout.clone(),
+            stderr: c.stderr.clone(),
+            exit_status: exit.as_ref().map(|e| e.status).unwrap_or_default(),
+            exited_at: exit.map(|e| e.at).into(),
+            ..Default::default()
+        })
+    }
+
+    async fn wait(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::WaitRequest,
+    ) -> TtrpcResult<api::WaitResponse> {
+        let mut rx = {
+            let containers = self.containers.lock().await;
+            containers
+                .get(&req.id)
+                .ok_or_else(|| not_found(&req.id))?
+                .exit_tx
+                .subscribe()
+        };
+        let exit = rx
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| rpc_error(Code::INTERNAL, "container deleted while waiting"))?
+            .clone()
+            .expect("waited for Some");
+        Ok(api::WaitResponse {
+            exit_status: exit.status,
+            exited_at: Some(exit.at).into(),
+            ..Default::default()
+        })
+    }
+
+    async fn kill(&self, _ctx: &TtrpcContext, req: api::KillRequest) -> TtrpcResult<api::Empty> {
+        let never_started = {
+            let mut containers = self.containers.lock().await;
+            let c = containers
+                .get_mut(&req.id)
+                .ok_or_else(|| not_found(&req.id))?;
+            match c.status {
+                Status::RUNNING => {
+                    if let Some(stop) = c.stop.take() {
+                        let _ = stop.send(req.signal != SIGKILL);
+                    }
+                    false
+                }
+                Status::CREATED => true,
+                _ => false,
+            }
+        };
+        if never_started {
+            self.exited(&req.id, 128 + req.signal).await;
+        }
+        Ok(api::Empty::default())
+    }
+
+    async fn delete(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::DeleteRequest,
+    ) -> TtrpcResult<api::DeleteResponse> {
+        let c = self
+            .containers
+            .lock()
+            .await
+            .remove(&req.id)
+            .ok_or_else(|| not_found(&req.id))?;
+        if let Some(stop) = c.stop {
+            let _ = stop.send(false);
+        }
+        if let Kind::App(app) = &c.kind
+            && let Some(root) = &app.mounted
+        {
+            unmount(root);
+        }
+        self.logs.detach(&req.id);
+        let exit = c.exit_tx.borrow().clone().unwrap_or(Exit {
+            status: 128 + SIGKILL,
+            at: timestamp().unwrap_or_default(),
+        });
+        self.publish(
+            TASK_DELETE_EVENT_TOPIC,
+            Box::new(TaskDelete {
+                container_id: req.id.clone(),
+                id: req.id.clone(),
+                pid: pid(),
+                exit_status: exit.status,
+                exited_at: Some(exit.at.clone()).into(),
+                ..Default::default()
+            }),
+        )
+        .await;
+        Ok(api::DeleteResponse {
+            pid: pid(),
+            exit_status: exit.status,
+            exited_at: Some(exit.at).into(),
+            ..Default::default()
+        })
+    }
+
+    async fn pids(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::PidsRequest,
+    ) -> TtrpcResult<api::PidsResponse> {
+        if !self.containers.lock().await.contains_key(&req.id) {
+            return Err(not_found(&req.id));
+        }
+        Ok(api::PidsResponse {
+            processes: vec![containerd_shim_protos::types::task::ProcessInfo {
+                pid: pid(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+    }
+
+    async fn connect(
+        &self,
+        _ctx: &TtrpcContext,
+        _req: api::ConnectRequest,
+    ) -> TtrpcResult<api::ConnectResponse> {
+        Ok(api::ConnectResponse {
+            shim_pid: pid(),
+            task_pid: pid(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            ..Default::default()
+        })
+    }
+
+    async fn shutdown(
+        &self,
+        _ctx: &TtrpcContext,
+        _req: api::ShutdownRequest,
+    ) -> TtrpcResult<api::Empty> {
+        if self.containers.lock().await.is_empty() {
+            self.exit.signal();
+        }
+        Ok(api::Empty::default())
+    }
+}
