@@ -40,8 +40,10 @@ impl BundleSpec {
             bundle: bundle.to_path_buf(),
             problem,
         };
-        let spec = Spec::load(bundle.join("config.json"))
+        let bytes = std::fs::read(bundle.join("config.json"))
             .map_err(|e| err(format!("cannot read config.json: {e}")))?;
+        let spec: Spec = serde_json::from_slice(&bytes)
+            .map_err(|e| err(format!("config.json is not an OCI runtime spec: {e}")))?;
         let root = spec
             .root()
             .as_ref()
@@ -127,7 +129,7 @@ mod tests {
     fn reads_what_cri_sets() {
         let (dir, spec) = bundle(
             r#"{"ociVersion":"1.1.0","root":{"path":"rootfs"},
-            "process":{"cwd":"/","env":["PATH=/bin","SPIN_COMPONENTS_TO_RETAIN=a,b","X=1","X=2"]},
+            "process":{"cwd":"/","user":{"uid":0,"gid":0},"env":["PATH=/bin","SPIN_COMPONENTS_TO_RETAIN=a,b","X=1","X=2"]},
             "annotations":{"io.kubernetes.cri.container-type":"container","io.kubernetes.cri.sandbox-id":"pod1"},
             "linux":{"cgroupsPath":"kubepods-pod1.slice:cri:c1",
               "resources":{"memory":{"limit":134217728}},
@@ -149,7 +151,7 @@ mod tests {
     #[test]
     fn ctr_style_bundles_have_no_pod() {
         let (_dir, spec) = bundle(
-            r#"{"ociVersion":"1.1.0","root":{"path":"/srv/app"},"process":{"cwd":"/"},
+            r#"{"ociVersion":"1.1.0","root":{"path":"/srv/app"},"process":{"cwd":"/","user":{"uid":0,"gid":0}},
             "linux":{"namespaces":[{"type":"network"}]}}"#,
         );
         assert_eq!(spec.root, PathBuf::from("/srv/app"));
