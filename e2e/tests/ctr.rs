@@ -1,12 +1,15 @@
-//! Path A: `ctr run --runtime io.containerd.spin.v2` on a real containerd, the app
-//! from a root filesystem holding spin.toml (as a classic image's rootfs would).
+//! Path A: `ctr run --runtime io.containerd.spin.v2` on a real containerd: the app from
+//! a root filesystem holding spin.toml (as a classic image's rootfs would), and from a
+//! Spin OCI artifact pushed by `spin-kube push` to a real registry and pulled by
+//! containerd; and the bad inputs, each refused with a clear error.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use spin_kube_e2e::containerd::LocalContainerd;
+use spin_kube_e2e::containerd::{LocalContainerd, built_binaries};
+use spin_kube_e2e::registry::LocalRegistry;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -111,4 +114,157 @@ fn ctr_runs_a_spin_app_drains_on_sigterm_and_shows_its_logs() {
         get(port, "/").is_none(),
         "still answering after the task exited"
     );
+}
+
+#[test]
+fn ctr_runs_a_spin_oci_artifact_from_a_registry_and_reuses_the_compile_cache() {
+    let containerd = LocalContainerd::start();
+    let registry = LocalRegistry::start();
+    let app = tempfile::tempdir().unwrap();
+    app_rootfs(app.path(), test_guests::hello());
+    let image = format!("{}/hello:v1", registry.addr);
+    let push = std::process::Command::new(built_binaries().join("spin-kube"))
+        .args(["push", "--insecure", "--file"])
+        .arg(app.path())
+        .arg(&image)
+        .env("DOCKER_CONFIG", app.path())
+        .output()
+        .unwrap();
+    assert!(
+        push.status.success(),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    let pull = containerd.ctr(&["images", "pull", "--plain-http", &image]);
+    assert!(
+        pull.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pull.stderr)
+    );
+
+    for (n, id) in ["art-1", "art-2"].iter().enumerate() {
+        let port = free_port();
+        let listen = format!("SPIN_HTTP_LISTEN_ADDR=127.0.0.1:{port}");
+        let run = containerd.ctr(&[
+            "run",
+            "-d",
+            "--runtime",
+            "io.containerd.spin.v2",
+            "--net-host",
+            "--env",
+            &listen,
+            &image,
+            id,
+            "/",
+        ]);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let (status, body) = wait_for_200(port, "/", Duration::from_secs(60));
+        assert_eq!((status, body.contains("Hello")), (200, true), "{body}");
+        let kill = containerd.ctr(&["task", "kill", "-s", "SIGKILL", id]);
+        assert!(kill.status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let tasks = String::from_utf8(containerd.ctr(&["task", "ls"]).stdout).unwrap();
+            if tasks
+                .lines()
+                .any(|l| l.starts_with(id) && l.contains("STOPPED"))
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{id} did not stop: {tasks}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let delete = containerd.ctr(&["task", "delete", id]);
+        assert!(
+            delete.status.success(),
+            "{}",
+            String::from_utf8_lossy(&delete.stderr)
+        );
+        if n == 0 {
+            // The first container compiled the component into the node cache.
+            let cached = std::fs::read_dir(containerd.compile_cache().join("compiled"))
+                .map(|d| d.count())
+                .unwrap_or(0);
+            assert!(cached > 0, "nothing in the compile cache");
+        }
+    }
+}
+
+/// Runs `ctr run` on a rootfs and returns its error output; it must fail.
+fn refused(containerd: &LocalContainerd, id: &str, rootfs: &std::path::Path) -> String {
+    let root = rootfs.display().to_string();
+    let out = containerd.ctr(&[
+        "run",
+        "--rm",
+        "--runtime",
+        "io.containerd.spin.v2",
+        "--net-host",
+        "--rootfs",
+        &root,
+        id,
+        "/",
+    ]);
+    assert!(!out.status.success(), "{id} started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bad_apps_fail_at_create_with_a_clear_error_and_leave_containerd_serving() {
+    let containerd = LocalContainerd::start();
+
+    let empty = tempfile::tempdir().unwrap();
+    let e = refused(&containerd, "bad-empty", empty.path());
+    assert!(
+        e.contains("container bad-empty: no Spin app") && e.contains("no spin.toml"),
+        "{e}"
+    );
+
+    let garbage = tempfile::tempdir().unwrap();
+    app_rootfs(garbage.path(), b"\0asm not really".to_vec());
+    let e = refused(&containerd, "bad-wasm", garbage.path());
+    assert!(
+        e.contains("container bad-wasm") && e.contains("hello"),
+        "{e}"
+    );
+
+    let missing = tempfile::tempdir().unwrap();
+    app_rootfs(missing.path(), test_guests::hello());
+    let manifest = std::fs::read_to_string(missing.path().join("spin.toml")).unwrap();
+    std::fs::write(
+        missing.path().join("spin.toml"),
+        manifest.replace("component = \"hello\"", "component = \"nope\""),
+    )
+    .unwrap();
+    let e = refused(&containerd, "bad-route", missing.path());
+    assert!(e.contains("nope"), "{e}");
+
+    // containerd and the runtime are fine: a good app still runs.
+    let good = tempfile::tempdir().unwrap();
+    app_rootfs(good.path(), test_guests::hello());
+    let port = free_port();
+    let listen = format!("SPIN_HTTP_LISTEN_ADDR=127.0.0.1:{port}");
+    let root = good.path().display().to_string();
+    let run = containerd.ctr(&[
+        "run",
+        "-d",
+        "--runtime",
+        "io.containerd.spin.v2",
+        "--net-host",
+        "--env",
+        &listen,
+        "--rootfs",
+        &root,
+        "good",
+        "/",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(wait_for_200(port, "/", Duration::from_secs(60)).0, 200);
 }

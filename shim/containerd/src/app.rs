@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use spin_app::LockedApp;
 use spin_runtime::content::LocalContent;
 use spin_runtime::trigger::http::HttpServer;
 use spin_runtime::{PreparedApp, RuntimeConfig};
@@ -17,12 +18,13 @@ use crate::bundle::BundleSpec;
 /// the operator's Deployment names `http-app`.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:80";
 
-/// Node-wide compile cache: every container of the same component reuses it.
-/// `SPIN_SHIM_CACHE_DIR` (in containerd's environment) moves it.
+/// Node-wide cache: compiled components (every container of the same component
+/// reuses them) and artifact layers. `SPIN_SHIM_CACHE_DIR` (in containerd's
+/// environment) moves it.
 pub fn cache_dir() -> PathBuf {
     std::env::var_os("SPIN_SHIM_CACHE_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/lib/containerd-shim-spin/compiled"))
+        .unwrap_or_else(|| PathBuf::from("/var/lib/containerd-shim-spin"))
 }
 
 /// Why an app container cannot be created or started; returned to containerd, so
@@ -30,10 +32,15 @@ pub fn cache_dir() -> PathBuf {
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error(
-        "container {id}: no Spin app in its root filesystem {}: expected spin.toml (a Spin app image) — is this image a Spin app?",
+        "container {id}: no Spin app: its root filesystem {} has no spin.toml and it has no image to read a Spin OCI artifact from",
         root.display()
     )]
     NotSpin { id: String, root: PathBuf },
+    #[error("container {id}: {source}")]
+    Artifact {
+        id: String,
+        source: crate::artifact::ArtifactError,
+    },
     #[error("container {id}: {source}")]
     Load {
         id: String,
@@ -62,25 +69,38 @@ pub enum AppError {
     Io(String),
 }
 
-/// Loads and prepares the app of container `id` (blocking: compiles on a cache miss).
-pub fn prepare(id: &str, spec: &BundleSpec, work_dir: &Path) -> Result<PreparedApp, AppError> {
+/// The app in the container's root filesystem (a classic image holding spin.toml and
+/// its files), if there is one.
+pub fn rootfs_app(id: &str, spec: &BundleSpec) -> Result<Option<LockedApp>, AppError> {
     let manifest = spec.root.join("spin.toml");
     if !manifest.is_file() {
-        return Err(AppError::NotSpin {
-            id: id.into(),
-            root: spec.root.clone(),
-        });
+        return Ok(None);
     }
-    let locked = spin_app::load_app(&manifest).map_err(|source| AppError::Load {
-        id: id.into(),
-        source,
-    })?;
-    let config = runtime_config(id, spec, work_dir)?;
-    PreparedApp::prepare(locked, config, &LocalContent::default()).map_err(|source| {
-        AppError::Prepare {
+    spin_app::load_app(&manifest)
+        .map(Some)
+        .map_err(|source| AppError::Load {
             id: id.into(),
             source,
-        }
+        })
+}
+
+/// Node-wide cache of Spin artifact layers copied out of containerd's content store.
+pub fn blob_dir() -> PathBuf {
+    cache_dir().join("blobs")
+}
+
+/// Prepares the app of container `id` (blocking: compiles on a cache miss).
+pub fn prepare(
+    id: &str,
+    spec: &BundleSpec,
+    work_dir: &Path,
+    locked: LockedApp,
+    content: &LocalContent,
+) -> Result<PreparedApp, AppError> {
+    let config = runtime_config(id, spec, work_dir)?;
+    PreparedApp::prepare(locked, config, content).map_err(|source| AppError::Prepare {
+        id: id.into(),
+        source,
     })
 }
 
@@ -102,7 +122,7 @@ fn runtime_config(id: &str, spec: &BundleSpec, work_dir: &Path) -> Result<Runtim
             value: value.into(),
             problem: e.to_string(),
         })?;
-    config.compile_cache_dir = Some(cache_dir());
+    config.compile_cache_dir = Some(cache_dir().join("compiled"));
     config.components_to_retain = spec
         .env_var("SPIN_COMPONENTS_TO_RETAIN")
         .unwrap_or_default()

@@ -5,6 +5,7 @@
 //! container is a Spin app ([`app`]) served by this process on the embedded runtime.
 
 mod app;
+mod artifact;
 mod bundle;
 mod logs;
 mod shim;

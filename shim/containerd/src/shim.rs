@@ -15,6 +15,7 @@ use crate::task::SpinTask;
 
 pub struct SpinShim {
     namespace: String,
+    containerd_address: String,
     exit: Arc<ExitSignal>,
     logs: LogSink,
 }
@@ -38,6 +39,7 @@ impl Shim for SpinShim {
         let _ = tracing::subscriber::set_global_default(subscriber);
         Self {
             namespace: args.namespace.clone(),
+            containerd_address: args.address.clone(),
             exit: Arc::new(ExitSignal::default()),
             logs,
         }
@@ -69,6 +71,7 @@ impl Shim for SpinShim {
     async fn create_task_service(&self, publisher: RemotePublisher) -> Self::T {
         SpinTask::new(
             self.namespace.clone(),
+            self.containerd_address.clone(),
             publisher,
             self.exit.clone(),
             self.logs.clone(),

@@ -25,9 +25,11 @@ use containerd_shim_protos::ttrpc::r#async::TtrpcContext;
 use containerd_shim_protos::ttrpc::{Code, Error as TtrpcError, Status as RpcStatus};
 use containerd_shim_protos::types::task::Status;
 use spin_runtime::PreparedApp;
+use spin_runtime::content::LocalContent;
 use tokio::sync::{Mutex, oneshot, watch};
 
 use crate::app;
+use crate::artifact::{self, Containerd};
 use crate::bundle::BundleSpec;
 use crate::logs::LogSink;
 
@@ -68,6 +70,8 @@ struct Container {
 #[derive(Clone)]
 pub struct SpinTask {
     namespace: String,
+    /// containerd's gRPC socket, for the content store.
+    containerd_address: String,
     publisher: Arc<RemotePublisher>,
     containers: Arc<Mutex<HashMap<String, Container>>>,
     exit: Arc<ExitSignal>,
@@ -96,12 +100,14 @@ fn pid() -> u32 {
 impl SpinTask {
     pub fn new(
         namespace: String,
+        containerd_address: String,
         publisher: RemotePublisher,
         exit: Arc<ExitSignal>,
         logs: LogSink,
     ) -> Self {
         Self {
             namespace,
+            containerd_address,
             publisher: Arc::new(publisher),
             containers: Arc::default(),
             exit,
@@ -147,10 +153,17 @@ impl SpinTask {
             .prefix("spin-")
             .tempdir_in(&bundle)
             .map_err(|e| rpc_error(Code::INTERNAL, format!("{}: {e}", bundle.display())))?;
-        let (id, spec2, dir) = (req.id.clone(), spec.clone(), work.path().to_path_buf());
-        let prepared = tokio::task::spawn_blocking(move || app::prepare(&id, &spec2, &dir))
-            .await
-            .map_err(|e| rpc_error(Code::INTERNAL, e.to_string()))?;
+        let prepared = match self.find_app(&req.id, &spec).await {
+            Ok((locked, content)) => {
+                let (id, spec, dir) = (req.id.clone(), spec.clone(), work.path().to_path_buf());
+                tokio::task::spawn_blocking(move || {
+                    app::prepare(&id, &spec, &dir, locked, &content)
+                })
+                .await
+                .map_err(|e| rpc_error(Code::INTERNAL, e.to_string()))?
+            }
+            Err(e) => Err(e),
+        };
         let prepared = match prepared {
             Ok(p) => p,
             Err(e) => {
@@ -167,6 +180,42 @@ impl SpinTask {
             _work: work,
             mounted,
         })))
+    }
+
+    /// The app: spin.toml in the rootfs, else the Spin OCI artifact the container's
+    /// image is, read from containerd's content store.
+    async fn find_app(
+        &self,
+        id: &str,
+        spec: &BundleSpec,
+    ) -> Result<(spin_app::LockedApp, LocalContent), app::AppError> {
+        if let Some(locked) = app::rootfs_app(id, spec)? {
+            return Ok((locked, LocalContent::default()));
+        }
+        let artifact_err = |source| app::AppError::Artifact {
+            id: id.into(),
+            source,
+        };
+        let containerd = Containerd::connect(&self.containerd_address, &self.namespace)
+            .await
+            .map_err(artifact_err)?;
+        let image = containerd.image_of(id).await.map_err(artifact_err)?;
+        if image.is_empty() {
+            return Err(app::AppError::NotSpin {
+                id: id.into(),
+                root: spec.root.clone(),
+            });
+        }
+        let blobs = app::blob_dir();
+        let locked = artifact::load(&containerd, &image, &blobs)
+            .await
+            .map_err(artifact_err)?;
+        Ok((
+            locked,
+            LocalContent {
+                blob_dirs: vec![blobs],
+            },
+        ))
     }
 
     /// Records the exit of `id` and tells containerd.
