@@ -268,7 +268,17 @@ impl Task for SpinTask {
                 format!("container {} exists", req.id),
             ));
         }
-        let kind = self.create_container(&req).await?;
+        // Preparing logs too (compile or cache hit), so attach before it.
+        if let Err(e) = self.logs.attach(&req.id, &req.stdout) {
+            log::warn!("container {}: stdout {}: {e}", req.id, req.stdout);
+        }
+        let kind = match self.create_container(&req).await {
+            Ok(kind) => kind,
+            Err(e) => {
+                self.logs.detach(&req.id);
+                return Err(e);
+            }
+        };
         let (exit_tx, _) = watch::channel(None);
         self.containers.lock().await.insert(
             req.id.clone(),
@@ -319,9 +329,6 @@ impl Task for SpinTask {
                 Kind::Sandbox => None,
                 Kind::App(app) => {
                     let AppContainer { prepared, spec, .. } = app.as_ref();
-                    if let Err(e) = self.logs.attach(&req.id, &c.stdout) {
-                        log::warn!("container {}: stdout {}: {e}", req.id, c.stdout);
-                    }
                     let server = app::bind(&req.id, prepared, spec).map_err(|e| {
                         tracing::error!("{e}");
                         rpc_error(Code::FAILED_PRECONDITION, e.to_string())
