@@ -42,7 +42,11 @@ state = "{root}/state"
 [grpc]
   address = "{socket}"
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "spin-kube.local/pause:1"
+  sandbox_image = "{pause}"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "{root}/certs.d"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.spin]
     runtime_type = "io.containerd.spin.v2"
   [plugins."io.containerd.grpc.v1.cri".cni]
@@ -51,8 +55,17 @@ state = "{root}/state"
 "#,
             root = root.display(),
             socket = socket.display(),
+            pause = crate::pause_image::PAUSE_IMAGE,
         );
         std::fs::create_dir_all(root.join("cni")).unwrap();
+        std::fs::create_dir_all(root.join("certs.d")).unwrap();
+        // A bridge network of its own per containerd, so parallel runs do not meet.
+        let n = std::process::id() % 200 + 20;
+        let cni = format!(
+            r#"{{"cniVersion":"1.0.0","name":"spin-e2e-{n}","plugins":[{{"type":"bridge","bridge":"spine2e{n}","isGateway":true,"ipMasq":false,"ipam":{{"type":"host-local","ranges":[[{{"subnet":"10.231.{n}.0/24"}}]],"dataDir":"{root}/ipam"}}}}]}}"#,
+            root = root.display()
+        );
+        std::fs::write(root.join("cni/10-spin-e2e.conflist"), cni).unwrap();
         let config_path = root.join("config.toml");
         std::fs::write(&config_path, config).unwrap();
         let log = std::fs::File::create(root.join("containerd.log")).unwrap();
@@ -107,6 +120,35 @@ state = "{root}/state"
         cmd
     }
 
+    /// Lets CRI pull from a plain-HTTP registry (`certs.d/<host>/hosts.toml`).
+    pub fn allow_plain_http(&self, registry: &str) {
+        let dir = self.dir.path().join("certs.d").join(registry);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("hosts.toml"),
+            format!("server = \"http://{registry}\"\n[host.\"http://{registry}\"]\n  capabilities = [\"pull\", \"resolve\"]\n"),
+        )
+        .unwrap();
+    }
+
+    /// Imports the pause image into CRI's namespace.
+    pub fn import_pause_image(&self) {
+        let tar = self.dir.path().join("pause.tar");
+        std::fs::write(&tar, crate::pause_image::pause_image_tar()).unwrap();
+        let out = self.ctr(&[
+            "-n",
+            "k8s.io",
+            "images",
+            "import",
+            &tar.display().to_string(),
+        ]);
+        assert!(
+            out.status.success(),
+            "importing the pause image: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
     }
@@ -131,12 +173,20 @@ fn nix_is_root() -> bool {
 impl Drop for LocalContainerd {
     fn drop(&mut self) {
         // Stop what is left (shims of failed tests), then containerd.
-        let tasks = self.ctr(&["task", "ls", "-q"]);
-        for id in String::from_utf8_lossy(&tasks.stdout).lines() {
-            let _ = self.ctr(&["task", "kill", "-s", "SIGKILL", id]);
-            let _ = self.ctr(&["task", "delete", "-f", id]);
+        for ns in ["default", "k8s.io"] {
+            let tasks = self.ctr(&["-n", ns, "task", "ls", "-q"]);
+            for id in String::from_utf8_lossy(&tasks.stdout).lines() {
+                let _ = self.ctr(&["-n", ns, "task", "kill", "-s", "SIGKILL", id]);
+                let _ = self.ctr(&["-n", ns, "task", "delete", "-f", id]);
+            }
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The CNI bridge this instance made.
+        let n = std::process::id() % 200 + 20;
+        let _ = Command::new("ip")
+            .args(["link", "del", &format!("spine2e{n}")])
+            .stderr(Stdio::null())
+            .status();
     }
 }

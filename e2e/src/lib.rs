@@ -1,4 +1,7 @@
 //! Real services for end-to-end tests, started on loopback and stopped on drop.
 
 pub mod containerd;
+pub mod cri;
+pub mod pause_image;
+pub mod probe;
 pub mod registry;

@@ -3,56 +3,23 @@
 //! Spin OCI artifact pushed by `spin-kube push` to a real registry and pulled by
 //! containerd; and the bad inputs, each refused with a clear error.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use spin_kube_e2e::containerd::{LocalContainerd, built_binaries};
+use spin_kube_e2e::probe::{self, free_port};
 use spin_kube_e2e::registry::LocalRegistry;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `GET path` over HTTP/1.1; the status code and body, or None while nothing listens.
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((status, body))
+    probe::get("127.0.0.1", port, path)
 }
 
 fn wait_for_200(port: u16, path: &str, within: Duration) -> (u16, String) {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(answer) = get(port, path) {
-            return answer;
-        }
-        assert!(Instant::now() < deadline, "nothing answered on port {port}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    probe::wait_for_answer("127.0.0.1", port, path, within)
 }
 
 fn app_rootfs(dir: &std::path::Path, wasm: Vec<u8>) {
-    std::fs::write(
-        dir.join("spin.toml"),
-        "spin_manifest_version = 2\n[application]\nname = \"hello\"\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"hello\"\n[component.hello]\nsource = \"hello.wasm\"\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("hello.wasm"), wasm).unwrap();
+    probe::write_app(dir, &wasm);
 }
 
 #[test]

@@ -72,6 +72,8 @@ pub struct SpinTask {
     namespace: String,
     /// containerd's gRPC socket, for the content store.
     containerd_address: String,
+    /// The pod's network namespace, from the sandbox container's spec.
+    pod_netns: Arc<Mutex<Option<PathBuf>>>,
     publisher: Arc<RemotePublisher>,
     containers: Arc<Mutex<HashMap<String, Container>>>,
     exit: Arc<ExitSignal>,
@@ -108,6 +110,7 @@ impl SpinTask {
         Self {
             namespace,
             containerd_address,
+            pod_netns: Arc::default(),
             publisher: Arc::new(publisher),
             containers: Arc::default(),
             exit,
@@ -128,10 +131,19 @@ impl SpinTask {
     /// Prepares the container: mounts its rootfs, loads and compiles its app.
     async fn create_container(&self, req: &api::CreateTaskRequest) -> Result<Kind, TtrpcError> {
         let bundle = PathBuf::from(&req.bundle);
-        let spec = BundleSpec::load(&bundle)
+        let mut spec = BundleSpec::load(&bundle)
             .map_err(|e| rpc_error(Code::INVALID_ARGUMENT, e.to_string()))?;
         if spec.is_sandbox() {
+            *self.pod_netns.lock().await = spec.netns.clone();
             return Ok(Kind::Sandbox);
+        }
+        // CRI names the app's network namespace through the sandbox task's pid, which
+        // is this shim's: that path is the shim's own namespace, so join the one the
+        // sandbox's spec named (the pod's).
+        if spec.netns.as_deref().is_none_or(is_own_netns)
+            && let Some(pod) = self.pod_netns.lock().await.clone()
+        {
+            spec.netns = Some(pod);
         }
         let mut mounted = None;
         if !req.rootfs.is_empty() {
@@ -246,6 +258,18 @@ impl SpinTask {
             }),
         )
         .await;
+    }
+}
+
+/// Whether `path` is the network namespace this process is in.
+fn is_own_netns(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (
+        std::fs::metadata(path),
+        std::fs::metadata("/proc/self/ns/net"),
+    ) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 

@@ -1,0 +1,56 @@
+//! Plain HTTP/1.1 probes for end-to-end tests: no client library between the test and
+//! what answers.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// A free loopback port (bound, read, released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET path` on `host:port`: the status code and body, or None while nothing answers.
+pub fn get(host: &str, port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect((host, port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((status, body))
+}
+
+/// Polls until something answers on `host:port` (panics after `within`).
+pub fn wait_for_answer(host: &str, port: u16, path: &str, within: Duration) -> (u16, String) {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(answer) = get(host, port, path) {
+            return answer;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing answered on {host}:{port}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// A Spin app directory: spin.toml routing everything to one component, `hello.wasm`.
+pub fn write_app(dir: &std::path::Path, wasm: &[u8]) {
+    std::fs::write(
+        dir.join("spin.toml"),
+        "spin_manifest_version = 2\n[application]\nname = \"hello\"\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"hello\"\n[component.hello]\nsource = \"hello.wasm\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("hello.wasm"), wasm).unwrap();
+}

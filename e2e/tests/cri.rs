@@ -1,0 +1,186 @@
+//! Path B: containerd's CRI driven as kubelet drives it, with the RuntimeClass handler
+//! `spin`: pull a Spin OCI artifact, run a pod sandbox on a CNI bridge network, create
+//! and start the app container, answer on the pod IP, stop gracefully, remove; a second
+//! pod of the same image starts from the node's compile cache.
+
+use std::time::{Duration, Instant};
+
+use spin_kube_e2e::containerd::{LocalContainerd, built_binaries};
+use spin_kube_e2e::cri::{Cri, api};
+use spin_kube_e2e::probe;
+use spin_kube_e2e::registry::LocalRegistry;
+
+/// Pushes the hello app with `spin-kube push`; returns the image reference.
+fn push_hello(registry: &LocalRegistry) -> String {
+    let app = tempfile::tempdir().unwrap();
+    probe::write_app(app.path(), &test_guests::hello());
+    let image = format!("{}/hello:v1", registry.addr);
+    let push = std::process::Command::new(built_binaries().join("spin-kube"))
+        .args(["push", "--insecure", "--file"])
+        .arg(app.path())
+        .arg(&image)
+        .env("DOCKER_CONFIG", app.path())
+        .output()
+        .unwrap();
+    assert!(
+        push.status.success(),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    image
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubelet_path_serves_spin_pods_on_the_pod_network() {
+    let containerd = LocalContainerd::start();
+    containerd.import_pause_image();
+    let registry = LocalRegistry::start();
+    containerd.allow_plain_http(&registry.addr);
+    let image = push_hello(&registry);
+    let mut cri = Cri::connect(containerd.socket.clone()).await;
+    let spec = api::ImageSpec {
+        image: image.clone(),
+        ..Default::default()
+    };
+    cri.images
+        .pull_image(api::PullImageRequest {
+            image: Some(spec.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("PullImage: {e}\n{}", containerd.log()));
+
+    let logs = tempfile::tempdir().unwrap();
+    let mut pod_logs = Vec::new();
+    for pod in ["pod-a", "pod-b"] {
+        let log_dir = logs.path().join(pod);
+        std::fs::create_dir_all(&log_dir).unwrap();
+        let config = Cri::pod_config(pod, &log_dir);
+        let sandbox = cri
+            .runtime
+            .run_pod_sandbox(api::RunPodSandboxRequest {
+                config: Some(config.clone()),
+                runtime_handler: "spin".into(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("RunPodSandbox: {e}\n{}", containerd.log()))
+            .into_inner()
+            .pod_sandbox_id;
+        let ip = cri
+            .runtime
+            .pod_sandbox_status(api::PodSandboxStatusRequest {
+                pod_sandbox_id: sandbox.clone(),
+                verbose: false,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status
+            .and_then(|s| s.network)
+            .map(|n| n.ip)
+            .unwrap_or_default();
+        assert!(!ip.is_empty(), "the pod has no IP");
+
+        let container = cri
+            .runtime
+            .create_container(api::CreateContainerRequest {
+                pod_sandbox_id: sandbox.clone(),
+                config: Some(api::ContainerConfig {
+                    metadata: Some(api::ContainerMetadata {
+                        name: "app".into(),
+                        attempt: 0,
+                    }),
+                    image: Some(spec.clone()),
+                    command: vec!["/".into()],
+                    log_path: "app.log".into(),
+                    linux: Some(api::LinuxContainerConfig {
+                        resources: Some(api::LinuxContainerResources {
+                            memory_limit_in_bytes: 128 << 20,
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                sandbox_config: Some(config),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("CreateContainer: {e}\n{}", containerd.log()))
+            .into_inner()
+            .container_id;
+        let started = Instant::now();
+        cri.runtime
+            .start_container(api::StartContainerRequest {
+                container_id: container.clone(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("StartContainer: {e}\n{}", containerd.log()));
+        let host = ip.clone();
+        let (status, body) = tokio::task::spawn_blocking(move || {
+            probe::wait_for_answer(&host, 80, "/", Duration::from_secs(30))
+        })
+        .await
+        .unwrap();
+        eprintln!(
+            "{pod}: StartContainer → first answer in {:?}",
+            started.elapsed()
+        );
+        assert_eq!((status, body.contains("Hello")), (200, true), "{body}");
+
+        cri.runtime
+            .stop_container(api::StopContainerRequest {
+                container_id: container.clone(),
+                timeout: 10,
+            })
+            .await
+            .unwrap();
+        let exit = cri
+            .runtime
+            .container_status(api::ContainerStatusRequest {
+                container_id: container.clone(),
+                verbose: false,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status
+            .map(|s| (s.state, s.exit_code))
+            .unwrap();
+        assert_eq!(
+            exit,
+            (api::ContainerState::ContainerExited as i32, 0),
+            "graceful stop"
+        );
+        pod_logs.push(std::fs::read_to_string(log_dir.join("app.log")).unwrap_or_default());
+
+        cri.runtime
+            .remove_container(api::RemoveContainerRequest {
+                container_id: container,
+            })
+            .await
+            .unwrap();
+        cri.runtime
+            .stop_pod_sandbox(api::StopPodSandboxRequest {
+                pod_sandbox_id: sandbox.clone(),
+            })
+            .await
+            .unwrap();
+        cri.runtime
+            .remove_pod_sandbox(api::RemovePodSandboxRequest {
+                pod_sandbox_id: sandbox,
+            })
+            .await
+            .unwrap();
+    }
+    assert!(
+        pod_logs[0].contains(": compiled component"),
+        "{}",
+        pod_logs[0]
+    );
+    assert!(
+        pod_logs[1].contains("loaded precompiled component from cache")
+            && !pod_logs[1].contains(": compiled component"),
+        "{}",
+        pod_logs[1]
+    );
+}
