@@ -2,7 +2,7 @@
 //! its own root, state and sockets under a temp dir, our shim on its PATH and the CRI
 //! runtime handler `spin` → `io.containerd.spin.v2`. Needs root.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,12 +15,14 @@ pub struct LocalContainerd {
 
 /// The directory holding the workspace's built binaries (the shim among them).
 pub fn built_binaries() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable");
-    // target/<profile>/deps/<test> → target/<profile>
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf()
+    let exe = std::env::current_exe().expect("current executable");
+    // target/<profile>/deps/<test> or target/<profile>/<bin> → target/<profile>
+    let dir = exe.parent().expect("target dir");
+    if dir.ends_with("deps") {
+        dir.parent().expect("target dir").to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
 }
 
 impl LocalContainerd {

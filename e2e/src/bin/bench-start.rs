@@ -1,0 +1,291 @@
+//! Start-up, memory and density of Spin pods on a real containerd driven over CRI (as
+//! kubelet does), against the same app started by the local runner `spin-run`.
+//!
+//! Measures, for the hello-world component pushed as a Spin OCI artifact:
+//! - CreateContainer→first 200 and StartContainer→first 200, cold (first pod on the
+//!   node: compile) and warm (compile cache hit);
+//! - RSS of the shim per idle pod, with `--pods` pods running;
+//! - how many idle pods fit in 2 GiB at that RSS;
+//! - `spin-run` spawn→first 200, cold (empty cache) and warm, and the ratios.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use spin_kube_e2e::containerd::{LocalContainerd, built_binaries};
+use spin_kube_e2e::cri::{Cri, api};
+use spin_kube_e2e::probe;
+use spin_kube_e2e::registry::LocalRegistry;
+
+#[derive(Parser)]
+struct Args {
+    /// Idle pods to run for the memory and density figures.
+    #[arg(long, default_value_t = 20)]
+    pods: usize,
+}
+
+struct Pod {
+    sandbox: String,
+    container: String,
+    create_to_200: Duration,
+    start_to_200: Duration,
+}
+
+async fn run_pod(cri: &mut Cri, image: &str, name: &str, logs: &Path) -> Pod {
+    let log_dir = logs.join(name);
+    std::fs::create_dir_all(&log_dir).unwrap();
+    let config = Cri::pod_config(name, &log_dir);
+    let sandbox = cri
+        .runtime
+        .run_pod_sandbox(api::RunPodSandboxRequest {
+            config: Some(config.clone()),
+            runtime_handler: "spin".into(),
+        })
+        .await
+        .expect("RunPodSandbox")
+        .into_inner()
+        .pod_sandbox_id;
+    let ip = cri
+        .runtime
+        .pod_sandbox_status(api::PodSandboxStatusRequest {
+            pod_sandbox_id: sandbox.clone(),
+            verbose: false,
+        })
+        .await
+        .expect("PodSandboxStatus")
+        .into_inner()
+        .status
+        .and_then(|s| s.network)
+        .map(|n| n.ip)
+        .expect("pod IP");
+    let created = Instant::now();
+    let container = cri
+        .runtime
+        .create_container(api::CreateContainerRequest {
+            pod_sandbox_id: sandbox.clone(),
+            config: Some(api::ContainerConfig {
+                metadata: Some(api::ContainerMetadata {
+                    name: "app".into(),
+                    attempt: 0,
+                }),
+                image: Some(api::ImageSpec {
+                    image: image.into(),
+                    ..Default::default()
+                }),
+                command: vec!["/".into()],
+                log_path: "app.log".into(),
+                ..Default::default()
+            }),
+            sandbox_config: Some(config),
+        })
+        .await
+        .expect("CreateContainer")
+        .into_inner()
+        .container_id;
+    let started = Instant::now();
+    cri.runtime
+        .start_container(api::StartContainerRequest {
+            container_id: container.clone(),
+        })
+        .await
+        .expect("StartContainer");
+    let (status, _) = tokio::task::spawn_blocking(move || {
+        probe::wait_for_answer(&ip, 80, "/", Duration::from_secs(60))
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 200);
+    Pod {
+        sandbox,
+        container,
+        create_to_200: created.elapsed(),
+        start_to_200: started.elapsed(),
+    }
+}
+
+/// Resident memory of every running `containerd-shim-spin-v2`, MiB, and their count.
+fn shim_rss() -> (f64, usize) {
+    let mut total_kib = 0u64;
+    let mut count = 0;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let exe = std::fs::read_link(entry.path().join("exe")).unwrap_or_default();
+        if !exe.to_string_lossy().ends_with("containerd-shim-spin-v2") {
+            continue;
+        }
+        let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+        if let Some(kib) = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            total_kib += kib;
+            count += 1;
+        }
+    }
+    (total_kib as f64 / 1024.0, count)
+}
+
+/// `spin-run` spawn → first 200 on loopback.
+fn spin_run_start(spin_run: &Path, app: &Path, cache: &Path) -> Duration {
+    let port = probe::free_port();
+    let started = Instant::now();
+    let mut child = std::process::Command::new(spin_run)
+        .arg("--from")
+        .arg(app)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--cache-dir")
+        .arg(cache)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spin-run");
+    let (status, _) = probe::wait_for_answer("127.0.0.1", port, "/", Duration::from_secs(60));
+    let elapsed = started.elapsed();
+    assert_eq!(status, 200);
+    let _ = child.kill();
+    let _ = child.wait();
+    elapsed
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let bins = built_binaries();
+    let containerd = LocalContainerd::start();
+    containerd.import_pause_image();
+    let registry = LocalRegistry::start();
+    containerd.allow_plain_http(&registry.addr);
+
+    let app = tempfile::tempdir().unwrap();
+    probe::write_app(app.path(), &test_guests::hello());
+    let image = format!("{}/hello:v1", registry.addr);
+    let push = std::process::Command::new(bins.join("spin-kube"))
+        .args(["push", "--insecure", "--file"])
+        .arg(app.path())
+        .arg(&image)
+        .env("DOCKER_CONFIG", app.path())
+        .output()
+        .unwrap();
+    assert!(
+        push.status.success(),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    let mut cri = Cri::connect(containerd.socket.clone()).await;
+    cri.images
+        .pull_image(api::PullImageRequest {
+            image: Some(api::ImageSpec {
+                image: image.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("PullImage");
+
+    let logs = tempfile::tempdir().unwrap();
+    let mut pods = vec![run_pod(&mut cri, &image, "cold", logs.path()).await];
+    pods.push(run_pod(&mut cri, &image, "warm", logs.path()).await);
+    for i in 2..args.pods.max(2) {
+        pods.push(run_pod(&mut cri, &image, &format!("idle-{i}"), logs.path()).await);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (rss, shims) = shim_rss();
+    let per_pod = rss / shims.max(1) as f64;
+
+    let spin_run = bins.join("spin-run");
+    let cache = tempfile::tempdir().unwrap();
+    let run_cold = spin_run_start(&spin_run, app.path(), cache.path());
+    let run_warm = spin_run_start(&spin_run, app.path(), cache.path());
+
+    let (cold, warm) = (&pods[0], &pods[1]);
+    println!(
+        "hello-world Spin pods on containerd {} via CRI (handler spin), 2-core machine",
+        containerd_version()
+    );
+    println!("{:<44} {:>10}", "measure", "ms");
+    println!(
+        "{:<44} {:>10.1}",
+        "cold pod: CreateContainer → first 200",
+        ms(cold.create_to_200)
+    );
+    println!(
+        "{:<44} {:>10.1}",
+        "cold pod: StartContainer → first 200",
+        ms(cold.start_to_200)
+    );
+    println!(
+        "{:<44} {:>10.1}",
+        "warm pod: CreateContainer → first 200",
+        ms(warm.create_to_200)
+    );
+    println!(
+        "{:<44} {:>10.1}",
+        "warm pod: StartContainer → first 200",
+        ms(warm.start_to_200)
+    );
+    println!(
+        "{:<44} {:>10.1}",
+        "spin-run cold (empty cache): spawn → 200",
+        ms(run_cold)
+    );
+    println!(
+        "{:<44} {:>10.1}",
+        "spin-run warm: spawn → 200",
+        ms(run_warm)
+    );
+    println!();
+    println!(
+        "idle pods: {} shims, {rss:.1} MiB RSS in all, {per_pod:.1} MiB per pod → {} idle pods in 2 GiB",
+        shims,
+        (2048.0 / per_pod).floor()
+    );
+    println!(
+        "ratios: cold pod create→200 / spin-run cold = {:.2}x   warm pod create→200 / spin-run warm = {:.2}x",
+        ms(cold.create_to_200) / ms(run_cold),
+        ms(warm.create_to_200) / ms(run_warm)
+    );
+
+    for pod in pods {
+        let _ = cri
+            .runtime
+            .stop_container(api::StopContainerRequest {
+                container_id: pod.container.clone(),
+                timeout: 0,
+            })
+            .await;
+        let _ = cri
+            .runtime
+            .remove_container(api::RemoveContainerRequest {
+                container_id: pod.container,
+            })
+            .await;
+        let _ = cri
+            .runtime
+            .stop_pod_sandbox(api::StopPodSandboxRequest {
+                pod_sandbox_id: pod.sandbox.clone(),
+            })
+            .await;
+        let _ = cri
+            .runtime
+            .remove_pod_sandbox(api::RemovePodSandboxRequest {
+                pod_sandbox_id: pod.sandbox,
+            })
+            .await;
+    }
+}
+
+fn containerd_version() -> String {
+    let out = std::process::Command::new("containerd")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    out.split_whitespace().nth(2).unwrap_or("?").to_string()
+}
