@@ -135,11 +135,16 @@ state = "{root}/state"
 
     /// Imports the pause image into CRI's namespace.
     pub fn import_pause_image(&self) {
+        self.import_pause_image_into("k8s.io");
+    }
+
+    /// Imports the pause image into a containerd namespace.
+    pub fn import_pause_image_into(&self, namespace: &str) {
         let tar = self.dir.path().join("pause.tar");
         std::fs::write(&tar, crate::pause_image::pause_image_tar()).unwrap();
         let out = self.ctr(&[
             "-n",
-            "k8s.io",
+            namespace,
             "images",
             "import",
             &tar.display().to_string(),

@@ -79,6 +79,25 @@ impl LocalRegistry {
         }
     }
 
+    /// Pushes the Spin app in `app_dir` as `<registry>/<repository>` with the real
+    /// `spin-kube push`; returns the reference.
+    pub fn push_app(&self, app_dir: &std::path::Path, repository: &str) -> String {
+        let image = format!("{}/{repository}", self.addr);
+        let push = Command::new(crate::containerd::built_binaries().join("spin-kube"))
+            .args(["push", "--insecure", "--file"])
+            .arg(app_dir)
+            .arg(&image)
+            .env("DOCKER_CONFIG", app_dir)
+            .output()
+            .expect("spin-kube (built with the workspace)");
+        assert!(
+            push.status.success(),
+            "{}",
+            String::from_utf8_lossy(&push.stderr)
+        );
+        image
+    }
+
     /// Everything the registry logged so far, access log included.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()

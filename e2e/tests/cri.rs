@@ -5,30 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use spin_kube_e2e::containerd::{LocalContainerd, built_binaries};
+use spin_kube_e2e::containerd::LocalContainerd;
 use spin_kube_e2e::cri::{Cri, api};
 use spin_kube_e2e::probe;
 use spin_kube_e2e::registry::LocalRegistry;
-
-/// Pushes the hello app with `spin-kube push`; returns the image reference.
-fn push_hello(registry: &LocalRegistry) -> String {
-    let app = tempfile::tempdir().unwrap();
-    probe::write_app(app.path(), &test_guests::hello());
-    let image = format!("{}/hello:v1", registry.addr);
-    let push = std::process::Command::new(built_binaries().join("spin-kube"))
-        .args(["push", "--insecure", "--file"])
-        .arg(app.path())
-        .arg(&image)
-        .env("DOCKER_CONFIG", app.path())
-        .output()
-        .unwrap();
-    assert!(
-        push.status.success(),
-        "{}",
-        String::from_utf8_lossy(&push.stderr)
-    );
-    image
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kubelet_path_serves_spin_pods_on_the_pod_network() {
@@ -36,7 +16,9 @@ async fn kubelet_path_serves_spin_pods_on_the_pod_network() {
     containerd.import_pause_image();
     let registry = LocalRegistry::start();
     containerd.allow_plain_http(&registry.addr);
-    let image = push_hello(&registry);
+    let app = tempfile::tempdir().unwrap();
+    probe::write_app(app.path(), &test_guests::hello());
+    let image = registry.push_app(app.path(), "hello:v1");
     let mut cri = Cri::connect(containerd.socket.clone()).await;
     let spec = api::ImageSpec {
         image: image.clone(),

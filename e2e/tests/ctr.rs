@@ -6,7 +6,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use spin_kube_e2e::containerd::{LocalContainerd, built_binaries};
+use spin_kube_e2e::containerd::LocalContainerd;
 use spin_kube_e2e::probe::{self, free_port};
 use spin_kube_e2e::registry::LocalRegistry;
 
@@ -89,19 +89,7 @@ fn ctr_runs_a_spin_oci_artifact_from_a_registry_and_reuses_the_compile_cache() {
     let registry = LocalRegistry::start();
     let app = tempfile::tempdir().unwrap();
     app_rootfs(app.path(), test_guests::hello());
-    let image = format!("{}/hello:v1", registry.addr);
-    let push = std::process::Command::new(built_binaries().join("spin-kube"))
-        .args(["push", "--insecure", "--file"])
-        .arg(app.path())
-        .arg(&image)
-        .env("DOCKER_CONFIG", app.path())
-        .output()
-        .unwrap();
-    assert!(
-        push.status.success(),
-        "{}",
-        String::from_utf8_lossy(&push.stderr)
-    );
+    let image = registry.push_app(app.path(), "hello:v1");
     let pull = containerd.ctr(&["images", "pull", "--plain-http", &image]);
     assert!(
         pull.status.success(),
@@ -222,4 +210,61 @@ fn bad_apps_fail_at_create_with_a_clear_error_and_leave_containerd_serving() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert_eq!(wait_for_200(port, "/", Duration::from_secs(60)).0, 200);
+}
+
+#[test]
+fn images_that_are_not_runnable_spin_apps_are_refused_naming_what_is_wrong() {
+    let containerd = LocalContainerd::start();
+    let registry = LocalRegistry::start();
+
+    // A Spin artifact whose Wasm layer is gone from the content store.
+    let app = tempfile::tempdir().unwrap();
+    let wasm = test_guests::probe("missing-layer", test_guests::Probe::Echo);
+    app_rootfs(app.path(), wasm.clone());
+    let image = registry.push_app(app.path(), "missing:v1");
+    let pull = containerd.ctr(&["images", "pull", "--plain-http", &image]);
+    assert!(
+        pull.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pull.stderr)
+    );
+    let layer = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&wasm))
+    );
+    let rm = containerd.ctr(&["content", "rm", &layer]);
+    assert!(
+        rm.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rm.stderr)
+    );
+    let out = containerd.ctr(&[
+        "run",
+        "--rm",
+        "--runtime",
+        "io.containerd.spin.v2",
+        "--net-host",
+        &image,
+        "missing",
+        "/",
+    ]);
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("container missing") && e.contains(&layer), "{e}");
+
+    // An ordinary container image: no spin.toml, no Spin locked app.
+    containerd.import_pause_image_into("default");
+    let out = containerd.ctr(&[
+        "run",
+        "--rm",
+        "--runtime",
+        "io.containerd.spin.v2",
+        "--net-host",
+        spin_kube_e2e::pause_image::PAUSE_IMAGE,
+        "not-spin",
+        "/",
+    ]);
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("is not a Spin app"), "{e}");
 }
