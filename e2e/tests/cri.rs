@@ -109,6 +109,30 @@ async fn kubelet_path_serves_spin_pods_on_the_pod_network() {
         );
         assert_eq!((status, body.contains("Hello")), (200, true), "{body}");
 
+        // What `kubectl top` and the HPA read.
+        let stats = cri
+            .runtime
+            .container_stats(api::ContainerStatsRequest {
+                container_id: container.clone(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("ContainerStats: {e}\n{}", containerd.log()))
+            .into_inner()
+            .stats
+            .unwrap();
+        let working_set = stats
+            .memory
+            .and_then(|m| m.working_set_bytes)
+            .map(|v| v.value)
+            .unwrap_or(0);
+        assert!(working_set > 1 << 20, "memory working set {working_set}");
+        assert!(
+            stats
+                .cpu
+                .and_then(|c| c.usage_core_nano_seconds)
+                .is_some_and(|v| v.value > 0)
+        );
+
         cri.runtime
             .stop_container(api::StopContainerRequest {
                 container_id: container.clone(),

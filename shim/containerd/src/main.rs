@@ -9,6 +9,7 @@ mod artifact;
 mod bundle;
 mod logs;
 mod shim;
+mod stats;
 mod task;
 
 /// containerd's name for this runtime (`ctr run --runtime io.containerd.spin.v2`).

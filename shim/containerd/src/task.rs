@@ -32,6 +32,7 @@ use crate::app;
 use crate::artifact::{self, Containerd};
 use crate::bundle::BundleSpec;
 use crate::logs::LogSink;
+use crate::stats;
 
 const SIGKILL: u32 = 9;
 
@@ -536,6 +537,30 @@ impl Task for SpinTask {
                 pid: pid(),
                 ..Default::default()
             }],
+            ..Default::default()
+        })
+    }
+
+    async fn stats(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::StatsRequest,
+    ) -> TtrpcResult<api::StatsResponse> {
+        let metrics = {
+            let containers = self.containers.lock().await;
+            match &containers
+                .get(&req.id)
+                .ok_or_else(|| not_found(&req.id))?
+                .kind
+            {
+                Kind::Sandbox => containerd_shim_protos::cgroups::metrics::Metrics::default(),
+                Kind::App(app) => stats::app_metrics(app.spec.memory_limit),
+            }
+        };
+        let any = containerd_shim::util::convert_to_any(Box::new(metrics))
+            .map_err(|e| rpc_error(Code::INTERNAL, e.to_string()))?;
+        Ok(api::StatsResponse {
+            stats: Some(any).into(),
             ..Default::default()
         })
     }
