@@ -37,7 +37,13 @@ async fn kubelet_path_serves_spin_pods_on_the_pod_network() {
     for pod in ["pod-a", "pod-b"] {
         let log_dir = logs.path().join(pod);
         std::fs::create_dir_all(&log_dir).unwrap();
-        let config = Cri::pod_config(pod, &log_dir);
+        let mut config = Cri::pod_config(pod, &log_dir);
+        // As kubelet with the cgroupfs driver: the pod's cgroup parent.
+        let parent = format!("/spin-e2e-{}-{pod}", std::process::id());
+        config.linux = Some(api::LinuxPodSandboxConfig {
+            cgroup_parent: parent.clone(),
+            ..Default::default()
+        });
         let sandbox = cri
             .runtime
             .run_pod_sandbox(api::RunPodSandboxRequest {
@@ -109,6 +115,10 @@ async fn kubelet_path_serves_spin_pods_on_the_pod_network() {
         );
         assert_eq!((status, body.contains("Hello")), (200, true), "{body}");
 
+        // The shim joined the container's cgroup, with the container's memory limit.
+        let limit = cgroup_memory_limit(&parent);
+        assert_eq!(limit, Some(128 << 20), "memory limit of the shim's cgroup");
+
         // What `kubectl top` and the HPA read.
         let stats = cri
             .runtime
@@ -178,6 +188,9 @@ async fn kubelet_path_serves_spin_pods_on_the_pod_network() {
             .await
             .unwrap();
     }
+    for pod in ["pod-a", "pod-b"] {
+        remove_cgroups(&format!("/spin-e2e-{}-{pod}", std::process::id()));
+    }
     assert!(
         pod_logs[0].contains(": compiled component"),
         "{}",
@@ -189,4 +202,56 @@ async fn kubelet_path_serves_spin_pods_on_the_pod_network() {
         "{}",
         pod_logs[1]
     );
+}
+
+/// The memory limit of the cgroup under `parent` that a running shim is in (v1 memory
+/// hierarchy or v2), if one is.
+fn cgroup_memory_limit(parent: &str) -> Option<u64> {
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let exe = std::fs::read_link(entry.path().join("exe")).unwrap_or_default();
+        if !exe.to_string_lossy().ends_with("containerd-shim-spin-v2") {
+            continue;
+        }
+        let cgroups = std::fs::read_to_string(entry.path().join("cgroup")).unwrap_or_default();
+        for line in cgroups.lines() {
+            let mut parts = line.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            if !path.starts_with(parent) {
+                continue;
+            }
+            let file = match controllers {
+                "memory" => format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes"),
+                "" => format!("/sys/fs/cgroup{path}/memory.max"),
+                _ => continue,
+            };
+            return std::fs::read_to_string(file).ok()?.trim().parse().ok();
+        }
+    }
+    None
+}
+
+/// Removes the (by now empty) cgroups the pods' shims made under `parent`, waiting for
+/// the shims to exit.
+fn remove_cgroups(parent: &str) {
+    let rel = parent.trim_start_matches('/');
+    for hierarchy in ["memory", "cpu", "pids", ""] {
+        let dir = std::path::Path::new("/sys/fs/cgroup")
+            .join(hierarchy)
+            .join(rel);
+        if !dir.is_dir() {
+            continue;
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            for child in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if child.path().is_dir() {
+                    let _ = std::fs::remove_dir(child.path());
+                }
+            }
+            if std::fs::remove_dir(&dir).is_ok() || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }

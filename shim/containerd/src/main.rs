@@ -7,6 +7,7 @@
 mod app;
 mod artifact;
 mod bundle;
+mod cgroup;
 mod logs;
 mod shim;
 mod stats;

@@ -31,6 +31,7 @@ use tokio::sync::{Mutex, oneshot, watch};
 use crate::app;
 use crate::artifact::{self, Containerd};
 use crate::bundle::BundleSpec;
+use crate::cgroup;
 use crate::logs::LogSink;
 use crate::stats;
 
@@ -145,6 +146,14 @@ impl SpinTask {
             && let Some(pod) = self.pod_netns.lock().await.clone()
         {
             spec.netns = Some(pod);
+        }
+        if let Some(path) = &spec.cgroups_path {
+            match cgroup::join(path, spec.memory_limit) {
+                Ok(dirs) => {
+                    tracing::info!(container = %req.id, ?dirs, "joined the container's cgroup")
+                }
+                Err(e) => tracing::warn!(container = %req.id, "not in the container's cgroup: {e}"),
+            }
         }
         let mut mounted = None;
         if !req.rootfs.is_empty() {
