@@ -89,7 +89,9 @@ fn python_sample_serves_every_capability() {
     );
     assert_eq!(
         run.get("/").body,
-        "Howdy from Spin on Kubernetes, in Python!\n"
+        "Howdy from Spin on Kubernetes, in Python!\n",
+        "runner log:\n{}",
+        run.log()
     );
     assert_eq!(
         run.get("/count").body,
