@@ -57,7 +57,7 @@ state = "{root}/state"
 "#,
             root = root.display(),
             socket = socket.display(),
-            pause = crate::pause_image::PAUSE_IMAGE,
+            pause = crate::images::PAUSE_IMAGE,
         );
         std::fs::create_dir_all(root.join("cni")).unwrap();
         std::fs::create_dir_all(root.join("certs.d")).unwrap();
@@ -140,8 +140,13 @@ state = "{root}/state"
 
     /// Imports the pause image into a containerd namespace.
     pub fn import_pause_image_into(&self, namespace: &str) {
-        let tar = self.dir.path().join("pause.tar");
-        std::fs::write(&tar, crate::pause_image::pause_image_tar()).unwrap();
+        self.import_image(namespace, &crate::images::pause_image_tar());
+    }
+
+    /// Imports an OCI layout tarball into a containerd namespace.
+    pub fn import_image(&self, namespace: &str, image_tar: &[u8]) {
+        let tar = self.dir.path().join("image.tar");
+        std::fs::write(&tar, image_tar).unwrap();
         let out = self.ctr(&[
             "-n",
             namespace,
@@ -151,7 +156,7 @@ state = "{root}/state"
         ]);
         assert!(
             out.status.success(),
-            "importing the pause image: {}",
+            "importing an image: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }

@@ -2,6 +2,6 @@
 
 pub mod containerd;
 pub mod cri;
-pub mod pause_image;
+pub mod images;
 pub mod probe;
 pub mod registry;

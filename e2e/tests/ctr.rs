@@ -260,11 +260,49 @@ fn images_that_are_not_runnable_spin_apps_are_refused_naming_what_is_wrong() {
         "--runtime",
         "io.containerd.spin.v2",
         "--net-host",
-        spin_kube_e2e::pause_image::PAUSE_IMAGE,
+        spin_kube_e2e::images::PAUSE_IMAGE,
         "not-spin",
         "/",
     ]);
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("is not a Spin app"), "{e}");
+}
+
+#[test]
+fn ctr_runs_a_classic_image_whose_rootfs_holds_the_app() {
+    let containerd = LocalContainerd::start();
+    let manifest = "spin_manifest_version = 2\n[application]\nname = \"hello\"\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"hello\"\n[component.hello]\nsource = \"hello.wasm\"\n";
+    let image = "spin-kube.local/classic-hello:1";
+    containerd.import_image(
+        "default",
+        &spin_kube_e2e::images::image_tar(
+            image,
+            &[
+                ("spin.toml", manifest.as_bytes(), 0o644),
+                ("hello.wasm", &test_guests::hello(), 0o644),
+            ],
+            &["/"],
+        ),
+    );
+    let port = free_port();
+    let listen = format!("SPIN_HTTP_LISTEN_ADDR=127.0.0.1:{port}");
+    let run = containerd.ctr(&[
+        "run",
+        "-d",
+        "--runtime",
+        "io.containerd.spin.v2",
+        "--net-host",
+        "--env",
+        &listen,
+        image,
+        "classic",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let (status, body) = wait_for_200(port, "/", Duration::from_secs(60));
+    assert_eq!((status, body.contains("Hello")), (200, true), "{body}");
 }

@@ -1,7 +1,9 @@
-//! The pod sandbox image for the CRI tests, built here (no public registry is
-//! reachable): one layer holding `/pause`, a 129-byte static x86-64 ELF that loops on
-//! the `pause` system call until a signal ends it. Our shim holds sandboxes without
-//! running them; the image just has to exist, as kubelet's `pause` image does.
+//! Container images built here, as OCI layout tarballs for `ctr images import` (no
+//! public registry is reachable):
+//! - the pod sandbox image: one layer holding `/pause`, a 129-byte static x86-64 ELF
+//!   that loops on the `pause` system call until a signal ends it. Our shim holds
+//!   sandboxes without running them; the image just has to exist, as kubelet's does;
+//! - classic (non-artifact) images whose one layer holds a Spin app's files.
 
 use sha2::{Digest, Sha256};
 
@@ -56,13 +58,13 @@ fn tar_of(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
     builder.into_inner().unwrap()
 }
 
-/// An OCI image layout tarball of the pause image, for `ctr images import`.
-pub fn pause_image_tar() -> Vec<u8> {
-    let layer = tar_of(&[("pause", &pause_binary(), 0o755)]);
+/// An OCI image layout tarball of `name` with one layer holding `files`.
+pub fn image_tar(name: &str, files: &[(&str, &[u8], u32)], entrypoint: &[&str]) -> Vec<u8> {
+    let layer = tar_of(files);
     let config = serde_json::to_vec(&serde_json::json!({
         "architecture": "amd64",
         "os": "linux",
-        "config": {"Entrypoint": ["/pause"]},
+        "config": {"Entrypoint": entrypoint},
         "rootfs": {"type": "layers", "diff_ids": [digest(&layer)]},
     }))
     .unwrap();
@@ -79,7 +81,7 @@ pub fn pause_image_tar() -> Vec<u8> {
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
             "digest": digest(&manifest),
             "size": manifest.len(),
-            "annotations": {"io.containerd.image.name": PAUSE_IMAGE, "org.opencontainers.image.ref.name": "1"},
+            "annotations": {"io.containerd.image.name": name},
         }],
     }))
     .unwrap();
@@ -91,6 +93,15 @@ pub fn pause_image_tar() -> Vec<u8> {
         (&blob(&config), &config, 0o644),
         (&blob(&layer), &layer, 0o644),
     ])
+}
+
+/// The pause image, as [`PAUSE_IMAGE`].
+pub fn pause_image_tar() -> Vec<u8> {
+    image_tar(
+        PAUSE_IMAGE,
+        &[("pause", &pause_binary(), 0o755)],
+        &["/pause"],
+    )
 }
 
 #[cfg(all(test, target_arch = "x86_64", target_os = "linux"))]
