@@ -1,6 +1,7 @@
 //! A CRI client over containerd's socket, driving it as kubelet does.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use hyper_util::rt::TokioIo;
 use k8s_cri::v1::image_service_client::ImageServiceClient;
@@ -48,5 +49,163 @@ impl Cri {
             linux: Some(api::LinuxPodSandboxConfig::default()),
             ..Default::default()
         }
+    }
+}
+
+/// A running pod with one Spin app container, and how long it took to answer.
+pub struct AppPod {
+    pub sandbox: String,
+    pub container: String,
+    pub ip: String,
+    /// Where CRI writes the container's log (`app.log`).
+    pub log_dir: PathBuf,
+    pub create_to_200: Duration,
+    pub start_to_200: Duration,
+}
+
+/// How to run an app pod.
+pub struct PodSpec<'a> {
+    pub name: &'a str,
+    pub image: &'a str,
+    pub log_root: &'a Path,
+    /// The pod's cgroup parent, as kubelet's cgroupfs driver sets it.
+    pub cgroup_parent: Option<String>,
+    pub memory_limit: Option<i64>,
+}
+
+impl Cri {
+    /// RunPodSandbox (handler `spin`), CreateContainer, StartContainer, then waits for
+    /// the first HTTP answer on the pod IP, port 80. Panics with the CRI error.
+    pub async fn start_app_pod(&mut self, spec: PodSpec<'_>) -> AppPod {
+        let log_dir = spec.log_root.join(spec.name);
+        std::fs::create_dir_all(&log_dir).unwrap();
+        let mut config = Self::pod_config(spec.name, &log_dir);
+        if let Some(parent) = spec.cgroup_parent {
+            config.linux = Some(api::LinuxPodSandboxConfig {
+                cgroup_parent: parent,
+                ..Default::default()
+            });
+        }
+        let sandbox = self
+            .runtime
+            .run_pod_sandbox(api::RunPodSandboxRequest {
+                config: Some(config.clone()),
+                runtime_handler: "spin".into(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("RunPodSandbox: {e}"))
+            .into_inner()
+            .pod_sandbox_id;
+        let ip = self
+            .runtime
+            .pod_sandbox_status(api::PodSandboxStatusRequest {
+                pod_sandbox_id: sandbox.clone(),
+                verbose: false,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("PodSandboxStatus: {e}"))
+            .into_inner()
+            .status
+            .and_then(|s| s.network)
+            .map(|n| n.ip)
+            .unwrap_or_default();
+        assert!(!ip.is_empty(), "pod {} has no IP", spec.name);
+        let created = Instant::now();
+        let container = self
+            .runtime
+            .create_container(api::CreateContainerRequest {
+                pod_sandbox_id: sandbox.clone(),
+                config: Some(api::ContainerConfig {
+                    metadata: Some(api::ContainerMetadata {
+                        name: "app".into(),
+                        attempt: 0,
+                    }),
+                    image: Some(api::ImageSpec {
+                        image: spec.image.into(),
+                        ..Default::default()
+                    }),
+                    // What the operator's Deployment sets: Spin images have no entrypoint.
+                    command: vec!["/".into()],
+                    log_path: "app.log".into(),
+                    linux: Some(api::LinuxContainerConfig {
+                        resources: spec.memory_limit.map(|limit| api::LinuxContainerResources {
+                            memory_limit_in_bytes: limit,
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                sandbox_config: Some(config),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("CreateContainer: {e}"))
+            .into_inner()
+            .container_id;
+        let started = Instant::now();
+        self.runtime
+            .start_container(api::StartContainerRequest {
+                container_id: container.clone(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("StartContainer: {e}"));
+        let host = ip.clone();
+        let (status, body) = tokio::task::spawn_blocking(move || {
+            crate::probe::wait_for_answer(&host, 80, "/", Duration::from_secs(60))
+        })
+        .await
+        .unwrap();
+        assert_eq!(status, 200, "{body}");
+        AppPod {
+            sandbox,
+            container,
+            ip,
+            log_dir,
+            create_to_200: created.elapsed(),
+            start_to_200: started.elapsed(),
+        }
+    }
+
+    /// StopContainer (graceful, `timeout` s), then removes the container and the pod.
+    /// Returns the container's exit code.
+    pub async fn remove_app_pod(&mut self, pod: &AppPod, timeout: i64) -> i32 {
+        self.runtime
+            .stop_container(api::StopContainerRequest {
+                container_id: pod.container.clone(),
+                timeout,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("StopContainer: {e}"));
+        let exit_code = self
+            .runtime
+            .container_status(api::ContainerStatusRequest {
+                container_id: pod.container.clone(),
+                verbose: false,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("ContainerStatus: {e}"))
+            .into_inner()
+            .status
+            .map(|s| s.exit_code)
+            .unwrap_or(-1);
+        self.runtime
+            .remove_container(api::RemoveContainerRequest {
+                container_id: pod.container.clone(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("RemoveContainer: {e}"));
+        self.runtime
+            .stop_pod_sandbox(api::StopPodSandboxRequest {
+                pod_sandbox_id: pod.sandbox.clone(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("StopPodSandbox: {e}"));
+        self.runtime
+            .remove_pod_sandbox(api::RemovePodSandboxRequest {
+                pod_sandbox_id: pod.sandbox.clone(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("RemovePodSandbox: {e}"));
+        exit_code
     }
 }

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use spin_kube_e2e::containerd::LocalContainerd;
-use spin_kube_e2e::cri::{Cri, api};
+use spin_kube_e2e::cri::{Cri, PodSpec, api};
 use spin_kube_e2e::probe;
 use spin_kube_e2e::registry::LocalRegistry;
 
@@ -34,85 +34,22 @@ async fn kubelet_path_serves_spin_pods_on_the_pod_network() {
 
     let logs = tempfile::tempdir().unwrap();
     let mut pod_logs = Vec::new();
-    for pod in ["pod-a", "pod-b"] {
-        let log_dir = logs.path().join(pod);
-        std::fs::create_dir_all(&log_dir).unwrap();
-        let mut config = Cri::pod_config(pod, &log_dir);
-        // As kubelet with the cgroupfs driver: the pod's cgroup parent.
-        let parent = format!("/spin-e2e-{}-{pod}", std::process::id());
-        config.linux = Some(api::LinuxPodSandboxConfig {
-            cgroup_parent: parent.clone(),
-            ..Default::default()
-        });
-        let sandbox = cri
-            .runtime
-            .run_pod_sandbox(api::RunPodSandboxRequest {
-                config: Some(config.clone()),
-                runtime_handler: "spin".into(),
+    for name in ["pod-a", "pod-b"] {
+        let parent = format!("/spin-e2e-{}-{name}", std::process::id());
+        let pod = cri
+            .start_app_pod(PodSpec {
+                name,
+                image: &image,
+                log_root: logs.path(),
+                cgroup_parent: Some(parent.clone()),
+                memory_limit: Some(128 << 20),
             })
-            .await
-            .unwrap_or_else(|e| panic!("RunPodSandbox: {e}\n{}", containerd.log()))
-            .into_inner()
-            .pod_sandbox_id;
-        let ip = cri
-            .runtime
-            .pod_sandbox_status(api::PodSandboxStatusRequest {
-                pod_sandbox_id: sandbox.clone(),
-                verbose: false,
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .status
-            .and_then(|s| s.network)
-            .map(|n| n.ip)
-            .unwrap_or_default();
-        assert!(!ip.is_empty(), "the pod has no IP");
-
-        let container = cri
-            .runtime
-            .create_container(api::CreateContainerRequest {
-                pod_sandbox_id: sandbox.clone(),
-                config: Some(api::ContainerConfig {
-                    metadata: Some(api::ContainerMetadata {
-                        name: "app".into(),
-                        attempt: 0,
-                    }),
-                    image: Some(spec.clone()),
-                    command: vec!["/".into()],
-                    log_path: "app.log".into(),
-                    linux: Some(api::LinuxContainerConfig {
-                        resources: Some(api::LinuxContainerResources {
-                            memory_limit_in_bytes: 128 << 20,
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-                sandbox_config: Some(config),
-            })
-            .await
-            .unwrap_or_else(|e| panic!("CreateContainer: {e}\n{}", containerd.log()))
-            .into_inner()
-            .container_id;
-        let started = Instant::now();
-        cri.runtime
-            .start_container(api::StartContainerRequest {
-                container_id: container.clone(),
-            })
-            .await
-            .unwrap_or_else(|e| panic!("StartContainer: {e}\n{}", containerd.log()));
-        let host = ip.clone();
-        let (status, body) = tokio::task::spawn_blocking(move || {
-            probe::wait_for_answer(&host, 80, "/", Duration::from_secs(30))
-        })
-        .await
-        .unwrap();
+            .await;
         eprintln!(
-            "{pod}: StartContainer → first answer in {:?}",
-            started.elapsed()
+            "{name}: StartContainer → first answer in {:?} (pod IP {})",
+            pod.start_to_200, pod.ip
         );
+        let (status, body) = probe::get(&pod.ip, 80, "/").unwrap();
         assert_eq!((status, body.contains("Hello")), (200, true), "{body}");
 
         // The shim joined the container's cgroup, with the container's memory limit.
@@ -123,7 +60,7 @@ async fn kubelet_path_serves_spin_pods_on_the_pod_network() {
         let stats = cri
             .runtime
             .container_stats(api::ContainerStatsRequest {
-                container_id: container.clone(),
+                container_id: pod.container.clone(),
             })
             .await
             .unwrap_or_else(|e| panic!("ContainerStats: {e}\n{}", containerd.log()))
@@ -143,50 +80,9 @@ async fn kubelet_path_serves_spin_pods_on_the_pod_network() {
                 .is_some_and(|v| v.value > 0)
         );
 
-        cri.runtime
-            .stop_container(api::StopContainerRequest {
-                container_id: container.clone(),
-                timeout: 10,
-            })
-            .await
-            .unwrap();
-        let exit = cri
-            .runtime
-            .container_status(api::ContainerStatusRequest {
-                container_id: container.clone(),
-                verbose: false,
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .status
-            .map(|s| (s.state, s.exit_code))
-            .unwrap();
-        assert_eq!(
-            exit,
-            (api::ContainerState::ContainerExited as i32, 0),
-            "graceful stop"
-        );
-        pod_logs.push(std::fs::read_to_string(log_dir.join("app.log")).unwrap_or_default());
-
-        cri.runtime
-            .remove_container(api::RemoveContainerRequest {
-                container_id: container,
-            })
-            .await
-            .unwrap();
-        cri.runtime
-            .stop_pod_sandbox(api::StopPodSandboxRequest {
-                pod_sandbox_id: sandbox.clone(),
-            })
-            .await
-            .unwrap();
-        cri.runtime
-            .remove_pod_sandbox(api::RemovePodSandboxRequest {
-                pod_sandbox_id: sandbox,
-            })
-            .await
-            .unwrap();
+        let exit_code = cri.remove_app_pod(&pod, 10).await;
+        assert_eq!(exit_code, 0, "graceful stop");
+        pod_logs.push(std::fs::read_to_string(pod.log_dir.join("app.log")).unwrap_or_default());
     }
     for pod in ["pod-a", "pod-b"] {
         remove_cgroups(&format!("/spin-e2e-{}-{pod}", std::process::id()));

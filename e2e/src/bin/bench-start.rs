@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use spin_kube_e2e::containerd::{LocalContainerd, built_binaries};
-use spin_kube_e2e::cri::{Cri, api};
+use spin_kube_e2e::cri::{Cri, PodSpec, api};
 use spin_kube_e2e::probe;
 use spin_kube_e2e::registry::LocalRegistry;
 
@@ -22,85 +22,6 @@ struct Args {
     /// Idle pods to run for the memory and density figures.
     #[arg(long, default_value_t = 20)]
     pods: usize,
-}
-
-struct Pod {
-    sandbox: String,
-    container: String,
-    create_to_200: Duration,
-    start_to_200: Duration,
-}
-
-async fn run_pod(cri: &mut Cri, image: &str, name: &str, logs: &Path) -> Pod {
-    let log_dir = logs.join(name);
-    std::fs::create_dir_all(&log_dir).unwrap();
-    let config = Cri::pod_config(name, &log_dir);
-    let sandbox = cri
-        .runtime
-        .run_pod_sandbox(api::RunPodSandboxRequest {
-            config: Some(config.clone()),
-            runtime_handler: "spin".into(),
-        })
-        .await
-        .expect("RunPodSandbox")
-        .into_inner()
-        .pod_sandbox_id;
-    let ip = cri
-        .runtime
-        .pod_sandbox_status(api::PodSandboxStatusRequest {
-            pod_sandbox_id: sandbox.clone(),
-            verbose: false,
-        })
-        .await
-        .expect("PodSandboxStatus")
-        .into_inner()
-        .status
-        .and_then(|s| s.network)
-        .map(|n| n.ip)
-        .expect("pod IP");
-    let created = Instant::now();
-    let container = cri
-        .runtime
-        .create_container(api::CreateContainerRequest {
-            pod_sandbox_id: sandbox.clone(),
-            config: Some(api::ContainerConfig {
-                metadata: Some(api::ContainerMetadata {
-                    name: "app".into(),
-                    attempt: 0,
-                }),
-                image: Some(api::ImageSpec {
-                    image: image.into(),
-                    ..Default::default()
-                }),
-                command: vec!["/".into()],
-                log_path: "app.log".into(),
-                ..Default::default()
-            }),
-            sandbox_config: Some(config),
-        })
-        .await
-        .expect("CreateContainer")
-        .into_inner()
-        .container_id;
-    let started = Instant::now();
-    cri.runtime
-        .start_container(api::StartContainerRequest {
-            container_id: container.clone(),
-        })
-        .await
-        .expect("StartContainer");
-    let (status, _) = tokio::task::spawn_blocking(move || {
-        probe::wait_for_answer(&ip, 80, "/", Duration::from_secs(60))
-    })
-    .await
-    .unwrap();
-    assert_eq!(status, 200);
-    Pod {
-        sandbox,
-        container,
-        create_to_200: created.elapsed(),
-        start_to_200: started.elapsed(),
-    }
 }
 
 /// Resident memory of every running `containerd-shim-spin-v2`, MiB, and their count.
@@ -190,10 +111,21 @@ async fn main() {
         .expect("PullImage");
 
     let logs = tempfile::tempdir().unwrap();
-    let mut pods = vec![run_pod(&mut cri, &image, "cold", logs.path()).await];
-    pods.push(run_pod(&mut cri, &image, "warm", logs.path()).await);
-    for i in 2..args.pods.max(2) {
-        pods.push(run_pod(&mut cri, &image, &format!("idle-{i}"), logs.path()).await);
+    let mut pods = Vec::new();
+    for i in 0..args.pods.max(2) {
+        let name = match i {
+            0 => "cold".to_string(),
+            1 => "warm".to_string(),
+            _ => format!("idle-{i}"),
+        };
+        let spec = PodSpec {
+            name: &name,
+            image: &image,
+            log_root: logs.path(),
+            cgroup_parent: None,
+            memory_limit: None,
+        };
+        pods.push(cri.start_app_pod(spec).await);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (rss, shims) = shim_rss();
@@ -252,32 +184,8 @@ async fn main() {
         ms(warm.create_to_200) / ms(run_warm)
     );
 
-    for pod in pods {
-        let _ = cri
-            .runtime
-            .stop_container(api::StopContainerRequest {
-                container_id: pod.container.clone(),
-                timeout: 0,
-            })
-            .await;
-        let _ = cri
-            .runtime
-            .remove_container(api::RemoveContainerRequest {
-                container_id: pod.container,
-            })
-            .await;
-        let _ = cri
-            .runtime
-            .stop_pod_sandbox(api::StopPodSandboxRequest {
-                pod_sandbox_id: pod.sandbox.clone(),
-            })
-            .await;
-        let _ = cri
-            .runtime
-            .remove_pod_sandbox(api::RemovePodSandboxRequest {
-                pod_sandbox_id: pod.sandbox,
-            })
-            .await;
+    for pod in &pods {
+        cri.remove_app_pod(pod, 0).await;
     }
 }
 
