@@ -9,4 +9,7 @@ bash e2e/setup-containerd.sh
 (cd examples/hello-python && ../build-python.sh)
 cargo fmt --all -- --check
 cargo clippy --release --workspace --all-targets -- -D warnings
+# The end-to-end tests run binaries of other packages (the shim under containerd,
+# spin-kube, spin-run), which `cargo test` alone does not build.
+cargo build --release --workspace --bins
 cargo test --release --workspace

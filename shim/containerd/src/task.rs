@@ -379,9 +379,11 @@ impl Task for SpinTask {
         let id = req.id.clone();
         tokio::spawn(async move {
             let status = match server {
-                None => match stop_rx.await {
-                    Ok(_) | Err(_) => 0,
-                },
+                // The sandbox: nothing runs; it exits when killed.
+                None => {
+                    let _ = stop_rx.await;
+                    0
+                }
                 Some(server) => {
                     tracing::info!("Serving http://{} (container {id})", server.local_addr());
                     let (graceful_tx, graceful_rx) = oneshot::channel::<bool>();
@@ -389,9 +391,8 @@ impl Task for SpinTask {
                         let graceful = stop_rx.await.unwrap_or(false);
                         let _ = graceful_tx.send(graceful);
                     };
-                    // A SIGKILL gives no drain time.
-                    let drain = app::DRAIN;
-                    let served = tokio::spawn(server.serve(shutdown, drain));
+                    // SIGTERM waits for the drain; SIGKILL aborts the server at once.
+                    let served = tokio::spawn(server.serve(shutdown, app::DRAIN));
                     let graceful = graceful_rx.await.unwrap_or(false);
                     if graceful {
                         let _ = served.await;
