@@ -116,6 +116,25 @@ state = "{root}/state"
             .expect("ctr (from the containerd package)")
     }
 
+    /// `ctr run MODE` (`--rm` or `-d`) with our runtime on the host network; with a
+    /// port, the app listens on 127.0.0.1:PORT. `target` is the image (or
+    /// `--rootfs DIR`), the container id and the command.
+    pub fn spin_run(&self, mode: &str, port: Option<u16>, target: &[&str]) -> Command {
+        let listen = port.map(|p| format!("SPIN_HTTP_LISTEN_ADDR=127.0.0.1:{p}"));
+        let mut args = vec![
+            "run",
+            mode,
+            "--runtime",
+            "io.containerd.spin.v2",
+            "--net-host",
+        ];
+        if let Some(listen) = &listen {
+            args.extend(["--env", listen.as_str()]);
+        }
+        args.extend(target);
+        self.ctr_command(&args)
+    }
+
     pub fn ctr_command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new("ctr");
         cmd.arg("--address").arg(&self.socket).args(args);

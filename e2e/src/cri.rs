@@ -209,3 +209,45 @@ impl Cri {
         exit_code
     }
 }
+
+/// A node as the CRI tests and benchmarks need it: containerd with the pause image and
+/// a plain-HTTP registry allowed, the hello-world app pushed there by `spin-kube` and
+/// pulled over CRI.
+pub struct HelloNode {
+    pub containerd: crate::containerd::LocalContainerd,
+    pub registry: crate::registry::LocalRegistry,
+    pub cri: Cri,
+    pub image: String,
+    /// The app's source directory (spin.toml + hello.wasm).
+    pub app: tempfile::TempDir,
+}
+
+impl HelloNode {
+    pub async fn start() -> Self {
+        let containerd = crate::containerd::LocalContainerd::start();
+        containerd.import_pause_image();
+        let registry = crate::registry::LocalRegistry::start();
+        containerd.allow_plain_http(&registry.addr);
+        let app = tempfile::tempdir().unwrap();
+        crate::probe::write_app(app.path(), &test_guests::hello());
+        let image = registry.push_app(app.path(), "hello:v1");
+        let mut cri = Cri::connect(containerd.socket.clone()).await;
+        cri.images
+            .pull_image(api::PullImageRequest {
+                image: Some(api::ImageSpec {
+                    image: image.clone(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|e| panic!("PullImage: {e}\n{}", containerd.log()));
+        Self {
+            containerd,
+            registry,
+            cri,
+            image,
+            app,
+        }
+    }
+}

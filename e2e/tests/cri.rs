@@ -5,33 +5,14 @@
 
 use std::time::{Duration, Instant};
 
-use spin_kube_e2e::containerd::LocalContainerd;
-use spin_kube_e2e::cri::{Cri, PodSpec, api};
+use spin_kube_e2e::cri::{HelloNode, PodSpec, api};
 use spin_kube_e2e::probe;
-use spin_kube_e2e::registry::LocalRegistry;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kubelet_path_serves_spin_pods_on_the_pod_network() {
-    let containerd = LocalContainerd::start();
-    containerd.import_pause_image();
-    let registry = LocalRegistry::start();
-    containerd.allow_plain_http(&registry.addr);
-    let app = tempfile::tempdir().unwrap();
-    probe::write_app(app.path(), &test_guests::hello());
-    let image = registry.push_app(app.path(), "hello:v1");
-    let mut cri = Cri::connect(containerd.socket.clone()).await;
-    let spec = api::ImageSpec {
-        image: image.clone(),
-        ..Default::default()
-    };
-    cri.images
-        .pull_image(api::PullImageRequest {
-            image: Some(spec.clone()),
-            ..Default::default()
-        })
-        .await
-        .unwrap_or_else(|e| panic!("PullImage: {e}\n{}", containerd.log()));
-
+    // Kept whole: dropping it stops containerd and the registry.
+    let mut node = HelloNode::start().await;
+    let (cri, image) = (&mut node.cri, node.image.clone());
     let logs = tempfile::tempdir().unwrap();
     let mut pod_logs = Vec::new();
     for name in ["pod-a", "pod-b"] {
@@ -63,7 +44,7 @@ async fn kubelet_path_serves_spin_pods_on_the_pod_network() {
                 container_id: pod.container.clone(),
             })
             .await
-            .unwrap_or_else(|e| panic!("ContainerStats: {e}\n{}", containerd.log()))
+            .unwrap_or_else(|e| panic!("ContainerStats: {e}\n{}", node.containerd.log()))
             .into_inner()
             .stats
             .unwrap();

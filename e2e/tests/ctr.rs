@@ -28,22 +28,9 @@ fn ctr_runs_a_spin_app_drains_on_sigterm_and_shows_its_logs() {
     let rootfs = tempfile::tempdir().unwrap();
     app_rootfs(rootfs.path(), test_guests::hello());
     let port = free_port();
-    let listen = format!("SPIN_HTTP_LISTEN_ADDR=127.0.0.1:{port}");
     let root = rootfs.path().display().to_string();
     let run = containerd
-        .ctr_command(&[
-            "run",
-            "--rm",
-            "--runtime",
-            "io.containerd.spin.v2",
-            "--net-host",
-            "--env",
-            &listen,
-            "--rootfs",
-            &root,
-            "hello-a",
-            "/",
-        ])
+        .spin_run("--rm", Some(port), &["--rootfs", &root, "hello-a", "/"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -100,20 +87,8 @@ fn ctr_runs_a_spin_oci_artifact_from_a_registry_and_reuses_the_compile_cache() {
     let mut logs = Vec::new();
     for id in ["art-1", "art-2"] {
         let port = free_port();
-        let listen = format!("SPIN_HTTP_LISTEN_ADDR=127.0.0.1:{port}");
         let run = containerd
-            .ctr_command(&[
-                "run",
-                "--rm",
-                "--runtime",
-                "io.containerd.spin.v2",
-                "--net-host",
-                "--env",
-                &listen,
-                &image,
-                id,
-                "/",
-            ])
+            .spin_run("--rm", Some(port), &[&image, id, "/"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -140,17 +115,10 @@ fn ctr_runs_a_spin_oci_artifact_from_a_registry_and_reuses_the_compile_cache() {
 /// Runs `ctr run` on a rootfs and returns its error output; it must fail.
 fn refused(containerd: &LocalContainerd, id: &str, rootfs: &std::path::Path) -> String {
     let root = rootfs.display().to_string();
-    let out = containerd.ctr(&[
-        "run",
-        "--rm",
-        "--runtime",
-        "io.containerd.spin.v2",
-        "--net-host",
-        "--rootfs",
-        &root,
-        id,
-        "/",
-    ]);
+    let out = containerd
+        .spin_run("--rm", None, &["--rootfs", &root, id, "/"])
+        .output()
+        .unwrap();
     assert!(!out.status.success(), "{id} started");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -189,21 +157,11 @@ fn bad_apps_fail_at_create_with_a_clear_error_and_leave_containerd_serving() {
     let good = tempfile::tempdir().unwrap();
     app_rootfs(good.path(), test_guests::hello());
     let port = free_port();
-    let listen = format!("SPIN_HTTP_LISTEN_ADDR=127.0.0.1:{port}");
     let root = good.path().display().to_string();
-    let run = containerd.ctr(&[
-        "run",
-        "-d",
-        "--runtime",
-        "io.containerd.spin.v2",
-        "--net-host",
-        "--env",
-        &listen,
-        "--rootfs",
-        &root,
-        "good",
-        "/",
-    ]);
+    let run = containerd
+        .spin_run("-d", Some(port), &["--rootfs", &root, "good", "/"])
+        .output()
+        .unwrap();
     assert!(
         run.status.success(),
         "{}",
@@ -238,32 +196,24 @@ fn images_that_are_not_runnable_spin_apps_are_refused_naming_what_is_wrong() {
         "{}",
         String::from_utf8_lossy(&rm.stderr)
     );
-    let out = containerd.ctr(&[
-        "run",
-        "--rm",
-        "--runtime",
-        "io.containerd.spin.v2",
-        "--net-host",
-        &image,
-        "missing",
-        "/",
-    ]);
+    let out = containerd
+        .spin_run("--rm", None, &[&image, "missing", "/"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("container missing") && e.contains(&layer), "{e}");
 
     // An ordinary container image: no spin.toml, no Spin locked app.
     containerd.import_pause_image_into("default");
-    let out = containerd.ctr(&[
-        "run",
-        "--rm",
-        "--runtime",
-        "io.containerd.spin.v2",
-        "--net-host",
-        spin_kube_e2e::images::PAUSE_IMAGE,
-        "not-spin",
-        "/",
-    ]);
+    let out = containerd
+        .spin_run(
+            "--rm",
+            None,
+            &[spin_kube_e2e::images::PAUSE_IMAGE, "not-spin", "/"],
+        )
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("is not a Spin app"), "{e}");
@@ -286,18 +236,10 @@ fn ctr_runs_a_classic_image_whose_rootfs_holds_the_app() {
         ),
     );
     let port = free_port();
-    let listen = format!("SPIN_HTTP_LISTEN_ADDR=127.0.0.1:{port}");
-    let run = containerd.ctr(&[
-        "run",
-        "-d",
-        "--runtime",
-        "io.containerd.spin.v2",
-        "--net-host",
-        "--env",
-        &listen,
-        image,
-        "classic",
-    ]);
+    let run = containerd
+        .spin_run("-d", Some(port), &[image, "classic"])
+        .output()
+        .unwrap();
     assert!(
         run.status.success(),
         "{}",

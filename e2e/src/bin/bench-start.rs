@@ -12,10 +12,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use spin_kube_e2e::containerd::{LocalContainerd, built_binaries};
-use spin_kube_e2e::cri::{Cri, PodSpec, api};
+use spin_kube_e2e::containerd::built_binaries;
+use spin_kube_e2e::cri::{HelloNode, PodSpec};
 use spin_kube_e2e::probe;
-use spin_kube_e2e::registry::LocalRegistry;
 
 #[derive(Parser)]
 struct Args {
@@ -77,39 +76,10 @@ fn ms(d: Duration) -> f64 {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let bins = built_binaries();
-    let containerd = LocalContainerd::start();
-    containerd.import_pause_image();
-    let registry = LocalRegistry::start();
-    containerd.allow_plain_http(&registry.addr);
-
-    let app = tempfile::tempdir().unwrap();
-    probe::write_app(app.path(), &test_guests::hello());
-    let image = format!("{}/hello:v1", registry.addr);
-    let push = std::process::Command::new(bins.join("spin-kube"))
-        .args(["push", "--insecure", "--file"])
-        .arg(app.path())
-        .arg(&image)
-        .env("DOCKER_CONFIG", app.path())
-        .output()
-        .unwrap();
-    assert!(
-        push.status.success(),
-        "{}",
-        String::from_utf8_lossy(&push.stderr)
-    );
-    let mut cri = Cri::connect(containerd.socket.clone()).await;
-    cri.images
-        .pull_image(api::PullImageRequest {
-            image: Some(api::ImageSpec {
-                image: image.clone(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
-        .await
-        .expect("PullImage");
-
+    // Kept whole: dropping it stops containerd and the registry.
+    let mut node = HelloNode::start().await;
+    let image = node.image.clone();
+    let cri = &mut node.cri;
     let logs = tempfile::tempdir().unwrap();
     let mut pods = Vec::new();
     for i in 0..args.pods.max(2) {
@@ -131,10 +101,10 @@ async fn main() {
     let (rss, shims) = shim_rss();
     let per_pod = rss / shims.max(1) as f64;
 
-    let spin_run = bins.join("spin-run");
+    let spin_run = built_binaries().join("spin-run");
     let cache = tempfile::tempdir().unwrap();
-    let run_cold = spin_run_start(&spin_run, app.path(), cache.path());
-    let run_warm = spin_run_start(&spin_run, app.path(), cache.path());
+    let run_cold = spin_run_start(&spin_run, node.app.path(), cache.path());
+    let run_warm = spin_run_start(&spin_run, node.app.path(), cache.path());
 
     let (cold, warm) = (&pods[0], &pods[1]);
     println!(
