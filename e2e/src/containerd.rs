@@ -26,7 +26,18 @@ pub fn built_binaries() -> PathBuf {
 }
 
 impl LocalContainerd {
+    /// containerd with the `spin` runtime in its config and the shim on its PATH.
     pub fn start() -> Self {
+        Self::launch(true, |_| {})
+    }
+
+    /// containerd whose config has no `spin` runtime and whose PATH has no shim until
+    /// `install` (given the config file) puts them there, as the node installer does.
+    pub fn start_installed_by(install: impl FnOnce(&std::path::Path)) -> Self {
+        Self::launch(false, install)
+    }
+
+    fn launch(spin_on_path: bool, install: impl FnOnce(&std::path::Path)) -> Self {
         assert!(
             nix_is_root(),
             "the containerd end-to-end tests need root (containerd, mounts, network namespaces)"
@@ -49,15 +60,18 @@ state = "{root}/state"
     config_path = "{root}/certs.d"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
     runtime_type = "io.containerd.runc.v2"
-  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.spin]
-    runtime_type = "io.containerd.spin.v2"
-  [plugins."io.containerd.grpc.v1.cri".cni]
+{spin}  [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "{root}/cni"
 "#,
             root = root.display(),
             socket = socket.display(),
             pause = crate::images::PAUSE_IMAGE,
+            spin = if spin_on_path {
+                "  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.spin]\n    runtime_type = \"io.containerd.spin.v2\"\n"
+            } else {
+                ""
+            },
         );
         std::fs::create_dir_all(root.join("cni")).unwrap();
         std::fs::create_dir_all(root.join("certs.d")).unwrap();
@@ -70,12 +84,14 @@ state = "{root}/state"
         std::fs::write(root.join("cni/10-spin-e2e.conflist"), cni).unwrap();
         let config_path = root.join("config.toml");
         std::fs::write(&config_path, config).unwrap();
+        install(&config_path);
         let log = std::fs::File::create(root.join("containerd.log")).unwrap();
-        let path = format!(
-            "{}:{}",
-            built_binaries().display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
+        let system_path = std::env::var("PATH").unwrap_or_default();
+        let path = if spin_on_path {
+            format!("{}:{system_path}", built_binaries().display())
+        } else {
+            system_path
+        };
         let child = Command::new("containerd")
             .arg("--config")
             .arg(&config_path)

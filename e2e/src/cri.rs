@@ -224,7 +224,11 @@ pub struct HelloNode {
 
 impl HelloNode {
     pub async fn start() -> Self {
-        let containerd = crate::containerd::LocalContainerd::start();
+        Self::start_on(crate::containerd::LocalContainerd::start()).await
+    }
+
+    /// The same node on a containerd started by the caller.
+    pub async fn start_on(containerd: crate::containerd::LocalContainerd) -> Self {
         containerd.import_pause_image();
         let registry = crate::registry::LocalRegistry::start();
         containerd.allow_plain_http(&registry.addr);

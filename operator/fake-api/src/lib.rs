@@ -1,5 +1,5 @@
 //! An in-memory Kubernetes API server, enough for the SpinApp operator: GET (objects and
-//! lists), server-side apply, status merge patches, and Event creation. It answers
+//! lists), server-side apply, JSON merge patches (objects and status), and Event creation. It answers
 //! through a tower service, so the real `kube::Client` talks to it unchanged.
 
 use std::collections::BTreeMap;
@@ -35,6 +35,19 @@ pub fn path(api_version: &str, plural: &str, ns: &str, name: &str) -> String {
     format!("{prefix}/{api_version}/namespaces/{ns}/{plural}/{name}")
 }
 
+/// Kinds stored without a namespace.
+const CLUSTER_SCOPED: &[&str] = &["Node", "Namespace", "RuntimeClass", "ClusterRole"];
+
+/// The URL path of a cluster-scoped object.
+pub fn cluster_path(api_version: &str, plural: &str, name: &str) -> String {
+    let prefix = if api_version.contains('/') {
+        "/apis"
+    } else {
+        "/api"
+    };
+    format!("{prefix}/{api_version}/{plural}/{name}")
+}
+
 fn plural(kind: &str) -> String {
     format!("{}s", kind.to_ascii_lowercase())
 }
@@ -50,24 +63,28 @@ impl FakeApi {
     }
 
     /// Stores an object given as YAML (with apiVersion, kind, metadata.name/namespace).
+    /// Stores an object; namespaced kinds without a namespace go to `default`.
     pub fn insert_yaml(&self, yaml: &str) {
         let mut value: Value = serde_yaml::from_str(yaml).unwrap();
         let api_version = value["apiVersion"].as_str().unwrap().to_string();
         let kind = value["kind"].as_str().unwrap().to_string();
         let name = value["metadata"]["name"].as_str().unwrap().to_string();
-        let ns = value["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or("default")
-            .to_string();
-        value["metadata"]["namespace"] = json!(ns);
+        let key = if CLUSTER_SCOPED.contains(&kind.as_str()) {
+            cluster_path(&api_version, &plural(&kind), &name)
+        } else {
+            let ns = value["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("default")
+                .to_string();
+            value["metadata"]["namespace"] = json!(ns);
+            path(&api_version, &plural(&kind), &ns, &name)
+        };
         value["metadata"]["uid"] = json!(format!("uid-{name}"));
         value["metadata"]["generation"] = json!(1);
         let mut state = self.state.lock().unwrap();
         state.version += 1;
         value["metadata"]["resourceVersion"] = json!(state.version.to_string());
-        state
-            .objects
-            .insert(path(&api_version, &plural(&kind), &ns, &name), value);
+        state.objects.insert(key, value);
     }
 
     pub fn get(&self, path: &str) -> Option<Value> {
@@ -146,6 +163,15 @@ impl FakeApi {
                     return not_found(&path);
                 };
                 obj["status"] = patch["status"].clone();
+                obj["metadata"]["resourceVersion"] = json!(version);
+                json_response(StatusCode::OK, obj)
+            }
+            Method::PATCH if content_type.starts_with("application/merge-patch+json") => {
+                let patch: Value = serde_json::from_slice(&body).unwrap();
+                let Some(obj) = state.objects.get_mut(&path) else {
+                    return not_found(&path);
+                };
+                merge_patch(obj, &patch);
                 obj["metadata"]["resourceVersion"] = json!(version);
                 json_response(StatusCode::OK, obj)
             }
@@ -241,6 +267,25 @@ impl FakeApi {
 
 /// Response bodies: whole JSON documents, or a watch stream that stays open.
 pub type Body = BoxBody<Bytes, std::convert::Infallible>;
+
+/// RFC 7386 JSON merge patch: objects merge, `null` deletes, anything else replaces.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    let Some(fields) = patch.as_object() else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    let object = target.as_object_mut().unwrap();
+    for (key, value) in fields {
+        if value.is_null() {
+            object.remove(key);
+        } else {
+            merge_patch(object.entry(key.clone()).or_insert(Value::Null), value);
+        }
+    }
+}
 
 fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
     Response::builder()

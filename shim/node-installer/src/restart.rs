@@ -1,0 +1,169 @@
+//! Restarting containerd so it reads the new runtime.
+//!
+//! - `systemd` (the DaemonSet's default): runs `systemctl` inside the host's mount, UTS,
+//!   IPC, network and PID namespaces, those of the host's PID 1 (the pod has
+//!   `hostPID: true` and is privileged), and restarts the first active unit of the
+//!   flavour (`containerd`; `k3s` or `k3s-agent`; `rke2-server` or `rke2-agent`).
+//! - `command`: `/bin/sh -c COMMAND` in the installer's own namespaces, for nodes set
+//!   up another way (and for tests).
+//! - `none`: nothing; the installer says a restart is still needed and asks for it
+//!   again on its next run.
+
+use std::process::Command;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restart {
+    Systemd { units: Vec<String> },
+    Command(String),
+    None,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RestartError {
+    #[error("cannot run `{command}`: {source}")]
+    Spawn {
+        command: String,
+        source: std::io::Error,
+    },
+    #[error("`{command}` failed ({status}): {stderr}")]
+    Failed {
+        command: String,
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
+    #[error(
+        "none of the systemd units {units:?} is active on the host; name the unit with --containerd-unit or restart containerd with --restart=command"
+    )]
+    NoActiveUnit { units: Vec<String> },
+    #[error(
+        "cannot open the host's namespaces at /proc/1/ns (the installer needs hostPID and privileged): {0}"
+    )]
+    HostNamespaces(std::io::Error),
+}
+
+/// What was done, for the log; `None` when nothing was restarted.
+pub fn restart(how: &Restart) -> Result<Option<String>, RestartError> {
+    match how {
+        Restart::None => Ok(None),
+        Restart::Command(command) => {
+            let mut cmd = Command::new("/bin/sh");
+            cmd.arg("-c").arg(command);
+            run(cmd, command)?;
+            Ok(Some(command.clone()))
+        }
+        Restart::Systemd { units } => {
+            let namespaces = host_ns::open().map_err(RestartError::HostNamespaces)?;
+            for unit in units {
+                let mut probe = host_ns::command(&namespaces, "systemctl");
+                probe.args(["is-active", "--quiet", unit]);
+                let active = probe
+                    .status()
+                    .map_err(|source| RestartError::Spawn {
+                        command: format!("systemctl is-active {unit}"),
+                        source,
+                    })?
+                    .success();
+                if active {
+                    let mut cmd = host_ns::command(&namespaces, "systemctl");
+                    cmd.args(["restart", unit]);
+                    let shown = format!("systemctl restart {unit}");
+                    run(cmd, &shown)?;
+                    return Ok(Some(shown));
+                }
+            }
+            Err(RestartError::NoActiveUnit {
+                units: units.clone(),
+            })
+        }
+    }
+}
+
+fn run(mut cmd: Command, shown: &str) -> Result<(), RestartError> {
+    let out = cmd.output().map_err(|source| RestartError::Spawn {
+        command: shown.to_string(),
+        source,
+    })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(RestartError::Failed {
+            command: shown.to_string(),
+            status: out.status,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
+    }
+}
+
+/// Running a command in the host's namespaces (what `nsenter --target 1` does), so
+/// the installer image needs no `nsenter`.
+// unsafe: `setns` has to happen in the forked child before exec (a multi-threaded
+// process cannot enter another mount namespace), which only `pre_exec` allows. The
+// closure calls nothing but `setns` on descriptors opened before the fork, which is
+// async-signal-safe.
+#[allow(unsafe_code)]
+mod host_ns {
+    use std::fs::File;
+    use std::os::unix::process::CommandExt;
+    use std::process::Command;
+    use std::sync::Arc;
+
+    use nix::sched::{CloneFlags, setns};
+
+    /// The namespaces of the host's PID 1, opened once.
+    pub type Namespaces = Arc<Vec<(File, CloneFlags)>>;
+
+    pub fn open() -> std::io::Result<Namespaces> {
+        let kinds = [
+            ("mnt", CloneFlags::CLONE_NEWNS),
+            ("uts", CloneFlags::CLONE_NEWUTS),
+            ("ipc", CloneFlags::CLONE_NEWIPC),
+            ("net", CloneFlags::CLONE_NEWNET),
+            ("pid", CloneFlags::CLONE_NEWPID),
+        ];
+        let mut opened = Vec::new();
+        for (name, flag) in kinds {
+            opened.push((File::open(format!("/proc/1/ns/{name}"))?, flag));
+        }
+        Ok(Arc::new(opened))
+    }
+
+    pub fn command(namespaces: &Namespaces, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        let namespaces = namespaces.clone();
+        // SAFETY: see the module comment; only setns runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                for (file, flag) in namespaces.iter() {
+                    setns(file, *flag).map_err(std::io::Error::from)?;
+                }
+                Ok(())
+            });
+        }
+        cmd
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_runs_and_its_failure_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("restarted");
+        let done = restart(&Restart::Command(format!("touch {}", marker.display()))).unwrap();
+        assert!(done.unwrap().starts_with("touch "));
+        assert!(marker.exists());
+
+        let err = restart(&Restart::Command("echo nope >&2; exit 3".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("exit status: 3"), "{err}");
+        assert!(err.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn none_restarts_nothing() {
+        assert_eq!(restart(&Restart::None).unwrap(), None);
+    }
+}
