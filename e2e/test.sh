@@ -7,6 +7,8 @@ bash e2e/setup.sh
 # containerd 1.7, runc, CNI plugins, protoc for the shim's end-to-end tests (root).
 bash e2e/setup-containerd.sh
 (cd examples/hello-python && ../build-python.sh)
+# Real Helm (Go SDK in the pinned PyPI wheel helm-python-sdk) for the chart's tests.
+bash charts/helm.sh lint charts/spin-operator
 cargo fmt --all -- --check
 cargo clippy --release --workspace --all-targets -- -D warnings
 # The end-to-end tests run binaries of other packages (the shim under containerd,
