@@ -100,19 +100,19 @@ pub fn install(opts: &Options) -> Result<Report, InstallError> {
     )?;
     let config_changed = edited.changed || existing.is_none();
 
-    // 2. The shim, replaced only when its content differs.
-    let shim = std::fs::read(&opts.shim_source).map_err(|source| InstallError::ShimSource {
+    // 2. The shim, replaced only when its content differs (hashed as a stream: the
+    //    binary is large and the installer's memory limit small).
+    let shim_sha256 = sha256_of(&opts.shim_source).map_err(|source| InstallError::ShimSource {
         path: opts.shim_source.clone(),
         source,
     })?;
-    let shim_sha256 = hex::encode(Sha256::digest(&shim));
     let local_dir = host.local(&opts.install_dir);
     std::fs::create_dir_all(&local_dir).map_err(host_err("create", &opts.install_dir))?;
     let local_shim = host.local(&shim_path);
-    let installed = std::fs::read(&local_shim).ok();
-    let shim_copied = installed.as_deref() != Some(&shim[..]);
+    let shim_copied = sha256_of(&local_shim).ok().as_ref() != Some(&shim_sha256);
     if shim_copied {
-        write_atomically(&local_shim, &shim, 0o755).map_err(host_err("write", &shim_path))?;
+        copy_atomically(&opts.shim_source, &local_shim, 0o755)
+            .map_err(host_err("write", &shim_path))?;
     }
 
     // 3. The config, then containerd.
@@ -159,16 +159,36 @@ pub fn install(opts: &Options) -> Result<Report, InstallError> {
     })
 }
 
+fn sha256_of(path: &Path) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+fn copy_atomically(from: &Path, to: &Path, mode: u32) -> std::io::Result<()> {
+    replace_atomically(to, mode, |file| {
+        std::io::copy(&mut std::fs::File::open(from)?, file).map(|_| ())
+    })
+}
+
+fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    replace_atomically(path, mode, |file| file.write_all(bytes))
+}
+
 /// Writes next to the destination and renames over it, so containerd (or a running
 /// shim) never sees a half-written file.
-fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+fn replace_atomically(
+    path: &Path,
+    mode: u32,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.spin-node-installer.tmp"));
     let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
+    write(&mut file)?;
     file.set_permissions(std::fs::Permissions::from_mode(mode))?;
     file.sync_all()?;
     std::fs::rename(&tmp, path)
