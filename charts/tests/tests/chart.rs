@@ -244,7 +244,7 @@ fn options_change_what_is_installed() {
         "leaderElection.enabled=false",
         "runtimeClass.tolerations[0].key=wasm",
         "runtimeClass.tolerations[0].operator=Exists",
-        "nodeInstaller.restart=command",
+        "nodeInstaller.restart=host-command",
         "nodeInstaller.restartCommand=/etc/init.d/containerd restart",
         "image.tag=dev",
     ])
@@ -297,9 +297,10 @@ fn bad_values_fail_naming_the_value() {
             "replicaCount=2 needs leaderElection.enabled=true",
         ),
         (
-            "nodeInstaller.restart=command",
-            "nodeInstaller.restart=command needs nodeInstaller.restartCommand",
+            "nodeInstaller.restart=host-command",
+            "nodeInstaller.restart=host-command needs nodeInstaller.restartCommand",
         ),
+        ("nodeInstaller.restart=command", "/nodeInstaller/restart"),
         (
             "metrics.service.enabled=false,metrics.serviceMonitor.enabled=true",
             "needs metrics.service.enabled=true",

@@ -34,11 +34,11 @@ struct Args {
     /// The systemd unit to restart [default: containerd; k3s or k3s-agent; rke2-server or rke2-agent].
     #[arg(long, env = "SPIN_INSTALLER_CONTAINERD_UNIT")]
     containerd_unit: Option<String>,
-    /// With --restart=command: run by /bin/sh -c in the installer's namespaces.
+    /// With --restart=host-command or command: the command, run by /bin/sh -c.
     #[arg(
         long,
         env = "SPIN_INSTALLER_RESTART_COMMAND",
-        required_if_eq("restart", "command")
+        required_if_eq_any([("restart", "command"), ("restart", "host-command")])
     )]
     restart_command: Option<String>,
     /// Label this node when done (the DaemonSet passes its node name).
@@ -56,7 +56,9 @@ struct Args {
 enum RestartMode {
     /// `systemctl restart` in the host's namespaces (needs hostPID and privileged).
     Systemd,
-    /// --restart-command.
+    /// --restart-command in the host's namespaces, by the host's /bin/sh (needs hostPID and privileged).
+    HostCommand,
+    /// --restart-command in the installer's own namespaces (an installer run on the host).
     Command,
     /// Do not restart; say that it is needed.
     None,
@@ -104,6 +106,9 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         RestartMode::Systemd => args.containerd_unit.as_ref().map(|unit| Restart::Systemd {
             units: vec![unit.clone()],
         }),
+        RestartMode::HostCommand => Some(Restart::HostCommand(
+            args.restart_command.clone().unwrap_or_default(),
+        )),
         RestartMode::Command => Some(Restart::Command(
             args.restart_command.clone().unwrap_or_default(),
         )),

@@ -4,8 +4,10 @@
 //!   IPC, network and PID namespaces, those of the host's PID 1 (the pod has
 //!   `hostPID: true` and is privileged), and restarts the first active unit of the
 //!   flavour (`containerd`; `k3s` or `k3s-agent`; `rke2-server` or `rke2-agent`).
-//! - `command`: `/bin/sh -c COMMAND` in the installer's own namespaces, for nodes set
-//!   up another way (and for tests).
+//! - `host-command`: the host's `/bin/sh -c COMMAND` in the host's namespaces (as for
+//!   systemd), for hosts without systemd (e.g. `/etc/init.d/containerd restart`).
+//! - `command`: `/bin/sh -c COMMAND` in the installer's own namespaces, for an installer
+//!   run on the host itself (and for tests).
 //! - `none`: nothing; the installer says a restart is still needed and asks for it
 //!   again on its next run.
 
@@ -14,6 +16,7 @@ use std::process::Command;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Restart {
     Systemd { units: Vec<String> },
+    HostCommand(String),
     Command(String),
     None,
 }
@@ -50,6 +53,13 @@ pub fn restart(how: &Restart) -> Result<Option<String>, RestartError> {
             cmd.arg("-c").arg(command);
             run(cmd, command)?;
             Ok(Some(command.clone()))
+        }
+        Restart::HostCommand(command) => {
+            let namespaces = host_ns::open().map_err(RestartError::HostNamespaces)?;
+            let mut cmd = host_ns::command(&namespaces, "/bin/sh");
+            cmd.arg("-c").arg(command);
+            run(cmd, command)?;
+            Ok(Some(format!("{command} (on the host)")))
         }
         Restart::Systemd { units } => {
             let namespaces = host_ns::open().map_err(RestartError::HostNamespaces)?;
