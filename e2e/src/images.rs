@@ -5,7 +5,7 @@
 //!   sandboxes without running them; the image just has to exist, as kubelet's does;
 //! - classic (non-artifact) images whose one layer holds a Spin app's files.
 
-use sha2::{Digest, Sha256};
+use spin_kube_images::oci_layout::{self, ImageConfig, LayerFile};
 
 /// The name containerd's CRI config points `sandbox_image` at.
 pub const PAUSE_IMAGE: &str = "spin-kube.local/pause:1";
@@ -41,58 +41,16 @@ pub fn pause_binary() -> Vec<u8> {
     elf
 }
 
-fn digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-}
-
-fn tar_of(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(Vec::new());
-    for (path, data, mode) in entries {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(data.len() as u64);
-        header.set_mode(*mode);
-        header.set_mtime(0);
-        header.set_cksum();
-        builder.append_data(&mut header, path, *data).unwrap();
-    }
-    builder.into_inner().unwrap()
-}
-
-/// An OCI image layout tarball of `name` with one layer holding `files`.
-pub fn image_tar(name: &str, files: &[(&str, &[u8], u32)], entrypoint: &[&str]) -> Vec<u8> {
-    let layer = tar_of(files);
-    let config = serde_json::to_vec(&serde_json::json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {"Entrypoint": entrypoint},
-        "rootfs": {"type": "layers", "diff_ids": [digest(&layer)]},
-    }))
-    .unwrap();
-    let manifest = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(&config), "size": config.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest(&layer), "size": layer.len()}],
-    }))
-    .unwrap();
-    let index = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2,
-        "manifests": [{
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": digest(&manifest),
-            "size": manifest.len(),
-            "annotations": {"io.containerd.image.name": name},
-        }],
-    }))
-    .unwrap();
-    let blob = |bytes: &[u8]| format!("blobs/sha256/{}", &digest(bytes)[7..]);
-    tar_of(&[
-        ("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#, 0o644),
-        ("index.json", &index, 0o644),
-        (&blob(&manifest), &manifest, 0o644),
-        (&blob(&config), &config, 0o644),
-        (&blob(&layer), &layer, 0o644),
-    ])
+/// An OCI layout tarball of `name` with one layer holding `files`.
+pub fn image_tar(name: &str, files: &[LayerFile<'_>], entrypoint: &[&str]) -> Vec<u8> {
+    oci_layout::image_tar(
+        name,
+        files,
+        &ImageConfig {
+            entrypoint,
+            user: "",
+        },
+    )
 }
 
 /// The pause image, as [`PAUSE_IMAGE`].
