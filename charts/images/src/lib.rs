@@ -1,0 +1,66 @@
+//! The chart's container images, built from our release binaries with no base image
+//! (none can be pulled here) and no registry: each is the stripped binaries plus the
+//! shared libraries `ldd` names, as an OCI image layout tarball
+//! ([`oci_layout::image_tar`]).
+//!
+//! - `spin-operator`: `/spin-operator`, run as 65532:65532.
+//! - `spin-node-installer`: `/spin-node-installer` and `/containerd-shim-spin-v2` side by
+//!   side (the installer installs the shim next to itself), run as root.
+
+pub mod oci_layout;
+pub mod rootfs;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use oci_layout::{ImageConfig, image_tar};
+use rootfs::{RootfsError, shared_libraries, stripped_binary};
+
+/// One image: its repository's last path segment, the binaries it holds (the first is
+/// the entrypoint) and the user it runs as.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageSpec {
+    pub name: &'static str,
+    pub binaries: &'static [&'static str],
+    pub user: &'static str,
+}
+
+pub const OPERATOR: ImageSpec = ImageSpec {
+    name: "spin-operator",
+    binaries: &["spin-operator"],
+    user: "65532:65532",
+};
+
+pub const NODE_INSTALLER: ImageSpec = ImageSpec {
+    name: "spin-node-installer",
+    binaries: &["spin-node-installer", "containerd-shim-spin-v2"],
+    user: "",
+};
+
+pub const IMAGES: [ImageSpec; 2] = [OPERATOR, NODE_INSTALLER];
+
+/// The image tarball of `spec`, from the binaries in `bin_dir`, named `reference`.
+pub fn build(spec: &ImageSpec, bin_dir: &Path, reference: &str) -> Result<Vec<u8>, RootfsError> {
+    let mut files = BTreeMap::new();
+    for binary in spec.binaries {
+        let path = bin_dir.join(binary);
+        let stripped = stripped_binary(&path)?;
+        for lib in shared_libraries(&path)? {
+            files.insert(lib.path.clone(), lib);
+        }
+        files.insert(stripped.path.clone(), stripped);
+    }
+    let entries: Vec<_> = files
+        .values()
+        .map(|f| (f.path.trim_start_matches('/'), f.content.as_slice(), f.mode))
+        .collect();
+    let entrypoint = format!("/{}", spec.binaries[0]);
+    Ok(image_tar(
+        reference,
+        &entries,
+        &ImageConfig {
+            entrypoint: &[&entrypoint],
+            user: spec.user,
+        },
+    ))
+}
