@@ -7,6 +7,8 @@ need_apt=()
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v curl >/dev/null || need_apt+=(curl)
+# build-images strips the binaries it puts in the chart's images.
+command -v strip >/dev/null || need_apt+=(binutils)
 command -v python3 >/dev/null || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 # The OCI registry the push and deploy tests push to (CNCF Distribution, on loopback).
