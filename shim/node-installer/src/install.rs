@@ -30,6 +30,8 @@ pub struct Options {
     pub containerd_config: Option<PathBuf>,
     /// How to restart; `None` means systemd with the flavour's units.
     pub restart: Option<Restart>,
+    /// The host's init as the installer sees it (1 with `hostPID`).
+    pub host_pid: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,7 +142,7 @@ pub fn install(opts: &Options) -> Result<Report, InstallError> {
     let mut restarted = None;
     let mut restart_pending = false;
     if pending.exists() {
-        restarted = restart::restart(&how)?;
+        restarted = restart::restart(&how, opts.host_pid)?;
         if restarted.is_some() {
             std::fs::remove_file(&pending).map_err(host_err("remove", &opts.install_dir))?;
         } else {

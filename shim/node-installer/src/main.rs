@@ -41,6 +41,10 @@ struct Args {
         required_if_eq_any([("restart", "command"), ("restart", "host-command")])
     )]
     restart_command: Option<String>,
+    /// The host's init process as seen here (1 with hostPID), whose namespaces
+    /// --restart=systemd and host-command enter.
+    #[arg(long, env = "SPIN_INSTALLER_HOST_PID", default_value_t = 1)]
+    host_pid: u32,
     /// Label this node when done (the DaemonSet passes its node name).
     #[arg(long, env = "NODE_NAME")]
     node_name: Option<String>,
@@ -120,6 +124,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         install_dir: args.install_dir.clone(),
         containerd_config: args.containerd_config.clone(),
         restart,
+        host_pid: args.host_pid,
     })?;
 
     let short = &report.shim_sha256[..12];

@@ -44,8 +44,10 @@ pub enum RestartError {
     HostNamespaces(std::io::Error),
 }
 
-/// What was done, for the log; `None` when nothing was restarted.
-pub fn restart(how: &Restart) -> Result<Option<String>, RestartError> {
+/// What was done, for the log; `None` when nothing was restarted. `host_pid` is the
+/// host's init as the installer sees it (1 with `hostPID`), whose namespaces
+/// `systemd` and `host-command` enter.
+pub fn restart(how: &Restart, host_pid: u32) -> Result<Option<String>, RestartError> {
     match how {
         Restart::None => Ok(None),
         Restart::Command(command) => {
@@ -55,14 +57,14 @@ pub fn restart(how: &Restart) -> Result<Option<String>, RestartError> {
             Ok(Some(command.clone()))
         }
         Restart::HostCommand(command) => {
-            let namespaces = host_ns::open().map_err(RestartError::HostNamespaces)?;
+            let namespaces = host_ns::open(host_pid).map_err(RestartError::HostNamespaces)?;
             let mut cmd = host_ns::command(&namespaces, "/bin/sh");
             cmd.arg("-c").arg(command);
             run(cmd, command)?;
             Ok(Some(format!("{command} (on the host)")))
         }
         Restart::Systemd { units } => {
-            let namespaces = host_ns::open().map_err(RestartError::HostNamespaces)?;
+            let namespaces = host_ns::open(host_pid).map_err(RestartError::HostNamespaces)?;
             for unit in units {
                 let mut probe = host_ns::command(&namespaces, "systemctl");
                 probe.args(["is-active", "--quiet", unit]);
@@ -119,10 +121,10 @@ mod host_ns {
 
     use nix::sched::{CloneFlags, setns};
 
-    /// The namespaces of the host's PID 1, opened once.
+    /// The namespaces of the host's init, opened once.
     pub type Namespaces = Arc<Vec<(File, CloneFlags)>>;
 
-    pub fn open() -> std::io::Result<Namespaces> {
+    pub fn open(pid: u32) -> std::io::Result<Namespaces> {
         let kinds = [
             ("mnt", CloneFlags::CLONE_NEWNS),
             ("uts", CloneFlags::CLONE_NEWUTS),
@@ -132,7 +134,10 @@ mod host_ns {
         ];
         let mut opened = Vec::new();
         for (name, flag) in kinds {
-            opened.push((File::open(format!("/proc/1/ns/{name}"))?, flag));
+            let path = format!("/proc/{pid}/ns/{name}");
+            let file = File::open(&path)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{path}: {e}")))?;
+            opened.push((file, flag));
         }
         Ok(Arc::new(opened))
     }
@@ -161,11 +166,11 @@ mod tests {
     fn a_command_runs_and_its_failure_says_why() {
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("restarted");
-        let done = restart(&Restart::Command(format!("touch {}", marker.display()))).unwrap();
+        let done = restart(&Restart::Command(format!("touch {}", marker.display())), 1).unwrap();
         assert!(done.unwrap().starts_with("touch "));
         assert!(marker.exists());
 
-        let err = restart(&Restart::Command("echo nope >&2; exit 3".into()))
+        let err = restart(&Restart::Command("echo nope >&2; exit 3".into()), 1)
             .unwrap_err()
             .to_string();
         assert!(err.contains("exit status: 3"), "{err}");
@@ -174,6 +179,6 @@ mod tests {
 
     #[test]
     fn none_restarts_nothing() {
-        assert_eq!(restart(&Restart::None).unwrap(), None);
+        assert_eq!(restart(&Restart::None, 1).unwrap(), None);
     }
 }

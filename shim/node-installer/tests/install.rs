@@ -39,6 +39,7 @@ impl Host {
                 "echo restarted >> {}",
                 self.restarts.display()
             ))),
+            host_pid: 1,
         }
     }
 
