@@ -227,6 +227,26 @@ impl HelloNode {
         Self::start_on(crate::containerd::LocalContainerd::start()).await
     }
 
+    /// Runs one pod of the app (handler `spin`), checks that it answers 200 on its pod
+    /// IP, then stops it (graceful: exit 0) and removes it.
+    pub async fn serve_one_pod(&mut self, name: &str) {
+        let logs = tempfile::tempdir().unwrap();
+        let image = self.image.clone();
+        let pod = self
+            .cri
+            .start_app_pod(PodSpec {
+                name,
+                image: &image,
+                log_root: logs.path(),
+                cgroup_parent: None,
+                memory_limit: None,
+            })
+            .await;
+        let (status, body) = crate::probe::get(&pod.ip, 80, "/").unwrap();
+        assert_eq!((status, body.contains("Hello")), (200, true), "{body}");
+        assert_eq!(self.cri.remove_app_pod(&pod, 10).await, 0);
+    }
+
     /// The same node on a containerd started by the caller.
     pub async fn start_on(containerd: crate::containerd::LocalContainerd) -> Self {
         containerd.import_pause_image();

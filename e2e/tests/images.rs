@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use spin_kube_e2e::containerd::{LocalContainerd, built_binaries};
-use spin_kube_e2e::cri::{HelloNode, PodSpec};
-use spin_kube_e2e::probe;
+use spin_kube_e2e::cri::HelloNode;
 
 const OPERATOR: &str = "ghcr.io/spin-kube-rs/spin-operator:0.1.0";
 const INSTALLER: &str = "ghcr.io/spin-kube-rs/spin-node-installer:0.1.0";
@@ -106,22 +105,9 @@ async fn the_installer_image_installs_a_shim_that_serves_pods() {
     });
     assert!(installed.exists());
 
+    // Kept whole: dropping it stops containerd and the registry.
     let mut hello = HelloNode::start_on(node).await;
-    let logs = tempfile::tempdir().unwrap();
-    let image = hello.image.clone();
-    let pod = hello
-        .cri
-        .start_app_pod(PodSpec {
-            name: "from-image",
-            image: &image,
-            log_root: logs.path(),
-            cgroup_parent: None,
-            memory_limit: None,
-        })
-        .await;
-    let (status, body) = probe::get(&pod.ip, 80, "/").unwrap();
-    assert_eq!((status, body.contains("Hello")), (200, true), "{body}");
-    assert_eq!(hello.cri.remove_app_pod(&pod, 10).await, 0);
+    hello.serve_one_pod("from-image").await;
 }
 
 /// The shim the image carries: an executable ELF, smaller than the unstripped build.

@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use spin_kube_e2e::containerd::{LocalContainerd, built_binaries};
-use spin_kube_e2e::cri::{HelloNode, PodSpec};
-use spin_kube_e2e::probe;
+use spin_kube_e2e::cri::HelloNode;
 
 fn run_installer(config: &Path, install_dir: &Path, restarts: &Path) -> String {
     let bins = built_binaries();
@@ -89,21 +88,7 @@ async fn an_installed_node_serves_spin_pods() {
 
     // Kept whole: dropping it stops containerd and the registry.
     let mut node = HelloNode::start_on(containerd).await;
-    let logs = tempfile::tempdir().unwrap();
-    let image = node.image.clone();
-    let pod = node
-        .cri
-        .start_app_pod(PodSpec {
-            name: "installed",
-            image: &image,
-            log_root: logs.path(),
-            cgroup_parent: None,
-            memory_limit: None,
-        })
-        .await;
-    let (status, body) = probe::get(&pod.ip, 80, "/").unwrap();
-    assert_eq!((status, body.contains("Hello")), (200, true), "{body}");
-    assert_eq!(node.cri.remove_app_pod(&pod, 10).await, 0);
+    node.serve_one_pod("installed").await;
 }
 
 #[test]
