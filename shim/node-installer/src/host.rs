@@ -29,6 +29,30 @@ impl HostFs {
             .join(host_path.strip_prefix("/").unwrap_or(host_path))
     }
 
+    /// The file a host path ends at when its last component is a symlink (as on hosts
+    /// whose config is managed elsewhere), read as the host would: an absolute target
+    /// is a host path, not one in the installer's container.
+    pub fn resolve(&self, host_path: &Path) -> std::io::Result<PathBuf> {
+        let mut path = host_path.to_path_buf();
+        for _ in 0..8 {
+            let local = self.local(&path);
+            match std::fs::symlink_metadata(&local) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    let target = std::fs::read_link(&local)?;
+                    path = match path.parent() {
+                        Some(dir) if target.is_relative() => dir.join(target),
+                        _ => target,
+                    };
+                }
+                _ => return Ok(path),
+            }
+        }
+        Err(std::io::Error::other(format!(
+            "{}: too many levels of symbolic links",
+            host_path.display()
+        )))
+    }
+
     pub fn read(&self, host_path: &Path) -> std::io::Result<Option<String>> {
         match std::fs::read_to_string(self.local(host_path)) {
             Ok(text) => Ok(Some(text)),

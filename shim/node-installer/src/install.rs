@@ -78,8 +78,12 @@ pub fn install(opts: &Options) -> Result<Report, InstallError> {
     };
 
     // 1. The config, edited in memory first: a malformed one stops everything here.
-    let target = host::find_config(&host, opts.containerd_config.as_deref())
+    let mut target = host::find_config(&host, opts.containerd_config.as_deref())
         .map_err(host_err("read", Path::new("the containerd config")))?;
+    // A symlinked config is edited where it points; the link stays.
+    target.path = host
+        .resolve(&target.path)
+        .map_err(host_err("read", &target.path))?;
     let existing = host
         .read(&target.path)
         .map_err(host_err("read", &target.path))?;

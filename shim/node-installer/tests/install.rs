@@ -288,3 +288,36 @@ fn a_failed_restart_is_retried_on_the_next_run() {
     // And then it is settled.
     assert_eq!(install(&host.options()).unwrap().restarted, None);
 }
+
+#[test]
+fn a_symlinked_config_is_edited_where_it_points() {
+    let host = Host::from_fixture("debian-stock");
+    let etc = host.root.path().join("etc/containerd");
+    std::fs::create_dir_all(etc.join("managed")).unwrap();
+    std::fs::rename(etc.join("config.toml"), etc.join("managed/config.toml")).unwrap();
+    // Absolute, as the host sees it: it must not be followed inside the installer.
+    std::os::unix::fs::symlink(
+        "/etc/containerd/managed/config.toml",
+        etc.join("config.toml"),
+    )
+    .unwrap();
+
+    let report = install(&host.options()).unwrap();
+    assert_eq!(
+        report.config.path,
+        Path::new("/etc/containerd/managed/config.toml")
+    );
+    assert!(
+        std::fs::symlink_metadata(etc.join("config.toml"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link was replaced"
+    );
+    let config = host.file(Path::new("/etc/containerd/managed/config.toml"));
+    assert_eq!(
+        spin_runtime(&config, V2)["runtime_path"].as_str(),
+        Some(SHIM_PATH)
+    );
+    assert!(!install(&host.options()).unwrap().config_changed);
+}
