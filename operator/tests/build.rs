@@ -258,64 +258,35 @@ fn invalid_specs_name_the_field() {
 
 #[test]
 fn crds_golden_files_and_examples_parse_with_kubectl() {
-    if std::process::Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "kubectl is required in CI"
-        );
-        eprintln!("SKIPPED: kubectl is not installed");
-        return;
-    }
-    let dir = tempfile_dir();
-    let mut kustomization = String::from("resources:\n");
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/kubernetes");
-    let files = std::fs::read_dir(golden_dir())
+    let files: Vec<(String, String)> = std::fs::read_dir(golden_dir())
         .unwrap()
         .chain(std::fs::read_dir(examples).unwrap())
         .map(|e| e.unwrap().path())
-        .chain([Path::new(env!("CARGO_MANIFEST_DIR")).join("../crds/spinkube.crds.yaml")]);
-    for path in files {
-        let name = format!(
-            "{}-{}",
-            path.parent()
+        .chain([Path::new(env!("CARGO_MANIFEST_DIR")).join("../crds/spinkube.crds.yaml")])
+        .map(|path| {
+            let dir = path
+                .parent()
                 .unwrap()
                 .file_name()
                 .unwrap()
                 .to_str()
-                .unwrap(),
-            path.file_name().unwrap().to_str().unwrap()
-        );
-        std::fs::copy(&path, dir.join(&name)).unwrap();
-        kustomization.push_str(&format!("- {name}\n"));
-    }
-    std::fs::write(dir.join("kustomization.yaml"), kustomization).unwrap();
-    let out = std::process::Command::new("kubectl")
-        .arg("kustomize")
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+                .unwrap();
+            let file = path.file_name().unwrap().to_str().unwrap();
+            (
+                format!("{dir}-{file}"),
+                std::fs::read_to_string(&path).unwrap(),
+            )
+        })
+        .collect();
+    let Some(text) = kube_fake_api::kubectl::kustomize(&files) else {
+        return;
+    };
     assert!(
         text.contains("kind: Deployment")
             && text.contains("kind: Service")
             && text.contains("kind: SpinApp")
     );
-}
-
-fn tempfile_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("spin-operator-golden-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! lists), server-side apply, JSON merge patches (objects and status), and Event creation. It answers
 //! through a tower service, so the real `kube::Client` talks to it unchanged.
 
+pub mod kubectl;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
