@@ -39,7 +39,6 @@ def user_values(args):
 def template(args):
     with helm.Chart.load(args.chart) as chart:
         values = user_values(args)
-        chart.validate_schema(chart.merge_values(values))
         out = []
         if args.include_crds:
             for crd in chart.crds:
@@ -47,6 +46,7 @@ def template(args):
                     doc = doc.strip().removeprefix("---").strip()
                     if doc:
                         out.append(f"---\n# Source: {chart.name}/{crd['name']}\n{doc}\n")
+        # Helm checks the values against values.schema.json while rendering.
         rendered = chart.render(values, name=args.name, namespace=args.namespace, is_install=True)
         for path in sorted(rendered):
             if path.endswith("NOTES.txt"):
