@@ -126,7 +126,7 @@ pub fn add_spin_runtime(text: &str, req: &EditRequest<'_>) -> Result<Edited, Con
         None if req.template => req.schema_hint.unwrap_or(Schema::V2),
         // An empty file means containerd's defaults: say version 2, which containerd
         // 1.5+ reads as such and 2.x migrates on load.
-        None if is_empty(&doc) => {
+        None if doc.as_table().is_empty() => {
             doc.insert("version", value(2));
             Schema::V2
         }
@@ -188,10 +188,9 @@ pub fn add_spin_runtime(text: &str, req: &EditRequest<'_>) -> Result<Edited, Con
     } else {
         doc.to_string()
     };
-    let changed = out != text;
     Ok(Edited {
-        text: if changed { out } else { text.to_string() },
-        changed,
+        changed: out != text,
+        text: out,
         schema,
     })
 }
@@ -212,10 +211,6 @@ fn set_if_different(table: &mut dyn toml_edit::TableLike, key: &str, wanted: &st
             table.insert(key, value(wanted));
         }
     }
-}
-
-fn is_empty(doc: &DocumentMut) -> bool {
-    doc.as_table().is_empty()
 }
 
 fn display_key(key: &str) -> String {
