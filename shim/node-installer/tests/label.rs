@@ -51,3 +51,22 @@ async fn a_missing_node_is_named_and_not_created() {
     assert!(err.contains("cannot label node ghost"), "{err}");
     assert!(api.get(&cluster_path("v1", "nodes", "ghost")).is_none());
 }
+
+#[test]
+fn a_label_without_a_value_is_refused_before_anything_is_installed() {
+    let host = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_spin-node-installer"))
+        .arg("--host-root")
+        .arg(host.path())
+        .args(["--node-label", "spin-ready", "--restart", "none"])
+        .env_remove("NODE_NAME")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("--node-label \"spin-ready\" must be KEY=VALUE"),
+        "{err}"
+    );
+    assert!(!host.path().join("etc").exists() && !host.path().join("opt").exists());
+}
