@@ -7,13 +7,13 @@ use std::path::Path;
 use oci_client::client::{Config, ImageLayer};
 use oci_client::config::{Architecture, ConfigFile, Os};
 use oci_client::manifest::OciImageManifest;
-use spin_app::LockedApp;
 use spin_app::load::file_path;
 use spin_app::locked::ContentRef;
 use spin_app::oci::{
     DATA_LAYER_MEDIA_TYPE, INLINE_MAX_BYTES, LOCKED_APP_DIGEST_LABEL, LOCKED_APP_MEDIA_TYPE,
     WASM_LAYER_MEDIA_TYPE,
 };
+use spin_app::{LockedApp, Sha256Digest};
 
 use crate::error::PushError;
 
@@ -88,15 +88,15 @@ pub fn assemble(app: &LockedApp, created: &str) -> Result<Artifact, PushError> {
 #[derive(Default)]
 struct Layers {
     layers: Vec<ImageLayer>,
-    seen: HashSet<String>,
+    seen: HashSet<Sha256Digest>,
 }
 
 impl Layers {
     /// Adds `bytes` as a layer (unless it is small inline-only data) and returns the
     /// content reference that replaces the local source.
     fn add(&mut self, bytes: Vec<u8>, media_type: &str, always_layer: bool) -> ContentRef {
+        let digest = Sha256Digest::of(&bytes);
         let layer = ImageLayer::new(bytes, media_type.into(), None);
-        let digest = layer.sha256_digest();
         let small = layer.data.len() <= INLINE_MAX_BYTES;
         let content = ContentRef {
             source: None,

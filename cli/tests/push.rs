@@ -171,19 +171,19 @@ async fn pushes_spin_layout_and_never_uploads_a_blob_twice() {
     assert_eq!(spin_app.components.len(), 2);
     for c in &spin_app.components {
         assert_eq!(
-            c.source.content.digest.as_deref(),
-            Some(manifest.layers[0].digest.as_str())
+            c.source.content.digest.as_ref().map(ToString::to_string),
+            Some(manifest.layers[0].digest.clone())
         );
         assert_eq!(c.source.content.source, None);
     }
     let one = spin_app.component("one").unwrap();
-    let files: Vec<(String, Option<&str>, bool)> = one
+    let files: Vec<(String, Option<String>, bool)> = one
         .files
         .iter()
         .map(|f| {
             (
                 f.path.display().to_string(),
-                f.content.digest.as_deref(),
+                f.content.digest.as_ref().map(ToString::to_string),
                 f.content.inline.is_some(),
             )
         })
@@ -193,12 +193,12 @@ async fn pushes_spin_layout_and_never_uploads_a_blob_twice() {
         [
             (
                 "big.txt".to_string(),
-                Some(manifest.layers[1].digest.as_str()),
+                Some(manifest.layers[1].digest.clone()),
                 false
             ),
             (
                 "small.txt".to_string(),
-                Some(sha256(b"tiny\n").as_str()),
+                Some(sha256(b"tiny\n")),
                 true
             ),
         ]

@@ -9,6 +9,7 @@
 //! Every error names the file, the field and what to change ([`AppError`]).
 
 pub mod allowed_hosts;
+pub mod digest;
 mod error;
 pub mod ids;
 pub mod load;
@@ -17,6 +18,7 @@ pub mod manifest;
 pub mod oci;
 pub mod template;
 
+pub use digest::Sha256Digest;
 pub use error::AppError;
 pub use load::{load_app, load_manifest_file};
 pub use locked::LockedApp;

@@ -34,11 +34,27 @@ pub fn load_app(path: &Path) -> Result<LockedApp, AppError> {
     }
 }
 
+/// Largest `spin.toml` or locked app file read.
+pub const MAX_APP_FILE_BYTES: u64 = 16 << 20;
+
 /// Reads `spin.toml` and resolves it into a locked app.
 pub fn load_manifest_file(path: &Path) -> Result<LockedApp, AppError> {
-    let text = std::fs::read_to_string(path).map_err(|source| AppError::Read {
+    load_manifest(path, false)
+}
+
+/// Like [`load_manifest_file`], for an app someone else wrote (a container image's
+/// root filesystem): every path it names must be relative and free of `..`. The
+/// caller confines the file system itself (the shim reads such apps chrooted into the
+/// container's root).
+pub fn load_manifest_confined(path: &Path) -> Result<LockedApp, AppError> {
+    load_manifest(path, true)
+}
+
+fn load_manifest(path: &Path, confined: bool) -> Result<LockedApp, AppError> {
+    let text = read_app_file(path)?;
+    let text = String::from_utf8(text).map_err(|e| AppError::Read {
         path: path.to_path_buf(),
-        source,
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()),
     })?;
     let manifest = parse_manifest(&text, path)?;
     let root = path
@@ -49,7 +65,34 @@ pub fn load_manifest_file(path: &Path) -> Result<LockedApp, AppError> {
         path: root.to_path_buf(),
         source,
     })?;
-    Locker { path, root: &root }.lock(manifest)
+    Locker {
+        path,
+        root: &root,
+        confined,
+    }
+    .lock(manifest)
+}
+
+/// A manifest or locked app file, refused past [`MAX_APP_FILE_BYTES`].
+pub(crate) fn read_app_file(path: &Path) -> Result<Vec<u8>, AppError> {
+    use std::io::Read;
+    let err = |source| AppError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(err)?
+        .take(MAX_APP_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(err)?;
+    if bytes.len() as u64 > MAX_APP_FILE_BYTES {
+        return Err(err(std::io::Error::other(format!(
+            "larger than {} MiB",
+            MAX_APP_FILE_BYTES >> 20
+        ))));
+    }
+    Ok(bytes)
 }
 
 /// Parses manifest text, checking the version first so an old manifest gets advice
@@ -96,11 +139,29 @@ pub fn parse_manifest(text: &str, path: &Path) -> Result<Manifest, AppError> {
 struct Locker<'a> {
     path: &'a Path,
     root: &'a Path,
+    /// Only relative paths without `..` (apps from untrusted images).
+    confined: bool,
 }
 
 impl Locker<'_> {
     fn err(&self, field: impl Into<String>, problem: impl Into<String>) -> AppError {
         AppError::invalid(self.path, field, problem)
+    }
+
+    /// In a confined app, refuses absolute paths and `..`.
+    fn check_inside(&self, field: &str, path: &str) -> Result<(), AppError> {
+        let leaves = Path::new(path)
+            .components()
+            .any(|p| !matches!(p, PathPart::Normal(_) | PathPart::CurDir));
+        if self.confined && leaves {
+            return Err(self.err(
+                field,
+                format!(
+                    "{path:?} is not inside the app: use a path relative to spin.toml, without `..`"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn lock(&self, manifest: Manifest) -> Result<LockedApp, AppError> {
@@ -264,7 +325,10 @@ impl Locker<'_> {
             ));
         }
         let source_path = match &c.source {
-            ComponentSource::Local(p) => self.root.join(p),
+            ComponentSource::Local(p) => {
+                self.check_inside(&format!("{base}.source"), p)?;
+                self.root.join(p)
+            }
             ComponentSource::Remote { url, .. } => {
                 return Err(self.err(
                     format!("{base}.source"),
@@ -381,20 +445,13 @@ impl Locker<'_> {
                     }
                     let full = self.root.join(pattern);
                     let found = if full.is_dir() {
-                        walk(&full).map_err(|e| self.err(&field, format!("{pattern:?}: {e}")))?
+                        walk::files_below(&full)
+                            .map_err(|e| self.err(&field, format!("{pattern:?}: {e}")))?
                     } else if full.is_file() {
                         vec![full]
                     } else {
-                        let matches = glob::glob(&full.to_string_lossy())
-                            .map_err(|e| {
-                                self.err(
-                                    &field,
-                                    format!("{pattern:?} is not a valid glob pattern: {e}"),
-                                )
-                            })?
-                            .filter_map(Result::ok)
-                            .filter(|p| p.is_file())
-                            .collect::<Vec<_>>();
+                        let matches =
+                            walk::glob(self.root, pattern).map_err(|e| self.err(&field, e))?;
                         if matches.is_empty() && glob::Pattern::escape(pattern) == *pattern {
                             return Err(self.err(&field, format!("{pattern:?} does not exist")));
                         }
@@ -409,6 +466,7 @@ impl Locker<'_> {
                     source,
                     destination,
                 } => {
+                    self.check_inside(&field, source)?;
                     let src = self.root.join(source);
                     let dest = PathBuf::from(destination.trim_start_matches('/'));
                     if src.is_file() {
@@ -422,8 +480,8 @@ impl Locker<'_> {
                         }
                         out.insert(dest, src);
                     } else if src.is_dir() {
-                        for file in
-                            walk(&src).map_err(|e| self.err(&field, format!("{source:?}: {e}")))?
+                        for file in walk::files_below(&src)
+                            .map_err(|e| self.err(&field, format!("{source:?}: {e}")))?
                         {
                             let rel = file.strip_prefix(&src).unwrap_or(&file);
                             out.insert(dest.join(rel), file);
@@ -453,22 +511,6 @@ impl Locker<'_> {
     }
 }
 
-/// Every regular file below `dir`, in a stable order.
-fn walk(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut entries = std::fs::read_dir(dir)?.collect::<Result<Vec<_>, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path)?);
-        } else if path.is_file() {
-            out.push(path);
-        }
-    }
-    Ok(out)
-}
-
 /// `file://` URL of an absolute path.
 pub fn file_url(path: &Path) -> String {
     url::Url::from_file_path(path)
@@ -481,6 +523,8 @@ pub fn file_path(url_text: &str) -> Option<PathBuf> {
     let parsed = url::Url::parse(url_text).ok()?;
     (parsed.scheme() == "file").then(|| parsed.to_file_path().ok())?
 }
+
+pub mod walk;
 
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::AppError;
+use crate::{AppError, Sha256Digest};
 
 /// Host requirements (`host_requirements`) this runtime supports.
 pub const SUPPORTED_HOST_REQUIREMENTS: &[&str] = &[];
@@ -95,8 +95,9 @@ pub struct ContentRef {
         deserialize_with = "de_base64"
     )]
     pub inline: Option<Vec<u8>>,
+    /// Validated when parsed: `sha256:` and 64 lowercase hex digits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
+    pub digest: Option<Sha256Digest>,
 }
 
 fn ser_base64<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
@@ -137,11 +138,7 @@ pub struct Variable {
 impl LockedApp {
     /// Reads and checks a locked app JSON file.
     pub fn from_file(path: &Path) -> Result<Self, AppError> {
-        let bytes = std::fs::read(path).map_err(|source| AppError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_json(&bytes, path)
+        Self::from_json(&crate::load::read_app_file(path)?, path)
     }
 
     /// Parses and checks locked app JSON; `origin` names it in errors.
@@ -151,6 +148,7 @@ impl LockedApp {
             source,
         })?;
         app.check_understood(origin)?;
+        app.check_names(origin)?;
         Ok(app)
     }
 
@@ -176,6 +174,36 @@ impl LockedApp {
                 &format!("components[{}].host_requirements", c.id),
                 origin,
             )?;
+        }
+        Ok(())
+    }
+
+    /// Refuses component ids and file paths that could name anything outside what the
+    /// runtime gives them: ids become directory names, file paths places in the mount.
+    fn check_names(&self, origin: &Path) -> Result<(), AppError> {
+        for c in &self.components {
+            if !is_safe_id(&c.id) {
+                return Err(AppError::invalid(
+                    origin,
+                    "components[].id",
+                    format!(
+                        "{:?} is not a component id (letters, digits, `-` and `_`, at most 128)",
+                        c.id.chars().take(100).collect::<String>()
+                    ),
+                ));
+            }
+            for file in &c.files {
+                if !is_mount_path(&file.path) {
+                    return Err(AppError::invalid(
+                        origin,
+                        format!("components[{}].files[].path", c.id),
+                        format!(
+                            "{} leaves the component's file mount; use a relative path without `..`",
+                            file.path.display()
+                        ),
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -210,6 +238,23 @@ fn check_requirements(
     Ok(())
 }
 
+/// Component ids become directory names; Spin's are kebab-case, older apps used `_`.
+fn is_safe_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A path inside a component's file mount: relative (a leading `/` is the mount's root,
+/// where a local directory source may be placed whole), no `..`.
+pub fn is_mount_path(path: &Path) -> bool {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    rel.components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
 impl LockedComponent {
     /// A string-array metadata entry such as `allowed_outbound_hosts` or `key_value_stores`.
     pub fn metadata_strings(&self, key: &str) -> Vec<String> {
@@ -238,8 +283,8 @@ mod tests {
         "spin_lock_version": 1,
         "metadata": {"name": "hello"},
         "triggers": [{"id": "t", "trigger_type": "http", "trigger_config": {"route": "/...", "component": "hello"}}],
-        "components": [{"id": "hello", "source": {"content_type": "application/wasm", "digest": "sha256:abc"},
-                        "files": [{"digest": "sha256:def", "path": "static/a.txt"}, {"inline": "aGk=", "path": "b.txt"}],
+        "components": [{"id": "hello", "source": {"content_type": "application/wasm", "digest": "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"},
+                        "files": [{"digest": "sha256:486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7", "path": "static/a.txt"}, {"inline": "aGk=", "path": "b.txt"}],
                         "metadata": {"allowed_outbound_hosts": ["https://example.com"]}}],
         "some_future_field": 1
     }"#;
@@ -249,7 +294,10 @@ mod tests {
         let app = parse(MINIMAL).unwrap();
         assert_eq!(app.name(), Some("hello"));
         let c = app.component("hello").unwrap();
-        assert_eq!(c.source.content.digest.as_deref(), Some("sha256:abc"));
+        assert_eq!(
+            c.source.content.digest.as_ref().map(|d| d.to_string()),
+            Some(Sha256Digest::of(b"hello").to_string())
+        );
         assert_eq!(c.files[1].content.inline.as_deref(), Some(&b"hi"[..]));
         assert_eq!(
             c.metadata_strings("allowed_outbound_hosts"),
@@ -296,6 +344,44 @@ mod tests {
         assert!(err.contains("local_service_chaining"), "{err}");
         let opt = req.replace("\"required\"", "\"optional\"");
         assert!(parse(&opt).is_ok());
+    }
+
+    #[test]
+    fn hostile_digests_ids_and_paths_are_refused() {
+        let cases = [
+            (
+                MINIMAL.replacen(
+                    "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+                    "sha256:../../../etc",
+                    1,
+                ),
+                "sha256:<64 lowercase hex",
+            ),
+            (
+                MINIMAL.replacen(
+                    "sha256:486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7",
+                    "sha256:486EA46224D1BB4FB680F34F7C9AD96A8F24EC88BE73EA8E5A6C65260E9CB8A7",
+                    1,
+                ),
+                "sha256:<64 lowercase hex",
+            ),
+            (
+                MINIMAL.replace("\"id\": \"hello\"", "\"id\": \"../../x\""),
+                "components[].id",
+            ),
+            (
+                MINIMAL.replace("static/a.txt", "../../etc/passwd"),
+                "leaves the component's file mount",
+            ),
+            (
+                MINIMAL.replace("static/a.txt", "/static/./../../a"),
+                "leaves the component's file mount",
+            ),
+        ];
+        for (json, expected) in cases {
+            let err = parse(&json).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+        }
     }
 
     #[test]

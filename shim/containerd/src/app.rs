@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spin_app::LockedApp;
-use spin_runtime::content::LocalContent;
+use spin_runtime::content::ContentResolver;
 use spin_runtime::trigger::http::HttpServer;
 use spin_runtime::{PreparedApp, RuntimeConfig};
 
@@ -42,9 +42,9 @@ pub enum AppError {
         source: crate::artifact::ArtifactError,
     },
     #[error("container {id}: {source}")]
-    Load {
+    Rootfs {
         id: String,
-        source: spin_app::AppError,
+        source: crate::rootfs::RootfsError,
     },
     #[error("container {id}: {source}")]
     Prepare {
@@ -65,23 +65,13 @@ pub enum AppError {
         netns: String,
         source: std::io::Error,
     },
+    #[error("container {id}: environment: {source}")]
+    Setting {
+        id: String,
+        source: spin_runtime::config::SettingError,
+    },
     #[error("container {id}: {0}", id = .0)]
     Io(String),
-}
-
-/// The app in the container's root filesystem (a classic image holding spin.toml and
-/// its files), if there is one.
-pub fn rootfs_app(id: &str, spec: &BundleSpec) -> Result<Option<LockedApp>, AppError> {
-    let manifest = spec.root.join("spin.toml");
-    if !manifest.is_file() {
-        return Ok(None);
-    }
-    spin_app::load_app(&manifest)
-        .map(Some)
-        .map_err(|source| AppError::Load {
-            id: id.into(),
-            source,
-        })
 }
 
 /// Node-wide cache of Spin artifact layers copied out of containerd's content store.
@@ -95,7 +85,7 @@ pub fn prepare(
     spec: &BundleSpec,
     work_dir: &Path,
     locked: LockedApp,
-    content: &LocalContent,
+    content: &dyn ContentResolver,
 ) -> Result<PreparedApp, AppError> {
     let config = runtime_config(id, spec, work_dir)?;
     PreparedApp::prepare(locked, config, content).map_err(|source| AppError::Prepare {
@@ -132,6 +122,12 @@ fn runtime_config(id: &str, spec: &BundleSpec, work_dir: &Path) -> Result<Runtim
         .map(String::from)
         .collect();
     config.variables = spin_runtime::config::variables_from_env(spec.env.iter().cloned());
+    config
+        .apply_env(|name| spec.env_var(name))
+        .map_err(|source| AppError::Setting {
+            id: id.into(),
+            source,
+        })?;
     // The container's memory limit bounds every instance; the pod's cgroup (where the
     // host lets the shim join it) bounds them all.
     if let Some(limit) = spec.memory_limit {

@@ -2,6 +2,10 @@
 //! containerd's content store over its gRPC API: the container's image, its manifest,
 //! the locked app, and the Wasm/data layers, copied once per node into a blob cache
 //! the runtime reads by digest.
+//!
+//! Everything here is untrusted input: digests are validated before they name a file,
+//! blobs are streamed with a size bound and hashed while they are copied, and the app
+//! may only use the layers its own manifest lists.
 
 use std::path::{Path, PathBuf};
 
@@ -12,10 +16,15 @@ use containerd_client::services::v1::{GetContainerRequest, GetImageRequest, Read
 use containerd_client::tonic::Request;
 use containerd_client::tonic::transport::Channel;
 use containerd_client::with_namespace;
-use serde::Deserialize;
+use std::collections::HashSet;
+use std::io::Write;
+
 use sha2::{Digest, Sha256};
-use spin_app::LockedApp;
-use spin_app::oci::{DATA_LAYER_MEDIA_TYPE, LOCKED_APP_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE};
+use spin_app::oci::{ImageManifest, LOCKED_APP_MEDIA_TYPE, MAX_MANIFEST_BYTES};
+use spin_app::{LockedApp, Sha256Digest};
+
+/// Largest Wasm or data layer copied into the node's blob cache.
+pub const MAX_LAYER_BYTES: u64 = 1 << 30;
 
 /// Why the app could not be read from the image.
 #[derive(Debug, thiserror::Error)]
@@ -35,25 +44,13 @@ pub enum ArtifactError {
         image: String,
         source: spin_app::AppError,
     },
+    #[error("layer {digest} is larger than the limit of {limit} bytes")]
+    TooLarge { digest: Sha256Digest, limit: u64 },
     #[error("blob cache {}: {source}", path.display())]
     Cache {
         path: PathBuf,
         source: std::io::Error,
     },
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Descriptor {
-    media_type: String,
-    digest: String,
-}
-
-#[derive(Deserialize)]
-struct Manifest {
-    config: Descriptor,
-    #[serde(default)]
-    layers: Vec<Descriptor>,
 }
 
 /// A containerd connection in one namespace.
@@ -97,8 +94,8 @@ impl Containerd {
         Ok(got.container.map(|c| c.image).unwrap_or_default())
     }
 
-    /// The digest of the manifest an image name points to.
-    async fn target(&self, image: &str) -> Result<Descriptor, ArtifactError> {
+    /// The media type and digest of the manifest an image name points to.
+    async fn target(&self, image: &str) -> Result<(String, String), ArtifactError> {
         let req = GetImageRequest { name: image.into() };
         let target = ImagesClient::new(self.channel.clone())
             .get(with_namespace!(req, self.namespace))
@@ -111,16 +108,19 @@ impl Containerd {
                 image: image.into(),
                 problem: "containerd has no target descriptor for it".into(),
             })?;
-        Ok(Descriptor {
-            media_type: target.media_type,
-            digest: target.digest,
-        })
+        Ok((target.media_type, target.digest))
     }
 
-    /// A whole blob from the content store.
-    pub async fn read(&self, digest: &str) -> Result<Vec<u8>, ArtifactError> {
+    /// Streams a blob from the content store into `sink`, refusing more than `limit`
+    /// bytes.
+    async fn read_into(
+        &self,
+        digest: &Sha256Digest,
+        limit: u64,
+        mut sink: impl FnMut(&[u8]) -> Result<(), ArtifactError>,
+    ) -> Result<u64, ArtifactError> {
         let req = ReadContentRequest {
-            digest: digest.into(),
+            digest: digest.to_string(),
             offset: 0,
             size: 0,
         };
@@ -129,91 +129,131 @@ impl Containerd {
             .await
             .map_err(Self::failed(format!("blob {digest}")))?
             .into_inner();
-        let mut out = Vec::new();
+        let mut total = 0u64;
         while let Some(chunk) = stream
             .message()
             .await
             .map_err(Self::failed(format!("blob {digest}")))?
         {
-            out.extend_from_slice(&chunk.data);
+            total += chunk.data.len() as u64;
+            if total > limit {
+                return Err(ArtifactError::TooLarge {
+                    digest: digest.clone(),
+                    limit,
+                });
+            }
+            sink(&chunk.data)?;
         }
+        Ok(total)
+    }
+
+    /// A whole blob of at most `limit` bytes, checked against its digest.
+    pub async fn read(&self, digest: &Sha256Digest, limit: u64) -> Result<Vec<u8>, ArtifactError> {
+        let mut out = Vec::new();
+        self.read_into(digest, limit, |chunk| {
+            out.extend_from_slice(chunk);
+            Ok(())
+        })
+        .await?;
+        check_digest(digest, &Sha256Digest::of(&out))?;
         Ok(out)
     }
 }
 
-/// Reads the Spin app of `image` and makes sure every layer it needs is in
-/// `blob_dir/sha256/<hex>` (verified by digest). Returns the locked app.
+fn check_digest(expected: &Sha256Digest, actual: &Sha256Digest) -> Result<(), ArtifactError> {
+    if actual != expected {
+        return Err(ArtifactError::Containerd {
+            what: format!("blob {expected}"),
+            detail: format!("content has digest {actual}"),
+        });
+    }
+    Ok(())
+}
+
+/// The Spin app of an image: its locked app and the digests of the layers it carries.
+pub struct ArtifactApp {
+    pub locked: LockedApp,
+    pub carried: HashSet<Sha256Digest>,
+}
+
+/// Reads the Spin app of `image` and makes sure every Wasm and data layer it carries is
+/// in `blob_dir/sha256/<hex>` (verified by digest).
 pub async fn load(
     containerd: &Containerd,
     image: &str,
     blob_dir: &Path,
-) -> Result<LockedApp, ArtifactError> {
+) -> Result<ArtifactApp, ArtifactError> {
     let invalid = |problem: String| ArtifactError::Invalid {
         image: image.into(),
         problem,
     };
-    let target = containerd.target(image).await?;
-    if target.media_type.contains("index") || target.media_type.contains("manifest.list") {
+    let (media_type, digest) = containerd.target(image).await?;
+    if media_type.contains("index") || media_type.contains("manifest.list") {
         return Err(invalid(format!(
-            "it is a multi-platform index ({}); Spin apps are pushed as a single manifest",
-            target.media_type
+            "it is a multi-platform index ({media_type}); Spin apps are pushed as a single manifest"
         )));
     }
-    let manifest: Manifest = serde_json::from_slice(&containerd.read(&target.digest).await?)
-        .map_err(|e| invalid(format!("manifest {}: {e}", target.digest)))?;
-    let locked_digest = manifest
-        .layers
-        .iter()
-        .rev()
-        .find(|l| l.media_type == LOCKED_APP_MEDIA_TYPE)
-        .or((manifest.config.media_type == LOCKED_APP_MEDIA_TYPE).then_some(&manifest.config))
-        .map(|d| d.digest.clone())
+    let digest = Sha256Digest::parse(&digest).map_err(|e| invalid(format!("manifest: {e}")))?;
+    let manifest_bytes = containerd.read(&digest, MAX_MANIFEST_BYTES).await?;
+    let manifest = ImageManifest::parse(&manifest_bytes)
+        .map_err(|e| invalid(format!("manifest {digest}: {e}")))?;
+    let locked_layer = manifest
+        .locked_app()
         .ok_or_else(|| ArtifactError::NotSpin {
             image: image.into(),
         })?;
-    let locked_bytes = containerd.read(&locked_digest).await?;
+    let locked_bytes = containerd
+        .read(&locked_layer.digest, spin_app::load::MAX_APP_FILE_BYTES)
+        .await?;
     let locked = LockedApp::from_json(&locked_bytes, Path::new(image)).map_err(|source| {
         ArtifactError::Locked {
             image: image.into(),
             source,
         }
     })?;
-    for layer in &manifest.layers {
-        if layer.media_type == WASM_LAYER_MEDIA_TYPE || layer.media_type == DATA_LAYER_MEDIA_TYPE {
-            cache_blob(containerd, &layer.digest, blob_dir).await?;
+    let mut carried = HashSet::new();
+    for layer in manifest.content_layers() {
+        if layer.size > MAX_LAYER_BYTES {
+            return Err(ArtifactError::TooLarge {
+                digest: layer.digest.clone(),
+                limit: MAX_LAYER_BYTES,
+            });
         }
+        cache_blob(containerd, &layer.digest, layer.size, blob_dir).await?;
+        carried.insert(layer.digest.clone());
     }
-    Ok(locked)
+    Ok(ArtifactApp { locked, carried })
 }
 
-/// Copies a blob into the node cache unless it is there; checks its digest.
+/// Copies a blob into the node cache unless it is there, streaming it to a temp file
+/// while hashing it; only bytes that hash to the digest are renamed into place.
 async fn cache_blob(
     containerd: &Containerd,
-    digest: &str,
+    digest: &Sha256Digest,
+    size: u64,
     blob_dir: &Path,
 ) -> Result<(), ArtifactError> {
-    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
     let dir = blob_dir.join("sha256");
-    let path = dir.join(hex);
+    let path = dir.join(digest.hex());
     if path.is_file() {
         return Ok(());
-    }
-    let bytes = containerd.read(digest).await?;
-    let actual = hex::encode(Sha256::digest(&bytes));
-    if actual != hex {
-        return Err(ArtifactError::Containerd {
-            what: format!("blob {digest}"),
-            detail: format!("content has digest sha256:{actual}"),
-        });
     }
     let cache_err = |source| ArtifactError::Cache {
         path: path.clone(),
         source,
     };
     std::fs::create_dir_all(&dir).map_err(cache_err)?;
-    // Write then rename, so a concurrent pod never reads half a blob.
-    let tmp = dir.join(format!(".{hex}.{}", std::process::id()));
-    std::fs::write(&tmp, &bytes).map_err(cache_err)?;
-    std::fs::rename(&tmp, &path).map_err(cache_err)?;
+    // A temp file in the same directory, renamed when complete, so a concurrent pod
+    // never reads half a blob.
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(cache_err)?;
+    let mut hasher = Sha256::new();
+    containerd
+        .read_into(digest, size.min(MAX_LAYER_BYTES), |chunk| {
+            hasher.update(chunk);
+            tmp.write_all(chunk).map_err(cache_err)
+        })
+        .await?;
+    check_digest(digest, &Sha256Digest::from_raw(hasher.finalize().into()))?;
+    tmp.persist(&path).map_err(|e| cache_err(e.error))?;
     Ok(())
 }

@@ -2,18 +2,42 @@
 //! hands over in Create, so `ctr`, `crictl logs` and `kubectl logs` show them. One shim
 //! serves one pod, whose one app container owns the sink; lines with no container
 //! attached are dropped (the shim's own `log` records go to containerd's log).
+//!
+//! Lines pass through a [`LogQueue`]: only its writer thread ever waits on the FIFO,
+//! so a reader that stops reading never stalls a request.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use spin_runtime::log_queue::{LogQueue, QueuedRecord};
 
-#[derive(Clone, Default)]
+type Target = Arc<Mutex<Option<(String, Arc<File>)>>>;
+
+#[derive(Clone)]
 pub struct LogSink {
-    out: Arc<Mutex<Option<(String, File)>>>,
+    target: Target,
+    queue: LogQueue,
+}
+
+impl Default for LogSink {
+    fn default() -> Self {
+        let target: Target = Arc::default();
+        let out = target.clone();
+        let queue = LogQueue::new(move |record| {
+            // The lock is held only to take the file, never while writing.
+            let file = out.lock().unwrap().as_ref().map(|(_, f)| f.clone());
+            if let Some(file) = file {
+                // A reader that went away must not take the app down.
+                let _ = (&*file).write_all(record);
+            }
+        });
+        Self { target, queue }
+    }
 }
 
 impl LogSink {
@@ -24,50 +48,32 @@ impl LogSink {
             return Ok(());
         }
         // Non-blocking open never hangs on a FIFO without reader; writes then block
-        // as usual so no line is lost.
+        // (in the log writer thread only) so no line is lost while the reader keeps up.
         let file = OpenOptions::new()
             .append(true)
-            .custom_flags(libc_nonblock())
+            .custom_flags(OFlag::O_NONBLOCK.bits())
             .open(path)?;
         fcntl(file.as_raw_fd(), FcntlArg::F_SETFL(OFlag::O_APPEND))
             .map_err(std::io::Error::from)?;
-        *self.out.lock().unwrap() = Some((id.to_string(), file));
+        *self.target.lock().unwrap() = Some((id.to_string(), Arc::new(file)));
         Ok(())
     }
 
-    /// Stops writing for container `id` (when it exits).
+    /// Stops writing for container `id` (when it exits), after giving the lines it
+    /// logged a moment to reach its reader.
     pub fn detach(&self, id: &str) {
-        let mut out = self.out.lock().unwrap();
-        if out.as_ref().is_some_and(|(owner, _)| owner == id) {
-            *out = None;
+        self.queue.drain(Duration::from_millis(500));
+        let mut target = self.target.lock().unwrap();
+        if target.as_ref().is_some_and(|(owner, _)| owner == id) {
+            *target = None;
         }
-    }
-}
-
-fn libc_nonblock() -> i32 {
-    OFlag::O_NONBLOCK.bits()
-}
-
-pub struct SinkWriter(LogSink);
-
-impl Write for SinkWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Some((_, file)) = self.0.out.lock().unwrap().as_mut() {
-            // A reader that went away must not take the app down.
-            let _ = file.write_all(buf);
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 
 impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogSink {
-    type Writer = SinkWriter;
+    type Writer = QueuedRecord;
 
     fn make_writer(&'a self) -> Self::Writer {
-        SinkWriter(self.clone())
+        self.queue.make_writer()
     }
 }

@@ -9,6 +9,7 @@ mod artifact;
 mod bundle;
 mod cgroup;
 mod logs;
+mod rootfs;
 mod shim;
 mod stats;
 mod task;

@@ -25,7 +25,7 @@ use containerd_shim_protos::ttrpc::r#async::TtrpcContext;
 use containerd_shim_protos::ttrpc::{Code, Error as TtrpcError, Status as RpcStatus};
 use containerd_shim_protos::types::task::Status;
 use spin_runtime::PreparedApp;
-use spin_runtime::content::LocalContent;
+use spin_runtime::content::{ArtifactContent, ContentResolver};
 use tokio::sync::{Mutex, oneshot, watch};
 
 use crate::app;
@@ -179,7 +179,7 @@ impl SpinTask {
             Ok((locked, content)) => {
                 let (id, spec, dir) = (req.id.clone(), spec.clone(), work.path().to_path_buf());
                 tokio::task::spawn_blocking(move || {
-                    app::prepare(&id, &spec, &dir, locked, &content)
+                    app::prepare(&id, &spec, &dir, locked, content.as_ref())
                 })
                 .await
                 .map_err(|e| rpc_error(Code::INTERNAL, e.to_string()))?
@@ -210,9 +210,13 @@ impl SpinTask {
         &self,
         id: &str,
         spec: &BundleSpec,
-    ) -> Result<(spin_app::LockedApp, LocalContent), app::AppError> {
-        if let Some(locked) = app::rootfs_app(id, spec)? {
-            return Ok((locked, LocalContent::default()));
+    ) -> Result<(spin_app::LockedApp, Box<dyn ContentResolver>), app::AppError> {
+        let rootfs = crate::rootfs::load(&spec.root).map_err(|source| app::AppError::Rootfs {
+            id: id.into(),
+            source,
+        })?;
+        if let Some((locked, content)) = rootfs {
+            return Ok((locked, Box::new(content)));
         }
         let artifact_err = |source| app::AppError::Artifact {
             id: id.into(),
@@ -229,14 +233,15 @@ impl SpinTask {
             });
         }
         let blobs = app::blob_dir();
-        let locked = artifact::load(&containerd, &image, &blobs)
+        let app = artifact::load(&containerd, &image, &blobs)
             .await
             .map_err(artifact_err)?;
         Ok((
-            locked,
-            LocalContent {
-                blob_dirs: vec![blobs],
-            },
+            app.locked,
+            Box::new(ArtifactContent {
+                blob_dir: blobs,
+                carried: app.carried,
+            }),
         ))
     }
 

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use spin_runtime::config::{Limits, env};
 use spin_runtime::content::LocalContent;
+use spin_runtime::log_queue::LogQueue;
 use spin_runtime::trigger::http::HttpServer;
 use spin_runtime::{PreparedApp, RuntimeConfig};
 
@@ -32,32 +34,58 @@ struct Args {
     #[arg(long)]
     no_cache: bool,
     /// Longest a guest may run for one request, in seconds.
-    #[arg(long, env = "SPIN_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    #[arg(long, env = env::REQUEST_TIMEOUT_SECS, default_value_t = 30)]
     request_timeout: u64,
     /// Most memory one request's instance may use, in MiB.
-    #[arg(long, env = "SPIN_MAX_INSTANCE_MEMORY_MB", default_value_t = 256)]
+    #[arg(long, env = env::MAX_INSTANCE_MEMORY_MB, default_value_t = 256)]
     max_instance_memory: usize,
     /// Most concurrent requests (instances); more get 503.
-    #[arg(long, env = "SPIN_MAX_CONCURRENT_INSTANCES", default_value_t = 1000)]
+    #[arg(long, env = env::MAX_CONCURRENT_INSTANCES, default_value_t = 1000)]
     max_concurrent: u32,
+    /// Largest request body (bytes, or with a Ki/Mi/Gi suffix); larger get 413.
+    #[arg(long, env = env::MAX_REQUEST_BODY, default_value = "100Mi", value_parser = size)]
+    max_request_body: u64,
+    /// Largest request head (request line and headers).
+    #[arg(long, env = env::MAX_HEADER_BYTES, default_value = "64Ki", value_parser = size)]
+    max_header_bytes: u64,
+    /// Most header fields in one HTTP/1 request.
+    #[arg(long, env = env::MAX_HEADERS, default_value_t = 100)]
+    max_headers: usize,
+    /// Seconds a connection may take to send a request head (or stay idle between requests).
+    #[arg(long, env = env::HEADER_READ_TIMEOUT_SECS, default_value_t = 10)]
+    header_read_timeout: u64,
+    /// Most open client connections; more wait in the listen backlog.
+    #[arg(long, env = env::MAX_CONNECTIONS, default_value_t = 10_000)]
+    max_connections: usize,
+    /// Largest outbound HTTP response body a guest may receive.
+    #[arg(long, env = env::MAX_OUTBOUND_RESPONSE_BODY, default_value = "100Mi", value_parser = size)]
+    max_outbound_response_body: u64,
+    /// Longest guest log line kept whole; longer ones are cut and marked.
+    #[arg(long, env = env::MAX_LOG_LINE_BYTES, default_value = "16Ki", value_parser = size)]
+    max_log_line: u64,
     /// Serve only these components (comma-separated ids).
     #[arg(long, env = "SPIN_COMPONENTS_TO_RETAIN", value_delimiter = ',')]
     components_to_retain: Vec<String>,
 }
 
 fn main() -> anyhow::Result<()> {
+    // Logging goes through a bounded queue: a stalled stderr reader never blocks a
+    // request.
+    let log = LogQueue::stderr();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(log.clone())
         .init();
     let args = Args::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(run(args))
+    let result = runtime.block_on(run(args));
+    log.drain(Duration::from_secs(2));
+    result
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
@@ -81,6 +109,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     config.request_timeout = Duration::from_secs(args.request_timeout);
     config.max_instance_memory = args.max_instance_memory << 20;
     config.max_concurrent_instances = args.max_concurrent;
+    config.limits = Limits {
+        max_request_body: args.max_request_body,
+        max_header_bytes: (args.max_header_bytes as usize).max(8 << 10),
+        max_headers: args.max_headers,
+        header_read_timeout: Duration::from_secs(args.header_read_timeout),
+        max_connections: args.max_connections,
+        max_outbound_response_body: args.max_outbound_response_body,
+        max_log_line: args.max_log_line as usize,
+    };
     config.components_to_retain = args
         .components_to_retain
         .iter()
@@ -89,11 +126,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .collect();
     config.variables = spin_runtime::config::variables_from_env(std::env::vars());
 
-    let prepared = tokio::task::spawn_blocking(move || {
-        PreparedApp::prepare(app, config, &LocalContent::default())
-    })
-    .await
-    .context("preparing the app")??;
+    let prepared =
+        tokio::task::spawn_blocking(move || PreparedApp::prepare(app, config, &LocalContent))
+            .await
+            .context("preparing the app")??;
     let app = Arc::new(prepared);
     let server = HttpServer::bind(app.clone()).await?;
     let addr = server.local_addr();
@@ -113,6 +149,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .await;
     drop(work);
     Ok(())
+}
+
+fn size(text: &str) -> Result<u64, String> {
+    spin_runtime::config::parse_size(text)
 }
 
 fn app_dir(from: &Path) -> PathBuf {

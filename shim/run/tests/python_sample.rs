@@ -65,7 +65,9 @@ fn python_sample_serves_every_capability() {
     let r = run.get("/outbound");
     assert_eq!(
         (r.status, r.body.as_str()),
-        (200, "upstream said: pong from upstream")
+        (200, "upstream said: pong from upstream"),
+        "{}",
+        run.log()
     );
 
     let r = run.get("/forbidden");

@@ -9,14 +9,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::Value;
-use spin_app::LockedApp;
 use spin_app::locked::LockedComponent;
+use spin_app::{LockedApp, Sha256Digest};
 use wasmtime::component::{Component, Linker};
 
 use crate::RuntimeError;
-use crate::compile_cache::{CompileCache, CompileOutcome, sha256_digest};
+use crate::compile_cache::{CompileCache, CompileOutcome};
 use crate::config::RuntimeConfig;
-use crate::content::ContentResolver;
+use crate::content::{ContentResolver, read_verified};
 use crate::engine::{PoolLimits, SharedEngine};
 use crate::host::bindings;
 use crate::host::key_value::{KeyValueAccess, KeyValueDb};
@@ -41,6 +41,8 @@ pub struct PreparedApp {
     pub router: Router,
     pub components: HashMap<String, PreparedComponent>,
     pub config: RuntimeConfig,
+    /// One permit per instance alive (request in flight): `max_concurrent_instances`.
+    pub instances: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for PreparedApp {
@@ -157,6 +159,9 @@ impl PreparedApp {
             engine,
             router,
             components,
+            instances: Arc::new(tokio::sync::Semaphore::new(
+                config.max_concurrent_instances as usize,
+            )),
             config,
         })
     }
@@ -298,8 +303,10 @@ fn component_host(
             &component.id,
             &component.metadata_strings("allowed_outbound_hosts"),
             app_values,
+            config.limits.max_outbound_response_body,
         )?,
         max_memory: config.max_instance_memory,
+        max_log_line: config.limits.max_log_line,
     })
 }
 
@@ -322,7 +329,12 @@ fn base_linker(engine: &wasmtime::Engine) -> Result<Linker<RequestState>, Runtim
     Ok(linker)
 }
 
-/// Compiles a component, or loads it from the cache by its digest.
+/// Largest component Wasm accepted (componentize-py apps are about 40 MB).
+pub const MAX_COMPONENT_BYTES: u64 = 512 << 20;
+
+/// Compiles a component, or loads it from the cache by its digest. The resolver
+/// decides first whether the app may name this content at all; a cache entry exists
+/// only for bytes that hashed to its digest.
 fn compile(
     engine: &wasmtime::Engine,
     component: &LockedComponent,
@@ -335,31 +347,28 @@ fn compile(
         problem,
     };
     let started = Instant::now();
-    if let (Some(cache), Some(digest)) = (cache, component.source.content.digest.as_deref())
-        && let Some(compiled) = cache.load(engine, digest)
-    {
+    let cached = |digest: &Sha256Digest| {
+        let compiled = cache?.load(engine, digest)?;
         tracing::info!(component = %id, %digest, elapsed_ms = started.elapsed().as_millis() as u64, "loaded precompiled component from cache");
-        return Ok((compiled, CompileOutcome::CacheHit));
-    }
+        Some((compiled, CompileOutcome::CacheHit))
+    };
     let blob = content
         .resolve(&component.source.content)
         .map_err(source_err)?;
-    let bytes = blob.read().map_err(|e| source_err(e.to_string()))?;
-    let digest = sha256_digest(&bytes);
-    if let Some(expected) = &component.source.content.digest
-        && *expected != digest
-    {
-        return Err(source_err(format!(
-            "content has digest {digest}, but the app says {expected}"
-        )));
+    let expected = component.source.content.digest.as_ref();
+    if let Some(hit) = expected.and_then(cached) {
+        return Ok(hit);
     }
-    if let Some(cache) = cache
-        && let Some(compiled) = cache.load(engine, &digest)
+    let bytes = read_verified(blob, expected, MAX_COMPONENT_BYTES).map_err(source_err)?;
+    let digest = expected
+        .cloned()
+        .unwrap_or_else(|| Sha256Digest::of(&bytes));
+    if expected.is_none()
+        && let Some(hit) = cached(&digest)
     {
-        tracing::info!(component = %id, %digest, elapsed_ms = started.elapsed().as_millis() as u64, "loaded precompiled component from cache");
-        return Ok((compiled, CompileOutcome::CacheHit));
+        return Ok(hit);
     }
-    let compiled = Component::new(engine, &*bytes).map_err(|e| RuntimeError::Compile {
+    let compiled = Component::new(engine, &bytes).map_err(|e| RuntimeError::Compile {
         component: id.clone(),
         detail: format!("{e:#}"),
     })?;

@@ -14,6 +14,7 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+use spin_app::Sha256Digest;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -41,13 +42,15 @@ impl CompileCache {
         }
     }
 
-    fn entry(&self, wasm_digest: &str) -> PathBuf {
-        let hex = wasm_digest.trim_start_matches("sha256:");
-        self.dir.join(format!("{hex}-{}.cwasm", self.engine_hash))
+    /// The entry's file name is made only of the digest's validated hex digits and the
+    /// engine hash, so no digest can name a file outside the cache directory.
+    fn entry(&self, wasm_digest: &Sha256Digest) -> PathBuf {
+        self.dir
+            .join(format!("{}-{}.cwasm", wasm_digest.hex(), self.engine_hash))
     }
 
     /// The cached component for this Wasm digest, if a sound entry exists.
-    pub fn load(&self, engine: &Engine, wasm_digest: &str) -> Option<Component> {
+    pub fn load(&self, engine: &Engine, wasm_digest: &Sha256Digest) -> Option<Component> {
         let path = self.entry(wasm_digest);
         let bytes = std::fs::read(&path).ok()?;
         let expected = std::fs::read_to_string(checksum_path(&path)).ok();
@@ -70,7 +73,7 @@ impl CompileCache {
 
     /// Writes an entry atomically (temp file, then rename); failures are only logged,
     /// since the cache is an optimisation.
-    pub fn store(&self, wasm_digest: &str, component: &Component) {
+    pub fn store(&self, wasm_digest: &Sha256Digest, component: &Component) {
         let result = (|| -> std::io::Result<()> {
             let bytes = component
                 .serialize()
@@ -97,9 +100,4 @@ impl CompileCache {
 
 fn checksum_path(path: &Path) -> PathBuf {
     path.with_extension("cwasm.sha256")
-}
-
-/// `sha256:<hex>` of some bytes.
-pub fn sha256_digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }

@@ -26,6 +26,160 @@ pub struct RuntimeConfig {
     /// Values for application variables, by name, taking precedence over defaults.
     /// The runner fills this from `SPIN_VARIABLE_<NAME>` environment variables.
     pub variables: std::collections::BTreeMap<String, String>,
+    /// What clients and guests may make the host hold.
+    pub limits: Limits,
+}
+
+/// Bounds on every host-side buffer and wait that a client or a guest controls. The
+/// defaults suit ordinary web apps; each can be changed per app with the environment
+/// variable named on its field (for a pod: the container's `env`; for `spin-run`: the
+/// variable or the flag of the same name). Sizes take a number of bytes or a suffix
+/// `Ki`, `Mi`, `Gi` (`64Mi`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// `SPIN_HTTP_MAX_REQUEST_BODY` (100Mi): larger requests get 413. A body with a
+    /// `Content-Length` is refused before the guest runs; a chunked one is cut off
+    /// when it passes the limit (the guest sees a body error).
+    pub max_request_body: u64,
+    /// `SPIN_HTTP_MAX_HEADER_BYTES` (64Ki): most bytes of a request's head (request
+    /// line and headers; for HTTP/2 the decoded header list). Larger: 431 or the
+    /// connection is closed.
+    pub max_header_bytes: usize,
+    /// `SPIN_HTTP_MAX_HEADERS` (100): most header fields in one HTTP/1 request.
+    pub max_headers: usize,
+    /// `SPIN_HTTP_HEADER_READ_TIMEOUT_SECS` (10): a connection that does not deliver a
+    /// complete request head within this time (after connecting, or while idle
+    /// between requests) is closed.
+    pub header_read_timeout: Duration,
+    /// `SPIN_HTTP_MAX_CONNECTIONS` (10000): most open client connections; past it new
+    /// connections wait in the listen backlog.
+    pub max_connections: usize,
+    /// `SPIN_OUTBOUND_MAX_RESPONSE_BODY` (100Mi): most bytes a guest may receive in one
+    /// outbound HTTP response; past it the guest gets a body-size error.
+    pub max_outbound_response_body: u64,
+    /// `SPIN_LOG_MAX_LINE_BYTES` (16Ki): a guest's stdout/stderr line longer than this
+    /// is cut there, marked and counted.
+    pub max_log_line: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_request_body: 100 << 20,
+            max_header_bytes: 64 << 10,
+            max_headers: 100,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            max_outbound_response_body: 100 << 20,
+            max_log_line: 16 << 10,
+        }
+    }
+}
+
+/// Environment variable names of the runtime's settings.
+pub mod env {
+    pub const MAX_REQUEST_BODY: &str = "SPIN_HTTP_MAX_REQUEST_BODY";
+    pub const MAX_HEADER_BYTES: &str = "SPIN_HTTP_MAX_HEADER_BYTES";
+    pub const MAX_HEADERS: &str = "SPIN_HTTP_MAX_HEADERS";
+    pub const HEADER_READ_TIMEOUT_SECS: &str = "SPIN_HTTP_HEADER_READ_TIMEOUT_SECS";
+    pub const MAX_CONNECTIONS: &str = "SPIN_HTTP_MAX_CONNECTIONS";
+    pub const MAX_OUTBOUND_RESPONSE_BODY: &str = "SPIN_OUTBOUND_MAX_RESPONSE_BODY";
+    pub const MAX_LOG_LINE_BYTES: &str = "SPIN_LOG_MAX_LINE_BYTES";
+    pub const REQUEST_TIMEOUT_SECS: &str = "SPIN_REQUEST_TIMEOUT_SECS";
+    pub const MAX_INSTANCE_MEMORY_MB: &str = "SPIN_MAX_INSTANCE_MEMORY_MB";
+    pub const MAX_CONCURRENT_INSTANCES: &str = "SPIN_MAX_CONCURRENT_INSTANCES";
+}
+
+/// A setting that could not be read: names the variable, the value and the fix.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{name}={value:?}: {problem}")]
+pub struct SettingError {
+    pub name: String,
+    pub value: String,
+    pub problem: String,
+}
+
+/// `1048576`, `64Ki`, `100Mi`, `1Gi` as bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, ""),
+    };
+    let shift = match unit {
+        "" => 0,
+        "Ki" => 10,
+        "Mi" => 20,
+        "Gi" => 30,
+        _ => return Err("use a number of bytes, or one with a Ki, Mi or Gi suffix (64Mi)".into()),
+    };
+    let n: u64 = digits.parse().map_err(|_| {
+        "use a number of bytes, or one with a Ki, Mi or Gi suffix (64Mi)".to_string()
+    })?;
+    n.checked_mul(1 << shift)
+        .filter(|&n| n > 0)
+        .ok_or_else(|| "must be more than 0 and fit in 64 bits".into())
+}
+
+impl RuntimeConfig {
+    /// Applies the settings present in an environment (a container's `env`); the
+    /// variables absent keep their value.
+    pub fn apply_env<'a>(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<&'a str>,
+    ) -> Result<(), SettingError> {
+        let read = |name: &str, parse: &dyn Fn(&str) -> Result<u64, String>| {
+            lookup(name)
+                .map(|value| {
+                    parse(value).map_err(|problem| SettingError {
+                        name: name.into(),
+                        value: value.into(),
+                        problem,
+                    })
+                })
+                .transpose()
+        };
+        let count = |text: &str| -> Result<u64, String> {
+            text.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| "use a whole number above 0".into())
+        };
+        let l = &mut self.limits;
+        if let Some(v) = read(env::MAX_REQUEST_BODY, &parse_size)? {
+            l.max_request_body = v;
+        }
+        if let Some(v) = read(env::MAX_HEADER_BYTES, &parse_size)? {
+            // hyper's smallest read buffer; smaller would refuse ordinary requests.
+            l.max_header_bytes = (v as usize).max(8 << 10);
+        }
+        if let Some(v) = read(env::MAX_HEADERS, &count)? {
+            l.max_headers = v as usize;
+        }
+        if let Some(v) = read(env::HEADER_READ_TIMEOUT_SECS, &count)? {
+            l.header_read_timeout = Duration::from_secs(v);
+        }
+        if let Some(v) = read(env::MAX_CONNECTIONS, &count)? {
+            l.max_connections = v as usize;
+        }
+        if let Some(v) = read(env::MAX_OUTBOUND_RESPONSE_BODY, &parse_size)? {
+            l.max_outbound_response_body = v;
+        }
+        if let Some(v) = read(env::MAX_LOG_LINE_BYTES, &parse_size)? {
+            l.max_log_line = v as usize;
+        }
+        if let Some(v) = read(env::REQUEST_TIMEOUT_SECS, &count)? {
+            self.request_timeout = Duration::from_secs(v);
+        }
+        if let Some(v) = read(env::MAX_INSTANCE_MEMORY_MB, &count)? {
+            self.max_instance_memory = (v as usize).saturating_mul(1 << 20);
+        }
+        if let Some(v) = read(env::MAX_CONCURRENT_INSTANCES, &count)? {
+            self.max_concurrent_instances = u32::try_from(v).unwrap_or(u32::MAX);
+        }
+        Ok(())
+    }
 }
 
 impl RuntimeConfig {
@@ -41,6 +195,7 @@ impl RuntimeConfig {
             max_concurrent_instances: 1000,
             components_to_retain: Vec::new(),
             variables: Default::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -62,6 +217,44 @@ pub fn variables_from_env(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("64Ki"), Ok(64 << 10));
+        assert_eq!(parse_size("100Mi"), Ok(100 << 20));
+        assert_eq!(parse_size("2Gi"), Ok(2 << 30));
+        for bad in ["", "0", "10MB", "-1", "1.5Mi", "99999999999999999999Gi"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn env_settings_apply_and_errors_name_the_variable() {
+        let mut config = RuntimeConfig::local("/tmp/x".into());
+        let env = [
+            ("SPIN_HTTP_MAX_REQUEST_BODY", "1Mi"),
+            ("SPIN_HTTP_MAX_HEADERS", "20"),
+            ("SPIN_MAX_INSTANCE_MEMORY_MB", "64"),
+        ];
+        let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+        config.apply_env(lookup).unwrap();
+        assert_eq!(config.limits.max_request_body, 1 << 20);
+        assert_eq!(config.limits.max_headers, 20);
+        assert_eq!(config.max_instance_memory, 64 << 20);
+        assert_eq!(
+            config.limits.max_connections,
+            Limits::default().max_connections
+        );
+        let err = config
+            .apply_env(|name| (name == "SPIN_HTTP_MAX_REQUEST_BODY").then_some("lots"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("SPIN_HTTP_MAX_REQUEST_BODY=\"lots\": use a number of bytes"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn env_variables_are_lowercased() {

@@ -1,25 +1,36 @@
-//! Finding the bytes a locked app refers to: inline content, `file://` sources, or
-//! digests looked up in OCI-layout blob directories (`<dir>/sha256/<hex>`), which is
-//! also how containerd's content store lays out blobs on disk.
+//! Finding the bytes a locked app refers to, and checking them against their digests.
+//!
+//! Where content may come from depends on who wrote the app, so each embedder picks a
+//! resolver:
+//! - [`LocalContent`] (`spin-run` on the developer's own files): inline content and
+//!   `file://` sources, directories included;
+//! - [`ArtifactContent`] (the shim, a Spin OCI artifact): inline content and digests of
+//!   the layers that this artifact carries, read from the node's blob cache
+//!   (`<dir>/sha256/<hex>`). A `source` is refused: an artifact must not name files on
+//!   the node;
+//! - the shim's root-filesystem apps bring their own resolver over files opened inside
+//!   the container's root.
+//!
+//! Whatever the resolver, content with a `digest` is only used after its bytes hashed
+//! to that digest ([`read_verified`], [`verify_file`]).
 
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{Read, Seek};
 use std::path::PathBuf;
 
+use spin_app::Sha256Digest;
 use spin_app::locked::ContentRef;
 
 /// Where a piece of content is.
 #[derive(Debug)]
 pub enum Blob {
-    File(PathBuf),
+    /// Inline bytes.
     Bytes(Vec<u8>),
-}
-
-impl Blob {
-    pub fn read(&self) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
-        match self {
-            Blob::File(path) => std::fs::read(path).map(Into::into),
-            Blob::Bytes(bytes) => Ok(bytes.as_slice().into()),
-        }
-    }
+    /// An open regular file; `path`, when there is one, may be hard-linked.
+    File { file: File, path: Option<PathBuf> },
+    /// A local directory (`spin-run` only), copied whole.
+    Dir(PathBuf),
 }
 
 /// Resolves content references; the error is a sentence for the user.
@@ -27,85 +38,229 @@ pub trait ContentResolver: Send + Sync + std::fmt::Debug {
     fn resolve(&self, content: &ContentRef) -> Result<Blob, String>;
 }
 
-/// Resolves inline content, `file://` URLs, and digests in the given blob directories.
+/// Inline content and `file://` sources: an app on the developer's own disk.
 #[derive(Debug, Default, Clone)]
-pub struct LocalContent {
-    pub blob_dirs: Vec<PathBuf>,
-}
+pub struct LocalContent;
 
 impl ContentResolver for LocalContent {
     fn resolve(&self, content: &ContentRef) -> Result<Blob, String> {
         if let Some(bytes) = &content.inline {
             return Ok(Blob::Bytes(bytes.clone()));
         }
-        if let Some(source) = &content.source {
-            let path = spin_app::load::file_path(source)
-                .ok_or_else(|| format!("source {source:?} is not a file:// URL"))?;
-            if !path.exists() {
-                return Err(format!("{} does not exist", path.display()));
-            }
-            return Ok(Blob::File(path));
+        let Some(source) = &content.source else {
+            return Err(match &content.digest {
+                Some(digest) => format!(
+                    "content {digest} has no `source` or `inline` bytes; a local app names its files by `source`"
+                ),
+                None => "the content has none of `inline`, `source` or `digest`".into(),
+            });
+        };
+        let path = spin_app::load::file_path(source)
+            .ok_or_else(|| format!("source {source:?} is not a file:// URL"))?;
+        if path.is_dir() {
+            return Ok(Blob::Dir(path));
         }
-        if let Some(digest) = &content.digest {
-            let (algo, hex) = digest
-                .split_once(':')
-                .ok_or_else(|| format!("digest {digest:?} is not of the form sha256:<hex>"))?;
-            return self
-                .blob_dirs
-                .iter()
-                .map(|dir| dir.join(algo).join(hex))
-                .find(|p| p.is_file())
-                .map(Blob::File)
-                .ok_or_else(|| format!("no blob {digest} in the app's layers"));
-        }
-        Err("the content has none of `inline`, `source` or `digest`".into())
+        let file = open_regular(&path)?;
+        Ok(Blob::File {
+            file,
+            path: Some(path),
+        })
     }
+}
+
+/// Content an OCI artifact carries: inline bytes, or one of its own layers by digest.
+#[derive(Debug, Clone)]
+pub struct ArtifactContent {
+    /// The node's blob cache (`<dir>/sha256/<hex>`).
+    pub blob_dir: PathBuf,
+    /// The digests of this artifact's Wasm and data layers; no other blob is served,
+    /// even if another app put it in the cache.
+    pub carried: HashSet<Sha256Digest>,
+}
+
+impl ContentResolver for ArtifactContent {
+    fn resolve(&self, content: &ContentRef) -> Result<Blob, String> {
+        if let Some(source) = &content.source {
+            return Err(format!(
+                "names its content by `source` ({:?}); an app from an OCI artifact may only use \
+                 `digest` (one of its layers) or `inline` content. Push the app with \
+                 `spin registry push` or `spin-kube push`",
+                source.chars().take(100).collect::<String>()
+            ));
+        }
+        if let Some(bytes) = &content.inline {
+            return Ok(Blob::Bytes(bytes.clone()));
+        }
+        let Some(digest) = &content.digest else {
+            return Err("the content has neither `inline` bytes nor a `digest`".into());
+        };
+        if !self.carried.contains(digest) {
+            return Err(format!(
+                "{digest} is not a Wasm or data layer of the app's image manifest"
+            ));
+        }
+        let path = self.blob_dir.join("sha256").join(digest.hex());
+        let file = open_regular(&path).map_err(|e| format!("layer {digest}: {e}"))?;
+        Ok(Blob::File {
+            file,
+            path: Some(path),
+        })
+    }
+}
+
+/// Opens `path` for reading if it is a regular file (not a device, FIFO or socket).
+pub fn open_regular(path: &std::path::Path) -> Result<File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // Non-blocking, so a FIFO cannot hang the open; the type check then refuses it.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
+    Ok(file)
+}
+
+/// The bytes of a blob, at most `limit` of them, checked against `expected` when given.
+pub fn read_verified(
+    blob: Blob,
+    expected: Option<&Sha256Digest>,
+    limit: u64,
+) -> Result<Vec<u8>, String> {
+    let bytes = match blob {
+        Blob::Bytes(bytes) => bytes,
+        Blob::Dir(path) => return Err(format!("{} is a directory", path.display())),
+        Blob::File { file, path } => {
+            let shown = path.map(|p| p.display().to_string()).unwrap_or_default();
+            let mut bytes = Vec::new();
+            file.take(limit + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("{shown}: {e}"))?;
+            bytes
+        }
+    };
+    if bytes.len() as u64 > limit {
+        return Err(format!("larger than the limit of {limit} bytes"));
+    }
+    if let Some(expected) = expected {
+        let actual = Sha256Digest::of(&bytes);
+        if actual != *expected {
+            return Err(mismatch(&actual, expected));
+        }
+    }
+    Ok(bytes)
+}
+
+/// Hashes an open file (streamed) and compares it with `expected`; leaves the file at
+/// its start for whoever reads it next.
+pub fn verify_file(file: &mut File, expected: &Sha256Digest) -> Result<(), String> {
+    let (actual, _) = Sha256Digest::of_reader(&mut *file).map_err(|e| e.to_string())?;
+    file.rewind().map_err(|e| e.to_string())?;
+    if actual != *expected {
+        return Err(mismatch(&actual, expected));
+    }
+    Ok(())
+}
+
+fn mismatch(actual: &Sha256Digest, expected: &Sha256Digest) -> String {
+    format!("content has digest {actual}, but the app says {expected}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn read(resolver: &dyn ContentResolver, c: ContentRef) -> Result<Vec<u8>, String> {
+        let expected = c.digest.clone();
+        read_verified(resolver.resolve(&c)?, expected.as_ref(), 1 << 20)
+    }
+
     #[test]
-    fn resolves_each_kind() {
+    fn local_content_reads_inline_and_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f.txt"), b"file").unwrap();
+        let inline = ContentRef {
+            inline: Some(b"hi".to_vec()),
+            ..Default::default()
+        };
+        assert_eq!(read(&LocalContent, inline).unwrap(), b"hi");
+        let url = spin_app::load::file_url(&dir.path().join("f.txt"));
+        let file = ContentRef {
+            source: Some(url.clone()),
+            digest: Some(Sha256Digest::of(b"file")),
+            ..Default::default()
+        };
+        assert_eq!(read(&LocalContent, file).unwrap(), b"file");
+        let wrong = ContentRef {
+            source: Some(url),
+            digest: Some(Sha256Digest::of(b"other")),
+            ..Default::default()
+        };
+        assert!(
+            read(&LocalContent, wrong)
+                .unwrap_err()
+                .contains("but the app says")
+        );
+        assert!(
+            read(&LocalContent, ContentRef::default())
+                .unwrap_err()
+                .contains("none of")
+        );
+    }
+
+    #[test]
+    fn artifact_content_serves_only_its_own_layers() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("sha256")).unwrap();
-        std::fs::write(dir.path().join("sha256/abc"), b"layer").unwrap();
-        std::fs::write(dir.path().join("f.txt"), b"file").unwrap();
-        let local = LocalContent {
-            blob_dirs: vec![dir.path().to_path_buf()],
+        let own = Sha256Digest::of(b"layer");
+        let other = Sha256Digest::of(b"someone else's");
+        for (digest, bytes) in [(&own, &b"layer"[..]), (&other, b"someone else's")] {
+            std::fs::write(dir.path().join("sha256").join(digest.hex()), bytes).unwrap();
+        }
+        let artifact = ArtifactContent {
+            blob_dir: dir.path().to_path_buf(),
+            carried: [own.clone()].into(),
         };
-        let read = |c: ContentRef| local.resolve(&c).map(|b| b.read().unwrap().into_owned());
-        assert_eq!(
-            read(ContentRef {
-                inline: Some(b"hi".to_vec()),
-                ..Default::default()
-            })
-            .unwrap(),
-            b"hi"
-        );
-        let url = spin_app::load::file_url(&dir.path().join("f.txt"));
-        assert_eq!(
-            read(ContentRef {
-                source: Some(url),
-                ..Default::default()
-            })
-            .unwrap(),
-            b"file"
-        );
-        assert_eq!(
-            read(ContentRef {
-                digest: Some("sha256:abc".into()),
-                ..Default::default()
-            })
-            .unwrap(),
-            b"layer"
-        );
-        let missing = read(ContentRef {
-            digest: Some("sha256:def".into()),
+        let by_digest = |d: &Sha256Digest| ContentRef {
+            digest: Some(d.clone()),
             ..Default::default()
-        });
-        assert!(missing.unwrap_err().contains("sha256:def"));
-        assert!(read(ContentRef::default()).unwrap_err().contains("none of"));
+        };
+        assert_eq!(read(&artifact, by_digest(&own)).unwrap(), b"layer");
+        let e = read(&artifact, by_digest(&other)).unwrap_err();
+        assert!(e.contains("is not a Wasm or data layer"), "{e}");
+        let source = ContentRef {
+            source: Some("file:///etc/passwd".into()),
+            ..Default::default()
+        };
+        let e = read(&artifact, source).unwrap_err();
+        assert!(e.contains("may only use `digest`"), "{e}");
+    }
+
+    #[test]
+    fn only_regular_files_are_opened() {
+        let e = open_regular(std::path::Path::new("/dev/null")).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let e = open_regular(&fifo).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+    }
+
+    #[test]
+    fn reads_are_bounded() {
+        let blob = Blob::Bytes(vec![0; 10]);
+        assert!(read_verified(blob, None, 9).unwrap_err().contains("limit"));
     }
 }

@@ -15,6 +15,7 @@ pub mod engine;
 mod error;
 mod files;
 pub mod host;
+pub mod log_queue;
 pub mod trigger;
 
 pub use app::PreparedApp;

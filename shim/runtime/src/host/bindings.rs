@@ -1,11 +1,12 @@
 //! Rust bindings generated from the WIT under `shim/runtime/wit`.
 
-/// `fermyon:spin@2.0.0` key-value and variables, and `wasi:config/store`.
+/// `fermyon:spin@2.0.0` key-value and variables, and `wasi:config/store`. Async, so
+/// database work runs on blocking threads, off the async workers.
 pub mod spin {
     wasmtime::component::bindgen!({
         path: "wit",
         world: "spin-host",
-        imports: { default: trappable },
+        imports: { default: async | trappable },
         with: {
             "fermyon:spin/key-value.store": crate::host::key_value::OpenStore,
         },

@@ -1,4 +1,5 @@
-//! `fermyon:spin/key-value@2.0.0` on SQLite.
+//! `fermyon:spin/key-value@2.0.0` on SQLite. Every database call runs on Tokio's
+//! blocking threads, so a slow disk or a busy lock never holds an async worker.
 //!
 //! The `default` store of an app lives in one SQLite file, in the same table layout
 //! Spin uses for `.spin/sqlite_key_value.db`, so data survives restarts and a file
@@ -123,7 +124,10 @@ pub struct OpenStore {
 impl key_value::Host for RequestState {}
 
 impl key_value::HostStore for RequestState {
-    fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<OpenStore>, Error>> {
+    async fn open(
+        &mut self,
+        label: String,
+    ) -> wasmtime::Result<Result<Resource<OpenStore>, Error>> {
         let access = &self.component.key_value;
         if !access.granted.contains(&label) {
             tracing::warn!(
@@ -143,52 +147,50 @@ impl key_value::HostStore for RequestState {
         Ok(Ok(self.table.push(OpenStore { label })?))
     }
 
-    fn get(
+    async fn get(
         &mut self,
         store: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
-        let (db, label) = self.store(&store)?;
-        Ok(db.get(&label, &key))
+        on_db(self.db_of(&store)?, move |db, label| db.get(label, &key)).await
     }
 
-    fn set(
+    async fn set(
         &mut self,
         store: Resource<OpenStore>,
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
-        let (db, label) = self.store(&store)?;
-        Ok(db.set(&label, &key, &value))
+        on_db(self.db_of(&store)?, move |db, label| {
+            db.set(label, &key, &value)
+        })
+        .await
     }
 
-    fn delete(
+    async fn delete(
         &mut self,
         store: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<(), Error>> {
-        let (db, label) = self.store(&store)?;
-        Ok(db.delete(&label, &key))
+        on_db(self.db_of(&store)?, move |db, label| db.delete(label, &key)).await
     }
 
-    fn exists(
+    async fn exists(
         &mut self,
         store: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<bool, Error>> {
-        let (db, label) = self.store(&store)?;
-        Ok(db.exists(&label, &key))
+        on_db(self.db_of(&store)?, move |db, label| db.exists(label, &key)).await
     }
 
-    fn get_keys(
+    async fn get_keys(
         &mut self,
         store: Resource<OpenStore>,
     ) -> wasmtime::Result<Result<Vec<String>, Error>> {
-        let (db, label) = self.store(&store)?;
-        Ok(db.keys(&label))
+        on_db(self.db_of(&store)?, |db, label| db.keys(label)).await
     }
 
-    fn drop(&mut self, store: Resource<OpenStore>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, store: Resource<OpenStore>) -> wasmtime::Result<()> {
         self.table.delete(store)?;
         self.open_stores = self.open_stores.saturating_sub(1);
         Ok(())
@@ -196,7 +198,8 @@ impl key_value::HostStore for RequestState {
 }
 
 impl RequestState {
-    fn store(&self, store: &Resource<OpenStore>) -> wasmtime::Result<(Arc<KeyValueDb>, String)> {
+    /// The database and label of an open store.
+    fn db_of(&self, store: &Resource<OpenStore>) -> wasmtime::Result<(Arc<KeyValueDb>, String)> {
         let label = self.table.get(store)?.label.clone();
         let db = self
             .component
@@ -206,6 +209,14 @@ impl RequestState {
             .ok_or_else(|| wasmtime::format_err!("store {label} has no database"))?;
         Ok((db, label))
     }
+}
+
+/// Runs `op` on a store's database on a blocking thread.
+async fn on_db<T: Send + 'static>(
+    (db, label): (Arc<KeyValueDb>, String),
+    op: impl FnOnce(&KeyValueDb, &str) -> Result<T, Error> + Send + 'static,
+) -> wasmtime::Result<Result<T, Error>> {
+    Ok(tokio::task::spawn_blocking(move || op(&db, &label)).await?)
 }
 
 #[cfg(test)]

@@ -12,12 +12,15 @@ use spin_app::template::Template;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::RuntimeError;
+use crate::trigger::bounded_body::{Bound, BoundedBody};
 
 /// Which destinations one component may reach.
 #[derive(Debug, Clone)]
 pub struct OutboundPolicy {
     component: Arc<str>,
     allowed: Arc<[AllowedHost]>,
+    /// Most bytes of one response body a guest may receive.
+    pub max_response_body: u64,
 }
 
 impl OutboundPolicy {
@@ -26,6 +29,7 @@ impl OutboundPolicy {
         component: &str,
         entries: &[String],
         app_values: &BTreeMap<String, String>,
+        max_response_body: u64,
     ) -> Result<Self, RuntimeError> {
         let allowed = entries
             .iter()
@@ -48,6 +52,7 @@ impl OutboundPolicy {
         Ok(Self {
             component: component.into(),
             allowed: allowed.into(),
+            max_response_body,
         })
     }
 
@@ -101,11 +106,12 @@ impl WasiHttpHooks for OutboundHooks {
         if !self.policy.allows(request.uri()) {
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
+        let limit = self.policy.max_response_body;
         Box::new(async move {
             use http_body_util::BodyExt;
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             Ok((
-                response.map(BodyExt::boxed_unsync),
+                response.map(|body| BoundedBody::new(body, limit, Bound::Response).boxed_unsync()),
                 Box::new(io) as Box<dyn Future<Output = _> + Send>,
             ))
         })
@@ -120,7 +126,8 @@ mod tests {
     fn templated_entries_use_app_variables() {
         let values = BTreeMap::from([("host".to_string(), "api.example.com".to_string())]);
         let policy =
-            OutboundPolicy::new("c", &["https://{{ host }}".to_string()], &values).unwrap();
+            OutboundPolicy::new("c", &["https://{{ host }}".to_string()], &values, 1 << 20)
+                .unwrap();
         let allows = |uri: &str| policy.allows(&uri.parse().unwrap());
         assert!(allows("https://api.example.com/x"));
         assert!(!allows("https://evil.example.com/x"));
@@ -129,7 +136,8 @@ mod tests {
 
     #[test]
     fn bad_entry_names_the_component() {
-        let err = OutboundPolicy::new("web", &["nope".to_string()], &BTreeMap::new()).unwrap_err();
+        let err = OutboundPolicy::new("web", &["nope".to_string()], &BTreeMap::new(), 1 << 20)
+            .unwrap_err();
         assert!(err.to_string().contains("web"), "{err}");
     }
 }

@@ -24,6 +24,8 @@ pub struct ComponentHost {
     pub key_value: KeyValueAccess,
     pub outbound: OutboundPolicy,
     pub max_memory: usize,
+    /// Longest guest stdout/stderr line kept whole.
+    pub max_log_line: usize,
 }
 
 pub struct RequestState {
@@ -40,8 +42,16 @@ impl RequestState {
     pub fn new(component: Arc<ComponentHost>) -> std::io::Result<Self> {
         let mut wasi = WasiCtxBuilder::new();
         wasi.envs(&component.env)
-            .stdout(GuestLog::new(component.id.clone(), Stream::Stdout))
-            .stderr(GuestLog::new(component.id.clone(), Stream::Stderr))
+            .stdout(GuestLog::new(
+                component.id.clone(),
+                Stream::Stdout,
+                component.max_log_line,
+            ))
+            .stderr(GuestLog::new(
+                component.id.clone(),
+                Stream::Stderr,
+                component.max_log_line,
+            ))
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);

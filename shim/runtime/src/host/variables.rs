@@ -63,7 +63,7 @@ pub fn component_variables(
 }
 
 impl variables::Host for RequestState {
-    fn get(&mut self, name: String) -> wasmtime::Result<Result<String, Error>> {
+    async fn get(&mut self, name: String) -> wasmtime::Result<Result<String, Error>> {
         if !is_lower_snake_id(&name) {
             return Ok(Err(Error::InvalidName(format!(
                 "{name:?} is not a variable name (lower_snake_case)"
@@ -79,11 +79,11 @@ impl variables::Host for RequestState {
 }
 
 impl store::Host for RequestState {
-    fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, store::Error>> {
+    async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, store::Error>> {
         Ok(Ok(self.component.variables.get(&key).cloned()))
     }
 
-    fn get_all(&mut self) -> wasmtime::Result<Result<Vec<(String, String)>, store::Error>> {
+    async fn get_all(&mut self) -> wasmtime::Result<Result<Vec<(String, String)>, store::Error>> {
         Ok(Ok(self
             .component
             .variables

@@ -8,16 +8,21 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::Store;
 use wasmtime::component::{Component, Linker};
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 
+use super::bounded_body::{BoundedBody, is_too_large};
 use crate::RuntimeError;
 use crate::host::bindings::inbound_http::InboundHttpComponentPre;
 use crate::host::state::{ComponentHost, RequestState};
 use crate::host::unsupported::stub_unsupported_imports;
+
+/// The body of every request the trigger passes on: the client's, size-bounded.
+pub type RequestBody = BoundedBody<Incoming>;
 
 /// The body of every response the trigger sends.
 pub type ResponseBody =
@@ -95,13 +100,15 @@ pub enum Failure {
 
 impl Failure {
     fn classify(err: wasmtime::Error, state: &RequestState) -> Self {
-        let text = format!("{err:?}");
+        let pool_full = err
+            .chain()
+            .any(|e| e.is::<wasmtime::PoolConcurrencyLimitError>());
         if state.limiter.exceeded {
             Failure::OutOfMemory
-        } else if text.contains("maximum concurrent") {
+        } else if pool_full {
             Failure::Busy(format!("{err:#}"))
         } else {
-            Failure::Trap(text)
+            Failure::Trap(format!("{err:?}"))
         }
     }
 
@@ -188,8 +195,9 @@ pub async fn call_wasi_http(
     engine: &wasmtime::Engine,
     pre: &ProxyPre<RequestState>,
     host: &Arc<ComponentHost>,
-    request: http::Request<Incoming>,
+    request: http::Request<RequestBody>,
     timeout: Duration,
+    permit: OwnedSemaphorePermit,
 ) -> http::Response<ResponseBody> {
     let component = host.id.clone();
     let mut store = match new_store(engine, host) {
@@ -215,6 +223,9 @@ pub async fn call_wasi_http(
     let pre = pre.clone();
     let task_component = component.clone();
     let task = tokio::spawn(async move {
+        // The instance counts against the limit until the guest is done, streaming
+        // included.
+        let _permit = permit;
         let run = async {
             let proxy = pre.instantiate_async(&mut store).await?;
             proxy
@@ -260,13 +271,15 @@ pub async fn call_wasi_http(
     }
 }
 
-/// Calls a `fermyon:spin/inbound-http` component with the whole request body.
+/// Calls a `fermyon:spin/inbound-http` component with the whole request body (this
+/// world takes it as one list, so it is collected, up to the request body limit).
 pub async fn call_spin_inbound(
     engine: &wasmtime::Engine,
     pre: &InboundHttpComponentPre<RequestState>,
     host: &Arc<ComponentHost>,
-    request: http::Request<Incoming>,
+    request: http::Request<RequestBody>,
     timeout: Duration,
+    _permit: OwnedSemaphorePermit,
 ) -> http::Response<ResponseBody> {
     let component = host.id.clone();
     let (parts, body) = request.into_parts();
@@ -275,6 +288,10 @@ pub async fn call_spin_inbound(
     };
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
+        Err(e) if is_too_large(&e) => {
+            tracing::warn!(component = %component, "request body larger than the limit (SPIN_HTTP_MAX_REQUEST_BODY): 413");
+            return text_response(http::StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large\n");
+        }
         Err(e) => {
             tracing::warn!(component = %component, "could not read the request body: {e}");
             return text_response(http::StatusCode::BAD_REQUEST, "Bad Request\n");

@@ -1,6 +1,9 @@
 //! The HTTP server: accepts connections (HTTP/1.1 and h2c), answers the host's own
 //! endpoints, routes, sets Spin's request headers and calls the component. Shutdown
 //! stops accepting and lets in-flight requests finish (graceful drain).
+//!
+//! Clients are untrusted: connections, request heads, bodies and concurrent instances
+//! are all bounded by [`Limits`] and `max_concurrent_instances`.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -8,13 +11,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
+use super::bounded_body::{Bound, BoundedBody};
 use super::handler::{HandlerKind, ResponseBody, call_spin_inbound, call_wasi_http, text_response};
 use super::routes::RouteMatch;
+use crate::config::Limits;
 use crate::{PreparedApp, RuntimeError};
 
 /// Path the host answers itself, for probes.
@@ -61,14 +66,20 @@ impl HttpServer {
     }
 
     /// Serves until `shutdown` completes, then waits up to `drain` for in-flight
-    /// requests before returning.
+    /// requests before returning. Open connections are capped (`max_connections`):
+    /// past it, new ones wait in the listen backlog.
     pub async fn serve(self, shutdown: impl Future<Output = ()>, drain: Duration) {
         let graceful = GracefulShutdown::new();
-        let builder = auto::Builder::new(TokioExecutor::new());
         let app = self.app;
         let local_addr = self.local_addr;
+        let limits = app.config.limits.clone();
+        let connections = Arc::new(Semaphore::new(limits.max_connections));
         tokio::pin!(shutdown);
         loop {
+            let permit = tokio::select! {
+                permit = connections.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+                () = &mut shutdown => break,
+            };
             let (stream, client) = tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok(pair) => pair,
@@ -83,18 +94,32 @@ impl HttpServer {
             };
             let _ = stream.set_nodelay(true);
             let app = app.clone();
-            let service = hyper::service::service_fn(move |req| {
-                let app = app.clone();
-                async move {
-                    Ok::<_, std::convert::Infallible>(handle(&app, req, client, local_addr).await)
-                }
-            });
-            let conn = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .into_owned();
-            let conn = graceful.watch(conn);
+            let watcher = graceful.watcher();
+            let limits = limits.clone();
             tokio::spawn(async move {
-                if let Err(e) = conn.await {
+                let _permit = permit;
+                let service = hyper::service::service_fn(move |req| {
+                    let app = app.clone();
+                    async move {
+                        Ok::<_, std::convert::Infallible>(
+                            handle(&app, req, client, local_addr).await,
+                        )
+                    }
+                });
+                let served = match detect_http2(&stream, limits.header_read_timeout).await {
+                    None => return,
+                    Some(true) => {
+                        let conn =
+                            http2_builder(&limits).serve_connection(TokioIo::new(stream), service);
+                        watcher.watch(conn).await
+                    }
+                    Some(false) => {
+                        let conn =
+                            http1_builder(&limits).serve_connection(TokioIo::new(stream), service);
+                        watcher.watch(conn).await
+                    }
+                };
+                if let Err(e) = served {
                     tracing::debug!(%client, "connection ended: {e}");
                 }
             });
@@ -107,6 +132,59 @@ impl HttpServer {
             tracing::warn!("drain time of {drain:?} passed with requests still in flight");
         }
     }
+}
+
+/// HTTP/1.1 with the head bounded in size, field count and time (the timer also closes
+/// connections idle between requests).
+fn http1_builder(limits: &Limits) -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8 << 10))
+        .max_headers(limits.max_headers);
+    builder
+}
+
+/// HTTP/2 (prior knowledge, h2c) with bounded header lists and streams, and pings so
+/// dead peers are dropped.
+fn http2_builder(limits: &Limits) -> hyper::server::conn::http2::Builder<TokioExecutor> {
+    let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(MAX_HTTP2_STREAMS)
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(20));
+    builder
+}
+
+/// Most concurrent streams one HTTP/2 connection may open.
+const MAX_HTTP2_STREAMS: u32 = 256;
+
+/// Whether the client speaks HTTP/2 with prior knowledge: its first bytes are the
+/// HTTP/2 preface. `None` when it closes or sends nothing within `within`, so a silent
+/// connection costs no more than that.
+async fn detect_http2(stream: &TcpStream, within: Duration) -> Option<bool> {
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let mut buf = [0u8; PREFACE.len()];
+    let detect = async {
+        loop {
+            let n = stream.peek(&mut buf).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            if buf[..n] != PREFACE[..n] {
+                return Some(false);
+            }
+            if n == PREFACE.len() {
+                return Some(true);
+            }
+            // Part of the preface so far: the rest is still to come.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(within, detect).await.ok().flatten()
 }
 
 async fn handle(
@@ -127,16 +205,31 @@ async fn handle(
     let Some(component) = app.components.get(matched.component) else {
         return text_response(http::StatusCode::NOT_FOUND, "Not Found\n");
     };
+    let limit = app.config.limits.max_request_body;
+    if declared_length(&req).is_some_and(|len| len > limit) {
+        tracing::warn!(component = %matched.component, %path, "request body larger than the limit of {limit} bytes (SPIN_HTTP_MAX_REQUEST_BODY): 413");
+        return text_response(http::StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large\n");
+    }
+    // One instance per request, at most `max_concurrent_instances` at once, whether or
+    // not the pooling allocator is in use.
+    let Ok(permit) = app.instances.clone().try_acquire_owned() else {
+        tracing::warn!(component = %matched.component, "no instance available: {} requests in flight (SPIN_MAX_CONCURRENT_INSTANCES); 503", app.config.max_concurrent_instances);
+        return text_response(
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            "Service Unavailable\n",
+        );
+    };
     set_spin_headers(&mut req, &matched, client, local);
+    let req = req.map(|body| BoundedBody::new(body, limit, Bound::Request));
     let method = req.method().clone();
     let engine = app.engine.engine();
     let timeout = app.config.request_timeout;
     let response = match &component.handler {
         HandlerKind::WasiHttp(pre) => {
-            call_wasi_http(engine, pre, &component.host, req, timeout).await
+            call_wasi_http(engine, pre, &component.host, req, timeout, permit).await
         }
         HandlerKind::SpinInbound(pre) => {
-            call_spin_inbound(engine, pre, &component.host, req, timeout).await
+            call_spin_inbound(engine, pre, &component.host, req, timeout, permit).await
         }
     };
     tracing::debug!(
@@ -150,9 +243,19 @@ async fn handle(
     response
 }
 
+/// The request's `Content-Length`, if it sent a valid one.
+fn declared_length<B>(req: &http::Request<B>) -> Option<u64> {
+    req.headers()
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
 /// The headers Spin sets on every request it passes to a component.
-fn set_spin_headers(
-    req: &mut http::Request<Incoming>,
+fn set_spin_headers<B>(
+    req: &mut http::Request<B>,
     m: &RouteMatch<'_>,
     client: SocketAddr,
     local: SocketAddr,

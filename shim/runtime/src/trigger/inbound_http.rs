@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 
+use super::bounded_body::{Bound, BoundedBody};
 use super::handler::{ResponseBody, full_body};
 use crate::host::bindings::inbound_http::fermyon::spin::http;
 use crate::host::bindings::inbound_http::fermyon::spin::http_types::{
@@ -106,11 +107,16 @@ impl http::Host for RequestState {
             return Ok(Err(HttpError::RequestError));
         };
         let component = self.component.id.clone();
+        let limit = self.component.outbound.max_response_body;
         let result = async {
             let (response, io) = wasmtime_wasi_http::default_send_request(request, None).await?;
             tokio::spawn(io);
             let (parts, body) = response.into_parts();
-            let body = body.collect().await?.to_bytes();
+            // This interface returns the body as one list: collected, up to the limit.
+            let body = BoundedBody::new(body, limit, Bound::Response)
+                .collect()
+                .await?
+                .to_bytes();
             Ok::<_, wasmtime_wasi_http::Error>((parts, body))
         }
         .await;
