@@ -196,11 +196,7 @@ async fn pushes_spin_layout_and_never_uploads_a_blob_twice() {
                 Some(manifest.layers[1].digest.clone()),
                 false
             ),
-            (
-                "small.txt".to_string(),
-                Some(sha256(b"tiny\n")),
-                true
-            ),
+            ("small.txt".to_string(), Some(sha256(b"tiny\n")), true),
         ]
     );
     assert_eq!(one.files[1].content.inline.as_deref(), Some(&b"tiny\n"[..]));

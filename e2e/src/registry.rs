@@ -98,6 +98,140 @@ impl LocalRegistry {
         image
     }
 
+    /// Pushes the app in `app_dir` with `spin-kube push`, then pushes it again under
+    /// `<repository>:hostile` with its locked app changed by `edit`, as an attacker
+    /// who rewrites an artifact by hand would. Returns the rewritten reference.
+    pub fn push_rewritten(
+        &self,
+        app_dir: &std::path::Path,
+        repository: &str,
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) -> String {
+        self.push_app(app_dir, &format!("{repository}:original"));
+        let accept = "application/vnd.oci.image.manifest.v1+json";
+        let (_, manifest) = self.http(
+            "GET",
+            &format!("/v2/{repository}/manifests/original"),
+            &[("Accept", accept)],
+            &[],
+        );
+        let mut manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+        let locked_layer = manifest["layers"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .rev()
+            .find(|l| l["mediaType"] == "application/vnd.fermyon.spin.application.v1+config")
+            .expect("a locked app layer");
+        let digest = locked_layer["digest"].as_str().unwrap().to_string();
+        let (_, locked) = self.http("GET", &format!("/v2/{repository}/blobs/{digest}"), &[], &[]);
+        let mut locked: serde_json::Value = serde_json::from_slice(&locked).unwrap();
+        edit(&mut locked);
+        let locked = serde_json::to_vec(&locked).unwrap();
+        locked_layer["digest"] = self.push_blob(repository, &locked).into();
+        locked_layer["size"] = locked.len().into();
+        let manifest = serde_json::to_vec(&manifest).unwrap();
+        let (status, body) = self.http(
+            "PUT",
+            &format!("/v2/{repository}/manifests/hostile"),
+            &[("Content-Type", accept)],
+            &manifest,
+        );
+        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+        format!("{}/{repository}:hostile", self.addr)
+    }
+
+    /// Uploads a blob in one request; returns its digest.
+    pub fn push_blob(&self, repository: &str, bytes: &[u8]) -> String {
+        use sha2::Digest;
+        let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)));
+        let (status, headers) = self.http_head(
+            "POST",
+            &format!("/v2/{repository}/blobs/uploads/"),
+            &[],
+            &[],
+        );
+        assert_eq!(status, 202, "{headers}");
+        let location = headers
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("location")
+                    .then(|| value.trim().to_string())
+            })
+            .expect("upload location");
+        let path = location
+            .split_once(&self.addr)
+            .map(|(_, p)| p.to_string())
+            .unwrap_or(location);
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let (status, body) = self.http("PUT", &format!("{path}{sep}digest={digest}"), &[], bytes);
+        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+        digest
+    }
+
+    /// One plain HTTP/1.1 request to the registry: status and body.
+    fn http(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, Vec<u8>) {
+        let (status, raw) = self.exchange(method, path, headers, body);
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a response head");
+        (status, raw[split + 4..].to_vec())
+    }
+
+    /// Like [`Self::http`], returning the response head instead of the body.
+    fn http_head(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String) {
+        let (status, raw) = self.exchange(method, path, headers, body);
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a response head");
+        (status, String::from_utf8_lossy(&raw[..split]).into_owned())
+    }
+
+    fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, Vec<u8>) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.addr).unwrap();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body).unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).unwrap();
+        let status = String::from_utf8_lossy(&raw[..raw.len().min(12)])
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, raw)
+    }
+
     /// Everything the registry logged so far, access log included.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
