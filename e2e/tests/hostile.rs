@@ -118,6 +118,9 @@ fn app_with_file(dir: &Path, wasm: Vec<u8>) {
     std::fs::write(dir.join("static/page.html"), "<p>a page</p>\n".repeat(40)).unwrap();
 }
 
+/// A change an attacker makes to a locked app.
+type Edit = Box<dyn FnOnce(&mut Value) + Send>;
+
 fn component(locked: &mut Value) -> &mut Value {
     &mut locked["components"][0]
 }
@@ -131,7 +134,6 @@ fn rewritten_artifacts_are_refused_and_nothing_of_the_host_is_served() {
     let app = tempfile::tempdir().unwrap();
     app_with_file(app.path(), test_guests::hello());
 
-    type Edit = Box<dyn FnOnce(&mut Value)>;
     let secret_url = canary.url(&canary.file());
     let dir_url = canary.url(canary.dir.path());
     let cases: Vec<(&str, Edit, &str)> = vec![
@@ -387,7 +389,7 @@ async fn cri_refuses_hostile_artifacts_and_other_pods_keep_serving() {
         .await;
     let secret_url = canary.url(&canary.file());
     let app = node.app.path().to_path_buf();
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Value) + Send>, &str)> = vec![
+    let cases: Vec<(&str, Edit, &str)> = vec![
         (
             "cri-file-source",
             Box::new(move |l| {

@@ -3,6 +3,8 @@
 ;;   1 trap   2 endless loop   3 allocate until refused, then abort
 ;;   4 stream three chunks 300 ms apart   5 key-value: append "x" to key `count`
 ;;   6 hello: "Hello, world!"
+;;   7 print one 100 MiB line to stdout (25,600 writes of 4 KiB, then a newline)
+;;   8 print 1,000 lines of 4 KiB to stdout
 (module
   (import "wasi:http/types@0.2.12" "[constructor]fields" (func $fields_new (result i32)))
   (import "wasi:http/types@0.2.12" "[method]fields.get" (func $fields_get (param i32 i32 i32 i32)))
@@ -15,6 +17,7 @@
   (import "wasi:http/types@0.2.12" "[static]outgoing-body.finish" (func $body_finish (param i32 i32 i32 i32)))
   (import "wasi:io/streams@0.2.12" "[method]output-stream.blocking-write-and-flush" (func $write (param i32 i32 i32 i32)))
   (import "wasi:io/streams@0.2.12" "[resource-drop]output-stream" (func $drop_stream (param i32)))
+  (import "wasi:cli/stdout@0.2.12" "get-stdout" (func $get_stdout (result i32)))
   (import "wasi:clocks/monotonic-clock@0.2.12" "subscribe-duration" (func $subscribe (param i64) (result i32)))
   (import "wasi:io/poll@0.2.12" "[method]pollable.block" (func $block (param i32)))
   (import "wasi:io/poll@0.2.12" "[resource-drop]pollable" (func $drop_pollable (param i32)))
@@ -105,6 +108,22 @@ INCLUDE_RUNTIME
       (call $kv_set (local.get $kv) (i32.const 1260) (i32.const 5)
         (i32.const 8192) (i32.sub (global.get $out) (i32.const 8192)) (i32.const 136))
       (if (i32.ne (i32.load8_u (i32.const 136)) (i32.const 0)) (then unreachable))
+      (call $respond (local.get $outparam))
+      return))
+    (if (i32.or (i32.eq (global.get $mode) (i32.const 7)) (i32.eq (global.get $mode) (i32.const 8))) (then
+      ;; 4 KiB of 'x' at 20480; the newline at 1213.
+      (memory.fill (i32.const 20480) (i32.const 120) (i32.const 4096))
+      (local.set $s (call $get_stdout))
+      (loop $lines
+        (call $write (local.get $s) (i32.const 20480) (i32.const 4096) (i32.const 100))
+        (if (i32.eq (global.get $mode) (i32.const 8))
+          (then (call $write (local.get $s) (i32.const 1213) (i32.const 1) (i32.const 100))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $lines (i32.lt_u (local.get $i)
+          (select (i32.const 25600) (i32.const 1000) (i32.eq (global.get $mode) (i32.const 7))))))
+      (call $write (local.get $s) (i32.const 1213) (i32.const 1) (i32.const 100))
+      (call $drop_stream (local.get $s))
+      (call $emit (i32.const 1290) (i32.const 14))
       (call $respond (local.get $outparam))
       return))
     (if (i32.eq (global.get $mode) (i32.const 6)) (then

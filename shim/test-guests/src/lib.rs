@@ -24,6 +24,10 @@ pub enum Probe {
     KeyValue = 5,
     /// `Hello, world!`: the benchmark guest.
     Hello = 6,
+    /// Prints one 100 MiB line to stdout, then answers `Hello, world!`.
+    HugeLogLine = 7,
+    /// Prints 1,000 lines of 4 KiB to stdout, then answers `Hello, world!`.
+    LogFlood = 8,
 }
 
 const RUNTIME_WAT: &str = include_str!("../guests/runtime.wat");
@@ -40,6 +44,7 @@ pub fn probe(name: &str, mode: Probe) -> Vec<u8> {
         "wasi:io/streams",
         "wasi:io/poll",
         "wasi:clocks/monotonic-clock",
+        "wasi:cli/stdout",
         "fermyon:spin/variables@2.0.0",
         "fermyon:spin/key-value@2.0.0",
     ];
@@ -194,6 +199,8 @@ mod tests {
             Probe::Stream,
             Probe::KeyValue,
             Probe::Hello,
+            Probe::HugeLogLine,
+            Probe::LogFlood,
         ] {
             assert!(probe("p", mode).starts_with(b"\0asm"));
         }

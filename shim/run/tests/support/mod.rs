@@ -65,6 +65,28 @@ impl Runner {
     pub fn start(app: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Self, String> {
         let log_dir = tempfile::tempdir().unwrap();
         let log = log_dir.path().join("stderr.log");
+        let stderr = Stdio::from(std::fs::File::create(&log).unwrap());
+        Self::start_logging_to(app, args, env, stderr, log_dir, log)
+    }
+
+    /// Like `start`, with the log on a pipe that the caller holds (and may never read).
+    pub fn start_with_log_pipe(app: &Path, args: &[&str]) -> (Self, std::process::ChildStderr) {
+        let log_dir = tempfile::tempdir().unwrap();
+        let log = log_dir.path().join("unused.log");
+        let mut runner = Self::start_logging_to(app, args, &[], Stdio::piped(), log_dir, log)
+            .unwrap_or_else(|e| panic!("spin-run did not start: {e}"));
+        let pipe = runner.child.stderr.take().unwrap();
+        (runner, pipe)
+    }
+
+    fn start_logging_to(
+        app: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stderr: Stdio,
+        log_dir: tempfile::TempDir,
+        log: PathBuf,
+    ) -> Result<Self, String> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_spin-run"))
             .arg("--from")
             .arg(app)
@@ -75,7 +97,7 @@ impl Runner {
             .env("SPIN_CACHE_DIR", log_dir.path().join("compiled"))
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -108,6 +130,16 @@ impl Runner {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The runner's resident memory, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
     }
 
     /// Waits until the log contains `needle` (up to 10 s).
