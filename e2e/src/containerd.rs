@@ -196,6 +196,11 @@ state = "{root}/state"
         );
     }
 
+    /// containerd's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
     }

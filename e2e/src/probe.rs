@@ -54,3 +54,51 @@ pub fn write_app(dir: &std::path::Path, wasm: &[u8]) {
     .unwrap();
     std::fs::write(dir.join("hello.wasm"), wasm).unwrap();
 }
+
+/// Sends `head` and then up to `body_bytes` of body on a new connection; returns the
+/// status code of the answer, or 0 when the server closed without one.
+pub fn send_raw(host: &str, port: u16, head: &[u8], body_bytes: usize) -> u16 {
+    let Ok(mut s) = TcpStream::connect((host, port)) else {
+        return 0;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+    if s.write_all(head).is_err() {
+        return 0;
+    }
+    let chunk = vec![b'a'; 1 << 20];
+    let mut sent = 0;
+    while sent < body_bytes && s.write_all(&chunk).is_ok() {
+        sent += chunk.len();
+    }
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Resident memory of a process, KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The pids of running `containerd-shim-spin-v2` processes.
+pub fn shim_pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            std::fs::read_link(e.path().join("exe"))
+                .is_ok_and(|exe| exe.to_string_lossy().ends_with("containerd-shim-spin-v2"))
+        })
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect()
+}

@@ -16,6 +16,7 @@ pub mod load;
 pub mod locked;
 pub mod manifest;
 pub mod oci;
+pub mod routes;
 pub mod template;
 
 pub use digest::Sha256Digest;

@@ -1,8 +1,9 @@
 //! `containerd-shim-spin-v2`: the containerd runtime `io.containerd.spin.v2`.
 //!
 //! containerd starts it once per pod (`start`), then drives it over ttrpc: the Task
-//! service ([`task`]) creates, starts, kills and deletes the pod's containers; each app
-//! container is a Spin app ([`app`]) served by this process on the embedded runtime.
+//! service ([`task`]) creates, starts, kills and deletes the pod's containers through a
+//! small [`workload::Workload`] trait; each app container is a Spin app
+//! ([`spin_container`], [`app`]) served by this process on the embedded runtime.
 
 mod app;
 mod artifact;
@@ -11,8 +12,10 @@ mod cgroup;
 mod logs;
 mod rootfs;
 mod shim;
+mod spin_container;
 mod stats;
 mod task;
+mod workload;
 
 /// containerd's name for this runtime (`ctr run --runtime io.containerd.spin.v2`).
 pub const RUNTIME_ID: &str = "io.containerd.spin.v2";

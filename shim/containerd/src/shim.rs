@@ -11,7 +11,9 @@ use containerd_shim_protos::api::DeleteResponse;
 
 use crate::bundle::BundleSpec;
 use crate::logs::LogSink;
-use crate::task::SpinTask;
+use crate::spin_container::SpinPod;
+use crate::task::TaskService;
+use crate::workload::EventSink;
 
 pub struct SpinShim {
     namespace: String,
@@ -22,7 +24,7 @@ pub struct SpinShim {
 
 #[async_trait]
 impl Shim for SpinShim {
-    type T = SpinTask;
+    type T = TaskService<SpinPod>;
 
     async fn new(_runtime_id: &str, args: &Flags, _config: &mut Config) -> Self {
         let logs = LogSink::default();
@@ -69,12 +71,42 @@ impl Shim for SpinShim {
     }
 
     async fn create_task_service(&self, publisher: RemotePublisher) -> Self::T {
-        SpinTask::new(
-            self.namespace.clone(),
-            self.containerd_address.clone(),
-            publisher,
+        TaskService::new(
+            SpinPod::new(self.namespace.clone(), self.containerd_address.clone()),
+            Arc::new(ContainerdEvents {
+                publisher,
+                namespace: self.namespace.clone(),
+            }),
             self.exit.clone(),
             self.logs.clone(),
         )
+    }
+}
+
+/// Task events to containerd's event service, in the shim's namespace.
+struct ContainerdEvents {
+    publisher: RemotePublisher,
+    namespace: String,
+}
+
+#[async_trait]
+impl EventSink for ContainerdEvents {
+    async fn publish(
+        &self,
+        topic: &str,
+        event: Box<dyn containerd_shim_protos::protobuf::MessageDyn>,
+    ) {
+        if let Err(e) = self
+            .publisher
+            .publish(
+                containerd_shim::Context::default(),
+                topic,
+                &self.namespace,
+                event,
+            )
+            .await
+        {
+            log::warn!("publishing {topic}: {e}");
+        }
     }
 }

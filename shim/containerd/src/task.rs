@@ -1,39 +1,36 @@
-//! The containerd Task service for one pod: the sandbox (pause) container is held
-//! without a process; each app container is a Spin app served by this process.
+//! The containerd Task service for one pod: a state machine over container ids
+//! (created → running → stopped → deleted) that publishes containerd's task events.
+//! What a container runs is the [`Workload`]'s business (Spin apps, in
+//! [`crate::spin_container`]); the sandbox (pause) container is held without a process.
 //!
-//! Exit statuses: a SIGTERM drains in-flight requests (up to [`app::DRAIN`]) and exits
-//! 0; SIGKILL stops at once and exits 137 (128 + 9), as a killed process would.
+//! Exit statuses: a SIGTERM lets the workload drain and exit (0 for Spin apps);
+//! SIGKILL stops at once (137 = 128 + 9, as a killed process would). A container killed
+//! before it started exits 128 + the signal.
+//!
+//! The ttrpc methods only delegate to inherent async methods, which the tests call
+//! with a fake workload and a recording event sink.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use containerd_shim::TtrpcResult;
 use containerd_shim::asynchronous::ExitSignal;
-use containerd_shim::asynchronous::publisher::RemotePublisher;
 use containerd_shim::util::timestamp;
-use containerd_shim::{Context, TtrpcResult};
 use containerd_shim_protos::api;
 use containerd_shim_protos::events::task::{TaskCreate, TaskDelete, TaskExit, TaskStart};
-use containerd_shim_protos::protobuf::MessageDyn;
 use containerd_shim_protos::protobuf::well_known_types::timestamp::Timestamp;
 use containerd_shim_protos::shim_async::Task;
 use containerd_shim_protos::topics::{
     TASK_CREATE_EVENT_TOPIC, TASK_DELETE_EVENT_TOPIC, TASK_EXIT_EVENT_TOPIC, TASK_START_EVENT_TOPIC,
 };
 use containerd_shim_protos::ttrpc::r#async::TtrpcContext;
-use containerd_shim_protos::ttrpc::{Code, Error as TtrpcError, Status as RpcStatus};
+use containerd_shim_protos::ttrpc::{Code, Error as TtrpcError};
 use containerd_shim_protos::types::task::Status;
-use spin_runtime::PreparedApp;
-use spin_runtime::content::{ArtifactContent, ContentResolver};
 use tokio::sync::{Mutex, oneshot, watch};
 
-use crate::app;
-use crate::artifact::{self, Containerd};
-use crate::bundle::BundleSpec;
-use crate::cgroup;
 use crate::logs::LogSink;
-use crate::stats;
+use crate::workload::{Created, EventSink, Workload, rpc_error};
 
 const SIGKILL: u32 = 9;
 
@@ -43,51 +40,35 @@ struct Exit {
     at: Timestamp,
 }
 
-enum Kind {
-    /// The pod's pause container.
-    Sandbox,
-    App(Box<AppContainer>),
-}
-
-struct AppContainer {
-    prepared: Arc<PreparedApp>,
-    spec: BundleSpec,
-    /// Per-container scratch space (staged files, default key-value store).
-    _work: tempfile::TempDir,
-    /// Rootfs this shim mounted, unmounted on delete.
-    mounted: Option<PathBuf>,
-}
-
-struct Container {
+struct Container<P> {
     bundle: String,
     stdout: String,
     stderr: String,
-    kind: Kind,
+    kind: Created<P>,
     status: Status,
     exit_tx: watch::Sender<Option<Exit>>,
-    /// Stops a running app: `true` drains, `false` stops now.
+    /// Stops a running container: `true` drains, `false` stops now.
     stop: Option<oneshot::Sender<bool>>,
 }
 
-#[derive(Clone)]
-pub struct SpinTask {
-    namespace: String,
-    /// containerd's gRPC socket, for the content store.
-    containerd_address: String,
-    /// The pod's network namespace, from the sandbox container's spec.
-    pod_netns: Arc<Mutex<Option<PathBuf>>>,
-    publisher: Arc<RemotePublisher>,
-    containers: Arc<Mutex<HashMap<String, Container>>>,
+pub struct TaskService<W: Workload> {
+    workload: Arc<W>,
+    events: Arc<dyn EventSink>,
+    containers: Arc<Mutex<HashMap<String, Container<W::Prepared>>>>,
     exit: Arc<ExitSignal>,
     logs: LogSink,
 }
 
-fn rpc_error(code: Code, message: impl Into<String>) -> TtrpcError {
-    TtrpcError::RpcStatus(RpcStatus {
-        code: code.into(),
-        message: message.into(),
-        ..Default::default()
-    })
+impl<W: Workload> Clone for TaskService<W> {
+    fn clone(&self) -> Self {
+        Self {
+            workload: self.workload.clone(),
+            events: self.events.clone(),
+            containers: self.containers.clone(),
+            exit: self.exit.clone(),
+            logs: self.logs.clone(),
+        }
+    }
 }
 
 fn not_found(id: &str) -> TtrpcError {
@@ -97,152 +78,25 @@ fn not_found(id: &str) -> TtrpcError {
     )
 }
 
+/// Every container of the pod is served by this one process.
 fn pid() -> u32 {
     std::process::id()
 }
 
-impl SpinTask {
+impl<W: Workload> TaskService<W> {
     pub fn new(
-        namespace: String,
-        containerd_address: String,
-        publisher: RemotePublisher,
+        workload: W,
+        events: Arc<dyn EventSink>,
         exit: Arc<ExitSignal>,
         logs: LogSink,
     ) -> Self {
         Self {
-            namespace,
-            containerd_address,
-            pod_netns: Arc::default(),
-            publisher: Arc::new(publisher),
+            workload: Arc::new(workload),
+            events,
             containers: Arc::default(),
             exit,
             logs,
         }
-    }
-
-    async fn publish(&self, topic: &str, event: Box<dyn MessageDyn>) {
-        if let Err(e) = self
-            .publisher
-            .publish(Context::default(), topic, &self.namespace, event)
-            .await
-        {
-            log::warn!("publishing {topic}: {e}");
-        }
-    }
-
-    /// Prepares the container: mounts its rootfs, loads and compiles its app.
-    async fn create_container(&self, req: &api::CreateTaskRequest) -> Result<Kind, TtrpcError> {
-        let bundle = PathBuf::from(&req.bundle);
-        let mut spec = BundleSpec::load(&bundle)
-            .map_err(|e| rpc_error(Code::INVALID_ARGUMENT, e.to_string()))?;
-        if spec.is_sandbox() {
-            *self.pod_netns.lock().await = spec.netns.clone();
-            return Ok(Kind::Sandbox);
-        }
-        // CRI names the app's network namespace through the sandbox task's pid, which
-        // is this shim's: that path is the shim's own namespace, so join the one the
-        // sandbox's spec named (the pod's).
-        if spec.netns.as_deref().is_none_or(is_own_netns)
-            && let Some(pod) = self.pod_netns.lock().await.clone()
-        {
-            spec.netns = Some(pod);
-        }
-        if let Some(path) = &spec.cgroups_path {
-            match cgroup::join(path, spec.memory_limit) {
-                Ok(dirs) => {
-                    tracing::info!(container = %req.id, ?dirs, "joined the container's cgroup")
-                }
-                Err(e) => tracing::warn!(container = %req.id, "not in the container's cgroup: {e}"),
-            }
-        }
-        let mut mounted = None;
-        if !req.rootfs.is_empty() {
-            std::fs::create_dir_all(&spec.root)
-                .map_err(|e| rpc_error(Code::INTERNAL, format!("{}: {e}", spec.root.display())))?;
-            for m in &req.rootfs {
-                containerd_shim::asynchronous::util::mount_rootfs(m, &spec.root)
-                    .await
-                    .map_err(|e| {
-                        rpc_error(
-                            Code::INTERNAL,
-                            format!("mounting the rootfs of {}: {e}", req.id),
-                        )
-                    })?;
-            }
-            mounted = Some(spec.root.clone());
-        }
-        let work = tempfile::Builder::new()
-            .prefix("spin-")
-            .tempdir_in(&bundle)
-            .map_err(|e| rpc_error(Code::INTERNAL, format!("{}: {e}", bundle.display())))?;
-        let prepared = match self.find_app(&req.id, &spec).await {
-            Ok((locked, content)) => {
-                let (id, spec, dir) = (req.id.clone(), spec.clone(), work.path().to_path_buf());
-                tokio::task::spawn_blocking(move || {
-                    app::prepare(&id, &spec, &dir, locked, content.as_ref())
-                })
-                .await
-                .map_err(|e| rpc_error(Code::INTERNAL, e.to_string()))?
-            }
-            Err(e) => Err(e),
-        };
-        let prepared = match prepared {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!("{e}");
-                if let Some(root) = &mounted {
-                    unmount(root);
-                }
-                return Err(rpc_error(Code::FAILED_PRECONDITION, e.to_string()));
-            }
-        };
-        Ok(Kind::App(Box::new(AppContainer {
-            prepared: Arc::new(prepared),
-            spec,
-            _work: work,
-            mounted,
-        })))
-    }
-
-    /// The app: spin.toml in the rootfs, else the Spin OCI artifact the container's
-    /// image is, read from containerd's content store.
-    async fn find_app(
-        &self,
-        id: &str,
-        spec: &BundleSpec,
-    ) -> Result<(spin_app::LockedApp, Box<dyn ContentResolver>), app::AppError> {
-        let rootfs = crate::rootfs::load(&spec.root).map_err(|source| app::AppError::Rootfs {
-            id: id.into(),
-            source,
-        })?;
-        if let Some((locked, content)) = rootfs {
-            return Ok((locked, Box::new(content)));
-        }
-        let artifact_err = |source| app::AppError::Artifact {
-            id: id.into(),
-            source,
-        };
-        let containerd = Containerd::connect(&self.containerd_address, &self.namespace)
-            .await
-            .map_err(artifact_err)?;
-        let image = containerd.image_of(id).await.map_err(artifact_err)?;
-        if image.is_empty() {
-            return Err(app::AppError::NotSpin {
-                id: id.into(),
-                root: spec.root.clone(),
-            });
-        }
-        let blobs = app::blob_dir();
-        let app = artifact::load(&containerd, &image, &blobs)
-            .await
-            .map_err(artifact_err)?;
-        Ok((
-            app.locked,
-            Box::new(ArtifactContent {
-                blob_dir: blobs,
-                carried: app.carried,
-            }),
-        ))
     }
 
     /// Records the exit of `id` and tells containerd.
@@ -261,44 +115,23 @@ impl SpinTask {
             }));
         }
         self.logs.detach(id);
-        self.publish(
-            TASK_EXIT_EVENT_TOPIC,
-            Box::new(TaskExit {
-                container_id: id.into(),
-                id: id.into(),
-                pid: pid(),
-                exit_status: status,
-                exited_at: Some(at).into(),
-                ..Default::default()
-            }),
-        )
-        .await;
+        self.events
+            .publish(
+                TASK_EXIT_EVENT_TOPIC,
+                Box::new(TaskExit {
+                    container_id: id.into(),
+                    id: id.into(),
+                    pid: pid(),
+                    exit_status: status,
+                    exited_at: Some(at).into(),
+                    ..Default::default()
+                }),
+            )
+            .await;
     }
-}
 
-/// Whether `path` is the network namespace this process is in.
-fn is_own_netns(path: &std::path::Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (
-        std::fs::metadata(path),
-        std::fs::metadata("/proc/self/ns/net"),
-    ) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
-}
-
-fn unmount(root: &std::path::Path) {
-    if let Err(e) = nix::mount::umount2(root, nix::mount::MntFlags::MNT_DETACH) {
-        log::warn!("unmounting {}: {e}", root.display());
-    }
-}
-
-#[async_trait]
-impl Task for SpinTask {
-    async fn create(
+    pub async fn create_task(
         &self,
-        _ctx: &TtrpcContext,
         req: api::CreateTaskRequest,
     ) -> TtrpcResult<api::CreateTaskResponse> {
         if self.containers.lock().await.contains_key(&req.id) {
@@ -311,7 +144,7 @@ impl Task for SpinTask {
         if let Err(e) = self.logs.attach(&req.id, &req.stdout) {
             log::warn!("container {}: stdout {}: {e}", req.id, req.stdout);
         }
-        let kind = match self.create_container(&req).await {
+        let kind = match self.workload.create(&req).await {
             Ok(kind) => kind,
             Err(e) => {
                 self.logs.detach(&req.id);
@@ -331,29 +164,26 @@ impl Task for SpinTask {
                 stop: None,
             },
         );
-        self.publish(
-            TASK_CREATE_EVENT_TOPIC,
-            Box::new(TaskCreate {
-                container_id: req.id.clone(),
-                bundle: req.bundle.clone(),
-                rootfs: req.rootfs.clone(),
-                pid: pid(),
-                ..Default::default()
-            }),
-        )
-        .await;
+        self.events
+            .publish(
+                TASK_CREATE_EVENT_TOPIC,
+                Box::new(TaskCreate {
+                    container_id: req.id.clone(),
+                    bundle: req.bundle.clone(),
+                    rootfs: req.rootfs.clone(),
+                    pid: pid(),
+                    ..Default::default()
+                }),
+            )
+            .await;
         Ok(api::CreateTaskResponse {
             pid: pid(),
             ..Default::default()
         })
     }
 
-    async fn start(
-        &self,
-        _ctx: &TtrpcContext,
-        req: api::StartRequest,
-    ) -> TtrpcResult<api::StartResponse> {
-        let (server, stop_rx) = {
+    pub async fn start_task(&self, req: api::StartRequest) -> TtrpcResult<api::StartResponse> {
+        let run = {
             let mut containers = self.containers.lock().await;
             let c = containers
                 .get_mut(&req.id)
@@ -364,72 +194,42 @@ impl Task for SpinTask {
                     format!("container {} is not in the created state", req.id),
                 ));
             }
-            let server = match &c.kind {
-                Kind::Sandbox => None,
-                Kind::App(app) => {
-                    let AppContainer { prepared, spec, .. } = app.as_ref();
-                    let server = app::bind(&req.id, prepared, spec).map_err(|e| {
-                        tracing::error!("{e}");
-                        rpc_error(Code::FAILED_PRECONDITION, e.to_string())
-                    })?;
-                    Some(server)
-                }
-            };
             let (stop_tx, stop_rx) = oneshot::channel();
+            let run: futures::future::BoxFuture<'static, u32> = match &c.kind {
+                // The sandbox: nothing runs; it exits 0 when killed.
+                Created::Sandbox => Box::pin(async move {
+                    let _ = stop_rx.await;
+                    0
+                }),
+                Created::App(prepared) => self.workload.start(&req.id, prepared, stop_rx)?,
+            };
             c.stop = Some(stop_tx);
             c.status = Status::RUNNING;
-            (server, stop_rx)
+            run
         };
         let this = self.clone();
         let id = req.id.clone();
         tokio::spawn(async move {
-            let status = match server {
-                // The sandbox: nothing runs; it exits when killed.
-                None => {
-                    let _ = stop_rx.await;
-                    0
-                }
-                Some(server) => {
-                    tracing::info!("Serving http://{} (container {id})", server.local_addr());
-                    let (graceful_tx, graceful_rx) = oneshot::channel::<bool>();
-                    let shutdown = async move {
-                        let graceful = stop_rx.await.unwrap_or(false);
-                        let _ = graceful_tx.send(graceful);
-                    };
-                    // SIGTERM waits for the drain; SIGKILL aborts the server at once.
-                    let served = tokio::spawn(server.serve(shutdown, app::DRAIN));
-                    let graceful = graceful_rx.await.unwrap_or(false);
-                    if graceful {
-                        let _ = served.await;
-                        0
-                    } else {
-                        served.abort();
-                        128 + SIGKILL
-                    }
-                }
-            };
+            let status = run.await;
             this.exited(&id, status).await;
         });
-        self.publish(
-            TASK_START_EVENT_TOPIC,
-            Box::new(TaskStart {
-                container_id: req.id.clone(),
-                pid: pid(),
-                ..Default::default()
-            }),
-        )
-        .await;
+        self.events
+            .publish(
+                TASK_START_EVENT_TOPIC,
+                Box::new(TaskStart {
+                    container_id: req.id.clone(),
+                    pid: pid(),
+                    ..Default::default()
+                }),
+            )
+            .await;
         Ok(api::StartResponse {
             pid: pid(),
             ..Default::default()
         })
     }
 
-    async fn state(
-        &self,
-        _ctx: &TtrpcContext,
-        req: api::StateRequest,
-    ) -> TtrpcResult<api::StateResponse> {
+    pub async fn task_state(&self, req: api::StateRequest) -> TtrpcResult<api::StateResponse> {
         let containers = self.containers.lock().await;
         let c = containers.get(&req.id).ok_or_else(|| not_found(&req.id))?;
         let exit = c.exit_tx.borrow().clone();
@@ -446,11 +246,7 @@ impl Task for SpinTask {
         })
     }
 
-    async fn wait(
-        &self,
-        _ctx: &TtrpcContext,
-        req: api::WaitRequest,
-    ) -> TtrpcResult<api::WaitResponse> {
+    pub async fn wait_task(&self, req: api::WaitRequest) -> TtrpcResult<api::WaitResponse> {
         let mut rx = {
             let containers = self.containers.lock().await;
             containers
@@ -472,7 +268,7 @@ impl Task for SpinTask {
         })
     }
 
-    async fn kill(&self, _ctx: &TtrpcContext, req: api::KillRequest) -> TtrpcResult<api::Empty> {
+    pub async fn kill_task(&self, req: api::KillRequest) -> TtrpcResult<api::Empty> {
         let never_started = {
             let mut containers = self.containers.lock().await;
             let c = containers
@@ -495,11 +291,7 @@ impl Task for SpinTask {
         Ok(api::Empty::default())
     }
 
-    async fn delete(
-        &self,
-        _ctx: &TtrpcContext,
-        req: api::DeleteRequest,
-    ) -> TtrpcResult<api::DeleteResponse> {
+    pub async fn delete_task(&self, req: api::DeleteRequest) -> TtrpcResult<api::DeleteResponse> {
         let c = self
             .containers
             .lock()
@@ -509,28 +301,27 @@ impl Task for SpinTask {
         if let Some(stop) = c.stop {
             let _ = stop.send(false);
         }
-        if let Kind::App(app) = &c.kind
-            && let Some(root) = &app.mounted
-        {
-            unmount(root);
+        if let Created::App(prepared) = &c.kind {
+            self.workload.release(prepared);
         }
         self.logs.detach(&req.id);
         let exit = c.exit_tx.borrow().clone().unwrap_or(Exit {
             status: 128 + SIGKILL,
             at: timestamp().unwrap_or_default(),
         });
-        self.publish(
-            TASK_DELETE_EVENT_TOPIC,
-            Box::new(TaskDelete {
-                container_id: req.id.clone(),
-                id: req.id.clone(),
-                pid: pid(),
-                exit_status: exit.status,
-                exited_at: Some(exit.at.clone()).into(),
-                ..Default::default()
-            }),
-        )
-        .await;
+        self.events
+            .publish(
+                TASK_DELETE_EVENT_TOPIC,
+                Box::new(TaskDelete {
+                    container_id: req.id.clone(),
+                    id: req.id.clone(),
+                    pid: pid(),
+                    exit_status: exit.status,
+                    exited_at: Some(exit.at.clone()).into(),
+                    ..Default::default()
+                }),
+            )
+            .await;
         Ok(api::DeleteResponse {
             pid: pid(),
             exit_status: exit.status,
@@ -539,11 +330,7 @@ impl Task for SpinTask {
         })
     }
 
-    async fn pids(
-        &self,
-        _ctx: &TtrpcContext,
-        req: api::PidsRequest,
-    ) -> TtrpcResult<api::PidsResponse> {
+    pub async fn task_pids(&self, req: api::PidsRequest) -> TtrpcResult<api::PidsResponse> {
         if !self.containers.lock().await.contains_key(&req.id) {
             return Err(not_found(&req.id));
         }
@@ -556,11 +343,7 @@ impl Task for SpinTask {
         })
     }
 
-    async fn stats(
-        &self,
-        _ctx: &TtrpcContext,
-        req: api::StatsRequest,
-    ) -> TtrpcResult<api::StatsResponse> {
+    pub async fn task_stats(&self, req: api::StatsRequest) -> TtrpcResult<api::StatsResponse> {
         let metrics = {
             let containers = self.containers.lock().await;
             match &containers
@@ -568,8 +351,8 @@ impl Task for SpinTask {
                 .ok_or_else(|| not_found(&req.id))?
                 .kind
             {
-                Kind::Sandbox => containerd_shim_protos::cgroups::metrics::Metrics::default(),
-                Kind::App(app) => stats::app_metrics(app.spec.memory_limit),
+                Created::Sandbox => containerd_shim_protos::cgroups::metrics::Metrics::default(),
+                Created::App(prepared) => self.workload.stats(prepared),
             }
         };
         let any = containerd_shim::util::convert_to_any(Box::new(metrics))
@@ -578,6 +361,77 @@ impl Task for SpinTask {
             stats: Some(any).into(),
             ..Default::default()
         })
+    }
+
+    /// Ends the shim once no container is left.
+    pub async fn shutdown_task(&self) -> TtrpcResult<api::Empty> {
+        if self.containers.lock().await.is_empty() {
+            self.exit.signal();
+        }
+        Ok(api::Empty::default())
+    }
+}
+
+#[async_trait]
+impl<W: Workload> Task for TaskService<W> {
+    async fn create(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::CreateTaskRequest,
+    ) -> TtrpcResult<api::CreateTaskResponse> {
+        self.create_task(req).await
+    }
+
+    async fn start(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::StartRequest,
+    ) -> TtrpcResult<api::StartResponse> {
+        self.start_task(req).await
+    }
+
+    async fn state(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::StateRequest,
+    ) -> TtrpcResult<api::StateResponse> {
+        self.task_state(req).await
+    }
+
+    async fn wait(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::WaitRequest,
+    ) -> TtrpcResult<api::WaitResponse> {
+        self.wait_task(req).await
+    }
+
+    async fn kill(&self, _ctx: &TtrpcContext, req: api::KillRequest) -> TtrpcResult<api::Empty> {
+        self.kill_task(req).await
+    }
+
+    async fn delete(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::DeleteRequest,
+    ) -> TtrpcResult<api::DeleteResponse> {
+        self.delete_task(req).await
+    }
+
+    async fn pids(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::PidsRequest,
+    ) -> TtrpcResult<api::PidsResponse> {
+        self.task_pids(req).await
+    }
+
+    async fn stats(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::StatsRequest,
+    ) -> TtrpcResult<api::StatsResponse> {
+        self.task_stats(req).await
     }
 
     async fn connect(
@@ -598,9 +452,9 @@ impl Task for SpinTask {
         _ctx: &TtrpcContext,
         _req: api::ShutdownRequest,
     ) -> TtrpcResult<api::Empty> {
-        if self.containers.lock().await.is_empty() {
-            self.exit.signal();
-        }
-        Ok(api::Empty::default())
+        self.shutdown_task().await
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -24,7 +24,7 @@ use crate::host::outbound::OutboundPolicy;
 use crate::host::state::{ComponentHost, RequestState};
 use crate::host::variables::{component_variables, resolve_app_variables};
 use crate::trigger::handler::{HandlerKind, detect_handler};
-use crate::trigger::routes::Router;
+use spin_app::routes::Router;
 
 /// A component ready to serve requests.
 pub struct PreparedComponent {

@@ -21,7 +21,7 @@ pub enum RuntimeError {
     #[error("trigger `{trigger}`: {problem}")]
     Trigger { trigger: String, problem: String },
     #[error(transparent)]
-    Route(#[from] crate::trigger::routes::RouteError),
+    Route(#[from] spin_app::routes::RouteError),
     #[error("the app has no HTTP route to serve (only private routes or no triggers)")]
     NothingToServe,
     #[error("variable `{name}` {problem}")]

@@ -18,9 +18,9 @@ use tokio::sync::Semaphore;
 
 use super::bounded_body::{Bound, BoundedBody};
 use super::handler::{HandlerKind, ResponseBody, call_spin_inbound, call_wasi_http, text_response};
-use super::routes::RouteMatch;
 use crate::config::Limits;
 use crate::{PreparedApp, RuntimeError};
+use spin_app::routes::RouteMatch;
 
 /// Path the host answers itself, for probes.
 pub const HEALTH_PATH: &str = "/.well-known/spin/health";

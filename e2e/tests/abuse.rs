@@ -1,0 +1,180 @@
+//! Hostile clients and guests against a CRI pod served by our shim on a real
+//! containerd: a 2 GiB POST, header bombs, 1,000 idle connections beside normal
+//! traffic, and a guest flooding its log while containerd (the log's reader) is
+//! stopped. The pod keeps serving and the shim's memory stays bounded.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use spin_kube_e2e::cri::{HelloNode, PodSpec, api};
+use spin_kube_e2e::probe::{self, rss_kib, send_raw, shim_pids};
+use test_guests::Probe;
+
+/// Stops a process (SIGSTOP) until dropped.
+struct Stopped(u32);
+
+impl Stopped {
+    fn new(pid: u32) -> Self {
+        signal(pid, "STOP");
+        Self(pid)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        signal(self.0, "CONT");
+    }
+}
+
+fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cri_pod_withstands_hostile_clients_and_a_stalled_log_reader() {
+    let mut node = HelloNode::start().await;
+    let logs = tempfile::tempdir().unwrap();
+    let image = node.image.clone();
+    let shims_before = shim_pids();
+    let hello = node
+        .cri
+        .start_app_pod(PodSpec {
+            name: "hello",
+            image: &image,
+            log_root: logs.path(),
+            cgroup_parent: None,
+            memory_limit: None,
+        })
+        .await;
+    let shim = shim_pids()
+        .into_iter()
+        .find(|p| !shims_before.contains(p))
+        .expect("the pod's shim");
+    let ip = hello.ip.clone();
+    let rss_before = rss_kib(shim);
+
+    let (status_big, status_many, status_huge, p99) = tokio::task::spawn_blocking(move || {
+        let head = format!(
+            "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n",
+            2u64 << 30
+        );
+        let status_big = send_raw(&ip, 80, head.as_bytes(), 64 << 20);
+        let mut many = String::from("GET / HTTP/1.1\r\nhost: x\r\n");
+        for i in 0..10_000 {
+            many.push_str(&format!("x-h{i}: v\r\n"));
+        }
+        many.push_str("\r\n");
+        let status_many = send_raw(&ip, 80, many.as_bytes(), 0);
+        let huge = format!(
+            "GET / HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
+            "v".repeat(1 << 20)
+        );
+        let status_huge = send_raw(&ip, 80, huge.as_bytes(), 0);
+
+        let _idle: Vec<TcpStream> = (0..1000)
+            .map(|i| {
+                let mut s = TcpStream::connect((ip.as_str(), 80)).unwrap();
+                if i % 2 == 1 {
+                    let _ = s.write_all(b"GET / HT");
+                }
+                s
+            })
+            .collect();
+        let mut latencies = Vec::new();
+        for _ in 0..200 {
+            let started = Instant::now();
+            let (status, _) = probe::get(&ip, 80, "/").unwrap();
+            assert_eq!(status, 200);
+            latencies.push(started.elapsed());
+        }
+        latencies.sort();
+        (status_big, status_many, status_huge, latencies[198])
+    })
+    .await
+    .unwrap();
+    assert_eq!(status_big, 413, "2 GiB POST");
+    assert!(
+        matches!(status_many, 431 | 0),
+        "10,000 headers: {status_many}"
+    );
+    assert!(
+        matches!(status_huge, 431 | 0),
+        "1 MiB header: {status_huge}"
+    );
+    eprintln!("CRI pod, 1000 idle connections open: p99 {p99:?} over 200 requests");
+    assert!(p99 < Duration::from_secs(1), "p99 {p99:?}");
+    let rss_after = rss_kib(shim);
+    eprintln!("shim RSS {rss_before} KiB before, {rss_after} KiB after the hostile clients");
+    assert!(
+        rss_after < rss_before + 64 * 1024,
+        "{rss_before} → {rss_after} KiB"
+    );
+
+    // A guest that logs 4 MiB per request, with containerd (the reader of the pod's
+    // log FIFO) stopped: requests keep being served, lines are dropped and counted.
+    let flood_app = tempfile::tempdir().unwrap();
+    probe::write_app(
+        flood_app.path(),
+        &test_guests::probe("flood", Probe::LogFlood),
+    );
+    let flood_image = node.registry.push_app(flood_app.path(), "flood:v1");
+    node.cri
+        .images
+        .pull_image(api::PullImageRequest {
+            image: Some(api::ImageSpec {
+                image: flood_image.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let flood = node
+        .cri
+        .start_app_pod(PodSpec {
+            name: "flood",
+            image: &flood_image,
+            log_root: logs.path(),
+            cgroup_parent: None,
+            memory_limit: None,
+        })
+        .await;
+    let (flood_ip, hello_ip) = (flood.ip.clone(), hello.ip.clone());
+    let stopped = Stopped::new(node.containerd.pid());
+    let elapsed = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        for _ in 0..20 {
+            assert_eq!(probe::get(&flood_ip, 80, "/").unwrap().0, 200);
+            assert_eq!(probe::get(&hello_ip, 80, "/").unwrap().0, 200);
+        }
+        started.elapsed()
+    })
+    .await
+    .unwrap();
+    drop(stopped);
+    eprintln!("20 requests logging 4 MiB each, containerd stopped: {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(30), "{elapsed:?}");
+
+    // Once containerd reads again, the pod's log says what was dropped.
+    let log_file = flood.log_dir.join("app.log");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut found = false;
+    while Instant::now() < deadline && !found {
+        let _ = probe::get(&flood.ip, 80, "/");
+        found = std::fs::read(&log_file)
+            .map(|bytes| {
+                bytes
+                    .windows(b"log lines dropped".len())
+                    .any(|w| w == b"log lines dropped")
+            })
+            .unwrap_or(false);
+    }
+    assert!(found, "no drop report in {}", log_file.display());
+    assert_eq!(node.cri.remove_app_pod(&flood, 10).await, 0);
+    assert_eq!(node.cri.remove_app_pod(&hello, 10).await, 0);
+}

@@ -1,0 +1,241 @@
+//! The Spin workload of the Task service: Create finds the app (the container's root
+//! filesystem, else the Spin OCI artifact its image is), prepares it (compile or load
+//! from the node's cache); Start binds its listener in the pod's network namespace and
+//! serves until stopped.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use containerd_shim_protos::api;
+use containerd_shim_protos::cgroups::metrics::Metrics;
+use containerd_shim_protos::ttrpc::{Code, Error as TtrpcError};
+use futures::future::BoxFuture;
+use spin_runtime::PreparedApp;
+use spin_runtime::content::{ArtifactContent, ContentResolver};
+use tokio::sync::{Mutex, oneshot};
+
+use crate::app;
+use crate::artifact::{self, Containerd};
+use crate::bundle::BundleSpec;
+use crate::cgroup;
+use crate::stats;
+use crate::workload::{Created, Workload, rpc_error};
+
+const SIGKILL: u32 = 9;
+
+/// A prepared Spin app container.
+pub struct SpinContainer {
+    prepared: Arc<PreparedApp>,
+    spec: BundleSpec,
+    /// Per-container scratch space (staged files, default key-value store).
+    _work: tempfile::TempDir,
+    /// Rootfs this shim mounted, unmounted on delete.
+    mounted: Option<PathBuf>,
+}
+
+/// Spin apps of one pod.
+pub struct SpinPod {
+    namespace: String,
+    /// containerd's gRPC socket, for the content store.
+    containerd_address: String,
+    /// The pod's network namespace, from the sandbox container's spec.
+    pod_netns: Mutex<Option<PathBuf>>,
+}
+
+impl SpinPod {
+    pub fn new(namespace: String, containerd_address: String) -> Self {
+        Self {
+            namespace,
+            containerd_address,
+            pod_netns: Mutex::default(),
+        }
+    }
+
+    /// The app: spin.toml in the rootfs, else the Spin OCI artifact the container's
+    /// image is, read from containerd's content store.
+    async fn find_app(
+        &self,
+        id: &str,
+        spec: &BundleSpec,
+    ) -> Result<(spin_app::LockedApp, Box<dyn ContentResolver>), app::AppError> {
+        let rootfs = crate::rootfs::load(&spec.root).map_err(|source| app::AppError::Rootfs {
+            id: id.into(),
+            source,
+        })?;
+        if let Some((locked, content)) = rootfs {
+            return Ok((locked, Box::new(content)));
+        }
+        let artifact_err = |source| app::AppError::Artifact {
+            id: id.into(),
+            source,
+        };
+        let containerd = Containerd::connect(&self.containerd_address, &self.namespace)
+            .await
+            .map_err(artifact_err)?;
+        let image = containerd.image_of(id).await.map_err(artifact_err)?;
+        if image.is_empty() {
+            return Err(app::AppError::NotSpin {
+                id: id.into(),
+                root: spec.root.clone(),
+            });
+        }
+        let blobs = app::blob_dir();
+        let app = artifact::load(&containerd, &image, &blobs)
+            .await
+            .map_err(artifact_err)?;
+        Ok((
+            app.locked,
+            Box::new(ArtifactContent {
+                blob_dir: blobs,
+                carried: app.carried,
+            }),
+        ))
+    }
+
+    /// Mounts the container's rootfs (if Create gave mounts) at the spec's root.
+    async fn mount_rootfs(
+        req: &api::CreateTaskRequest,
+        spec: &BundleSpec,
+    ) -> Result<Option<PathBuf>, TtrpcError> {
+        if req.rootfs.is_empty() {
+            return Ok(None);
+        }
+        std::fs::create_dir_all(&spec.root)
+            .map_err(|e| rpc_error(Code::INTERNAL, format!("{}: {e}", spec.root.display())))?;
+        for m in &req.rootfs {
+            containerd_shim::asynchronous::util::mount_rootfs(m, &spec.root)
+                .await
+                .map_err(|e| {
+                    rpc_error(
+                        Code::INTERNAL,
+                        format!("mounting the rootfs of {}: {e}", req.id),
+                    )
+                })?;
+        }
+        Ok(Some(spec.root.clone()))
+    }
+}
+
+#[async_trait]
+impl Workload for SpinPod {
+    type Prepared = SpinContainer;
+
+    async fn create(
+        &self,
+        req: &api::CreateTaskRequest,
+    ) -> Result<Created<SpinContainer>, TtrpcError> {
+        let bundle = PathBuf::from(&req.bundle);
+        let mut spec = BundleSpec::load(&bundle)
+            .map_err(|e| rpc_error(Code::INVALID_ARGUMENT, e.to_string()))?;
+        if spec.is_sandbox() {
+            *self.pod_netns.lock().await = spec.netns.clone();
+            return Ok(Created::Sandbox);
+        }
+        // CRI names the app's network namespace through the sandbox task's pid, which
+        // is this shim's: that path is the shim's own namespace, so join the one the
+        // sandbox's spec named (the pod's).
+        if spec.netns.as_deref().is_none_or(is_own_netns)
+            && let Some(pod) = self.pod_netns.lock().await.clone()
+        {
+            spec.netns = Some(pod);
+        }
+        if let Some(path) = &spec.cgroups_path {
+            match cgroup::join(path, spec.memory_limit) {
+                Ok(dirs) => {
+                    tracing::info!(container = %req.id, ?dirs, "joined the container's cgroup")
+                }
+                Err(e) => tracing::warn!(container = %req.id, "not in the container's cgroup: {e}"),
+            }
+        }
+        let mounted = Self::mount_rootfs(req, &spec).await?;
+        let work = tempfile::Builder::new()
+            .prefix("spin-")
+            .tempdir_in(&bundle)
+            .map_err(|e| rpc_error(Code::INTERNAL, format!("{}: {e}", bundle.display())))?;
+        let prepared = match self.find_app(&req.id, &spec).await {
+            Ok((locked, content)) => {
+                let (id, spec, dir) = (req.id.clone(), spec.clone(), work.path().to_path_buf());
+                tokio::task::spawn_blocking(move || {
+                    app::prepare(&id, &spec, &dir, locked, content.as_ref())
+                })
+                .await
+                .map_err(|e| rpc_error(Code::INTERNAL, e.to_string()))?
+            }
+            Err(e) => Err(e),
+        };
+        match prepared {
+            Ok(prepared) => Ok(Created::App(SpinContainer {
+                prepared: Arc::new(prepared),
+                spec,
+                _work: work,
+                mounted,
+            })),
+            Err(e) => {
+                tracing::error!("{e}");
+                if let Some(root) = &mounted {
+                    unmount(root);
+                }
+                Err(rpc_error(Code::FAILED_PRECONDITION, e.to_string()))
+            }
+        }
+    }
+
+    fn start(
+        &self,
+        id: &str,
+        container: &SpinContainer,
+        stop: oneshot::Receiver<bool>,
+    ) -> Result<BoxFuture<'static, u32>, TtrpcError> {
+        let server = app::bind(id, &container.prepared, &container.spec).map_err(|e| {
+            tracing::error!("{e}");
+            rpc_error(Code::FAILED_PRECONDITION, e.to_string())
+        })?;
+        let id = id.to_string();
+        Ok(Box::pin(async move {
+            tracing::info!("Serving http://{} (container {id})", server.local_addr());
+            let (graceful_tx, graceful_rx) = oneshot::channel::<bool>();
+            let shutdown = async move {
+                let graceful = stop.await.unwrap_or(false);
+                let _ = graceful_tx.send(graceful);
+            };
+            // SIGTERM waits for the drain; SIGKILL aborts the server at once.
+            let served = tokio::spawn(server.serve(shutdown, app::DRAIN));
+            if graceful_rx.await.unwrap_or(false) {
+                let _ = served.await;
+                0
+            } else {
+                served.abort();
+                128 + SIGKILL
+            }
+        }))
+    }
+
+    fn stats(&self, container: &SpinContainer) -> Metrics {
+        stats::app_metrics(container.spec.memory_limit)
+    }
+
+    fn release(&self, container: &SpinContainer) {
+        if let Some(root) = &container.mounted {
+            unmount(root);
+        }
+    }
+}
+
+/// Whether `path` is the network namespace this process is in.
+fn is_own_netns(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (
+        std::fs::metadata(path),
+        std::fs::metadata("/proc/self/ns/net"),
+    ) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+fn unmount(root: &Path) {
+    if let Err(e) = nix::mount::umount2(root, nix::mount::MntFlags::MNT_DETACH) {
+        log::warn!("unmounting {}: {e}", root.display());
+    }
+}
