@@ -11,8 +11,8 @@ source e2e/env.sh
 seconds="${1:-10}"
 # cargo-fuzz from crates.io; libFuzzer's instrumentation needs nightly features, which
 # the stable toolchain allows with RUSTC_BOOTSTRAP=1.
-if ! cargo fuzz --version 2>/dev/null | grep -q '0.13.1'; then
-  cargo install --locked --quiet cargo-fuzz@0.13.1
+if ! cargo fuzz --version 2>/dev/null | grep -q '0.13.2'; then
+  cargo install --locked --quiet cargo-fuzz@0.13.2
 fi
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR="$SPIN_KUBE_CACHE/fuzz-target"

@@ -15,3 +15,5 @@ cargo clippy --release --workspace --all-targets -- -D warnings
 # spin-kube, spin-run), which `cargo test` alone does not build.
 cargo build --release --workspace --bins
 cargo test --release --workspace
+# A short fuzzing pass over the parsers of untrusted input (10 s per target).
+bash e2e/fuzz.sh 10

@@ -74,6 +74,74 @@ pub struct PodSpec<'a> {
 }
 
 impl Cri {
+    /// RunPodSandbox with handler `spin`; returns the sandbox id.
+    pub async fn run_sandbox(&mut self, config: &api::PodSandboxConfig) -> String {
+        self.runtime
+            .run_pod_sandbox(api::RunPodSandboxRequest {
+                config: Some(config.clone()),
+                runtime_handler: "spin".into(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("RunPodSandbox: {e}"))
+            .into_inner()
+            .pod_sandbox_id
+    }
+
+    /// CreateContainer of an app container (image, optional memory limit) in a sandbox;
+    /// returns the container id.
+    pub async fn create_app_container(
+        &mut self,
+        sandbox: &str,
+        sandbox_config: &api::PodSandboxConfig,
+        image: &str,
+        memory_limit: Option<i64>,
+    ) -> String {
+        self.runtime
+            .create_container(api::CreateContainerRequest {
+                pod_sandbox_id: sandbox.into(),
+                config: Some(api::ContainerConfig {
+                    metadata: Some(api::ContainerMetadata {
+                        name: "app".into(),
+                        attempt: 0,
+                    }),
+                    image: Some(api::ImageSpec {
+                        image: image.into(),
+                        ..Default::default()
+                    }),
+                    // What the operator's Deployment sets: Spin images have no entrypoint.
+                    command: vec!["/".into()],
+                    log_path: "app.log".into(),
+                    linux: Some(api::LinuxContainerConfig {
+                        resources: memory_limit.map(|limit| api::LinuxContainerResources {
+                            memory_limit_in_bytes: limit,
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                sandbox_config: Some(sandbox_config.clone()),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("CreateContainer: {e}"))
+            .into_inner()
+            .container_id
+    }
+
+    /// PullImage, as kubelet asks before creating a container.
+    pub async fn pull(&mut self, image: &str) {
+        self.images
+            .pull_image(api::PullImageRequest {
+                image: Some(api::ImageSpec {
+                    image: image.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|e| panic!("PullImage {image}: {e}"));
+    }
+
     /// RunPodSandbox (handler `spin`), CreateContainer, StartContainer, then waits for
     /// the first HTTP answer on the pod IP, port 80. Panics with the CRI error.
     pub async fn start_app_pod(&mut self, spec: PodSpec<'_>) -> AppPod {
@@ -86,16 +154,7 @@ impl Cri {
                 ..Default::default()
             });
         }
-        let sandbox = self
-            .runtime
-            .run_pod_sandbox(api::RunPodSandboxRequest {
-                config: Some(config.clone()),
-                runtime_handler: "spin".into(),
-            })
-            .await
-            .unwrap_or_else(|e| panic!("RunPodSandbox: {e}"))
-            .into_inner()
-            .pod_sandbox_id;
+        let sandbox = self.run_sandbox(&config).await;
         let ip = self
             .runtime
             .pod_sandbox_status(api::PodSandboxStatusRequest {
@@ -112,36 +171,8 @@ impl Cri {
         assert!(!ip.is_empty(), "pod {} has no IP", spec.name);
         let created = Instant::now();
         let container = self
-            .runtime
-            .create_container(api::CreateContainerRequest {
-                pod_sandbox_id: sandbox.clone(),
-                config: Some(api::ContainerConfig {
-                    metadata: Some(api::ContainerMetadata {
-                        name: "app".into(),
-                        attempt: 0,
-                    }),
-                    image: Some(api::ImageSpec {
-                        image: spec.image.into(),
-                        ..Default::default()
-                    }),
-                    // What the operator's Deployment sets: Spin images have no entrypoint.
-                    command: vec!["/".into()],
-                    log_path: "app.log".into(),
-                    linux: Some(api::LinuxContainerConfig {
-                        resources: spec.memory_limit.map(|limit| api::LinuxContainerResources {
-                            memory_limit_in_bytes: limit,
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-                sandbox_config: Some(config),
-            })
-            .await
-            .unwrap_or_else(|e| panic!("CreateContainer: {e}"))
-            .into_inner()
-            .container_id;
+            .create_app_container(&sandbox, &config, spec.image, spec.memory_limit)
+            .await;
         let started = Instant::now();
         self.runtime
             .start_container(api::StartContainerRequest {
@@ -256,16 +287,7 @@ impl HelloNode {
         crate::probe::write_app(app.path(), &test_guests::hello());
         let image = registry.push_app(app.path(), "hello:v1");
         let mut cri = Cri::connect(containerd.socket.clone()).await;
-        cri.images
-            .pull_image(api::PullImageRequest {
-                image: Some(api::ImageSpec {
-                    image: image.clone(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            })
-            .await
-            .unwrap_or_else(|e| panic!("PullImage: {e}\n{}", containerd.log()));
+        cri.pull(&image).await;
         Self {
             containerd,
             registry,

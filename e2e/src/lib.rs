@@ -5,3 +5,4 @@ pub mod cri;
 pub mod images;
 pub mod probe;
 pub mod registry;
+pub mod spin_run;

@@ -145,7 +145,7 @@ impl LocalRegistry {
     pub fn push_blob(&self, repository: &str, bytes: &[u8]) -> String {
         use sha2::Digest;
         let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)));
-        let (status, headers) = self.http_head(
+        let (status, headers, _) = self.exchange(
             "POST",
             &format!("/v2/{repository}/blobs/uploads/"),
             &[],
@@ -178,37 +178,18 @@ impl LocalRegistry {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> (u16, Vec<u8>) {
-        let (status, raw) = self.exchange(method, path, headers, body);
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("a response head");
-        (status, raw[split + 4..].to_vec())
+        let (status, _, body) = self.exchange(method, path, headers, body);
+        (status, body)
     }
 
-    /// Like [`Self::http`], returning the response head instead of the body.
-    fn http_head(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> (u16, String) {
-        let (status, raw) = self.exchange(method, path, headers, body);
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("a response head");
-        (status, String::from_utf8_lossy(&raw[..split]).into_owned())
-    }
-
+    /// Sends a request; returns the status, the response head and the body.
     fn exchange(
         &self,
         method: &str,
         path: &str,
         headers: &[(&str, &str)],
         body: &[u8],
-    ) -> (u16, Vec<u8>) {
+    ) -> (u16, String, Vec<u8>) {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(&self.addr).unwrap();
         let mut head = format!(
@@ -224,12 +205,17 @@ impl LocalRegistry {
         stream.write_all(body).unwrap();
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).unwrap();
-        let status = String::from_utf8_lossy(&raw[..raw.len().min(12)])
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a response head");
+        let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+        let status = head
             .split_whitespace()
             .nth(1)
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        (status, raw)
+        (status, head, raw[split + 4..].to_vec())
     }
 
     /// Everything the registry logged so far, access log included.

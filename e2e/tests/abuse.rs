@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use spin_kube_e2e::cri::{HelloNode, PodSpec, api};
+use spin_kube_e2e::cri::{HelloNode, PodSpec};
 use spin_kube_e2e::probe::{self, rss_kib, send_raw, shim_pids};
 use test_guests::Probe;
 
@@ -123,17 +123,7 @@ async fn a_cri_pod_withstands_hostile_clients_and_a_stalled_log_reader() {
         &test_guests::probe("flood", Probe::LogFlood),
     );
     let flood_image = node.registry.push_app(flood_app.path(), "flood:v1");
-    node.cri
-        .images
-        .pull_image(api::PullImageRequest {
-            image: Some(api::ImageSpec {
-                image: flood_image.clone(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    node.cri.pull(&flood_image).await;
     let flood = node
         .cri
         .start_app_pod(PodSpec {

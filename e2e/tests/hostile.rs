@@ -308,39 +308,10 @@ fn rootfs_apps_cannot_name_files_outside_their_root() {
 /// the error it gives.
 async fn cri_create_refused(cri: &mut Cri, name: &str, image: &str, logs: &Path) -> String {
     let config = Cri::pod_config(name, logs);
-    let sandbox = cri
-        .runtime
-        .run_pod_sandbox(api::RunPodSandboxRequest {
-            config: Some(config.clone()),
-            runtime_handler: "spin".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .pod_sandbox_id;
+    let sandbox = cri.run_sandbox(&config).await;
     let created = cri
-        .runtime
-        .create_container(api::CreateContainerRequest {
-            pod_sandbox_id: sandbox.clone(),
-            config: Some(api::ContainerConfig {
-                metadata: Some(api::ContainerMetadata {
-                    name: "app".into(),
-                    attempt: 0,
-                }),
-                image: Some(api::ImageSpec {
-                    image: image.into(),
-                    ..Default::default()
-                }),
-                command: vec!["/".into()],
-                log_path: "app.log".into(),
-                ..Default::default()
-            }),
-            sandbox_config: Some(config),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{name}: CreateContainer: {e}"))
-        .into_inner()
-        .container_id;
+        .create_app_container(&sandbox, &config, image, None)
+        .await;
     let started = cri
         .runtime
         .start_container(api::StartContainerRequest {
@@ -405,17 +376,7 @@ async fn cri_refuses_hostile_artifacts_and_other_pods_keep_serving() {
     ];
     for (name, edit, expected) in cases {
         let image = node.registry.push_rewritten(&app, name, edit);
-        node.cri
-            .images
-            .pull_image(api::PullImageRequest {
-                image: Some(api::ImageSpec {
-                    image: image.clone(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        node.cri.pull(&image).await;
         let e = cri_create_refused(&mut node.cri, name, &image, logs.path()).await;
         assert!(e.contains(expected), "{name}: {e}");
         assert!(!e.contains(&canary.secret));

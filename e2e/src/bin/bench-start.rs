@@ -12,9 +12,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use spin_kube_e2e::containerd::built_binaries;
 use spin_kube_e2e::cri::{HelloNode, PodSpec};
-use spin_kube_e2e::probe;
+use spin_kube_e2e::spin_run::SpinRun;
 
 #[derive(Parser)]
 struct Args {
@@ -47,26 +46,10 @@ fn shim_rss() -> (f64, usize) {
 }
 
 /// `spin-run` spawn → first 200 on loopback.
-fn spin_run_start(spin_run: &Path, app: &Path, cache: &Path) -> Duration {
-    let port = probe::free_port();
+fn spin_run_start(app: &Path, cache: &Path) -> Duration {
     let started = Instant::now();
-    let mut child = std::process::Command::new(spin_run)
-        .arg("--from")
-        .arg(app)
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--cache-dir")
-        .arg(cache)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spin-run");
-    let (status, _) = probe::wait_for_answer("127.0.0.1", port, "/", Duration::from_secs(60));
-    let elapsed = started.elapsed();
-    assert_eq!(status, 200);
-    let _ = child.kill();
-    let _ = child.wait();
-    elapsed
+    let _run = SpinRun::start(app, cache);
+    started.elapsed()
 }
 
 fn ms(d: Duration) -> f64 {
@@ -101,10 +84,9 @@ async fn main() {
     let (rss, shims) = shim_rss();
     let per_pod = rss / shims.max(1) as f64;
 
-    let spin_run = built_binaries().join("spin-run");
     let cache = tempfile::tempdir().unwrap();
-    let run_cold = spin_run_start(&spin_run, node.app.path(), cache.path());
-    let run_warm = spin_run_start(&spin_run, node.app.path(), cache.path());
+    let run_cold = spin_run_start(node.app.path(), cache.path());
+    let run_warm = spin_run_start(node.app.path(), cache.path());
 
     let (cold, warm) = (&pods[0], &pods[1]);
     println!(

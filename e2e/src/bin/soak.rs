@@ -7,7 +7,6 @@
 //! Run through `e2e/soak.sh` (root, containerd). Bounded in time and connections.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -16,9 +15,9 @@ use bytes::Bytes;
 use clap::Parser;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
-use spin_kube_e2e::containerd::built_binaries;
 use spin_kube_e2e::cri::{HelloNode, PodSpec};
 use spin_kube_e2e::probe;
+use spin_kube_e2e::spin_run::SpinRun;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -144,24 +143,6 @@ async fn soak(name: &'static str, addr: SocketAddr, pid: u32, args: &Args) -> Ou
     }
 }
 
-fn spin_run(app: &Path, cache: &Path) -> (std::process::Child, SocketAddr) {
-    let port = probe::free_port();
-    let child = std::process::Command::new(built_binaries().join("spin-run"))
-        .arg("--from")
-        .arg(app)
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--cache-dir")
-        .arg(cache)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spin-run");
-    probe::wait_for_answer("127.0.0.1", port, "/", Duration::from_secs(60));
-    (child, SocketAddr::from(([127, 0, 0, 1], port)))
-}
-
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
@@ -188,10 +169,9 @@ async fn main() {
     node.cri.remove_app_pod(&pod, 10).await;
 
     let cache = tempfile::tempdir().unwrap();
-    let (mut child, addr) = spin_run(node.app.path(), cache.path());
-    let local = soak("spin-run", addr, child.id(), &args).await;
-    let _ = child.kill();
-    let _ = child.wait();
+    let run = SpinRun::start(node.app.path(), cache.path());
+    let local = soak("spin-run", run.addr, run.pid(), &args).await;
+    drop(run);
 
     println!(
         "soak: hello-world, {} keep-alive connections, {} s after {} s warm-up, 2-core machine",
