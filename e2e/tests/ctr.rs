@@ -248,3 +248,60 @@ fn ctr_runs_a_classic_image_whose_rootfs_holds_the_app() {
     let (status, body) = wait_for_200(port, "/", Duration::from_secs(60));
     assert_eq!((status, body.contains("Hello")), (200, true), "{body}");
 }
+
+#[test]
+fn limits_come_from_the_container_env_and_bad_values_are_refused() {
+    let containerd = LocalContainerd::start();
+    let rootfs = tempfile::tempdir().unwrap();
+    app_rootfs(rootfs.path(), test_guests::hello());
+    let root = rootfs.path().display().to_string();
+    let port = free_port();
+    let run = containerd
+        .spin_run(
+            "-d",
+            Some(port),
+            &[
+                "--env",
+                "SPIN_HTTP_MAX_REQUEST_BODY=1Ki",
+                "--rootfs",
+                &root,
+                "limited",
+                "/",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(wait_for_200(port, "/", Duration::from_secs(60)).0, 200);
+    let post = |len: usize| {
+        let head = format!("POST / HTTP/1.1\r\nhost: x\r\ncontent-length: {len}\r\n\r\n");
+        probe::send_raw("127.0.0.1", port, head.as_bytes(), 0)
+    };
+    assert_eq!(post(2048), 413);
+
+    let out = containerd
+        .spin_run(
+            "--rm",
+            None,
+            &[
+                "--env",
+                "SPIN_HTTP_MAX_REQUEST_BODY=lots",
+                "--rootfs",
+                &root,
+                "bad-limit",
+                "/",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("container bad-limit: environment: SPIN_HTTP_MAX_REQUEST_BODY=\"lots\""),
+        "{e}"
+    );
+}

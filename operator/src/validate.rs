@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use spin_app::ids::{is_kebab_id, is_lower_snake_id};
+use spin_app::settings::{self, InvocationLimit};
 use spin_crds::{SpinApp, SpinAppExecutor};
 
 /// A problem with one field of a SpinApp or SpinAppExecutor.
@@ -20,6 +21,49 @@ fn err(field: impl Into<String>, problem: impl Into<String>) -> ValidationError 
         field: field.into(),
         problem: problem.into(),
     }
+}
+
+/// `spec.invocationLimits`: SpinKube's common `memory` (at most the container's memory
+/// limit) and this executor's `spin-kube.dev/...` keys, each with a value of its kind.
+/// Keys namespaced by another executor are that executor's business.
+fn invocation_limits(app: &SpinApp) -> Vec<ValidationError> {
+    let mut errors = Vec::new();
+    for (key, value) in &app.spec.invocation_limits {
+        let field = format!("spec.invocationLimits.{key}");
+        let setting = match settings::invocation_limit(key) {
+            InvocationLimit::Known(setting) => setting,
+            InvocationLimit::OtherExecutor => continue,
+            InvocationLimit::Unknown => {
+                let known: Vec<_> = settings::ALL.iter().map(|s| s.invocation_limit).collect();
+                errors.push(err(
+                    field,
+                    format!("is not an invocation limit of this executor; use one of {known:?}"),
+                ));
+                continue;
+            }
+        };
+        match setting.kind.parse(value) {
+            Err(problem) => errors.push(err(field, format!("{value:?}: {problem}"))),
+            Ok(bytes) if setting == settings::MAX_INSTANCE_MEMORY => {
+                let container = app
+                    .spec
+                    .resources
+                    .limits
+                    .get("memory")
+                    .and_then(|q| settings::parse_size(&q.0).ok());
+                if let Some(limit) = container.filter(|&limit| bytes > limit) {
+                    errors.push(err(
+                        field,
+                        format!(
+                            "{value} is more than spec.resources.limits.memory ({limit} bytes); one request cannot use more than its pod"
+                        ),
+                    ));
+                }
+            }
+            Ok(_) => {}
+        }
+    }
+    errors
 }
 
 /// All problems of the app and its executor; empty when it can be built.
@@ -83,6 +127,7 @@ pub fn validate(app: &SpinApp, executor: &SpinAppExecutor) -> Vec<ValidationErro
             ));
         }
     }
+    errors.extend(invocation_limits(app));
     let inline = &spec.runtime_config;
     for (field, set) in [
         ("keyValueStores", !inline.key_value_stores.is_empty()),

@@ -96,6 +96,11 @@ spec:
   deploymentAnnotations: { team: shop }
   podAnnotations: { prometheus.io/scrape: "true" }
   podLabels: { tier: web }
+  invocationLimits:
+    memory: 64Mi
+    spin-kube.dev/maxRequestBody: 8Mi
+    spin-kube.dev/requestTimeoutSeconds: "5"
+    spintainer.spinframework.dev/bar: left to that executor
 "#);
     let config = ReferencedConfig {
         entries: vec![
@@ -225,6 +230,18 @@ fn invalid_specs_name_the_field() {
         (
             "spec: { image: x, checks: { readiness: { httpGet: { path: healthz } } } }",
             "spec.checks.readiness.httpGet.path",
+        ),
+        (
+            "spec: { image: x, invocationLimits: { spin-kube.dev/maxRequestBody: lots } }",
+            "spec.invocationLimits.spin-kube.dev/maxRequestBody: \"lots\": use a number of bytes",
+        ),
+        (
+            "spec: { image: x, invocationLimits: { spin-kube.dev/maxRequestBodyy: 1Mi } }",
+            "spec.invocationLimits.spin-kube.dev/maxRequestBodyy: is not an invocation limit of this executor",
+        ),
+        (
+            "spec: { image: x, invocationLimits: { memory: 1Gi }, resources: { limits: { memory: 128Mi } } }",
+            "spec.invocationLimits.memory: 1Gi is more than spec.resources.limits.memory",
         ),
     ];
     for (spec, expected) in cases {

@@ -5,6 +5,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use spin_app::settings::{self, InvocationLimit};
 use spin_crds::spinapp::HealthProbe;
 use spin_crds::{SpinApp, SpinAppExecutor};
 
@@ -54,6 +55,19 @@ pub fn build(
             value: Some(spec.components.join(",")),
             ..Default::default()
         });
+    }
+    // Invocation limits the executor knows become the shim's settings (validated
+    // before the build; values normalised to numbers).
+    for (key, value) in &spec.invocation_limits {
+        if let InvocationLimit::Known(setting) = settings::invocation_limit(key)
+            && let Ok(n) = setting.kind.parse(value)
+        {
+            env.push(EnvVar {
+                name: setting.env.into(),
+                value: Some(n.to_string()),
+                ..Default::default()
+            });
+        }
     }
     if let Some(otel) = &deployment_config.otel {
         for (key, value) in [

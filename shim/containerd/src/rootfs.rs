@@ -59,6 +59,11 @@ impl ContentResolver for RootfsContent {
 
 /// The app whose `spin.toml` is at the top of `root`, if there is one.
 pub fn load(root: &Path) -> Result<Option<(LockedApp, RootfsContent)>, RootfsError> {
+    // The bundle's root (from containerd, not from the image) may be absent for a
+    // container without a root filesystem; then there is no rootfs app.
+    if !root.is_dir() {
+        return Ok(None);
+    }
     let root = root.to_path_buf();
     std::thread::Builder::new()
         .name("rootfs-app".into())

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use spin_runtime::config::{Limits, env};
+use spin_app::settings;
+use spin_runtime::config::Limits;
 use spin_runtime::content::LocalContent;
 use spin_runtime::log_queue::LogQueue;
 use spin_runtime::trigger::http::HttpServer;
@@ -34,34 +35,34 @@ struct Args {
     #[arg(long)]
     no_cache: bool,
     /// Longest a guest may run for one request, in seconds.
-    #[arg(long, env = env::REQUEST_TIMEOUT_SECS, default_value_t = 30)]
+    #[arg(long, env = settings::REQUEST_TIMEOUT_SECS.env, default_value_t = 30)]
     request_timeout: u64,
     /// Most memory one request's instance may use, in MiB.
-    #[arg(long, env = env::MAX_INSTANCE_MEMORY_MB, default_value_t = 256)]
+    #[arg(long, env = "SPIN_MAX_INSTANCE_MEMORY_MB", default_value_t = 256)]
     max_instance_memory: usize,
     /// Most concurrent requests (instances); more get 503.
-    #[arg(long, env = env::MAX_CONCURRENT_INSTANCES, default_value_t = 1000)]
+    #[arg(long, env = settings::MAX_CONCURRENT_INSTANCES.env, default_value_t = 1000)]
     max_concurrent: u32,
     /// Largest request body (bytes, or with a Ki/Mi/Gi suffix); larger get 413.
-    #[arg(long, env = env::MAX_REQUEST_BODY, default_value = "100Mi", value_parser = size)]
+    #[arg(long, env = settings::MAX_REQUEST_BODY.env, default_value = "100Mi", value_parser = size)]
     max_request_body: u64,
     /// Largest request head (request line and headers).
-    #[arg(long, env = env::MAX_HEADER_BYTES, default_value = "64Ki", value_parser = size)]
+    #[arg(long, env = settings::MAX_HEADER_BYTES.env, default_value = "64Ki", value_parser = size)]
     max_header_bytes: u64,
     /// Most header fields in one HTTP/1 request.
-    #[arg(long, env = env::MAX_HEADERS, default_value_t = 100)]
+    #[arg(long, env = settings::MAX_HEADERS.env, default_value_t = 100)]
     max_headers: usize,
     /// Seconds a connection may take to send a request head (or stay idle between requests).
-    #[arg(long, env = env::HEADER_READ_TIMEOUT_SECS, default_value_t = 10)]
+    #[arg(long, env = settings::HEADER_READ_TIMEOUT_SECS.env, default_value_t = 10)]
     header_read_timeout: u64,
     /// Most open client connections; more wait in the listen backlog.
-    #[arg(long, env = env::MAX_CONNECTIONS, default_value_t = 10_000)]
+    #[arg(long, env = settings::MAX_CONNECTIONS.env, default_value_t = 10_000)]
     max_connections: usize,
     /// Largest outbound HTTP response body a guest may receive.
-    #[arg(long, env = env::MAX_OUTBOUND_RESPONSE_BODY, default_value = "100Mi", value_parser = size)]
+    #[arg(long, env = settings::MAX_OUTBOUND_RESPONSE_BODY.env, default_value = "100Mi", value_parser = size)]
     max_outbound_response_body: u64,
     /// Longest guest log line kept whole; longer ones are cut and marked.
-    #[arg(long, env = env::MAX_LOG_LINE_BYTES, default_value = "16Ki", value_parser = size)]
+    #[arg(long, env = settings::MAX_LOG_LINE_BYTES.env, default_value = "16Ki", value_parser = size)]
     max_log_line: u64,
     /// Serve only these components (comma-separated ids).
     #[arg(long, env = "SPIN_COMPONENTS_TO_RETAIN", value_delimiter = ',')]
@@ -152,7 +153,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn size(text: &str) -> Result<u64, String> {
-    spin_runtime::config::parse_size(text)
+    settings::parse_size(text)
 }
 
 fn app_dir(from: &Path) -> PathBuf {

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use spin_app::settings::{self, Setting};
+
 /// Settings of one running app. The binaries fill it from flags and environment.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -32,9 +34,10 @@ pub struct RuntimeConfig {
 
 /// Bounds on every host-side buffer and wait that a client or a guest controls. The
 /// defaults suit ordinary web apps; each can be changed per app with the environment
-/// variable named on its field (for a pod: the container's `env`; for `spin-run`: the
-/// variable or the flag of the same name). Sizes take a number of bytes or a suffix
-/// `Ki`, `Mi`, `Gi` (`64Mi`).
+/// variable named on its field (for a pod: the container's `env`, which the operator
+/// fills from the SpinApp's `invocationLimits`; for `spin-run`: the variable or the flag
+/// of the same name). See [`spin_app::settings`]; sizes take a number of bytes or a
+/// quantity (`64Mi`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
     /// `SPIN_HTTP_MAX_REQUEST_BODY` (100Mi): larger requests get 413. A body with a
@@ -76,20 +79,6 @@ impl Default for Limits {
     }
 }
 
-/// Environment variable names of the runtime's settings.
-pub mod env {
-    pub const MAX_REQUEST_BODY: &str = "SPIN_HTTP_MAX_REQUEST_BODY";
-    pub const MAX_HEADER_BYTES: &str = "SPIN_HTTP_MAX_HEADER_BYTES";
-    pub const MAX_HEADERS: &str = "SPIN_HTTP_MAX_HEADERS";
-    pub const HEADER_READ_TIMEOUT_SECS: &str = "SPIN_HTTP_HEADER_READ_TIMEOUT_SECS";
-    pub const MAX_CONNECTIONS: &str = "SPIN_HTTP_MAX_CONNECTIONS";
-    pub const MAX_OUTBOUND_RESPONSE_BODY: &str = "SPIN_OUTBOUND_MAX_RESPONSE_BODY";
-    pub const MAX_LOG_LINE_BYTES: &str = "SPIN_LOG_MAX_LINE_BYTES";
-    pub const REQUEST_TIMEOUT_SECS: &str = "SPIN_REQUEST_TIMEOUT_SECS";
-    pub const MAX_INSTANCE_MEMORY_MB: &str = "SPIN_MAX_INSTANCE_MEMORY_MB";
-    pub const MAX_CONCURRENT_INSTANCES: &str = "SPIN_MAX_CONCURRENT_INSTANCES";
-}
-
 /// A setting that could not be read: names the variable, the value and the fix.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{name}={value:?}: {problem}")]
@@ -99,86 +88,47 @@ pub struct SettingError {
     pub problem: String,
 }
 
-/// `1048576`, `64Ki`, `100Mi`, `1Gi` as bytes.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => text.split_at(i),
-        None => (text, ""),
-    };
-    let shift = match unit {
-        "" => 0,
-        "Ki" => 10,
-        "Mi" => 20,
-        "Gi" => 30,
-        _ => return Err("use a number of bytes, or one with a Ki, Mi or Gi suffix (64Mi)".into()),
-    };
-    let n: u64 = digits.parse().map_err(|_| {
-        "use a number of bytes, or one with a Ki, Mi or Gi suffix (64Mi)".to_string()
-    })?;
-    n.checked_mul(1 << shift)
-        .filter(|&n| n > 0)
-        .ok_or_else(|| "must be more than 0 and fit in 64 bits".into())
-}
-
 impl RuntimeConfig {
-    /// Applies the settings present in an environment (a container's `env`); the
-    /// variables absent keep their value.
+    /// Applies the settings of [`spin_app::settings::ALL`] present in an environment (a
+    /// container's `env`); absent ones keep their value.
     pub fn apply_env<'a>(
         &mut self,
         lookup: impl Fn(&str) -> Option<&'a str>,
     ) -> Result<(), SettingError> {
-        let read = |name: &str, parse: &dyn Fn(&str) -> Result<u64, String>| {
-            lookup(name)
-                .map(|value| {
-                    parse(value).map_err(|problem| SettingError {
-                        name: name.into(),
-                        value: value.into(),
-                        problem,
-                    })
-                })
-                .transpose()
-        };
-        let count = |text: &str| -> Result<u64, String> {
-            text.trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| "use a whole number above 0".into())
-        };
-        let l = &mut self.limits;
-        if let Some(v) = read(env::MAX_REQUEST_BODY, &parse_size)? {
-            l.max_request_body = v;
-        }
-        if let Some(v) = read(env::MAX_HEADER_BYTES, &parse_size)? {
-            // hyper's smallest read buffer; smaller would refuse ordinary requests.
-            l.max_header_bytes = (v as usize).max(8 << 10);
-        }
-        if let Some(v) = read(env::MAX_HEADERS, &count)? {
-            l.max_headers = v as usize;
-        }
-        if let Some(v) = read(env::HEADER_READ_TIMEOUT_SECS, &count)? {
-            l.header_read_timeout = Duration::from_secs(v);
-        }
-        if let Some(v) = read(env::MAX_CONNECTIONS, &count)? {
-            l.max_connections = v as usize;
-        }
-        if let Some(v) = read(env::MAX_OUTBOUND_RESPONSE_BODY, &parse_size)? {
-            l.max_outbound_response_body = v;
-        }
-        if let Some(v) = read(env::MAX_LOG_LINE_BYTES, &parse_size)? {
-            l.max_log_line = v as usize;
-        }
-        if let Some(v) = read(env::REQUEST_TIMEOUT_SECS, &count)? {
-            self.request_timeout = Duration::from_secs(v);
-        }
-        if let Some(v) = read(env::MAX_INSTANCE_MEMORY_MB, &count)? {
-            self.max_instance_memory = (v as usize).saturating_mul(1 << 20);
-        }
-        if let Some(v) = read(env::MAX_CONCURRENT_INSTANCES, &count)? {
-            self.max_concurrent_instances = u32::try_from(v).unwrap_or(u32::MAX);
+        for setting in settings::ALL {
+            let Some(value) = lookup(setting.env) else {
+                continue;
+            };
+            let n = setting.kind.parse(value).map_err(|problem| SettingError {
+                name: setting.env.into(),
+                value: value.into(),
+                problem,
+            })?;
+            self.set(setting, n);
         }
         Ok(())
+    }
+
+    /// Sets one setting to an already parsed value.
+    pub fn set(&mut self, setting: &Setting, n: u64) {
+        let size = usize::try_from(n).unwrap_or(usize::MAX);
+        let l = &mut self.limits;
+        match *setting {
+            // hyper's smallest read buffer; smaller would refuse ordinary requests.
+            settings::MAX_HEADER_BYTES => l.max_header_bytes = size.max(8 << 10),
+            settings::MAX_REQUEST_BODY => l.max_request_body = n,
+            settings::MAX_HEADERS => l.max_headers = size,
+            settings::HEADER_READ_TIMEOUT_SECS => l.header_read_timeout = Duration::from_secs(n),
+            settings::MAX_CONNECTIONS => l.max_connections = size,
+            settings::MAX_OUTBOUND_RESPONSE_BODY => l.max_outbound_response_body = n,
+            settings::MAX_LOG_LINE_BYTES => l.max_log_line = size,
+            settings::REQUEST_TIMEOUT_SECS => self.request_timeout = Duration::from_secs(n),
+            settings::MAX_INSTANCE_MEMORY => self.max_instance_memory = size,
+            settings::MAX_CONCURRENT_INSTANCES => {
+                self.max_concurrent_instances = u32::try_from(n).unwrap_or(u32::MAX)
+            }
+            _ => {}
+        }
     }
 }
 
@@ -219,23 +169,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_take_binary_suffixes() {
-        assert_eq!(parse_size("1024"), Ok(1024));
-        assert_eq!(parse_size("64Ki"), Ok(64 << 10));
-        assert_eq!(parse_size("100Mi"), Ok(100 << 20));
-        assert_eq!(parse_size("2Gi"), Ok(2 << 30));
-        for bad in ["", "0", "10MB", "-1", "1.5Mi", "99999999999999999999Gi"] {
-            assert!(parse_size(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
     fn env_settings_apply_and_errors_name_the_variable() {
         let mut config = RuntimeConfig::local("/tmp/x".into());
         let env = [
             ("SPIN_HTTP_MAX_REQUEST_BODY", "1Mi"),
             ("SPIN_HTTP_MAX_HEADERS", "20"),
-            ("SPIN_MAX_INSTANCE_MEMORY_MB", "64"),
+            ("SPIN_MAX_INSTANCE_MEMORY", "64Mi"),
         ];
         let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
         config.apply_env(lookup).unwrap();
@@ -254,6 +193,14 @@ mod tests {
             err.starts_with("SPIN_HTTP_MAX_REQUEST_BODY=\"lots\": use a number of bytes"),
             "{err}"
         );
+        // Every setting the table names is applied.
+        for setting in settings::ALL {
+            let mut c = RuntimeConfig::local("/tmp/x".into());
+            let before = format!("{c:?}");
+            c.apply_env(|name| (name == setting.env).then_some("12345678"))
+                .unwrap();
+            assert_ne!(format!("{c:?}"), before, "{} changed nothing", setting.env);
+        }
     }
 
     #[test]
