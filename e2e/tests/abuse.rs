@@ -115,6 +115,52 @@ async fn a_cri_pod_withstands_hostile_clients_and_a_stalled_log_reader() {
         "{rss_before} → {rss_after} KiB"
     );
 
+    // A guest printing one 100 MiB line: cut at the line limit, bounded memory.
+    let long_app = tempfile::tempdir().unwrap();
+    probe::write_app(
+        long_app.path(),
+        &test_guests::probe("long", Probe::HugeLogLine),
+    );
+    let long_image = node.registry.push_app(long_app.path(), "long-line:v1");
+    node.cri.pull(&long_image).await;
+    let shims_before = shim_pids();
+    let long = node
+        .cri
+        .start_app_pod(PodSpec {
+            name: "long-line",
+            image: &long_image,
+            log_root: logs.path(),
+            cgroup_parent: None,
+            memory_limit: None,
+        })
+        .await;
+    let long_shim = shim_pids()
+        .into_iter()
+        .find(|p| !shims_before.contains(p))
+        .expect("the pod's shim");
+    let before = rss_kib(long_shim);
+    let long_ip = long.ip.clone();
+    let answered = tokio::task::spawn_blocking(move || probe::get(&long_ip, 80, "/"))
+        .await
+        .unwrap();
+    assert_eq!(answered.map(|(status, _)| status), Some(200));
+    let after = rss_kib(long_shim);
+    eprintln!(
+        "CRI pod after a request printing a 100 MiB line: shim RSS {before} → {after} KiB"
+    );
+    assert!(after < before + 48 * 1024, "{before} → {after} KiB");
+    assert_eq!(node.cri.remove_app_pod(&long, 10).await, 0);
+    let long_log = std::fs::read_to_string(long.log_dir.join("app.log")).unwrap_or_default();
+    assert!(
+        long_log.contains("[line cut at 16384 bytes]"),
+        "no cut line in the pod log"
+    );
+    assert!(
+        long_log.len() < 1 << 20,
+        "the pod log holds {} bytes",
+        long_log.len()
+    );
+
     // A guest that logs 4 MiB per request, with containerd (the reader of the pod's
     // log FIFO) stopped: requests keep being served, lines are dropped and counted.
     let flood_app = tempfile::tempdir().unwrap();

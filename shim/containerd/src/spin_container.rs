@@ -59,10 +59,15 @@ impl SpinPod {
         id: &str,
         spec: &BundleSpec,
     ) -> Result<(spin_app::LockedApp, Box<dyn ContentResolver>), app::AppError> {
-        let rootfs = crate::rootfs::load(&spec.root).map_err(|source| app::AppError::Rootfs {
-            id: id.into(),
-            source,
-        })?;
+        // Reading the image's files blocks (its own thread, chrooted): off the workers.
+        let root = spec.root.clone();
+        let rootfs = tokio::task::spawn_blocking(move || crate::rootfs::load(&root))
+            .await
+            .map_err(|e| app::AppError::Io(format!("{id}: reading the rootfs: {e}")))?
+            .map_err(|source| app::AppError::Rootfs {
+                id: id.into(),
+                source,
+            })?;
         if let Some((locked, content)) = rootfs {
             return Ok((locked, Box::new(content)));
         }
