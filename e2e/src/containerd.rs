@@ -151,6 +151,24 @@ state = "{root}/state"
         self.ctr_command(&args)
     }
 
+    /// `ctr run -d` of the app in `rootfs` as container `id`, listening on
+    /// 127.0.0.1:`port`, with extra `--env NAME=VALUE` entries; panics unless it starts
+    /// and answers 200.
+    pub fn run_rootfs_app(&self, id: &str, rootfs: &std::path::Path, port: u16, env: &[&str]) {
+        let root = rootfs.display().to_string();
+        let mut target: Vec<&str> = env.iter().flat_map(|e| ["--env", *e]).collect();
+        target.extend(["--rootfs", &root, id, "/"]);
+        let run = self.spin_run("-d", Some(port), &target).output().unwrap();
+        assert!(
+            run.status.success(),
+            "{id}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let (status, body) =
+            crate::probe::wait_for_answer("127.0.0.1", port, "/", Duration::from_secs(60));
+        assert_eq!(status, 200, "{id}: {body}");
+    }
+
     pub fn ctr_command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new("ctr");
         cmd.arg("--address").arg(&self.socket).args(args);

@@ -145,9 +145,7 @@ async fn a_cri_pod_withstands_hostile_clients_and_a_stalled_log_reader() {
         .unwrap();
     assert_eq!(answered.map(|(status, _)| status), Some(200));
     let after = rss_kib(long_shim);
-    eprintln!(
-        "CRI pod after a request printing a 100 MiB line: shim RSS {before} → {after} KiB"
-    );
+    eprintln!("CRI pod after a request printing a 100 MiB line: shim RSS {before} → {after} KiB");
     assert!(after < before + 48 * 1024, "{before} → {after} KiB");
     assert_eq!(node.cri.remove_app_pod(&long, 10).await, 0);
     let long_log = std::fs::read_to_string(long.log_dir.join("app.log")).unwrap_or_default();

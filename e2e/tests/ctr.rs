@@ -156,18 +156,7 @@ fn bad_apps_fail_at_create_with_a_clear_error_and_leave_containerd_serving() {
     // containerd and the runtime are fine: a good app still runs.
     let good = tempfile::tempdir().unwrap();
     app_rootfs(good.path(), test_guests::hello());
-    let port = free_port();
-    let root = good.path().display().to_string();
-    let run = containerd
-        .spin_run("-d", Some(port), &["--rootfs", &root, "good", "/"])
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    assert_eq!(wait_for_200(port, "/", Duration::from_secs(60)).0, 200);
+    containerd.run_rootfs_app("good", good.path(), free_port(), &[]);
 }
 
 #[test]
@@ -256,27 +245,12 @@ fn limits_come_from_the_container_env_and_bad_values_are_refused() {
     app_rootfs(rootfs.path(), test_guests::hello());
     let root = rootfs.path().display().to_string();
     let port = free_port();
-    let run = containerd
-        .spin_run(
-            "-d",
-            Some(port),
-            &[
-                "--env",
-                "SPIN_HTTP_MAX_REQUEST_BODY=1Ki",
-                "--rootfs",
-                &root,
-                "limited",
-                "/",
-            ],
-        )
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    containerd.run_rootfs_app(
+        "limited",
+        rootfs.path(),
+        port,
+        &["SPIN_HTTP_MAX_REQUEST_BODY=1Ki"],
     );
-    assert_eq!(wait_for_200(port, "/", Duration::from_secs(60)).0, 200);
     let post = |len: usize| {
         let head = format!("POST / HTTP/1.1\r\nhost: x\r\ncontent-length: {len}\r\n\r\n");
         probe::send_raw("127.0.0.1", port, head.as_bytes(), 0)

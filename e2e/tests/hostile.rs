@@ -50,19 +50,8 @@ impl Bystander {
         let rootfs = tempfile::tempdir().unwrap();
         probe::write_app(rootfs.path(), &test_guests::hello());
         let port = free_port();
-        let root = rootfs.path().display().to_string();
-        let out = containerd
-            .spin_run("-d", Some(port), &["--rootfs", &root, "bystander", "/"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let me = Self { port };
-        me.assert_serving();
-        (me, rootfs)
+        containerd.run_rootfs_app("bystander", rootfs.path(), port, &[]);
+        (Self { port }, rootfs)
     }
 
     fn assert_serving(&self) {

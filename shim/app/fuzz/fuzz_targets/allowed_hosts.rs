@@ -8,7 +8,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let (entry, target) = text.split_once('\n').unwrap_or((text, "https://example.com"));
+    let (entry, target) = text
+        .split_once('\n')
+        .unwrap_or((text, "https://example.com"));
     let Ok(allowed) = AllowedHost::parse(entry) else {
         return;
     };
