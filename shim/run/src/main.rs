@@ -84,12 +84,12 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let result = runtime.block_on(run(args));
+    let result = runtime.block_on(run(args, &log));
     log.drain(Duration::from_secs(2));
     result
 }
 
-async fn run(args: Args) -> anyhow::Result<()> {
+async fn run(args: Args, log: &LogQueue) -> anyhow::Result<()> {
     let app = spin_app::load_app(&args.from)?;
     let app_dir = app_dir(&args.from);
     let state_dir = args
@@ -134,6 +134,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let app = Arc::new(prepared);
     let server = HttpServer::bind(app.clone()).await?;
     let addr = server.local_addr();
+    // Start-up log lines (compile or cache hit) come before the address.
+    log.drain(Duration::from_secs(2));
     println!("Serving http://{addr}");
     println!("Available Routes:");
     for (route, component) in app.router.entries() {

@@ -409,3 +409,24 @@ fn bad_apps_fail_at_start_with_the_field_to_fix() {
         );
     }
 }
+
+#[test]
+fn components_sharing_one_wasm_compile_it_once() {
+    let routes: Vec<(String, String)> = (0..12)
+        .map(|i| (format!("/c{i}/..."), format!("c{i}")))
+        .collect();
+    let components: Vec<(&str, &str, &str, &str)> = routes
+        .iter()
+        .map(|(route, id)| (route.as_str(), id.as_str(), "shared.wasm", ""))
+        .collect();
+    let app = TestApp::new(
+        &manifest("shared", &components),
+        &[("shared.wasm", probe("shared", Probe::Echo))],
+    );
+    let run = app.start(&["--no-cache"], &[]);
+    for i in [0, 11] {
+        assert_eq!(run.get(&format!("/c{i}/x")).status, 200);
+    }
+    let log = run.log();
+    assert_eq!(log.matches(": compiled component").count(), 1, "{log}");
+}

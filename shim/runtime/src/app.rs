@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use serde_json::Value;
@@ -121,33 +121,47 @@ impl PreparedApp {
             .clone()
             .map(|dir| CompileCache::new(dir, engine.engine()));
 
-        // Components compile in parallel; Wasmtime also parallelises inside each one.
+        // Components compile on at most one thread per core (Wasmtime also
+        // parallelises inside each one), whatever number of components the app lists;
+        // components that share one Wasm compile it once.
+        let workers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(hosts.len().max(1));
+        let queue = Mutex::new(hosts);
+        let shared = SharedCompiles::default();
         let compiled: Vec<Result<(String, PreparedComponent), RuntimeError>> =
             std::thread::scope(|scope| {
-                let jobs: Vec<_> = hosts
-                    .into_iter()
-                    .map(|(component, host)| {
+                let workers: Vec<_> = (0..workers)
+                    .map(|_| {
                         let (engine, linker, cache) = (&engine, &linker, &cache);
+                        let (queue, shared) = (&queue, &shared);
                         scope.spawn(move || {
-                            let (compiled, outcome) =
-                                compile(engine.engine(), component, content, cache.as_ref())?;
-                            let handler =
-                                detect_handler(engine.engine(), linker, &component.id, &compiled)?;
-                            Ok((
-                                component.id.clone(),
-                                PreparedComponent {
-                                    host: Arc::new(host),
-                                    handler,
-                                    compile: outcome,
-                                },
-                            ))
+                            let mut done = Vec::new();
+                            loop {
+                                let job = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
+                                let Some((component, host)) = job else {
+                                    return done;
+                                };
+                                done.push(prepare_component(
+                                    engine.engine(),
+                                    linker,
+                                    component,
+                                    host,
+                                    content,
+                                    cache.as_ref(),
+                                    shared,
+                                ));
+                            }
                         })
                     })
                     .collect();
-                jobs.into_iter()
-                    .map(|job| {
-                        job.join().unwrap_or_else(|_| {
-                            Err(RuntimeError::Engine("a compile thread panicked".into()))
+                workers
+                    .into_iter()
+                    .flat_map(|worker| {
+                        worker.join().unwrap_or_else(|_| {
+                            vec![Err(RuntimeError::Engine(
+                                "a compile thread panicked".into(),
+                            ))]
                         })
                     })
                     .collect()
@@ -329,8 +343,41 @@ fn base_linker(engine: &wasmtime::Engine) -> Result<Linker<RequestState>, Runtim
     Ok(linker)
 }
 
+/// Compiled components by Wasm digest, shared by the components of one app: the first
+/// component to need a digest compiles it while the others wait, so a Wasm file used by
+/// many components is compiled once. A failure is kept as its message.
+type SharedCompiles = Mutex<HashMap<Sha256Digest, Arc<OnceLock<Result<Component, String>>>>>;
+
+/// Compiles (or loads) one component and pre-instantiates its handler.
+fn prepare_component(
+    engine: &wasmtime::Engine,
+    linker: &Linker<RequestState>,
+    component: &LockedComponent,
+    host: ComponentHost,
+    content: &dyn ContentResolver,
+    cache: Option<&CompileCache>,
+    shared: &SharedCompiles,
+) -> Result<(String, PreparedComponent), RuntimeError> {
+    let (compiled, outcome) = compile(engine, component, content, cache, shared)?;
+    let handler = detect_handler(engine, linker, &component.id, &compiled)?;
+    Ok((
+        component.id.clone(),
+        PreparedComponent {
+            host: Arc::new(host),
+            handler,
+            compile: outcome,
+        },
+    ))
+}
+
 /// Largest component Wasm accepted (componentize-py apps are about 40 MB).
 pub const MAX_COMPONENT_BYTES: u64 = 512 << 20;
+
+/// A component's Wasm: already read (to hash it), or still to be read.
+enum Wasm {
+    Read(Vec<u8>),
+    Unread(crate::content::Blob),
+}
 
 /// Compiles a component, or loads it from the cache by its digest. The resolver
 /// decides first whether the app may name this content at all; a cache entry exists
@@ -340,6 +387,7 @@ fn compile(
     component: &LockedComponent,
     content: &dyn ContentResolver,
     cache: Option<&CompileCache>,
+    shared: &SharedCompiles,
 ) -> Result<(Component, CompileOutcome), RuntimeError> {
     let id = &component.id;
     let source_err = |problem: String| RuntimeError::Source {
@@ -347,36 +395,68 @@ fn compile(
         problem,
     };
     let started = Instant::now();
-    let cached = |digest: &Sha256Digest| {
-        let compiled = cache?.load(engine, digest)?;
-        tracing::info!(component = %id, %digest, elapsed_ms = started.elapsed().as_millis() as u64, "loaded precompiled component from cache");
-        Some((compiled, CompileOutcome::CacheHit))
-    };
     let blob = content
         .resolve(&component.source.content)
         .map_err(source_err)?;
-    let expected = component.source.content.digest.as_ref();
-    if let Some(hit) = expected.and_then(cached) {
-        return Ok(hit);
+    // The digest names the Wasm: given by the app (an artifact's layer), or computed
+    // from the bytes (a local app).
+    let expected = component.source.content.digest.clone();
+    let (digest, wasm) = match expected.clone() {
+        Some(digest) => (digest, Wasm::Unread(blob)),
+        None => {
+            let bytes = read_verified(blob, None, MAX_COMPONENT_BYTES).map_err(source_err)?;
+            (Sha256Digest::of(&bytes), Wasm::Read(bytes))
+        }
+    };
+    let cell = shared
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(digest.clone())
+        .or_default()
+        .clone();
+    let mut outcome = CompileOutcome::CacheHit;
+    let mut failure = None;
+    let compiled = cell.get_or_init(|| {
+        if let Some(compiled) = cache.and_then(|c| c.load(engine, &digest)) {
+            tracing::info!(component = %id, %digest, elapsed_ms = started.elapsed().as_millis() as u64, "loaded precompiled component from cache");
+            return Ok(compiled);
+        }
+        let result = (|| {
+            let bytes = match wasm {
+                Wasm::Read(bytes) => bytes,
+                Wasm::Unread(blob) => read_verified(blob, expected.as_ref(), MAX_COMPONENT_BYTES)
+                    .map_err(source_err)?,
+            };
+            Component::new(engine, &bytes).map_err(|e| RuntimeError::Compile {
+                component: id.clone(),
+                detail: format!("{e:#}"),
+            })
+        })();
+        match result {
+            Ok(compiled) => {
+                tracing::info!(component = %id, %digest, elapsed_ms = started.elapsed().as_millis() as u64, "compiled component");
+                if let Some(cache) = cache {
+                    cache.store(&digest, &compiled);
+                }
+                outcome = CompileOutcome::Compiled;
+                Ok(compiled)
+            }
+            Err(e) => {
+                let message = e.to_string();
+                failure = Some(e);
+                Err(message)
+            }
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
     }
-    let bytes = read_verified(blob, expected, MAX_COMPONENT_BYTES).map_err(source_err)?;
-    let digest = expected
-        .cloned()
-        .unwrap_or_else(|| Sha256Digest::of(&bytes));
-    if expected.is_none()
-        && let Some(hit) = cached(&digest)
-    {
-        return Ok(hit);
+    match compiled {
+        Ok(compiled) => Ok((compiled.clone(), outcome)),
+        Err(first) => Err(source_err(format!(
+            "its Wasm ({digest}) is shared with a component that failed: {first}"
+        ))),
     }
-    let compiled = Component::new(engine, &bytes).map_err(|e| RuntimeError::Compile {
-        component: id.clone(),
-        detail: format!("{e:#}"),
-    })?;
-    tracing::info!(component = %id, %digest, elapsed_ms = started.elapsed().as_millis() as u64, "compiled component");
-    if let Some(cache) = cache {
-        cache.store(&digest, &compiled);
-    }
-    Ok((compiled, CompileOutcome::Compiled))
 }
 
 /// Where the compile cache lives by default: `$XDG_CACHE_HOME` or `~/.cache`.
