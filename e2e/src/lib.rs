@@ -1,5 +1,6 @@
 //! Real services for end-to-end tests, started on loopback and stopped on drop.
 
+pub mod abuse;
 pub mod containerd;
 pub mod cri;
 pub mod images;

@@ -3,12 +3,11 @@
 //! traffic, and a guest flooding its log while containerd (the log's reader) is
 //! stopped. The pod keeps serving and the shim's memory stays bounded.
 
-use std::io::Write;
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use spin_kube_e2e::abuse;
 use spin_kube_e2e::cri::{HelloNode, PodSpec};
-use spin_kube_e2e::probe::{self, rss_kib, send_raw, shim_pids};
+use spin_kube_e2e::probe::{self, rss_kib, shim_pids};
 use test_guests::Probe;
 
 /// Stops a process (SIGSTOP) until dropped.
@@ -59,40 +58,10 @@ async fn a_cri_pod_withstands_hostile_clients_and_a_stalled_log_reader() {
     let rss_before = rss_kib(shim);
 
     let (status_big, status_many, status_huge, p99) = tokio::task::spawn_blocking(move || {
-        let head = format!(
-            "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n",
-            2u64 << 30
-        );
-        let status_big = send_raw(&ip, 80, head.as_bytes(), 64 << 20);
-        let mut many = String::from("GET / HTTP/1.1\r\nhost: x\r\n");
-        for i in 0..10_000 {
-            many.push_str(&format!("x-h{i}: v\r\n"));
-        }
-        many.push_str("\r\n");
-        let status_many = send_raw(&ip, 80, many.as_bytes(), 0);
-        let huge = format!(
-            "GET / HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
-            "v".repeat(1 << 20)
-        );
-        let status_huge = send_raw(&ip, 80, huge.as_bytes(), 0);
-
-        let _idle: Vec<TcpStream> = (0..1000)
-            .map(|i| {
-                let mut s = TcpStream::connect((ip.as_str(), 80)).unwrap();
-                if i % 2 == 1 {
-                    let _ = s.write_all(b"GET / HT");
-                }
-                s
-            })
-            .collect();
-        let mut latencies = Vec::new();
-        for _ in 0..200 {
-            let started = Instant::now();
-            let (status, _) = probe::get(&ip, 80, "/").unwrap();
-            assert_eq!(status, 200);
-            latencies.push(started.elapsed());
-        }
-        latencies.sort();
+        let status_big = abuse::declared_2_gib_post(&ip, 80);
+        let [status_many, status_huge] = abuse::header_bombs(&ip, 80);
+        let _idle = abuse::idle_connections(&ip, 80, 1000);
+        let latencies = abuse::sorted_latencies(&ip, 80, 200);
         (status_big, status_many, status_huge, latencies[198])
     })
     .await

@@ -88,13 +88,6 @@ impl fmt::Display for Sha256Digest {
     }
 }
 
-impl std::str::FromStr for Sha256Digest {
-    type Err = DigestError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
 impl Serialize for Sha256Digest {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)

@@ -8,39 +8,17 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use support::{Runner, TestApp, manifest, request};
+use spin_kube_e2e::abuse;
+use support::{Runner, TestApp, manifest};
 use test_guests::{Probe, inbound, probe};
+
+const HOST: &str = "127.0.0.1";
 
 fn app(wasm: Vec<u8>) -> TestApp {
     TestApp::new(
         &manifest("abuse", &[("/...", "probe", "probe.wasm", "")]),
         &[("probe.wasm", wasm)],
     )
-}
-
-/// Sends `head` (and up to `body_bytes` of body) and returns the status line's code,
-/// or 0 when the server closed without answering.
-fn send(addr: std::net::SocketAddr, head: &[u8], body_bytes: usize) -> u16 {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    if s.write_all(head).is_err() {
-        return 0;
-    }
-    let chunk = vec![b'a'; 1 << 20];
-    let mut sent = 0;
-    while sent < body_bytes {
-        if s.write_all(&chunk).is_err() {
-            break;
-        }
-        sent += chunk.len();
-    }
-    let mut answer = Vec::new();
-    let _ = s.read_to_end(&mut answer);
-    String::from_utf8_lossy(&answer)
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
 }
 
 #[test]
@@ -63,11 +41,7 @@ fn oversized_bodies_get_413_and_memory_stays_bounded() {
     let before = run.rss_kib();
 
     // A declared 2 GiB body is refused before the guest runs.
-    let head = format!(
-        "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n",
-        2u64 << 30
-    );
-    assert_eq!(send(run.addr, head.as_bytes(), 64 << 20), 413);
+    assert_eq!(abuse::declared_2_gib_post(HOST, run.addr.port()), 413);
 
     // A chunked body to a world that takes the body whole is cut at the limit.
     let chunked = b"POST /inbound/x HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n";
@@ -104,19 +78,9 @@ fn oversized_bodies_get_413_and_memory_stays_bounded() {
 fn header_bombs_are_refused() {
     let app = app(probe("probe", Probe::Echo));
     let run = app.start(&[], &[]);
-    let mut many = String::from("GET / HTTP/1.1\r\nhost: x\r\n");
-    for i in 0..10_000 {
-        many.push_str(&format!("x-h{i}: v\r\n"));
+    for status in abuse::header_bombs(HOST, run.addr.port()) {
+        assert!(status == 431 || status == 0, "{status}");
     }
-    many.push_str("\r\n");
-    let status = send(run.addr, many.as_bytes(), 0);
-    assert!(status == 431 || status == 0, "{status}");
-    let huge = format!(
-        "GET / HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
-        "v".repeat(1 << 20)
-    );
-    let status = send(run.addr, huge.as_bytes(), 0);
-    assert!(status == 431 || status == 0, "{status}");
     assert_eq!(run.get("/").status, 200, "still serving");
 }
 
@@ -125,23 +89,8 @@ fn idle_connections_do_not_starve_normal_traffic() {
     let app = app(probe("probe", Probe::Hello));
     let run = app.start(&["--header-read-timeout", "2"], &[]);
     // 1,000 clients that connect and send nothing, or half a request line.
-    let idle: Vec<TcpStream> = (0..1000)
-        .map(|i| {
-            let mut s = TcpStream::connect(run.addr).unwrap();
-            if i % 2 == 1 {
-                let _ = s.write_all(b"GET / HT");
-            }
-            s
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    for _ in 0..200 {
-        let started = Instant::now();
-        let r = request(run.addr, "GET", "/", &[], b"");
-        latencies.push(started.elapsed());
-        assert_eq!(r.status, 200);
-    }
-    latencies.sort();
+    let idle = abuse::idle_connections(HOST, run.addr.port(), 1000);
+    let latencies = abuse::sorted_latencies(HOST, run.addr.port(), 200);
     let p50 = latencies[latencies.len() / 2];
     let p99 = latencies[latencies.len() * 99 / 100];
     eprintln!("with 1000 idle connections: p50 {p50:?}, p99 {p99:?} over 200 requests");

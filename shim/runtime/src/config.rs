@@ -38,7 +38,7 @@ pub struct RuntimeConfig {
 /// fills from the SpinApp's `invocationLimits`; for `spin-run`: the variable or the flag
 /// of the same name). See [`spin_app::settings`]; sizes take a number of bytes or a
 /// quantity (`64Mi`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
     /// `SPIN_HTTP_MAX_REQUEST_BODY` (100Mi): larger requests get 413. A body with a
     /// `Content-Length` is refused before the guest runs; a chunked one is cut off

@@ -72,7 +72,7 @@ impl HttpServer {
         let graceful = GracefulShutdown::new();
         let app = self.app;
         let local_addr = self.local_addr;
-        let limits = app.config.limits.clone();
+        let limits = app.config.limits;
         let connections = Arc::new(Semaphore::new(limits.max_connections));
         tokio::pin!(shutdown);
         loop {
@@ -95,7 +95,6 @@ impl HttpServer {
             let _ = stream.set_nodelay(true);
             let app = app.clone();
             let watcher = graceful.watcher();
-            let limits = limits.clone();
             tokio::spawn(async move {
                 let _permit = permit;
                 let service = hyper::service::service_fn(move |req| {
@@ -130,6 +129,12 @@ impl HttpServer {
             .is_err()
         {
             tracing::warn!("drain time of {drain:?} passed with requests still in flight");
+        }
+        let cut = crate::host::stdio::truncated_lines();
+        if cut > 0 {
+            tracing::info!(
+                "{cut} guest log lines were cut at the line limit (SPIN_LOG_MAX_LINE_BYTES)"
+            );
         }
     }
 }
