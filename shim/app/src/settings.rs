@@ -73,6 +73,11 @@ pub const MAX_LOG_LINE_BYTES: Setting = setting(
     "spin-kube.dev/maxLogLineBytes",
     Kind::Bytes,
 );
+pub const MAX_KEY_VALUE_BYTES: Setting = setting(
+    "SPIN_KEY_VALUE_MAX_BYTES",
+    "spin-kube.dev/maxKeyValueBytes",
+    Kind::Bytes,
+);
 pub const REQUEST_TIMEOUT_SECS: Setting = setting(
     "SPIN_REQUEST_TIMEOUT_SECS",
     "spin-kube.dev/requestTimeoutSeconds",
@@ -94,6 +99,7 @@ pub const ALL: &[Setting] = &[
     MAX_CONNECTIONS,
     MAX_OUTBOUND_RESPONSE_BODY,
     MAX_LOG_LINE_BYTES,
+    MAX_KEY_VALUE_BYTES,
     REQUEST_TIMEOUT_SECS,
     MAX_CONCURRENT_INSTANCES,
 ];

@@ -61,6 +61,9 @@ struct Args {
     /// Largest outbound HTTP response body a guest may receive.
     #[arg(long, env = settings::MAX_OUTBOUND_RESPONSE_BODY.env, default_value = "100Mi", value_parser = size)]
     max_outbound_response_body: u64,
+    /// Largest the app's key-value database may grow.
+    #[arg(long, env = settings::MAX_KEY_VALUE_BYTES.env, default_value = "256Mi", value_parser = size)]
+    max_key_value_bytes: u64,
     /// Longest guest log line kept whole; longer ones are cut and marked.
     #[arg(long, env = settings::MAX_LOG_LINE_BYTES.env, default_value = "16Ki", value_parser = size)]
     max_log_line: u64,
@@ -118,6 +121,7 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<()> {
         max_connections: args.max_connections,
         max_outbound_response_body: args.max_outbound_response_body,
         max_log_line: args.max_log_line as usize,
+        max_key_value_bytes: args.max_key_value_bytes,
     };
     config.components_to_retain = args
         .components_to_retain

@@ -101,7 +101,11 @@ impl PreparedApp {
             return Err(RuntimeError::NothingToServe);
         }
         let app_values = resolve_app_variables(&app, &config.variables)?;
-        let kv_db = open_key_value(&app, &config.key_value_path)?;
+        let kv_db = open_key_value(
+            &app,
+            &config.key_value_path,
+            config.limits.max_key_value_bytes,
+        )?;
 
         let mut hosts = Vec::new();
         for component in app.components.iter().filter(|c| served.contains(&c.id)) {
@@ -259,7 +263,11 @@ fn http_trigger(
     Ok(HttpTriggerConfig { route, component })
 }
 
-fn open_key_value(app: &LockedApp, path: &Path) -> Result<Option<Arc<KeyValueDb>>, RuntimeError> {
+fn open_key_value(
+    app: &LockedApp,
+    path: &Path,
+    max_bytes: u64,
+) -> Result<Option<Arc<KeyValueDb>>, RuntimeError> {
     let mut any = false;
     for c in &app.components {
         for label in c.metadata_strings("key_value_stores") {
@@ -278,7 +286,7 @@ fn open_key_value(app: &LockedApp, path: &Path) -> Result<Option<Arc<KeyValueDb>
     if !any {
         return Ok(None);
     }
-    KeyValueDb::open(path)
+    KeyValueDb::open(path, max_bytes)
         .map(|db| Some(Arc::new(db)))
         .map_err(|e| RuntimeError::KeyValue {
             component: "*".into(),

@@ -63,6 +63,11 @@ pub struct Limits {
     /// `SPIN_LOG_MAX_LINE_BYTES` (16Ki): a guest's stdout/stderr line longer than this
     /// is cut there, marked and counted.
     pub max_log_line: usize,
+    /// `SPIN_KEY_VALUE_MAX_BYTES` (256Mi): most bytes the app's key-value database may
+    /// hold (all stores together); past it writes fail with "database or disk is full".
+    /// In a pod the database lives in the container's bundle, which containerd keeps on
+    /// `/run` (memory on most nodes), so guests must not grow it without bound.
+    pub max_key_value_bytes: u64,
 }
 
 impl Default for Limits {
@@ -75,6 +80,7 @@ impl Default for Limits {
             max_connections: 10_000,
             max_outbound_response_body: 100 << 20,
             max_log_line: 16 << 10,
+            max_key_value_bytes: 256 << 20,
         }
     }
 }
@@ -122,6 +128,7 @@ impl RuntimeConfig {
             settings::MAX_CONNECTIONS => l.max_connections = size,
             settings::MAX_OUTBOUND_RESPONSE_BODY => l.max_outbound_response_body = n,
             settings::MAX_LOG_LINE_BYTES => l.max_log_line = size,
+            settings::MAX_KEY_VALUE_BYTES => l.max_key_value_bytes = n,
             settings::REQUEST_TIMEOUT_SECS => self.request_timeout = Duration::from_secs(n),
             settings::MAX_INSTANCE_MEMORY => self.max_instance_memory = size,
             settings::MAX_CONCURRENT_INSTANCES => {

@@ -32,7 +32,9 @@ pub struct KeyValueDbError {
 }
 
 impl KeyValueDb {
-    pub fn open(path: &Path) -> Result<Self, KeyValueDbError> {
+    /// Opens (or creates) the database, capped at `max_bytes` (SQLite's
+    /// `max_page_count`): past it, writes fail with "database or disk is full".
+    pub fn open(path: &Path, max_bytes: u64) -> Result<Self, KeyValueDbError> {
         let err = |source| KeyValueDbError {
             path: path.to_path_buf(),
             source,
@@ -51,6 +53,15 @@ impl KeyValueDb {
                PRIMARY KEY (store, key)
              );",
         )
+        .map_err(err)?;
+        let page_size: u64 = conn
+            .query_row("PRAGMA page_size", [], |row| row.get(0))
+            .map_err(err)?;
+        let max_pages = max_bytes.div_ceil(page_size.max(1)).max(1);
+        // The pragma answers with the new maximum, so it is read like a query.
+        conn.query_row(&format!("PRAGMA max_page_count = {max_pages}"), [], |_| {
+            Ok(())
+        })
         .map_err(err)?;
         Ok(Self {
             path: path.to_path_buf(),
@@ -228,17 +239,31 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kv.db");
         {
-            let db = KeyValueDb::open(&path).unwrap();
+            let db = KeyValueDb::open(&path, 1 << 20).unwrap();
             db.set("default", "a", b"1").unwrap();
             db.set("default", "a", b"2").unwrap();
             db.set("other", "a", b"x").unwrap();
             db.set("default", "b", b"3").unwrap();
             db.delete("default", "b").unwrap();
         }
-        let db = KeyValueDb::open(&path).unwrap();
+        let db = KeyValueDb::open(&path, 1 << 20).unwrap();
         assert_eq!(db.get("default", "a").unwrap().as_deref(), Some(&b"2"[..]));
         assert_eq!(db.keys("default").unwrap(), ["a"]);
         assert!(!db.exists("default", "b").unwrap());
         assert_eq!(db.get("other", "a").unwrap().as_deref(), Some(&b"x"[..]));
+    }
+
+    #[test]
+    fn the_database_is_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = KeyValueDb::open(&dir.path().join("kv.db"), 256 << 10).unwrap();
+        let value = vec![7u8; 16 << 10];
+        let full = (0..100).find_map(|i| db.set("default", &format!("k{i}"), &value).err());
+        assert!(
+            matches!(&full, Some(Error::Other(e)) if e.contains("full")),
+            "{full:?}"
+        );
+        let size = std::fs::metadata(dir.path().join("kv.db")).unwrap().len();
+        assert!(size <= 256 << 10, "{size} bytes");
     }
 }
