@@ -88,6 +88,27 @@ pub const MAX_CONCURRENT_INSTANCES: Setting = setting(
     "spin-kube.dev/maxConcurrentRequests",
     Kind::Count,
 );
+/// Instance reuse for WASIp3 (`wasi:http/handler@0.3`) components, with Spin's
+/// `spin up` option names (`--max-instance-reuse-count`, ...). 1 (the default) gives
+/// every request a fresh instance; more lets one instance serve that many requests
+/// in turn, sharing its memory between them.
+pub const MAX_INSTANCE_REUSE_COUNT: Setting = setting(
+    "SPIN_HTTP_MAX_INSTANCE_REUSE_COUNT",
+    "spin-kube.dev/maxInstanceReuseCount",
+    Kind::Count,
+);
+/// How many requests one reused WASIp3 instance may serve at the same time (1).
+pub const MAX_INSTANCE_CONCURRENT_REUSE_COUNT: Setting = setting(
+    "SPIN_HTTP_MAX_INSTANCE_CONCURRENT_REUSE_COUNT",
+    "spin-kube.dev/maxInstanceConcurrentReuseCount",
+    Kind::Count,
+);
+/// Seconds an idle reusable instance is kept for the next request (1); Spin's name.
+pub const IDLE_INSTANCE_TIMEOUT_SECS: Setting = setting(
+    "SPIN_HTTP_IDLE_INSTANCE_TIMEOUT_SECS",
+    "spin-kube.dev/idleInstanceTimeoutSeconds",
+    Kind::Count,
+);
 
 /// Every setting.
 pub const ALL: &[Setting] = &[
@@ -102,6 +123,9 @@ pub const ALL: &[Setting] = &[
     MAX_KEY_VALUE_BYTES,
     REQUEST_TIMEOUT_SECS,
     MAX_CONCURRENT_INSTANCES,
+    MAX_INSTANCE_REUSE_COUNT,
+    MAX_INSTANCE_CONCURRENT_REUSE_COUNT,
+    IDLE_INSTANCE_TIMEOUT_SECS,
 ];
 
 /// What an `invocationLimits` key means to this executor.

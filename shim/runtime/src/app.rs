@@ -137,7 +137,7 @@ impl PreparedApp {
             std::thread::scope(|scope| {
                 let workers: Vec<_> = (0..workers)
                     .map(|_| {
-                        let (engine, linker, cache) = (&engine, &linker, &cache);
+                        let (engine, linker, cache, config) = (&engine, &linker, &cache, &config);
                         let (queue, shared) = (&queue, &shared);
                         scope.spawn(move || {
                             let mut done = Vec::new();
@@ -154,6 +154,7 @@ impl PreparedApp {
                                     content,
                                     cache.as_ref(),
                                     shared,
+                                    config,
                                 ));
                             }
                         })
@@ -338,6 +339,8 @@ fn base_linker(engine: &wasmtime::Engine) -> Result<Linker<RequestState>, Runtim
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link)?;
+    wasmtime_wasi::p3::add_to_linker(&mut linker).map_err(link)?;
+    wasmtime_wasi_http::p3::add_to_linker(&mut linker).map_err(link)?;
     bindings::spin::SpinHost::add_to_linker::<_, wasmtime::component::HasSelf<RequestState>>(
         &mut linker,
         |s| s,
@@ -365,13 +368,15 @@ fn prepare_component(
     content: &dyn ContentResolver,
     cache: Option<&CompileCache>,
     shared: &SharedCompiles,
+    config: &RuntimeConfig,
 ) -> Result<(String, PreparedComponent), RuntimeError> {
     let (compiled, outcome) = compile(engine, component, content, cache, shared)?;
-    let handler = detect_handler(engine, linker, &component.id, &compiled)?;
+    let host = Arc::new(host);
+    let handler = detect_handler(engine, linker, &host, &compiled, config)?;
     Ok((
         component.id.clone(),
         PreparedComponent {
-            host: Arc::new(host),
+            host,
             handler,
             compile: outcome,
         },
@@ -435,10 +440,7 @@ fn compile(
                 Wasm::Unread(blob) => read_verified(blob, expected.as_ref(), MAX_COMPONENT_BYTES)
                     .map_err(source_err)?,
             };
-            Component::new(engine, &bytes).map_err(|e| RuntimeError::Compile {
-                component: id.clone(),
-                detail: format!("{e:#}"),
-            })
+            compile_bytes(engine, id, &bytes)
         })();
         match result {
             Ok(compiled) => {
@@ -465,6 +467,25 @@ fn compile(
             "its Wasm ({digest}) is shared with a component that failed: {first}"
         ))),
     }
+}
+
+/// Compiles a component's Wasm. One that imports WASI release candidates is compiled
+/// wrapped, so they reach the release implementation (`prerelease`); if its candidates
+/// do not match their release, it is compiled as it is.
+fn compile_bytes(engine: &wasmtime::Engine, id: &str, bytes: &[u8]) -> Result<Component, RuntimeError> {
+    let compile_err = |e: wasmtime::Error| RuntimeError::Compile {
+        component: id.to_string(),
+        detail: format!("{e:#}"),
+    };
+    match crate::prerelease::wrap(bytes) {
+        Ok(Some(wrapped)) => match Component::new(engine, &wrapped) {
+            Ok(component) => return Ok(component),
+            Err(e) => tracing::warn!(component = %id, "its WASI release-candidate imports differ from the releases; calls to them will fail: {e:#}"),
+        },
+        Ok(None) => {}
+        Err(e) => return Err(compile_err(e.into())),
+    }
+    Component::new(engine, bytes).map_err(compile_err)
 }
 
 /// Where the compile cache lives by default: `$XDG_CACHE_HOME` or `~/.cache`.

@@ -36,6 +36,8 @@ impl CompileCache {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         env!("CARGO_PKG_VERSION").hash(&mut hasher);
+        // What is compiled from the Wasm (a component may be wrapped first).
+        crate::prerelease::WRAPPER_VERSION.hash(&mut hasher);
         Self {
             dir,
             engine_hash: format!("{:016x}", hasher.finish()),

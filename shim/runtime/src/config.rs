@@ -30,6 +30,41 @@ pub struct RuntimeConfig {
     pub variables: std::collections::BTreeMap<String, String>,
     /// What clients and guests may make the host hold.
     pub limits: Limits,
+    /// Whether WASIp3 instances serve more than one request.
+    pub reuse: InstanceReuse,
+}
+
+/// Instance reuse for WASIp3 components (Spin's `--max-instance-reuse-count`,
+/// `--max-instance-concurrent-reuse-count`, `--idle-instance-timeout`). Off by default:
+/// every request gets a fresh instance, as for every other component. 0.2-era
+/// components always get a fresh instance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InstanceReuse {
+    /// `SPIN_HTTP_MAX_INSTANCE_REUSE_COUNT` (1): requests one instance serves in all.
+    pub max_requests: usize,
+    /// `SPIN_HTTP_MAX_INSTANCE_CONCURRENT_REUSE_COUNT` (1): requests one instance
+    /// serves at the same time.
+    pub max_concurrent: usize,
+    /// `SPIN_HTTP_IDLE_INSTANCE_TIMEOUT_SECS` (1): how long an idle instance waits for
+    /// another request.
+    pub idle_timeout: Duration,
+}
+
+impl Default for InstanceReuse {
+    fn default() -> Self {
+        Self {
+            max_requests: 1,
+            max_concurrent: 1,
+            idle_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+impl InstanceReuse {
+    /// Whether any instance serves more than one request.
+    pub fn enabled(&self) -> bool {
+        self.max_requests > 1
+    }
 }
 
 /// Bounds on every host-side buffer and wait that a client or a guest controls. The
@@ -134,6 +169,11 @@ impl RuntimeConfig {
             settings::MAX_CONCURRENT_INSTANCES => {
                 self.max_concurrent_instances = u32::try_from(n).unwrap_or(u32::MAX)
             }
+            settings::MAX_INSTANCE_REUSE_COUNT => self.reuse.max_requests = size,
+            settings::MAX_INSTANCE_CONCURRENT_REUSE_COUNT => self.reuse.max_concurrent = size,
+            settings::IDLE_INSTANCE_TIMEOUT_SECS => {
+                self.reuse.idle_timeout = Duration::from_secs(n)
+            }
             _ => {}
         }
     }
@@ -153,6 +193,7 @@ impl RuntimeConfig {
             components_to_retain: Vec::new(),
             variables: Default::default(),
             limits: Limits::default(),
+            reuse: InstanceReuse::default(),
         }
     }
 }

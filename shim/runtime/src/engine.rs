@@ -77,6 +77,11 @@ impl Drop for SharedEngine {
 fn config(pool: Option<PoolLimits>) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
+    // WASIp3 components (current Spin SDKs) use the component model's async ABI.
+    config.wasm_component_model_async(true);
+    config.wasm_component_model_more_async_builtins(true);
+    config.wasm_component_model_async_stackful(true);
+    config.wasm_component_model_error_context(true);
     config.epoch_interruption(true);
     config.memory_init_cow(true);
     if let Some(limits) = pool {

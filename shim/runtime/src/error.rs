@@ -11,13 +11,11 @@ pub enum RuntimeError {
     #[error("component `{component}` cannot be linked: {detail}")]
     Link { component: String, detail: String },
     #[error(
-        "component `{component}` is not an HTTP component: it exports neither `wasi:http/incoming-handler@0.2.x` nor `fermyon:spin/inbound-http` (exports: {exports})"
+        "component `{component}` is not an HTTP component this runtime can serve: it exports {exports}; \
+         the HTTP trigger serves components exporting `wasi:http/handler@0.3.x` (WASIp3: Spin 4 SDKs), \
+         `wasi:http/incoming-handler@0.2.x` (Spin 2/3 SDKs) or `fermyon:spin/inbound-http` (Spin 1 SDKs)"
     )]
     NotHttp { component: String, exports: String },
-    #[error(
-        "component `{component}` targets {what}, which this runtime does not support yet; build it with a Spin 2 or 3 SDK (wasi:http 0.2)"
-    )]
-    UnsupportedWorld { component: String, what: String },
     #[error("trigger `{trigger}`: {problem}")]
     Trigger { trigger: String, problem: String },
     #[error(transparent)]

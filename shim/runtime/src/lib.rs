@@ -16,6 +16,7 @@ mod error;
 mod files;
 pub mod host;
 pub mod log_queue;
+mod prerelease;
 pub mod trigger;
 
 pub use app::PreparedApp;

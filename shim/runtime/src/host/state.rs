@@ -36,6 +36,9 @@ pub struct RequestState {
     pub hooks: OutboundHooks,
     pub limiter: MemoryLimiter,
     pub open_stores: usize,
+    /// The `max_concurrent_instances` permit this instance holds (WASIp3 instances,
+    /// which outlive the call that starts them).
+    pub instance_permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl RequestState {
@@ -68,6 +71,7 @@ impl RequestState {
             },
             limiter: MemoryLimiter::new(component.max_memory),
             open_stores: 0,
+            instance_permit: None,
             component,
         })
     }

@@ -18,6 +18,7 @@ const PROVIDED: &[&str] = &[
     "wasi:sockets/",
     "wasi:http/types",
     "wasi:http/outgoing-handler",
+    "wasi:http/client",
     "wasi:config/store",
     "fermyon:spin/key-value",
     "fermyon:spin/variables",
@@ -29,6 +30,10 @@ const PROVIDED: &[&str] = &[
 struct Unsupported;
 
 fn provided(import: &str) -> bool {
+    // A release candidate is never linked by name (see `prerelease`).
+    if crate::prerelease::release_of(import).is_some() {
+        return false;
+    }
     let unversioned = import.split('@').next().unwrap_or(import);
     PROVIDED.iter().any(|p| {
         if p.ends_with('/') {
@@ -72,7 +77,7 @@ fn stub<T: 'static>(
     interface: &str,
 ) -> wasmtime::Result<()> {
     match item {
-        ComponentItem::ComponentFunc(_) => {
+        ComponentItem::ComponentFunc(func) => {
             let what = if name == interface {
                 name.to_string()
             } else {
@@ -81,7 +86,16 @@ fn stub<T: 'static>(
             let message = format!(
                 "component `{component_id}` called `{what}`, which this runtime does not provide"
             );
-            linker.func_new(name, move |_, _, _, _| wasmtime::bail!("{message}"))?;
+            // WIT `async func`s (WASIp3 and Spin 4 interfaces) need a concurrent host
+            // function; the others a plain one.
+            if func.async_() {
+                linker.func_new_concurrent(name, move |_, _, _, _| {
+                    let message = message.clone();
+                    Box::pin(async move { wasmtime::bail!("{message}") })
+                })?;
+            } else {
+                linker.func_new(name, move |_, _, _, _| wasmtime::bail!("{message}"))?;
+            }
         }
         ComponentItem::ComponentInstance(instance) => {
             let mut inner = linker.instance(name)?;
@@ -110,5 +124,7 @@ mod tests {
         assert!(!provided("fermyon:spin/redis@2.0.0"));
         assert!(!provided("wasi:keyvalue/store@0.2.0-draft2"));
         assert!(!provided("wasi:http/incoming-handler@0.2.0"));
+        assert!(provided("wasi:http/client@0.3.0"));
+        assert!(!provided("wasi:http/client@0.3.0-rc-2026-03-15"));
     }
 }

@@ -14,9 +14,12 @@ use wasmtime::component::{Component, Linker};
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p3::bindings::ServicePre;
 
 use super::bounded_body::{BoundedBody, is_too_large};
+use super::wasi_http_p3::P3Handler;
 use crate::RuntimeError;
+use crate::config::RuntimeConfig;
 use crate::host::bindings::inbound_http::InboundHttpComponentPre;
 use crate::host::state::{ComponentHost, RequestState};
 use crate::host::unsupported::stub_unsupported_imports;
@@ -30,6 +33,8 @@ pub type ResponseBody =
 
 /// Which handler world a component implements.
 pub enum HandlerKind {
+    /// `wasi:http/handler@0.3.x` (WASIp3: Spin 4 SDKs, e.g. Python spin-sdk 5).
+    WasiHttpP3(P3Handler),
     /// `wasi:http/incoming-handler@0.2.x` (Spin 2/3 SDKs, `wasmtime serve` components).
     WasiHttp(ProxyPre<RequestState>),
     /// `fermyon:spin/inbound-http` (Spin's original request/response records).
@@ -43,9 +48,11 @@ pub enum HandlerKind {
 pub fn detect_handler(
     engine: &wasmtime::Engine,
     linker: &Linker<RequestState>,
-    id: &str,
+    host: &Arc<ComponentHost>,
     component: &Component,
+    config: &RuntimeConfig,
 ) -> Result<HandlerKind, RuntimeError> {
+    let id = &host.id;
     let exports: Vec<String> = component
         .component_type()
         .exports(engine)
@@ -56,28 +63,36 @@ pub fn detect_handler(
         detail: format!("{e:#}"),
     };
     let has = |prefix: &str| exports.iter().any(|e| e.starts_with(prefix));
+    let p3 = has("wasi:http/handler@0.3.");
     let wasi_http = has("wasi:http/incoming-handler@0.2.");
     let spin_inbound = exports.iter().any(|e| e == "fermyon:spin/inbound-http");
-    if !wasi_http && !spin_inbound {
-        if has("wasi:http/handler@0.3") || has("wasi:http/incoming-handler@0.3") {
-            return Err(RuntimeError::UnsupportedWorld {
-                component: id.to_string(),
-                what: "wasi:http 0.3 (WASIp3, Spin 4 SDKs)".into(),
-            });
-        }
+    if !p3 && !wasi_http && !spin_inbound {
         return Err(RuntimeError::NotHttp {
             component: id.to_string(),
             exports: if exports.is_empty() {
-                "none".into()
+                "nothing".into()
             } else {
-                exports.join(", ")
+                exports
+                    .iter()
+                    .map(|e| format!("`{e}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             },
         });
     }
     let mut linker = linker.clone();
     stub_unsupported_imports(engine, &mut linker, id, component).map_err(link_err)?;
     let pre = linker.instantiate_pre(component).map_err(link_err)?;
-    if wasi_http {
+    if p3 {
+        let pre = ServicePre::new(pre).map_err(link_err)?;
+        Ok(HandlerKind::WasiHttpP3(P3Handler::new(
+            engine.clone(),
+            pre,
+            host.clone(),
+            config.request_timeout,
+            config.reuse,
+        )))
+    } else if wasi_http {
         ProxyPre::new(pre)
             .map(HandlerKind::WasiHttp)
             .map_err(link_err)
@@ -99,7 +114,7 @@ pub enum Failure {
 }
 
 impl Failure {
-    fn classify(err: wasmtime::Error, state: &RequestState) -> Self {
+    pub(crate) fn classify(err: wasmtime::Error, state: &RequestState) -> Self {
         let pool_full = err
             .chain()
             .any(|e| e.is::<wasmtime::PoolConcurrencyLimitError>());
@@ -119,7 +134,7 @@ impl Failure {
         }
     }
 
-    fn log(&self, component: &str) {
+    pub(crate) fn log(&self, component: &str) {
         match self {
             Failure::Timeout(limit) => tracing::error!(
                 component,
@@ -170,16 +185,12 @@ fn failure_response(failure: &Failure) -> http::Response<ResponseBody> {
     }
 }
 
-/// A fresh store for one request; on failure, the logged 500 response to send.
-fn new_store(
+/// A fresh store for one request, with the memory cap and epoch yielding set.
+pub(crate) fn new_store(
     engine: &wasmtime::Engine,
     host: &Arc<ComponentHost>,
-) -> Result<Store<RequestState>, Box<http::Response<ResponseBody>>> {
-    let state = RequestState::new(host.clone()).map_err(|e| {
-        let failure = Failure::Trap(format!("cannot set up the request: {e}"));
-        failure.log(&host.id);
-        Box::new(failure_response(&failure))
-    })?;
+) -> std::io::Result<Store<RequestState>> {
+    let state = RequestState::new(host.clone())?;
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
     // Yield to the async scheduler at every epoch tick: a busy guest shares the CPU,
@@ -187,6 +198,18 @@ fn new_store(
     store.set_epoch_deadline(1);
     store.epoch_deadline_async_yield_and_update(1);
     Ok(store)
+}
+
+/// [`new_store`], or the logged 500 response to send.
+fn request_store(
+    engine: &wasmtime::Engine,
+    host: &Arc<ComponentHost>,
+) -> Result<Store<RequestState>, Box<http::Response<ResponseBody>>> {
+    new_store(engine, host).map_err(|e| {
+        let failure = Failure::Trap(format!("cannot set up the request: {e}"));
+        failure.log(&host.id);
+        Box::new(failure_response(&failure))
+    })
 }
 
 /// Calls a `wasi:http` component. The response is returned as soon as the guest sets
@@ -200,7 +223,7 @@ pub async fn call_wasi_http(
     permit: OwnedSemaphorePermit,
 ) -> http::Response<ResponseBody> {
     let component = host.id.clone();
-    let mut store = match new_store(engine, host) {
+    let mut store = match request_store(engine, host) {
         Ok(store) => store,
         Err(response) => return *response,
     };
@@ -298,7 +321,7 @@ pub async fn call_spin_inbound(
         }
     };
     let guest_request = super::inbound_http::request(method, &parts, body);
-    let mut store = match new_store(engine, host) {
+    let mut store = match request_store(engine, host) {
         Ok(store) => store,
         Err(response) => return *response,
     };

@@ -230,6 +230,9 @@ async fn handle(
     let engine = app.engine.engine();
     let timeout = app.config.request_timeout;
     let response = match &component.handler {
+        HandlerKind::WasiHttpP3(handler) => {
+            handler.call(absolute_uri(req), permit).await
+        }
         HandlerKind::WasiHttp(pre) => {
             call_wasi_http(engine, pre, &component.host, req, timeout, permit).await
         }
@@ -246,6 +249,30 @@ async fn handle(
         "request"
     );
     response
+}
+
+/// The request with its URI made absolute (`http://HOST/path?query`), so a WASIp3
+/// guest sees the scheme and authority, as a 0.2 guest does.
+fn absolute_uri<B>(mut req: http::Request<B>) -> http::Request<B> {
+    let authority = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.parse::<http::uri::Authority>().ok());
+    let mut parts = req.uri().clone().into_parts();
+    if parts.scheme.is_none()
+        && let Some(authority) = authority
+    {
+        parts.scheme = Some(http::uri::Scheme::HTTP);
+        parts.authority = Some(authority);
+        if parts.path_and_query.is_none() {
+            parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+        }
+        if let Ok(uri) = http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
 }
 
 /// The request's `Content-Length`, if it sent a valid one.

@@ -5,3 +5,4 @@ pub mod bounded_body;
 pub mod handler;
 pub mod http;
 mod inbound_http;
+mod wasi_http_p3;

@@ -1,0 +1,277 @@
+//! WASI release-candidate imports served by the release implementation.
+//!
+//! Current SDKs (Python spin-sdk 5 with componentize-py 0.25) import each WASIp3
+//! interface twice: once at its release version (`wasi:http/types@0.3.0`) and once at
+//! a release candidate (`wasi:http/types@0.3.0-rc-2026-03-15`). Wasmtime implements the
+//! release only, and a linker never matches a prerelease version to anything else.
+//!
+//! So such a component is wrapped in an outer component that imports exactly what the
+//! inner one imports (the same type and import sections, copied), instantiates it, and
+//! passes each release instance where the inner component asks for the release
+//! candidate. Inside, the candidate's resources *are* the release's resources, so values
+//! flow between the two versions freely. Whether a candidate really has the release's
+//! shape is checked by component validation: a candidate that differs fails validation,
+//! and the caller then serves the component unwrapped, where calls to the candidate fail
+//! with the interface's name (see `host::unsupported`). The wrapper's own imports of
+//! the candidates are never called; they are linked to those failing stand-ins.
+//!
+//! A candidate without its release beside it is renamed to the release in the wrapper's
+//! imports, so the linker gives it the release implementation directly.
+
+use std::collections::BTreeMap;
+
+use wasm_encoder::{
+    Alias, ComponentAliasSection, ComponentExportKind, ComponentExportSection,
+    ComponentImportSection, ComponentInstanceSection, ComponentSectionId, RawSection,
+};
+use wasmparser::{
+    ComponentAlias, ComponentExternalKind, ComponentTypeRef, Parser, Payload, TypeBounds,
+};
+
+/// Changes whenever the wrapping changes, so compiled components cached from an older
+/// wrapping are not reused.
+pub const WRAPPER_VERSION: u32 = 1;
+
+/// The release a WASI release-candidate import name stands for:
+/// `wasi:http/types@0.3.0-rc-2026-03-15` → `wasi:http/types@0.3.0`.
+pub fn release_of(import: &str) -> Option<&str> {
+    let (name, version) = import.split_once('@')?;
+    let (release, pre) = version.split_once('-')?;
+    if !name.starts_with("wasi:") || !pre.starts_with("rc-") {
+        return None;
+    }
+    Some(&import[..name.len() + 1 + release.len()])
+}
+
+/// One top-level import of the inner component.
+struct Import {
+    name: String,
+    kind: ComponentExportKind,
+    /// Its index in the index space of its kind.
+    index: u32,
+}
+
+/// Counts of the index spaces the copied sections define.
+#[derive(Default)]
+struct Spaces {
+    instances: u32,
+    funcs: u32,
+    types: u32,
+    components: u32,
+}
+
+/// The wrapped component, or `None` when the component imports no WASI release
+/// candidate (or has a shape this wrapper does not handle, e.g. imports after its
+/// definitions); it is then used as it is.
+pub fn wrap(component: &[u8]) -> Result<Option<Vec<u8>>, wasmparser::BinaryReaderError> {
+    let mut depth = 0usize;
+    let mut prefix_done = false;
+    let mut spaces = Spaces::default();
+    let mut imports: Vec<Import> = Vec::new();
+    // Sections before the first definition, with renamed imports re-encoded.
+    let mut prefix: Vec<Section> = Vec::new();
+    let mut exports: Vec<(String, ComponentExportKind)> = Vec::new();
+    for payload in Parser::new(0).parse_all(component) {
+        let payload = payload?;
+        match &payload {
+            Payload::Version { .. } => {
+                depth += 1;
+                continue;
+            }
+            Payload::End(_) => {
+                depth -= 1;
+                continue;
+            }
+            _ if depth != 1 => continue,
+            _ => {}
+        }
+        match payload {
+            Payload::ComponentTypeSection(reader) if !prefix_done => {
+                spaces.types += reader.count();
+                prefix.push(Section::Raw { id: ComponentSectionId::Type, range: reader.range() });
+            }
+            Payload::ComponentAliasSection(reader) if !prefix_done => {
+                let range = reader.range();
+                for alias in reader {
+                    match alias? {
+                        ComponentAlias::InstanceExport { kind, .. } => match kind {
+                            ComponentExternalKind::Instance => spaces.instances += 1,
+                            ComponentExternalKind::Func => spaces.funcs += 1,
+                            ComponentExternalKind::Type => spaces.types += 1,
+                            ComponentExternalKind::Component => spaces.components += 1,
+                            _ => return Ok(None),
+                        },
+                        ComponentAlias::Outer { .. } | ComponentAlias::CoreInstanceExport { .. } => {
+                            return Ok(None);
+                        }
+                    }
+                }
+                prefix.push(Section::Raw { id: ComponentSectionId::Alias, range });
+            }
+            Payload::ComponentImportSection(reader) if !prefix_done => {
+                let mut section = ImportSection::default();
+                for import in reader {
+                    let import = import?;
+                    let plain = import.name.implements.is_none()
+                        && import.name.version_suffix.is_none()
+                        && import.name.external_id.is_none();
+                    let (kind, index, ty) = match import.ty {
+                        ComponentTypeRef::Instance(ty) => {
+                            spaces.instances += 1;
+                            (ComponentExportKind::Instance, spaces.instances - 1, wasm_encoder::ComponentTypeRef::Instance(ty))
+                        }
+                        ComponentTypeRef::Func(ty) => {
+                            spaces.funcs += 1;
+                            (ComponentExportKind::Func, spaces.funcs - 1, wasm_encoder::ComponentTypeRef::Func(ty))
+                        }
+                        ComponentTypeRef::Type(TypeBounds::Eq(ty)) => {
+                            spaces.types += 1;
+                            (ComponentExportKind::Type, spaces.types - 1, wasm_encoder::ComponentTypeRef::Type(wasm_encoder::TypeBounds::Eq(ty)))
+                        }
+                        ComponentTypeRef::Type(TypeBounds::SubResource) => {
+                            spaces.types += 1;
+                            (ComponentExportKind::Type, spaces.types - 1, wasm_encoder::ComponentTypeRef::Type(wasm_encoder::TypeBounds::SubResource))
+                        }
+                        _ => return Ok(None),
+                    };
+                    if !plain {
+                        return Ok(None);
+                    }
+                    section.entries.push((import.name.name.to_string(), ty));
+                    imports.push(Import {
+                        name: import.name.name.to_string(),
+                        kind,
+                        index,
+                    });
+                }
+                prefix.push(Section::Imports(section));
+            }
+            Payload::ComponentImportSection(_) => return Ok(None),
+            Payload::ComponentExportSection(reader) => {
+                for export in reader {
+                    let export = export?;
+                    let kind = match export.kind {
+                        ComponentExternalKind::Instance => ComponentExportKind::Instance,
+                        ComponentExternalKind::Func => ComponentExportKind::Func,
+                        _ => continue,
+                    };
+                    exports.push((export.name.name.to_string(), kind));
+                }
+                prefix_done = true;
+            }
+            Payload::CustomSection(_) => {}
+            _ => prefix_done = true,
+        }
+    }
+
+    let by_name: BTreeMap<&str, &Import> = imports.iter().map(|i| (i.name.as_str(), i)).collect();
+    let candidates: Vec<&Import> = imports
+        .iter()
+        .filter(|i| release_of(&i.name).is_some())
+        .collect();
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    // Candidates without their release import are renamed to it.
+    let renames: BTreeMap<&str, &str> = candidates
+        .iter()
+        .filter_map(|c| {
+            let release = release_of(&c.name)?;
+            (!by_name.contains_key(release)).then_some((c.name.as_str(), release))
+        })
+        .collect();
+
+    let mut wrapper = wasm_encoder::Component::new();
+    for section in &prefix {
+        match section {
+            Section::Raw { id, range } => {
+                wrapper.section(&RawSection {
+                    id: *id as u8,
+                    data: &component[range.clone()],
+                });
+            }
+            Section::Imports(imports) => {
+                let mut encoded = ComponentImportSection::new();
+                for (name, ty) in &imports.entries {
+                    let name = renames.get(name.as_str()).copied().unwrap_or(name);
+                    encoded.import(name, *ty);
+                }
+                wrapper.section(&encoded);
+            }
+        }
+    }
+    wrapper.section(&RawSection {
+        id: ComponentSectionId::Component as u8,
+        data: component,
+    });
+    let args: Vec<(&str, ComponentExportKind, u32)> = imports
+        .iter()
+        .map(|import| {
+            let source = release_of(&import.name)
+                .and_then(|release| by_name.get(release))
+                .copied()
+                .unwrap_or(import);
+            (import.name.as_str(), import.kind, source.index)
+        })
+        .collect();
+    let mut instances = ComponentInstanceSection::new();
+    instances.instantiate(spaces.components, args);
+    wrapper.section(&instances);
+    let inner = spaces.instances;
+
+    let mut aliases = ComponentAliasSection::new();
+    let mut export_section = ComponentExportSection::new();
+    let (mut next_instance, mut next_func) = (inner + 1, spaces.funcs);
+    for (name, kind) in &exports {
+        aliases.alias(Alias::InstanceExport {
+            instance: inner,
+            kind: *kind,
+            name,
+        });
+        let index = match kind {
+            ComponentExportKind::Instance => {
+                next_instance += 1;
+                next_instance - 1
+            }
+            _ => {
+                next_func += 1;
+                next_func - 1
+            }
+        };
+        export_section.export(name.as_str(), *kind, index, None);
+    }
+    wrapper.section(&aliases);
+    wrapper.section(&export_section);
+    Ok(Some(wrapper.finish()))
+}
+
+/// A section of the copied prefix.
+enum Section {
+    Raw {
+        id: ComponentSectionId,
+        range: std::ops::Range<usize>,
+    },
+    Imports(ImportSection),
+}
+
+#[derive(Default)]
+struct ImportSection {
+    entries: Vec<(String, wasm_encoder::ComponentTypeRef)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_map_to_their_release() {
+        assert_eq!(
+            release_of("wasi:http/types@0.3.0-rc-2026-03-15"),
+            Some("wasi:http/types@0.3.0")
+        );
+        assert_eq!(release_of("wasi:http/types@0.3.0"), None);
+        assert_eq!(release_of("spin:up/x@1.0.0-rc-1"), None);
+        assert_eq!(release_of("wasi:cli/stdout@0.2.0-rc-2023-10-18"), Some("wasi:cli/stdout@0.2.0"));
+        assert_eq!(release_of("wasi:keyvalue/store@0.2.0-draft2"), None);
+    }
+}
