@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Builds a Spin Python app (run from its directory, as `spin build` does) with the
-# pinned official toolchain, installed into a cached virtualenv.
+# pinned official toolchain, installed into a cached virtualenv:
+#   ../build-python.sh                 spin-sdk 3.4.1 + componentize-py 0.16.0 (WASI 0.2)
+#   ../build-python.sh 5.0.0 0.25.1    spin-sdk 5.0.0 + componentize-py 0.25.1 (WASIp3)
 # Cache: $SPIN_KUBE_CACHE (default ~/.cache/spin-kube). The build is skipped when
 # app.wasm is newer than every source file.
 set -euo pipefail
-COMPONENTIZE_PY=0.16.0
-SPIN_SDK=3.4.1
+SPIN_SDK=${1:-3.4.1}
+COMPONENTIZE_PY=${2:-0.16.0}
 cache="${SPIN_KUBE_CACHE:-$HOME/.cache/spin-kube}"
 venv="$cache/python-sdk-$SPIN_SDK-componentize-$COMPONENTIZE_PY"
 if [ ! -x "$venv/bin/componentize-py" ]; then
@@ -15,6 +17,15 @@ fi
 if [ -f app.wasm ] && [ -z "$(find src -newer app.wasm -name '*.py')" ]; then
   exit 0
 fi
-site=$("$venv/bin/python" -c 'import site; print(site.getsitepackages()[0])')
-"$venv/bin/componentize-py" -d "$site/spin_sdk/wit" -w spin-http componentize app -p src -p "$site" -o app.wasm.tmp
+case "$SPIN_SDK" in
+  3.*)
+    site=$("$venv/bin/python" -c 'import site; print(site.getsitepackages()[0])')
+    "$venv/bin/componentize-py" -d "$site/spin_sdk/wit" -w spin-http componentize app -p src -p "$site" -o app.wasm.tmp
+    ;;
+  *)
+    # spin-sdk 4+ registers its WIT with componentize-py; it is found from the venv.
+    PATH="$venv/bin:$PATH" VIRTUAL_ENV="$venv" \
+      "$venv/bin/componentize-py" -w spin:up/http-trigger@4.1.0 componentize app -p src -o app.wasm.tmp
+    ;;
+esac
 mv app.wasm.tmp app.wasm

@@ -346,6 +346,11 @@ fn base_linker(engine: &wasmtime::Engine) -> Result<Linker<RequestState>, Runtim
         |s| s,
     )
     .map_err(link)?;
+    bindings::current::SpinHostCurrent::add_to_linker::<
+        _,
+        wasmtime::component::HasSelf<RequestState>,
+    >(&mut linker, |s| s)
+    .map_err(link)?;
     bindings::inbound_http::fermyon::spin::http::add_to_linker::<
         _,
         wasmtime::component::HasSelf<RequestState>,

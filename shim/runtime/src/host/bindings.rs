@@ -22,3 +22,20 @@ pub mod inbound_http {
         exports: { default: async },
     });
 }
+
+/// The Spin 3/4 interfaces current SDKs import: `spin:key-value@3.0.0` and
+/// `spin:variables@3.0.0` (WIT `async` functions, called concurrently) and
+/// `wasi:keyvalue@0.2.0-draft2`. Stores and buckets are the same open store as in
+/// `fermyon:spin/key-value`.
+pub mod current {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "spin-host-current",
+        imports: { default: async | trappable },
+        with: {
+            "spin:key-value/key-value.store": crate::host::key_value::OpenStore,
+            "wasi:keyvalue/store.bucket": crate::host::key_value::OpenStore,
+            "wasi:keyvalue/atomics.cas": crate::host::key_value_current::Cas,
+        },
+    });
+}

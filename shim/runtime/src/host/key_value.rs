@@ -108,6 +108,72 @@ impl KeyValueDb {
         Ok(self.get(store, key)?.is_some())
     }
 
+    /// Adds `delta` to the key's value, read and written as the decimal text of an
+    /// `i64` (0 when absent), in one transaction.
+    pub fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, Error> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let result = (|| {
+            let tx = conn.transaction()?;
+            let current: Option<Vec<u8>> = tx
+                .query_row(
+                    "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2",
+                    params![store, key],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let current = match current {
+                None => 0,
+                Some(bytes) => match std::str::from_utf8(&bytes)
+                    .ok()
+                    .and_then(|t| t.trim().parse::<i64>().ok())
+                {
+                    Some(n) => n,
+                    None => return Ok(Err(Error::Other(format!("the value of {key:?} is not a number")))),
+                },
+            };
+            let next = current.saturating_add(delta);
+            tx.execute(
+                "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
+                params![store, key, next.to_string().into_bytes()],
+            )?;
+            tx.commit()?;
+            Ok(Ok(next))
+        })();
+        result.unwrap_or_else(|e: rusqlite::Error| {
+            tracing::error!(db = %self.path.display(), error = %e, "key-value operation failed");
+            Err(Error::Other(e.to_string()))
+        })
+    }
+
+    /// Sets the key to `value` if it still holds `expected` (`None`: absent); whether
+    /// it did.
+    pub fn compare_and_swap(
+        &self,
+        store: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+    ) -> Result<bool, Error> {
+        self.with(|c| {
+            let changed = match expected {
+                Some(expected) => c
+                    .prepare_cached(
+                        "UPDATE spin_key_value SET value = ?4
+                         WHERE store = ?1 AND key = ?2 AND value = ?3",
+                    )?
+                    .execute(params![store, key, expected, value])?,
+                None => c
+                    .prepare_cached(
+                        "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (store, key) DO NOTHING",
+                    )?
+                    .execute(params![store, key, value])?,
+            };
+            Ok(changed == 1)
+        })
+    }
+
     pub fn keys(&self, store: &str) -> Result<Vec<String>, Error> {
         self.with(|c| {
             c.prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")?
@@ -139,23 +205,7 @@ impl key_value::HostStore for RequestState {
         &mut self,
         label: String,
     ) -> wasmtime::Result<Result<Resource<OpenStore>, Error>> {
-        let access = &self.component.key_value;
-        if !access.granted.contains(&label) {
-            tracing::warn!(
-                component = %self.component.id,
-                store = %label,
-                "key-value store not granted: add it to `key_value_stores` in spin.toml"
-            );
-            return Ok(Err(Error::AccessDenied));
-        }
-        if label != "default" || access.db.is_none() {
-            return Ok(Err(Error::NoSuchStore));
-        }
-        if self.open_stores >= MAX_OPEN_STORES {
-            return Ok(Err(Error::StoreTableFull));
-        }
-        self.open_stores += 1;
-        Ok(Ok(self.table.push(OpenStore { label })?))
+        self.open_store(label)
     }
 
     async fn get(
@@ -202,23 +252,58 @@ impl key_value::HostStore for RequestState {
     }
 
     async fn drop(&mut self, store: Resource<OpenStore>) -> wasmtime::Result<()> {
-        self.table.delete(store)?;
-        self.open_stores = self.open_stores.saturating_sub(1);
-        Ok(())
+        self.close_store(store)
     }
 }
 
 impl RequestState {
+    /// Opens a store for the guest, in any of the key-value interfaces: granted by
+    /// `key_value_stores`, backed, and within the open-store limit.
+    pub(crate) fn open_store(
+        &mut self,
+        label: String,
+    ) -> wasmtime::Result<Result<Resource<OpenStore>, Error>> {
+        let access = &self.component.key_value;
+        if !access.granted.contains(&label) {
+            tracing::warn!(
+                component = %self.component.id,
+                store = %label,
+                "key-value store not granted: add it to `key_value_stores` in spin.toml"
+            );
+            return Ok(Err(Error::AccessDenied));
+        }
+        if label != "default" || access.db.is_none() {
+            return Ok(Err(Error::NoSuchStore));
+        }
+        if self.open_stores >= MAX_OPEN_STORES {
+            return Ok(Err(Error::StoreTableFull));
+        }
+        self.open_stores += 1;
+        Ok(Ok(self.table.push(OpenStore { label })?))
+    }
+
+    pub(crate) fn close_store(&mut self, store: Resource<OpenStore>) -> wasmtime::Result<()> {
+        self.table.delete(store)?;
+        self.open_stores = self.open_stores.saturating_sub(1);
+        Ok(())
+    }
+
     /// The database and label of an open store.
-    fn db_of(&self, store: &Resource<OpenStore>) -> wasmtime::Result<(Arc<KeyValueDb>, String)> {
+    pub(crate) fn db_of(
+        &self,
+        store: &Resource<OpenStore>,
+    ) -> wasmtime::Result<(Arc<KeyValueDb>, String)> {
         let label = self.table.get(store)?.label.clone();
-        let db = self
-            .component
+        Ok((self.db_of_label(&label)?, label))
+    }
+
+    /// The database of a store the guest opened.
+    pub(crate) fn db_of_label(&self, label: &str) -> wasmtime::Result<Arc<KeyValueDb>> {
+        self.component
             .key_value
             .db
             .clone()
-            .ok_or_else(|| wasmtime::format_err!("store {label} has no database"))?;
-        Ok((db, label))
+            .ok_or_else(|| wasmtime::format_err!("store {label} has no database"))
     }
 }
 

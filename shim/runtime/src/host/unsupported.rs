@@ -24,6 +24,9 @@ const PROVIDED: &[&str] = &[
     "fermyon:spin/variables",
     "fermyon:spin/http",
     "fermyon:spin/http-types",
+    "spin:key-value/key-value",
+    "spin:variables/variables",
+    "wasi:keyvalue/",
 ];
 
 /// Placeholder type of resources in unsupported interfaces.
@@ -122,7 +125,9 @@ mod tests {
         assert!(provided("fermyon:spin/key-value@2.0.0"));
         assert!(provided("fermyon:spin/http"));
         assert!(!provided("fermyon:spin/redis@2.0.0"));
-        assert!(!provided("wasi:keyvalue/store@0.2.0-draft2"));
+        assert!(provided("wasi:keyvalue/store@0.2.0-draft2"));
+        assert!(provided("spin:key-value/key-value@3.0.0"));
+        assert!(!provided("spin:sqlite/sqlite@3.1.0"));
         assert!(!provided("wasi:http/incoming-handler@0.2.0"));
         assert!(provided("wasi:http/client@0.3.0"));
         assert!(!provided("wasi:http/client@0.3.0-rc-2026-03-15"));

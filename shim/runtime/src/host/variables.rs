@@ -15,7 +15,9 @@ use spin_app::template::Template;
 use crate::RuntimeError;
 use crate::host::bindings::spin::fermyon::spin2_0_0::variables::{self, Error};
 use crate::host::bindings::spin::wasi::config::store;
-use crate::host::state::RequestState;
+use crate::host::bindings::current::spin::variables::variables as v3;
+use crate::host::state::{ComponentHost, RequestState};
+use wasmtime::component::{Accessor, HasSelf};
 
 /// Application variable values after applying the runtime's overrides.
 pub fn resolve_app_variables(
@@ -64,18 +66,41 @@ pub fn component_variables(
 
 impl variables::Host for RequestState {
     async fn get(&mut self, name: String) -> wasmtime::Result<Result<String, Error>> {
-        if !is_lower_snake_id(&name) {
-            return Ok(Err(Error::InvalidName(format!(
-                "{name:?} is not a variable name (lower_snake_case)"
-            ))));
-        }
-        Ok(self.component.variables.get(&name).cloned().ok_or_else(|| {
-            Error::Undefined(format!(
-                "component {} has no variable {name:?}; add it to [component.{}] variables",
-                self.component.id, self.component.id
-            ))
+        Ok(lookup(&self.component, &name))
+    }
+}
+
+/// `spin:variables@3.0.0`: the same variables, for current SDKs.
+impl v3::Host for RequestState {}
+
+impl<T> v3::HostWithStore<T> for HasSelf<RequestState> {
+    async fn get(
+        accessor: &Accessor<T, Self>,
+        name: String,
+    ) -> wasmtime::Result<Result<String, v3::Error>> {
+        let found = accessor.with(|mut access| lookup(&access.get().component, &name));
+        Ok(found.map_err(|e| match e {
+            Error::InvalidName(m) => v3::Error::InvalidName(m),
+            Error::Undefined(m) => v3::Error::Undefined(m),
+            Error::Provider(m) => v3::Error::Provider(m),
+            Error::Other(m) => v3::Error::Other(m),
         }))
     }
+}
+
+/// A component's variable by name, or why there is none.
+fn lookup(component: &ComponentHost, name: &str) -> Result<String, Error> {
+    if !is_lower_snake_id(name) {
+        return Err(Error::InvalidName(format!(
+            "{name:?} is not a variable name (lower_snake_case)"
+        )));
+    }
+    component.variables.get(name).cloned().ok_or_else(|| {
+        Error::Undefined(format!(
+            "component {} has no variable {name:?}; add it to [component.{}] variables",
+            component.id, component.id
+        ))
+    })
 }
 
 impl store::Host for RequestState {
