@@ -81,6 +81,77 @@ async fn kubelet_path_serves_spin_pods_on_the_pod_network() {
     );
 }
 
+/// An app built with the current Spin Python SDK (spin-sdk 5: a WASIp3 component that
+/// imports WASI 0.2, 0.3 and 0.3 release candidates side by side), pushed as an
+/// artifact and run as a pod: it answers on the pod IP and keeps key-value data.
+#[tokio::test(flavor = "multi_thread")]
+async fn kubelet_path_serves_a_current_python_sdk_app() {
+    let sample =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hello-python-sdk5");
+    if !sample.join("app.wasm").is_file() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "examples/hello-python-sdk5/app.wasm is not built"
+        );
+        eprintln!("skipped: examples/hello-python-sdk5/app.wasm is not built");
+        return;
+    }
+    let app = tempfile::tempdir().unwrap();
+    for name in ["spin.toml", "app.wasm"] {
+        std::fs::copy(sample.join(name), app.path().join(name)).unwrap();
+    }
+    std::fs::create_dir_all(app.path().join("static")).unwrap();
+    std::fs::copy(
+        sample.join("static/hello.txt"),
+        app.path().join("static/hello.txt"),
+    )
+    .unwrap();
+
+    let mut node = HelloNode::start().await;
+    let image = node.registry.push_app(app.path(), "hello-python-sdk5:v1");
+    node.cri.pull(&image).await;
+    let logs = tempfile::tempdir().unwrap();
+    let pod = node
+        .cri
+        .start_app_pod(PodSpec {
+            name: "sdk5",
+            image: &image,
+            log_root: logs.path(),
+            cgroup_parent: None,
+            memory_limit: None,
+        })
+        .await;
+    eprintln!(
+        "sdk5: StartContainer → first answer in {:?}",
+        pod.start_to_200
+    );
+    let log = || std::fs::read_to_string(pod.log_dir.join("app.log")).unwrap_or_default();
+    assert_eq!(
+        probe::get(&pod.ip, 80, "/"),
+        Some((
+            200,
+            "Hello from Spin on Kubernetes, in Python (SDK 5)!\n".to_string()
+        )),
+        "{}",
+        log()
+    );
+    assert_eq!(
+        probe::get(&pod.ip, 80, "/count").map(|(_, b)| b).as_deref(),
+        Some("visits=1\n")
+    );
+    assert_eq!(
+        probe::get(&pod.ip, 80, "/wasi-count")
+            .map(|(_, b)| b)
+            .as_deref(),
+        Some("wasi-visits=1\n")
+    );
+    assert_eq!(
+        probe::get(&pod.ip, 80, "/count").map(|(_, b)| b).as_deref(),
+        Some("visits=2\n")
+    );
+    assert_eq!(node.cri.remove_app_pod(&pod, 10).await, 0, "graceful stop");
+}
+
 /// The memory limit of the cgroup under `parent` that a running shim is in (v1 memory
 /// hierarchy or v2), if one is.
 fn cgroup_memory_limit(parent: &str) -> Option<u64> {

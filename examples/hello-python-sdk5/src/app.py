@@ -11,6 +11,8 @@ Routes:
   /echo        streams the request body back as it arrives (no buffering)
   /spin        loops forever (stopped by the runtime's request timeout)
   /exit        exits the instance mid-request (a trap)
+  /instance-requests  how many requests this instance has served (1 unless instances
+               are reused: SPIN_HTTP_MAX_INSTANCE_REUSE_COUNT)
 """
 
 import os
@@ -24,6 +26,10 @@ from spin_sdk.wit.imports import wasi_keyvalue_store_0_2_0_draft2 as wasi_kv
 from spin_sdk.wit.imports.wasi_http_types_0_3_0 import Fields
 from spin_sdk.wit.imports.wasi_http_types_0_3_0 import Request as WasiRequest
 from spin_sdk.wit.imports.wasi_http_types_0_3_0 import Response as WasiResponse
+
+
+# Module state lives as long as the instance: one request, unless instances are reused.
+served = 0
 
 
 def text(status: int, body: str) -> Response:
@@ -49,7 +55,11 @@ class HttpHandler(http.Handler):
         return await super().handle(request)
 
     async def handle_request(self, request: Request) -> Response:
+        global served
+        served += 1
         path = request.uri.split("?")[0]
+        if path == "/instance-requests":
+            return text(200, f"{served}\n")
         if path == "/count":
             with await key_value.open_default() as store:
                 raw = await store.get("visits")

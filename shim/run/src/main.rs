@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use spin_app::settings;
-use spin_runtime::config::Limits;
+use spin_runtime::config::{InstanceReuse, Limits};
 use spin_runtime::content::LocalContent;
 use spin_runtime::log_queue::LogQueue;
 use spin_runtime::trigger::http::HttpServer;
@@ -67,6 +67,16 @@ struct Args {
     /// Longest guest log line kept whole; longer ones are cut and marked.
     #[arg(long, env = settings::MAX_LOG_LINE_BYTES.env, default_value = "16Ki", value_parser = size)]
     max_log_line: u64,
+    /// WASIp3 components: requests one instance serves in all (Spin's option; 1: a
+    /// fresh instance per request).
+    #[arg(long, env = settings::MAX_INSTANCE_REUSE_COUNT.env, default_value_t = 1)]
+    max_instance_reuse_count: usize,
+    /// WASIp3 components: requests one reused instance serves at the same time.
+    #[arg(long, env = settings::MAX_INSTANCE_CONCURRENT_REUSE_COUNT.env, default_value_t = 1)]
+    max_instance_concurrent_reuse_count: usize,
+    /// Seconds an idle reusable instance waits for another request.
+    #[arg(long, env = settings::IDLE_INSTANCE_TIMEOUT_SECS.env, default_value_t = 1)]
+    idle_instance_timeout: u64,
     /// Serve only these components (comma-separated ids).
     #[arg(long, env = "SPIN_COMPONENTS_TO_RETAIN", value_delimiter = ',')]
     components_to_retain: Vec<String>,
@@ -122,6 +132,11 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<()> {
         max_outbound_response_body: args.max_outbound_response_body,
         max_log_line: args.max_log_line as usize,
         max_key_value_bytes: args.max_key_value_bytes,
+    };
+    config.reuse = InstanceReuse {
+        max_requests: args.max_instance_reuse_count.max(1),
+        max_concurrent: args.max_instance_concurrent_reuse_count.max(1),
+        idle_timeout: Duration::from_secs(args.idle_instance_timeout),
     };
     config.components_to_retain = args
         .components_to_retain

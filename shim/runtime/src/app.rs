@@ -477,7 +477,11 @@ fn compile(
 /// Compiles a component's Wasm. One that imports WASI release candidates is compiled
 /// wrapped, so they reach the release implementation (`prerelease`); if its candidates
 /// do not match their release, it is compiled as it is.
-fn compile_bytes(engine: &wasmtime::Engine, id: &str, bytes: &[u8]) -> Result<Component, RuntimeError> {
+fn compile_bytes(
+    engine: &wasmtime::Engine,
+    id: &str,
+    bytes: &[u8],
+) -> Result<Component, RuntimeError> {
     let compile_err = |e: wasmtime::Error| RuntimeError::Compile {
         component: id.to_string(),
         detail: format!("{e:#}"),
@@ -485,7 +489,9 @@ fn compile_bytes(engine: &wasmtime::Engine, id: &str, bytes: &[u8]) -> Result<Co
     match crate::prerelease::wrap(bytes) {
         Ok(Some(wrapped)) => match Component::new(engine, &wrapped) {
             Ok(component) => return Ok(component),
-            Err(e) => tracing::warn!(component = %id, "its WASI release-candidate imports differ from the releases; calls to them will fail: {e:#}"),
+            Err(e) => {
+                tracing::warn!(component = %id, "its WASI release-candidate imports differ from the releases; calls to them will fail: {e:#}")
+            }
         },
         Ok(None) => {}
         Err(e) => return Err(compile_err(e.into())),

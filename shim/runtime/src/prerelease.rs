@@ -88,7 +88,10 @@ pub fn wrap(component: &[u8]) -> Result<Option<Vec<u8>>, wasmparser::BinaryReade
         match payload {
             Payload::ComponentTypeSection(reader) if !prefix_done => {
                 spaces.types += reader.count();
-                prefix.push(Section::Raw { id: ComponentSectionId::Type, range: reader.range() });
+                prefix.push(Section::Raw {
+                    id: ComponentSectionId::Type,
+                    range: reader.range(),
+                });
             }
             Payload::ComponentAliasSection(reader) if !prefix_done => {
                 let range = reader.range();
@@ -101,12 +104,16 @@ pub fn wrap(component: &[u8]) -> Result<Option<Vec<u8>>, wasmparser::BinaryReade
                             ComponentExternalKind::Component => spaces.components += 1,
                             _ => return Ok(None),
                         },
-                        ComponentAlias::Outer { .. } | ComponentAlias::CoreInstanceExport { .. } => {
+                        ComponentAlias::Outer { .. }
+                        | ComponentAlias::CoreInstanceExport { .. } => {
                             return Ok(None);
                         }
                     }
                 }
-                prefix.push(Section::Raw { id: ComponentSectionId::Alias, range });
+                prefix.push(Section::Raw {
+                    id: ComponentSectionId::Alias,
+                    range,
+                });
             }
             Payload::ComponentImportSection(reader) if !prefix_done => {
                 let mut section = ImportSection::default();
@@ -118,19 +125,39 @@ pub fn wrap(component: &[u8]) -> Result<Option<Vec<u8>>, wasmparser::BinaryReade
                     let (kind, index, ty) = match import.ty {
                         ComponentTypeRef::Instance(ty) => {
                             spaces.instances += 1;
-                            (ComponentExportKind::Instance, spaces.instances - 1, wasm_encoder::ComponentTypeRef::Instance(ty))
+                            (
+                                ComponentExportKind::Instance,
+                                spaces.instances - 1,
+                                wasm_encoder::ComponentTypeRef::Instance(ty),
+                            )
                         }
                         ComponentTypeRef::Func(ty) => {
                             spaces.funcs += 1;
-                            (ComponentExportKind::Func, spaces.funcs - 1, wasm_encoder::ComponentTypeRef::Func(ty))
+                            (
+                                ComponentExportKind::Func,
+                                spaces.funcs - 1,
+                                wasm_encoder::ComponentTypeRef::Func(ty),
+                            )
                         }
                         ComponentTypeRef::Type(TypeBounds::Eq(ty)) => {
                             spaces.types += 1;
-                            (ComponentExportKind::Type, spaces.types - 1, wasm_encoder::ComponentTypeRef::Type(wasm_encoder::TypeBounds::Eq(ty)))
+                            (
+                                ComponentExportKind::Type,
+                                spaces.types - 1,
+                                wasm_encoder::ComponentTypeRef::Type(wasm_encoder::TypeBounds::Eq(
+                                    ty,
+                                )),
+                            )
                         }
                         ComponentTypeRef::Type(TypeBounds::SubResource) => {
                             spaces.types += 1;
-                            (ComponentExportKind::Type, spaces.types - 1, wasm_encoder::ComponentTypeRef::Type(wasm_encoder::TypeBounds::SubResource))
+                            (
+                                ComponentExportKind::Type,
+                                spaces.types - 1,
+                                wasm_encoder::ComponentTypeRef::Type(
+                                    wasm_encoder::TypeBounds::SubResource,
+                                ),
+                            )
                         }
                         _ => return Ok(None),
                     };
@@ -262,6 +289,102 @@ struct ImportSection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasmtime::component::{Component, Linker};
+    use wasmtime::{Engine, Store};
+
+    /// Imports `wasi:test/x` at its release and a candidate (of `rc_shape`), and
+    /// `wasi:test/y` only as a candidate; exports what each candidate's `f` returns.
+    fn component(rc_shape: &str) -> Vec<u8> {
+        wat::parse_str(format!(
+            r#"(component
+                (type $x (instance (export "f" (func (result u32)))))
+                (type $rc (instance {rc_shape}))
+                (import "wasi:test/x@0.3.0" (instance $rel (type $x)))
+                (import "wasi:test/x@0.3.0-rc-2026-03-15" (instance $cand (type $rc)))
+                (import "wasi:test/y@0.3.0-rc-2026-03-15" (instance $only (type $x)))
+                (core module $m
+                  (import "host" "f" (func $f (result i32)))
+                  (import "host" "g" (func $g (result i32)))
+                  (func (export "from-candidate") (result i32) call $f)
+                  (func (export "from-lone-candidate") (result i32) call $g))
+                (alias export $cand "f" (func $cf))
+                (alias export $only "f" (func $of))
+                (core func $lf (canon lower (func $cf)))
+                (core func $lg (canon lower (func $of)))
+                (core instance $host (export "f" (func $lf)) (export "g" (func $lg)))
+                (core instance $i (instantiate $m (with "host" (instance $host))))
+                (func (export "from-candidate") (result u32)
+                  (canon lift (core func $i "from-candidate")))
+                (func (export "from-lone-candidate") (result u32)
+                  (canon lift (core func $i "from-lone-candidate"))))"#
+        ))
+        .unwrap()
+    }
+
+    /// Calls each export with the release returning 7 (x) and 8 (y), and the
+    /// candidates (which must not be reached) 99.
+    fn call_exports(engine: &Engine, component: &Component) -> (u32, u32) {
+        let mut linker = Linker::<()>::new(engine);
+        let answer = |n: u32| move |_: wasmtime::StoreContextMut<'_, ()>, (): ()| Ok((n,));
+        linker
+            .instance("wasi:test/x@0.3.0")
+            .unwrap()
+            .func_wrap("f", answer(7))
+            .unwrap();
+        linker
+            .instance("wasi:test/y@0.3.0")
+            .unwrap()
+            .func_wrap("f", answer(8))
+            .unwrap();
+        let mut candidate = linker.instance("wasi:test/x@0.3.0-rc-2026-03-15").unwrap();
+        candidate.func_wrap("f", answer(99)).unwrap();
+        candidate.func_wrap("g", answer(99)).unwrap();
+        linker
+            .instance("wasi:test/y@0.3.0-rc-2026-03-15")
+            .unwrap()
+            .func_wrap("f", answer(99))
+            .unwrap();
+        let mut store = Store::new(engine, ());
+        let instance = linker.instantiate(&mut store, component).unwrap();
+        let mut call = |name: &str| {
+            let f = instance
+                .get_typed_func::<(), (u32,)>(&mut store, name)
+                .unwrap();
+            f.call(&mut store, ()).unwrap().0
+        };
+        (call("from-candidate"), call("from-lone-candidate"))
+    }
+
+    #[test]
+    fn candidates_reach_the_release_implementation() {
+        let engine = Engine::default();
+        let original = component(r#"(export "f" (func (result u32)))"#);
+        let plain = Component::new(&engine, &original).unwrap();
+        assert_eq!(call_exports(&engine, &plain), (99, 99));
+        let wrapped = wrap(&original)
+            .unwrap()
+            .expect("the component imports candidates");
+        let wrapped = Component::new(&engine, &wrapped).unwrap();
+        assert_eq!(call_exports(&engine, &wrapped), (7, 8));
+    }
+
+    #[test]
+    fn a_candidate_of_another_shape_fails_validation() {
+        let original =
+            component(r#"(export "f" (func (result u32))) (export "g" (func (result u32)))"#);
+        let wrapped = wrap(&original).unwrap().unwrap();
+        assert!(Component::new(&Engine::default(), &wrapped).is_err());
+    }
+
+    #[test]
+    fn components_without_candidates_are_left_alone() {
+        let original = wat::parse_str(
+            r#"(component
+                (import "wasi:test/x@0.3.0" (instance (export "f" (func (result u32))))))"#,
+        )
+        .unwrap();
+        assert!(wrap(&original).unwrap().is_none());
+    }
 
     #[test]
     fn candidates_map_to_their_release() {
@@ -271,7 +394,10 @@ mod tests {
         );
         assert_eq!(release_of("wasi:http/types@0.3.0"), None);
         assert_eq!(release_of("spin:up/x@1.0.0-rc-1"), None);
-        assert_eq!(release_of("wasi:cli/stdout@0.2.0-rc-2023-10-18"), Some("wasi:cli/stdout@0.2.0"));
+        assert_eq!(
+            release_of("wasi:cli/stdout@0.2.0-rc-2023-10-18"),
+            Some("wasi:cli/stdout@0.2.0")
+        );
         assert_eq!(release_of("wasi:keyvalue/store@0.2.0-draft2"), None);
     }
 }

@@ -128,7 +128,11 @@ impl KeyValueDb {
                     .and_then(|t| t.trim().parse::<i64>().ok())
                 {
                     Some(n) => n,
-                    None => return Ok(Err(Error::Other(format!("the value of {key:?} is not a number")))),
+                    None => {
+                        return Ok(Err(Error::Other(format!(
+                            "the value of {key:?} is not a number"
+                        ))));
+                    }
                 },
             };
             let next = current.saturating_add(delta);

@@ -90,7 +90,10 @@ impl<T> v3::HostStoreWithStore<T> for HasSelf<RequestState> {
         store: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, v3::Error>> {
-        on_db(db_of(accessor, &store)?, move |db, label| db.get(label, &key)).await
+        on_db(db_of(accessor, &store)?, move |db, label| {
+            db.get(label, &key)
+        })
+        .await
     }
 
     async fn set(
@@ -110,7 +113,10 @@ impl<T> v3::HostStoreWithStore<T> for HasSelf<RequestState> {
         store: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<(), v3::Error>> {
-        on_db(db_of(accessor, &store)?, move |db, label| db.delete(label, &key)).await
+        on_db(db_of(accessor, &store)?, move |db, label| {
+            db.delete(label, &key)
+        })
+        .await
     }
 
     async fn exists(
@@ -118,7 +124,10 @@ impl<T> v3::HostStoreWithStore<T> for HasSelf<RequestState> {
         store: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<bool, v3::Error>> {
-        on_db(db_of(accessor, &store)?, move |db, label| db.exists(label, &key)).await
+        on_db(db_of(accessor, &store)?, move |db, label| {
+            db.exists(label, &key)
+        })
+        .await
     }
 
     /// The keys are read at once (the store's keys are bounded by the database cap)
@@ -135,9 +144,11 @@ impl<T> v3::HostStoreWithStore<T> for HasSelf<RequestState> {
         };
         accessor.with(|mut access| {
             let stream = StreamReader::new(&mut access, keys)?;
-            let future = FutureReader::new(&mut access, async move {
-                wasmtime::Result::<_>::Ok(outcome)
-            })?;
+            let future =
+                FutureReader::new(
+                    &mut access,
+                    async move { wasmtime::Result::<_>::Ok(outcome) },
+                )?;
             Ok((stream, future))
         })
     }
@@ -179,7 +190,10 @@ impl wasi_kv::HostBucket for RequestState {
         bucket: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        on_db(self.db_of(&bucket)?, move |db, label| db.delete(label, &key)).await
+        on_db(self.db_of(&bucket)?, move |db, label| {
+            db.delete(label, &key)
+        })
+        .await
     }
 
     async fn exists(
@@ -187,7 +201,10 @@ impl wasi_kv::HostBucket for RequestState {
         bucket: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<bool, wasi_kv::Error>> {
-        on_db(self.db_of(&bucket)?, move |db, label| db.exists(label, &key)).await
+        on_db(self.db_of(&bucket)?, move |db, label| {
+            db.exists(label, &key)
+        })
+        .await
     }
 
     /// All keys in one response (no cursor): the store is bounded by the database cap.

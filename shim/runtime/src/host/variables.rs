@@ -13,9 +13,9 @@ use spin_app::locked::LockedComponent;
 use spin_app::template::Template;
 
 use crate::RuntimeError;
+use crate::host::bindings::current::spin::variables::variables as v3;
 use crate::host::bindings::spin::fermyon::spin2_0_0::variables::{self, Error};
 use crate::host::bindings::spin::wasi::config::store;
-use crate::host::bindings::current::spin::variables::variables as v3;
 use crate::host::state::{ComponentHost, RequestState};
 use wasmtime::component::{Accessor, HasSelf};
 

@@ -230,9 +230,7 @@ async fn handle(
     let engine = app.engine.engine();
     let timeout = app.config.request_timeout;
     let response = match &component.handler {
-        HandlerKind::WasiHttpP3(handler) => {
-            handler.call(absolute_uri(req), permit).await
-        }
+        HandlerKind::WasiHttpP3(handler) => handler.call(absolute_uri(req), permit).await,
         HandlerKind::WasiHttp(pre) => {
             call_wasi_http(engine, pre, &component.host, req, timeout, permit).await
         }

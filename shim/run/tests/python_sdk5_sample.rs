@@ -1,0 +1,248 @@
+//! The current-SDK sample (`examples/hello-python-sdk5`: Python spin-sdk 5.0.0 with
+//! componentize-py 0.25.1, a WASIp3 `wasi:http/handler@0.3.0` component importing WASI
+//! 0.2, 0.3 and 0.3 release-candidate interfaces side by side) served by the real
+//! `spin-run`.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use support::{Runner, upstream};
+
+fn sample() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello-python-sdk5");
+    if dir.join("app.wasm").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "examples/hello-python-sdk5/app.wasm is missing; .ci/run builds it before the tests"
+    );
+    eprintln!(
+        "SKIPPED: examples/hello-python-sdk5/app.wasm is not built (run `../build-python.sh 5.0.0 0.25.1` in that folder)"
+    );
+    None
+}
+
+/// Copies the sample so the test's key-value data stays out of the source tree.
+fn sample_copy(dir: &Path) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    for name in ["spin.toml", "app.wasm"] {
+        std::fs::copy(dir.join(name), copy.path().join(name)).unwrap();
+    }
+    std::fs::create_dir_all(copy.path().join("static")).unwrap();
+    std::fs::copy(
+        dir.join("static/hello.txt"),
+        copy.path().join("static/hello.txt"),
+    )
+    .unwrap();
+    copy
+}
+
+/// The compile cache shared by these tests (and kept between runs).
+fn cache_dir() -> String {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-sdk5-compiled");
+    dir.to_string_lossy().into_owned()
+}
+
+#[test]
+fn current_python_sdk_app_serves_every_capability() {
+    let Some(dir) = sample() else { return };
+    let app = sample_copy(&dir);
+    let up = upstream("pong from upstream");
+    let upstream_url = format!("http://{up}/ping");
+    let cache = cache_dir();
+    let args = ["--cache-dir", cache.as_str()];
+    let run = Runner::start(
+        app.path(),
+        &args,
+        &[("SPIN_VARIABLE_UPSTREAM", upstream_url.as_str())],
+    )
+    .unwrap();
+
+    let r = run.get("/");
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "Hello from Spin on Kubernetes, in Python (SDK 5)!\n"),
+        "{}",
+        run.log()
+    );
+    // spin:key-value@3.0.0 and wasi:keyvalue reach the same store.
+    assert_eq!(run.get("/count").body, "visits=1\n");
+    assert_eq!(run.get("/count").body, "visits=2\n");
+    assert_eq!(run.get("/wasi-count").body, "wasi-visits=1\n");
+    assert_eq!(run.get("/wasi-count").body, "wasi-visits=2\n");
+    assert_eq!(
+        run.get("/file").body,
+        std::fs::read_to_string(dir.join("static/hello.txt")).unwrap()
+    );
+    let r = run.get("/outbound");
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "upstream said: pong from upstream"),
+        "{}",
+        run.log()
+    );
+    let r = run.get("/forbidden");
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("HttpRequestDenied"), "{}", r.body);
+    let log = run.wait_for_log("outbound request denied");
+    assert!(
+        log.contains("add \"http://example.com\" to allowed_outbound_hosts"),
+        "{log}"
+    );
+    drop(run);
+
+    let run = Runner::start(app.path(), &args, &[("SPIN_VARIABLE_GREETING", "Howdy")]).unwrap();
+    assert_eq!(
+        run.get("/").body,
+        "Howdy from Spin on Kubernetes, in Python (SDK 5)!\n",
+        "{}",
+        run.log()
+    );
+    assert_eq!(
+        run.get("/count").body,
+        "visits=3\n",
+        "key-value data survives a restart"
+    );
+    assert_eq!(run.get("/wasi-count").body, "wasi-visits=3\n");
+}
+
+#[test]
+fn a_trap_a_timeout_and_the_memory_cap_stay_with_their_request() {
+    let Some(dir) = sample() else { return };
+    let app = sample_copy(&dir);
+    let cache = cache_dir();
+    let run = Runner::start(
+        app.path(),
+        &["--cache-dir", &cache, "--max-instance-memory", "64"],
+        &[("SPIN_REQUEST_TIMEOUT_SECS", "2")],
+    )
+    .unwrap();
+
+    let r = run.get("/spin");
+    assert_eq!(r.status, 500);
+    run.wait_for_log("request timed out after 2s");
+    let r = run.get("/exit");
+    assert_eq!(r.status, 500);
+    run.wait_for_log("guest failed");
+    assert_eq!(run.get("/").status, 200, "{}", run.log());
+
+    // 90 MB streams through an instance capped at 64 MiB, in both directions at
+    // once: the body is never held whole, by the host or the guest.
+    let (status, received, matches) = echo(run.addr, 90_000_000);
+    assert_eq!(
+        (status, received, matches),
+        (200, 90_000_000, true),
+        "{}",
+        run.log()
+    );
+}
+
+#[test]
+fn instances_are_fresh_per_request_unless_reuse_is_asked_for() {
+    let Some(dir) = sample() else { return };
+    let app = sample_copy(&dir);
+    let cache = cache_dir();
+    let run = Runner::start(app.path(), &["--cache-dir", &cache], &[]).unwrap();
+    for _ in 0..3 {
+        assert_eq!(run.get("/instance-requests").body, "1\n");
+    }
+    drop(run);
+
+    let run = Runner::start(
+        app.path(),
+        &["--cache-dir", &cache, "--max-instance-reuse-count", "3"],
+        &[("SPIN_HTTP_IDLE_INSTANCE_TIMEOUT_SECS", "30")],
+    )
+    .unwrap();
+    let served: Vec<String> = (0..4).map(|_| run.get("/instance-requests").body).collect();
+    assert_eq!(served, ["1\n", "2\n", "3\n", "1\n"], "{}", run.log());
+}
+
+/// POSTs `len` bytes to `/echo` while reading the answer: status, bytes received, and
+/// whether they are the bytes sent.
+fn echo(addr: SocketAddr, len: usize) -> (u16, usize, bool) {
+    let byte = |i: usize| b"0123456789abcdef"[i % 16];
+    let stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let head = format!(
+            "POST /echo HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {len}\r\n\r\n"
+        );
+        writer.write_all(head.as_bytes())?;
+        let chunk: Vec<u8> = (0..1 << 16).map(byte).collect();
+        let mut sent = 0;
+        while sent < len {
+            let n = chunk.len().min(len - sent);
+            writer.write_all(&chunk[..n])?;
+            sent += n;
+        }
+        std::io::Result::Ok(())
+    });
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("0")
+        .parse()
+        .unwrap();
+    let mut chunked = false;
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if line.trim().is_empty() {
+            break;
+        }
+        chunked |= line
+            .to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked");
+    }
+    let (mut received, mut matches) = (0usize, true);
+    let mut check = |data: &[u8]| {
+        for b in data {
+            matches &= *b == byte(received);
+            received += 1;
+        }
+    };
+    let mut buf = vec![0; 1 << 16];
+    if chunked {
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            let size = usize::from_str_radix(line.trim(), 16).unwrap_or(0);
+            if size == 0 {
+                break;
+            }
+            let mut left = size;
+            while left > 0 {
+                let n = reader.read(&mut buf[..left.min(1 << 16)]).unwrap();
+                assert!(n > 0, "connection closed mid-chunk");
+                check(&buf[..n]);
+                left -= n;
+            }
+            let mut crlf = [0; 2];
+            reader.read_exact(&mut crlf).unwrap();
+        }
+    } else {
+        loop {
+            let n = reader.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            check(&buf[..n]);
+        }
+    }
+    let _ = sender.join();
+    (status, received, matches)
+}
