@@ -1,7 +1,10 @@
 //! HTTP benchmark: the same hello-world component served by our runtime (`spin-run`)
 //! and by `wasmtime serve`, and a native hyper server, each under the same `wrk` load
-//! on loopback. Prints requests/s, p50/p99 latency, time from process start to the
-//! first 200, RSS after 10,000 requests, and the ratios against the peers.
+//! on loopback; then the Python SDK samples, WASI 0.2 (spin-sdk 3.4.1) and WASIp3
+//! (spin-sdk 5, fresh instance per request and with Spin's instance reuse), which
+//! `wasmtime serve` cannot run (they import Spin's interfaces). Prints requests/s,
+//! p50/p99 latency, CPU time per request (instantiation included), time from process
+//! start to the first 200, RSS after 10,000 requests, and the ratios against the peers.
 //!
 //! Run through `e2e/bench-http.sh`, which builds and installs the contenders.
 
@@ -29,6 +32,12 @@ struct Args {
     connections: u32,
     #[arg(long, default_value_t = 2)]
     threads: u32,
+    /// The Python SDK 3.4.1 sample (WASI 0.2), built.
+    #[arg(long)]
+    python_p2: Option<PathBuf>,
+    /// The Python SDK 5 sample (WASIp3), built.
+    #[arg(long)]
+    python_p3: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -39,6 +48,8 @@ struct Result {
     p50_ms: f64,
     p99_ms: f64,
     rss_mib: f64,
+    /// Server CPU time (user + system) per request under load.
+    cpu_us: f64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -107,6 +118,44 @@ fn main() -> anyhow::Result<()> {
         c
     })?);
 
+    let mut sdk_results = Vec::new();
+    let python = |dir: &PathBuf, extra: &[&str], addr: SocketAddr| {
+        let mut c = Command::new(&args.spin_run);
+        c.arg("--from")
+            .arg(dir)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .arg("--state-dir")
+            .arg(work.path().join("state"))
+            .args(["--listen", &addr.to_string()])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null());
+        c
+    };
+    if let Some(dir) = &args.python_p2 {
+        sdk_results.push(measure("python sdk 3.4.1 (p2)", &args, |addr| {
+            python(dir, &[], addr)
+        })?);
+    }
+    if let Some(dir) = &args.python_p3 {
+        sdk_results.push(measure("python sdk 5 (p3)", &args, |addr| {
+            python(dir, &[], addr)
+        })?);
+        sdk_results.push(measure("python sdk 5 (p3) reuse", &args, |addr| {
+            python(
+                dir,
+                &[
+                    "--max-instance-reuse-count",
+                    "128",
+                    "--max-instance-concurrent-reuse-count",
+                    "16",
+                ],
+                addr,
+            )
+        })?);
+    }
+
     println!();
     println!(
         "load: wrk -t{} -c{} -d{}s on loopback, {} cores; component: hello-world (wasi:http 0.2)",
@@ -117,16 +166,7 @@ fn main() -> anyhow::Result<()> {
             .map(|n| n.get())
             .unwrap_or(1)
     );
-    println!(
-        "{:<26} {:>10} {:>10} {:>10} {:>14} {:>14}",
-        "server", "req/s", "p50 ms", "p99 ms", "start→200 ms", "RSS MiB @10k"
-    );
-    for r in &results {
-        println!(
-            "{:<26} {:>10.0} {:>10.3} {:>10.3} {:>14.1} {:>14.1}",
-            r.name, r.rps, r.p50_ms, r.p99_ms, r.start_ms, r.rss_mib
-        );
-    }
+    print_table(&results);
     let find = |n: &str| results.iter().find(|r| r.name == n).expect("measured");
     let (ours, cold, wt, native) = (
         find("spin-run"),
@@ -156,7 +196,53 @@ fn main() -> anyhow::Result<()> {
         "RSS         ours/wasmtime-serve = {:.2}x",
         ours.rss_mib / wt.rss_mib
     );
+    if !sdk_results.is_empty() {
+        println!();
+        println!("Python SDK samples on spin-run (`wasmtime serve` cannot run them: Spin imports)");
+        print_table(&sdk_results);
+        let find = |n: &str| sdk_results.iter().find(|r| r.name == n);
+        if let (Some(p2), Some(p3), Some(reuse)) = (
+            find("python sdk 3.4.1 (p2)"),
+            find("python sdk 5 (p3)"),
+            find("python sdk 5 (p3) reuse"),
+        ) {
+            println!(
+                "throughput  p3/p2 = {:.2}x   p3 reuse/p3 fresh = {:.2}x   CPU per request p3/p2 = {:.2}x",
+                p3.rps / p2.rps,
+                reuse.rps / p3.rps,
+                p3.cpu_us / p2.cpu_us
+            );
+        }
+    }
     Ok(())
+}
+
+fn print_table(results: &[Result]) {
+    println!(
+        "{:<26} {:>10} {:>10} {:>10} {:>12} {:>14} {:>14}",
+        "server", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "start→200 ms", "RSS MiB @10k"
+    );
+    for r in results {
+        println!(
+            "{:<26} {:>10.0} {:>10.3} {:>10.3} {:>12.0} {:>14.1} {:>14.1}",
+            r.name, r.rps, r.p50_ms, r.p99_ms, r.cpu_us, r.start_ms, r.rss_mib
+        );
+    }
+}
+
+/// User + system CPU time of a process so far, in microseconds.
+fn cpu_us(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces) start after its ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("/proc/PID/stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    // Linux reports it in clock ticks of 1/100 s (USER_HZ).
+    Ok(ticks * 10_000.0)
 }
 
 struct Killed(Child);
@@ -276,6 +362,7 @@ fn measure(
     let child = Killed(child);
     warm_up(addr, 10_000, args.connections)?;
     let rss = rss_mib(child.0.id())?;
+    let cpu_before = cpu_us(child.0.id())?;
     let out = Command::new("wrk")
         .args([
             format!("-t{}", args.threads),
@@ -286,8 +373,9 @@ fn measure(
         ])
         .output()
         .context("running wrk (apt-get install wrk)")?;
+    let cpu = cpu_us(child.0.id())? - cpu_before;
     let text = String::from_utf8_lossy(&out.stdout);
-    let rps = text
+    let rps: f64 = text
         .lines()
         .find_map(|l| l.strip_prefix("Requests/sec:"))
         .and_then(|v| v.trim().parse().ok())
@@ -312,6 +400,7 @@ fn measure(
         p50_ms: percentile("50%")?,
         p99_ms: percentile("99%")?,
         rss_mib: rss,
+        cpu_us: cpu / (rps * args.duration as f64).max(1.0),
     };
     eprintln!("{name}: {result:?}");
     Ok(result)

@@ -133,12 +133,19 @@ impl PreparedApp {
             .min(hosts.len().max(1));
         let queue = Mutex::new(hosts);
         let shared = SharedCompiles::default();
+        let compiler = Compiler {
+            engine: engine.engine(),
+            linker: &linker,
+            content,
+            cache: cache.as_ref(),
+            shared: &shared,
+            config: &config,
+        };
         let compiled: Vec<Result<(String, PreparedComponent), RuntimeError>> =
             std::thread::scope(|scope| {
                 let workers: Vec<_> = (0..workers)
                     .map(|_| {
-                        let (engine, linker, cache, config) = (&engine, &linker, &cache, &config);
-                        let (queue, shared) = (&queue, &shared);
+                        let (compiler, queue) = (&compiler, &queue);
                         scope.spawn(move || {
                             let mut done = Vec::new();
                             loop {
@@ -146,16 +153,7 @@ impl PreparedApp {
                                 let Some((component, host)) = job else {
                                     return done;
                                 };
-                                done.push(prepare_component(
-                                    engine.engine(),
-                                    linker,
-                                    component,
-                                    host,
-                                    content,
-                                    cache.as_ref(),
-                                    shared,
-                                    config,
-                                ));
+                                done.push(compiler.prepare(component, host));
                             }
                         })
                     })
@@ -364,28 +362,36 @@ fn base_linker(engine: &wasmtime::Engine) -> Result<Linker<RequestState>, Runtim
 /// many components is compiled once. A failure is kept as its message.
 type SharedCompiles = Mutex<HashMap<Sha256Digest, Arc<OnceLock<Result<Component, String>>>>>;
 
-/// Compiles (or loads) one component and pre-instantiates its handler.
-fn prepare_component(
-    engine: &wasmtime::Engine,
-    linker: &Linker<RequestState>,
-    component: &LockedComponent,
-    host: ComponentHost,
-    content: &dyn ContentResolver,
-    cache: Option<&CompileCache>,
-    shared: &SharedCompiles,
-    config: &RuntimeConfig,
-) -> Result<(String, PreparedComponent), RuntimeError> {
-    let (compiled, outcome) = compile(engine, component, content, cache, shared)?;
-    let host = Arc::new(host);
-    let handler = detect_handler(engine, linker, &host, &compiled, config)?;
-    Ok((
-        component.id.clone(),
-        PreparedComponent {
-            host,
-            handler,
-            compile: outcome,
-        },
-    ))
+/// What the compile workers of one app share.
+struct Compiler<'a> {
+    engine: &'a wasmtime::Engine,
+    linker: &'a Linker<RequestState>,
+    content: &'a dyn ContentResolver,
+    cache: Option<&'a CompileCache>,
+    shared: &'a SharedCompiles,
+    config: &'a RuntimeConfig,
+}
+
+impl Compiler<'_> {
+    /// Compiles (or loads) one component and pre-instantiates its handler.
+    fn prepare(
+        &self,
+        component: &LockedComponent,
+        host: ComponentHost,
+    ) -> Result<(String, PreparedComponent), RuntimeError> {
+        let (engine, content) = (self.engine, self.content);
+        let (compiled, outcome) = compile(engine, component, content, self.cache, self.shared)?;
+        let host = Arc::new(host);
+        let handler = detect_handler(engine, self.linker, &host, &compiled, self.config)?;
+        Ok((
+            component.id.clone(),
+            PreparedComponent {
+                host,
+                handler,
+                compile: outcome,
+            },
+        ))
+    }
 }
 
 /// Largest component Wasm accepted (componentize-py apps are about 40 MB).
