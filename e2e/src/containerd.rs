@@ -11,6 +11,8 @@ pub struct LocalContainerd {
     pub dir: tempfile::TempDir,
     /// The gRPC socket.
     pub socket: PathBuf,
+    /// The CNI bridge this instance's pods use (`spine2e{bridge}`, 10.231.{bridge}.0/24).
+    bridge: u32,
 }
 
 /// The directory holding the workspace's built binaries (the shim among them).
@@ -75,8 +77,11 @@ state = "{root}/state"
         );
         std::fs::create_dir_all(root.join("cni")).unwrap();
         std::fs::create_dir_all(root.join("certs.d")).unwrap();
-        // A bridge network of its own per containerd, so parallel runs do not meet.
-        let n = std::process::id() % 200 + 20;
+        // A bridge network of its own per containerd, so parallel runs (and tests of
+        // one run that each start a containerd) do not meet.
+        static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let nth = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = (std::process::id() + nth * 41) % 200 + 20;
         let cni = format!(
             r#"{{"cniVersion":"1.0.0","name":"spin-e2e-{n}","plugins":[{{"type":"bridge","bridge":"spine2e{n}","isGateway":true,"ipMasq":false,"ipam":{{"type":"host-local","ranges":[[{{"subnet":"10.231.{n}.0/24"}}]],"dataDir":"{root}/ipam"}}}}]}}"#,
             root = root.display()
@@ -102,7 +107,12 @@ state = "{root}/state"
             .stdin(Stdio::null())
             .spawn()
             .expect("containerd is not installed: run e2e/setup-containerd.sh");
-        let mut containerd = Self { child, dir, socket };
+        let mut containerd = Self {
+            child,
+            dir,
+            socket,
+            bridge: n,
+        };
         containerd.wait_ready();
         containerd
     }
@@ -253,9 +263,8 @@ impl Drop for LocalContainerd {
         let _ = self.child.kill();
         let _ = self.child.wait();
         // The CNI bridge this instance made.
-        let n = std::process::id() % 200 + 20;
         let _ = Command::new("ip")
-            .args(["link", "del", &format!("spine2e{n}")])
+            .args(["link", "del", &format!("spine2e{}", self.bridge)])
             .stderr(Stdio::null())
             .status();
     }

@@ -6,36 +6,10 @@ mod support;
 
 use std::path::PathBuf;
 
-use support::{Runner, upstream};
+use support::{Runner, built_sample, sample_copy, upstream};
 
 fn sample() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello-python");
-    if dir.join("app.wasm").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "examples/hello-python/app.wasm is missing; .ci/run builds it before the tests"
-    );
-    eprintln!(
-        "SKIPPED: examples/hello-python/app.wasm is not built (run examples/build-python.sh in that folder)"
-    );
-    None
-}
-
-/// Copies the sample so the test's key-value data stays out of the source tree.
-fn sample_copy(dir: &std::path::Path) -> tempfile::TempDir {
-    let copy = tempfile::tempdir().unwrap();
-    for name in ["spin.toml", "app.wasm"] {
-        std::fs::copy(dir.join(name), copy.path().join(name)).unwrap();
-    }
-    std::fs::create_dir_all(copy.path().join("static")).unwrap();
-    std::fs::copy(
-        dir.join("static/hello.txt"),
-        copy.path().join("static/hello.txt"),
-    )
-    .unwrap();
-    copy
+    built_sample("hello-python", "../build-python.sh")
 }
 
 #[test]

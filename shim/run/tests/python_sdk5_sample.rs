@@ -10,36 +10,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use support::{Runner, upstream};
+use support::{Runner, built_sample, sample_copy, upstream};
 
 fn sample() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello-python-sdk5");
-    if dir.join("app.wasm").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "examples/hello-python-sdk5/app.wasm is missing; .ci/run builds it before the tests"
-    );
-    eprintln!(
-        "SKIPPED: examples/hello-python-sdk5/app.wasm is not built (run `../build-python.sh 5.0.0 0.25.1` in that folder)"
-    );
-    None
-}
-
-/// Copies the sample so the test's key-value data stays out of the source tree.
-fn sample_copy(dir: &Path) -> tempfile::TempDir {
-    let copy = tempfile::tempdir().unwrap();
-    for name in ["spin.toml", "app.wasm"] {
-        std::fs::copy(dir.join(name), copy.path().join(name)).unwrap();
-    }
-    std::fs::create_dir_all(copy.path().join("static")).unwrap();
-    std::fs::copy(
-        dir.join("static/hello.txt"),
-        copy.path().join("static/hello.txt"),
-    )
-    .unwrap();
-    copy
+    built_sample("hello-python-sdk5", "../build-python.sh 5.0.0 0.25.1")
 }
 
 /// The compile cache shared by these tests (and kept between runs).

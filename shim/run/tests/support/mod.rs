@@ -304,3 +304,36 @@ pub fn upstream(body: &'static str) -> SocketAddr {
     });
     addr
 }
+
+/// A sample app of `examples/` whose `app.wasm` is built (`e2e/test.sh` builds them
+/// before the tests); `None` (the test is skipped) when it is not, which CI refuses.
+pub fn built_sample(name: &str, build: &str) -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name);
+    if dir.join("app.wasm").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "examples/{name}/app.wasm is missing; .ci/run builds it before the tests"
+    );
+    eprintln!("SKIPPED: examples/{name}/app.wasm is not built (run `{build}` in that folder)");
+    None
+}
+
+/// Copies a sample (manifest, Wasm, static file) so the test's key-value data stays
+/// out of the source tree.
+pub fn sample_copy(dir: &Path) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    for name in ["spin.toml", "app.wasm"] {
+        std::fs::copy(dir.join(name), copy.path().join(name)).unwrap();
+    }
+    std::fs::create_dir_all(copy.path().join("static")).unwrap();
+    std::fs::copy(
+        dir.join("static/hello.txt"),
+        copy.path().join("static/hello.txt"),
+    )
+    .unwrap();
+    copy
+}
