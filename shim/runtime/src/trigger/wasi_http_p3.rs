@@ -20,10 +20,11 @@ use wasmtime::StoreContextMut;
 use wasmtime::component::GuestTaskId;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::handler::{
-    ExpirationError, HandlerState, Instance, Proxy, ProxyHandler, ShouldAccept, WorkerExpiration,
-    WorkerState, WorkerStatus,
+    ExpirationError, HandlerState, Instance, InstantiationError, Proxy, ProxyHandler, ShouldAccept,
+    TrapOrPanicError, WorkerExpiration, WorkerState, WorkerStatus,
 };
 use wasmtime_wasi_http::p3::bindings::ServicePre;
+use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode;
 
 use super::handler::{Failure, RequestBody, ResponseBody, new_store, text_response};
 use crate::config::InstanceReuse;
@@ -69,31 +70,36 @@ impl P3Handler {
         match self.handler.handle(permit, request).await {
             Ok(response) => response,
             Err(e) => {
-                let failure = if e.is::<ExpirationError>() {
-                    Failure::Timeout(self.handler.state().timeout)
-                } else if e
-                    .chain()
-                    .any(|e| e.is::<wasmtime::PoolConcurrencyLimitError>())
-                {
-                    Failure::Busy(format!("{e:#}"))
-                } else {
-                    Failure::Trap(format!("{e:#}"))
-                };
-                // The instance's own failure (trap, memory) is logged when it ends.
-                tracing::debug!(component = %component, "request failed: {e:#}");
+                let failure = self.failure(&e);
+                // A trapped instance is logged, with its cause, when it ends.
+                if !e.is::<TrapOrPanicError>() {
+                    failure.log(&component);
+                }
                 match failure.status() {
                     http::StatusCode::SERVICE_UNAVAILABLE => {
-                        failure.log(&component);
                         text_response(failure.status(), "Service Unavailable\n")
                     }
-                    status => {
-                        if matches!(failure, Failure::Timeout(_)) {
-                            failure.log(&component);
-                        }
-                        text_response(status, "Internal Server Error\n")
-                    }
+                    status => text_response(status, "Internal Server Error\n"),
                 }
             }
+        }
+    }
+
+    /// Why a request got no response.
+    fn failure(&self, e: &wasmtime::Error) -> Failure {
+        let instantiation = e.downcast_ref::<InstantiationError<OwnedSemaphorePermit>>();
+        let cause = instantiation.map_or(e, |i| &*i.error);
+        if e.is::<ExpirationError>() || cause.is::<ExpirationError>() {
+            Failure::Timeout(self.handler.state().timeout)
+        } else if cause
+            .chain()
+            .any(|e| e.is::<wasmtime::PoolConcurrencyLimitError>())
+        {
+            Failure::Busy(format!("{cause:#}"))
+        } else if let Some(code) = e.downcast_ref::<ErrorCode>() {
+            Failure::Trap(format!("the guest answered with error code {code:?}"))
+        } else {
+            Failure::Trap(format!("{cause:#}"))
         }
     }
 }
@@ -171,13 +177,12 @@ impl WorkerState for Worker {
     }
 
     fn drop(&self, store: wasmtime::Store<RequestState>, result: wasmtime::Result<()>) {
-        if let Err(e) = result {
-            let failure = if e.to_string() == "guest timed out" || e.is::<ExpirationError>() {
-                Failure::Timeout(self.timeout)
-            } else {
-                Failure::classify(e, store.data())
-            };
-            failure.log(&self.component);
+        let Err(e) = result else { return };
+        if e.to_string() == "guest timed out" || e.is::<ExpirationError>() {
+            // The request it was serving got its 500 and its log line already.
+            tracing::debug!(component = %self.component, "instance stopped at its deadline");
+        } else {
+            Failure::classify(e, store.data()).log(&self.component);
         }
     }
 }
