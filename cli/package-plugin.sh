@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Packages spin-kube as the Spin plugin `kube`: a tar.gz holding the executable `kube`
-# and the plugin manifest `kube.json` Spin installs from:
-#   spin plugins install --file OUT_DIR/kube.json --yes
-#   spin kube --help
+# Packages spin-kube as the Spin plugins `kube` and `k8s` (the same binary): for each
+# NAME a tar.gz holding the executable NAME and the plugin manifest NAME.json Spin
+# installs from:
+#   spin plugins install --file OUT_DIR/kube.json --yes   # spin kube --help
+#   spin plugins install --file OUT_DIR/k8s.json --yes    # spin k8s --help
 # Usage: cli/package-plugin.sh [OUT_DIR]   (default: $SPIN_KUBE_CACHE/plugin)
 # SPIN_KUBE_BIN names an already built binary; otherwise it is built in release mode.
 set -euo pipefail
@@ -22,13 +23,17 @@ case "$(uname -m)" in
 esac
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
-install -m 0755 "$bin" "$stage/kube"
-tarball="$out/spin-kube-$version-linux-$arch.tar.gz"
-tar -C "$stage" -czf "$tarball" kube
-sha=$(sha256sum "$tarball" | cut -d' ' -f1)
-cat > "$out/kube.json" <<JSON
+# The same binary under two plugin names: `kube` (SpinKube's name) and `k8s`. Spin's
+# plugin manifest has no aliases, so each name is a plugin of its own.
+for name in kube k8s; do
+  mkdir -p "$stage/$name"
+  install -m 0755 "$bin" "$stage/$name/$name"
+  tarball="$out/spin-$name-$version-linux-$arch.tar.gz"
+  tar -C "$stage/$name" -czf "$tarball" "$name"
+  sha=$(sha256sum "$tarball" | cut -d' ' -f1)
+  cat > "$out/$name.json" <<JSON
 {
-  "name": "kube",
+  "name": "$name",
   "description": "Push Spin apps as OCI artifacts, scaffold SpinApp manifests and deploy them to Kubernetes.",
   "version": "$version",
   "spinCompatibility": ">=2.0",
@@ -43,4 +48,5 @@ cat > "$out/kube.json" <<JSON
   ]
 }
 JSON
-echo "$out/kube.json"
+  echo "$out/$name.json"
+done

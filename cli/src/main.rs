@@ -98,6 +98,10 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The names the Spin plugin is installed under (`cli/package-plugin.sh`), and how
+/// users type them.
+const PLUGIN_NAMES: [(&str, &str); 2] = [("kube", "spin kube"), ("k8s", "spin k8s")];
+
 async fn run() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -106,12 +110,16 @@ async fn run() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let mut command = Cli::command();
-    // Spin runs plugins as `<plugin dir>/kube`: show the name users typed.
-    if std::env::args_os()
+    // Spin runs plugins as `<plugin dir>/<name>`, and this one is packaged under two
+    // names (`kube`, as SpinKube names its plugin, and `k8s`): show the name typed.
+    let invoked = std::env::args_os()
         .next()
-        .is_some_and(|a| PathBuf::from(a).file_name().is_some_and(|n| n == "kube"))
+        .and_then(|a| PathBuf::from(a).file_name().map(|n| n.to_owned()));
+    if let Some((_, shown)) = PLUGIN_NAMES
+        .iter()
+        .find(|(name, _)| invoked.as_deref().is_some_and(|n| n == *name))
     {
-        command = command.name("spin kube").bin_name("spin kube");
+        command = command.name(*shown).bin_name(*shown);
     }
     let cli = Cli::from_arg_matches(&command.get_matches())?;
     match cli.command {

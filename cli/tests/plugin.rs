@@ -1,5 +1,5 @@
-//! The Spin plugin package: manifest fields Spin reads, checksum, and the `kube`
-//! executable inside answering as `spin kube`.
+//! The Spin plugin packages: manifest fields Spin reads, checksum, and the executable
+//! inside answering as `spin kube` / `spin k8s`.
 
 use std::path::Path;
 use std::process::Command;
@@ -8,7 +8,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 #[test]
-fn package_holds_kube_and_a_manifest_spin_can_install() {
+fn packages_kube_and_k8s_with_manifests_spin_can_install() {
     let out = tempfile::tempdir().unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("package-plugin.sh");
     let run = Command::new("bash")
@@ -23,9 +23,15 @@ fn package_holds_kube_and_a_manifest_spin_can_install() {
         String::from_utf8_lossy(&run.stderr)
     );
 
+    for name in ["kube", "k8s"] {
+        check_plugin(out.path(), name);
+    }
+}
+
+fn check_plugin(out: &Path, name: &str) {
     let manifest: Value =
-        serde_json::from_slice(&std::fs::read(out.path().join("kube.json")).unwrap()).unwrap();
-    assert_eq!(manifest["name"], "kube");
+        serde_json::from_slice(&std::fs::read(out.join(format!("{name}.json"))).unwrap()).unwrap();
+    assert_eq!(manifest["name"], name);
     assert_eq!(manifest["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(manifest["spinCompatibility"], ">=2.0");
     let package = &manifest["packages"][0];
@@ -45,10 +51,13 @@ fn package_holds_kube_and_a_manifest_spin_can_install() {
         .status()
         .unwrap();
     assert!(tar.success());
-    let help = Command::new(unpacked.path().join("kube"))
+    let help = Command::new(unpacked.path().join(name))
         .arg("--help")
         .output()
         .unwrap();
     let text = String::from_utf8(help.stdout).unwrap();
-    assert!(text.contains("Usage: spin kube <COMMAND>"), "{text}");
+    assert!(
+        text.contains(&format!("Usage: spin {name} <COMMAND>")),
+        "{text}"
+    );
 }
