@@ -311,12 +311,16 @@ impl RequestState {
     }
 }
 
-/// Runs `op` on a store's database on a blocking thread.
-async fn on_db<T: Send + 'static>(
+/// Runs `op` on a store's database on a blocking thread; its error is converted to
+/// the calling interface's (`fermyon:spin/key-value`, `spin:key-value@3`,
+/// `wasi:keyvalue`).
+pub(crate) async fn on_db<T: Send + 'static, E: From<Error>>(
     (db, label): (Arc<KeyValueDb>, String),
     op: impl FnOnce(&KeyValueDb, &str) -> Result<T, Error> + Send + 'static,
-) -> wasmtime::Result<Result<T, Error>> {
-    Ok(tokio::task::spawn_blocking(move || op(&db, &label)).await?)
+) -> wasmtime::Result<Result<T, E>> {
+    Ok(tokio::task::spawn_blocking(move || op(&db, &label))
+        .await?
+        .map_err(E::from))
 }
 
 #[cfg(test)]
@@ -340,6 +344,23 @@ mod tests {
         assert_eq!(db.keys("default").unwrap(), ["a"]);
         assert!(!db.exists("default", "b").unwrap());
         assert_eq!(db.get("other", "a").unwrap().as_deref(), Some(&b"x"[..]));
+    }
+
+    #[test]
+    fn increment_and_compare_and_swap() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = KeyValueDb::open(&dir.path().join("kv.db"), 1 << 20).unwrap();
+        assert_eq!(db.increment("s", "n", 5).unwrap(), 5);
+        assert_eq!(db.increment("s", "n", -2).unwrap(), 3);
+        db.set("s", "text", b"abc").unwrap();
+        assert!(
+            matches!(db.increment("s", "text", 1), Err(Error::Other(m)) if m.contains("not a number"))
+        );
+        assert!(db.compare_and_swap("s", "k", None, b"1").unwrap());
+        assert!(!db.compare_and_swap("s", "k", None, b"2").unwrap());
+        assert!(!db.compare_and_swap("s", "k", Some(b"0"), b"2").unwrap());
+        assert!(db.compare_and_swap("s", "k", Some(b"1"), b"2").unwrap());
+        assert_eq!(db.get("s", "k").unwrap().as_deref(), Some(&b"2"[..]));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use wasmtime::component::{Accessor, FutureReader, HasSelf, Resource, StreamReade
 use crate::host::bindings::current::spin::key_value::key_value as v3;
 use crate::host::bindings::current::wasi::keyvalue::{atomics, batch, store as wasi_kv};
 use crate::host::bindings::spin::fermyon::spin2_0_0::key_value::Error as V2Error;
-use crate::host::key_value::{KeyValueDb, OpenStore};
+use crate::host::key_value::{KeyValueDb, OpenStore, on_db};
 use crate::host::state::RequestState;
 
 /// A compare-and-swap handle: the value of a key when it was taken.
@@ -45,22 +45,10 @@ impl From<V2Error> for wasi_kv::Error {
     }
 }
 
-type Db = (Arc<KeyValueDb>, String);
-
-/// Runs `op` on a store's database on a blocking thread, the error converted.
-async fn on_db<T: Send + 'static, E: From<V2Error>>(
-    (db, label): Db,
-    op: impl FnOnce(&KeyValueDb, &str) -> Result<T, V2Error> + Send + 'static,
-) -> wasmtime::Result<Result<T, E>> {
-    Ok(tokio::task::spawn_blocking(move || op(&db, &label))
-        .await?
-        .map_err(E::from))
-}
-
 fn db_of<T>(
     accessor: &Accessor<T, HasSelf<RequestState>>,
     store: &Resource<OpenStore>,
-) -> wasmtime::Result<Db> {
+) -> wasmtime::Result<(Arc<KeyValueDb>, String)> {
     accessor.with(|mut access| access.get().db_of(store))
 }
 
@@ -247,30 +235,26 @@ impl atomics::Host for RequestState {
             current,
         } = self.table.delete(cas)?;
         let db = self.db_of_label(&label)?;
-        let swapped = tokio::task::spawn_blocking({
-            let (label, key) = (label.clone(), key.clone());
-            move || db.compare_and_swap(&label, &key, current.as_deref(), &value)
-        })
-        .await?;
-        Ok(match swapped {
-            Ok(true) => Ok(()),
-            Ok(false) => {
-                // Someone else changed the key: hand back a fresh handle to retry with.
-                let db = self.db_of_label(&label)?;
-                let now = tokio::task::spawn_blocking({
-                    let (label, key) = (label.clone(), key.clone());
-                    move || db.get(&label, &key)
-                })
-                .await?;
-                match now {
-                    Ok(current) => Err(atomics::CasError::CasFailed(self.table.push(Cas {
-                        label,
-                        key,
-                        current,
-                    })?)),
-                    Err(e) => Err(atomics::CasError::StoreError(e.into())),
+        // Swapped: `None`; someone else changed the key first: `Some(its value now)`.
+        let outcome: Result<Option<Option<Vec<u8>>>, V2Error> = on_db((db, label.clone()), {
+            let key = key.clone();
+            move |db, label| {
+                if db.compare_and_swap(label, &key, current.as_deref(), &value)? {
+                    Ok(None)
+                } else {
+                    db.get(label, &key).map(Some)
                 }
             }
+        })
+        .await?;
+        Ok(match outcome {
+            Ok(None) => Ok(()),
+            // A fresh handle to retry with.
+            Ok(Some(current)) => Err(atomics::CasError::CasFailed(self.table.push(Cas {
+                label,
+                key,
+                current,
+            })?)),
             Err(e) => Err(atomics::CasError::StoreError(e.into())),
         })
     }
@@ -283,17 +267,17 @@ impl atomics::HostCas for RequestState {
         key: String,
     ) -> wasmtime::Result<Result<Resource<Cas>, wasi_kv::Error>> {
         let (db, label) = self.db_of(&bucket)?;
-        let current = {
-            let (label, key) = (label.clone(), key.clone());
-            tokio::task::spawn_blocking(move || db.get(&label, &key)).await?
+        let read = {
+            let key = key.clone();
+            on_db((db, label.clone()), move |db, label| db.get(label, &key)).await?
         };
-        Ok(match current {
+        Ok(match read {
             Ok(current) => Ok(self.table.push(Cas {
                 label,
                 key,
                 current,
             })?),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         })
     }
 
