@@ -15,6 +15,10 @@ use crate::host::bindings::spin::fermyon::spin2_0_0::key_value::Error as V2Error
 use crate::host::key_value::{KeyValueDb, OpenStore, on_db};
 use crate::host::state::RequestState;
 
+/// Most compare-and-swap handles one request may hold at once: each holds a copy of
+/// a value, so a guest must not pile them up.
+const MAX_OPEN_CAS: usize = 16;
+
 /// A compare-and-swap handle: the value of a key when it was taken.
 #[derive(Debug)]
 pub struct Cas {
@@ -234,6 +238,7 @@ impl atomics::Host for RequestState {
             key,
             current,
         } = self.table.delete(cas)?;
+        self.open_cas = self.open_cas.saturating_sub(1);
         let db = self.db_of_label(&label)?;
         // Swapped: `None`; someone else changed the key first: `Some(its value now)`.
         let outcome: Result<Option<Option<Vec<u8>>>, V2Error> = on_db((db, label.clone()), {
@@ -250,11 +255,15 @@ impl atomics::Host for RequestState {
         Ok(match outcome {
             Ok(None) => Ok(()),
             // A fresh handle to retry with.
-            Ok(Some(current)) => Err(atomics::CasError::CasFailed(self.table.push(Cas {
-                label,
-                key,
-                current,
-            })?)),
+            Ok(Some(current)) => {
+                let retry = self.table.push(Cas {
+                    label,
+                    key,
+                    current,
+                })?;
+                self.open_cas += 1;
+                Err(atomics::CasError::CasFailed(retry))
+            }
             Err(e) => Err(atomics::CasError::StoreError(e.into())),
         })
     }
@@ -266,19 +275,27 @@ impl atomics::HostCas for RequestState {
         bucket: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<Resource<Cas>, wasi_kv::Error>> {
+        if self.open_cas >= MAX_OPEN_CAS {
+            return Ok(Err(wasi_kv::Error::Other(format!(
+                "more than {MAX_OPEN_CAS} compare-and-swap handles open; drop one first"
+            ))));
+        }
         let (db, label) = self.db_of(&bucket)?;
         let read = {
             let key = key.clone();
             on_db((db, label.clone()), move |db, label| db.get(label, &key)).await?
         };
-        Ok(match read {
-            Ok(current) => Ok(self.table.push(Cas {
-                label,
-                key,
-                current,
-            })?),
-            Err(e) => Err(e),
-        })
+        let current = match read {
+            Ok(current) => current,
+            Err(e) => return Ok(Err(e)),
+        };
+        let cas = self.table.push(Cas {
+            label,
+            key,
+            current,
+        })?;
+        self.open_cas += 1;
+        Ok(Ok(cas))
     }
 
     async fn current(
@@ -290,6 +307,7 @@ impl atomics::HostCas for RequestState {
 
     async fn drop(&mut self, cas: Resource<Cas>) -> wasmtime::Result<()> {
         self.table.delete(cas)?;
+        self.open_cas = self.open_cas.saturating_sub(1);
         Ok(())
     }
 }

@@ -36,6 +36,8 @@ pub struct RequestState {
     pub hooks: OutboundHooks,
     pub limiter: MemoryLimiter,
     pub open_stores: usize,
+    /// `wasi:keyvalue/atomics` compare-and-swap handles alive (each holds a value).
+    pub open_cas: usize,
     /// The `max_concurrent_instances` permit this instance holds (WASIp3 instances,
     /// which outlive the call that starts them).
     pub instance_permit: Option<tokio::sync::OwnedSemaphorePermit>,
@@ -71,6 +73,7 @@ impl RequestState {
             },
             limiter: MemoryLimiter::new(component.max_memory),
             open_stores: 0,
+            open_cas: 0,
             instance_permit: None,
             component,
         })
