@@ -83,19 +83,56 @@ impl ScaffoldError {
     }
 }
 
-/// Why `deploy` did not finish.
+/// How the user typed this program (`spin kube`, `spin k8s` or `spin-kube`), for advice
+/// in messages; set once by the binary.
+static INVOKED_AS: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Records how the program was invoked; later calls are ignored.
+pub fn set_invoked_as(name: &'static str) {
+    let _ = INVOKED_AS.set(name);
+}
+
+/// How the user typed this program: `spin kube` unless [`set_invoked_as`] said otherwise.
+pub fn invoked_as() -> &'static str {
+    INVOKED_AS.get().copied().unwrap_or("spin kube")
+}
+
+/// Why a command that talks to the cluster (`deploy`, `list`, `get`, `logs`, `connect`,
+/// `delete`) did not finish.
 #[derive(Debug, thiserror::Error)]
-pub enum DeployError {
+pub enum ClusterError {
     #[error(
-        "no Kubernetes cluster is configured ({0}): set KUBECONFIG or create ~/.kube/config (`kubectl config view` shows it), or pass --dry-run to print the manifests instead"
+        "no Kubernetes cluster is configured ({0}): set KUBECONFIG, pass --kubeconfig, or create ~/.kube/config (`kubectl config view` shows it); `deploy --dry-run` prints the manifests without a cluster"
     )]
     NoKubeconfig(String),
+    #[error(
+        "cannot reach the cluster at {server}: {detail}. Is it running, and is the kubeconfig's current context the right one (`kubectl config current-context`)?"
+    )]
+    Unreachable { server: String, detail: String },
     #[error("the cluster does not know {kind} ({api_version}): {advice}")]
     CrdsMissing {
         kind: String,
         api_version: String,
         advice: String,
     },
+    #[error(
+        "the cluster refused to {verb} {resource} {scope} ({message}); ask a cluster admin for a Role that allows `{verb}` on `{resource}` (`kubectl auth can-i {verb} {resource} {scope_flag}` checks it)"
+    )]
+    Forbidden {
+        verb: &'static str,
+        resource: String,
+        /// `in namespace NS` or `in all namespaces`.
+        scope: String,
+        /// `-n NS` or `-A`.
+        scope_flag: String,
+        message: String,
+    },
+    #[error(
+        "there is no SpinApp {name} in namespace {namespace}: `{} list -n {namespace}` shows the apps there, `{} list -A` those in every namespace",
+        invoked_as(),
+        invoked_as()
+    )]
+    NoSuchApp { namespace: String, name: String },
     #[error("cannot {action} {kind} {namespace}/{name}: {source}")]
     Kube {
         action: &'static str,
@@ -105,7 +142,8 @@ pub enum DeployError {
         source: Box<kube::Error>,
     },
     #[error(
-        "SpinApp {namespace}/{name} is not ready after {waited_secs} s ({last}); see `kubectl describe spinapp {name} -n {namespace}` and the pods' events"
+        "SpinApp {namespace}/{name} is not ready after {waited_secs} s ({last}); `{} get {name} -n {namespace}` shows its conditions and warnings",
+        invoked_as()
     )]
     NotReady {
         namespace: String,
@@ -113,4 +151,42 @@ pub enum DeployError {
         waited_secs: u64,
         last: String,
     },
+    #[error(
+        "SpinApp {namespace}/{name} has no {wanted} ({condition}); `{} get {name} -n {namespace}` shows why",
+        invoked_as()
+    )]
+    NoPods {
+        namespace: String,
+        name: String,
+        /// `pods` or `ready pod`.
+        wanted: &'static str,
+        condition: String,
+    },
+    #[error(
+        "SpinApp {namespace}/{name} has no Service yet ({condition}); the operator creates it with the Deployment"
+    )]
+    NoService {
+        namespace: String,
+        name: String,
+        condition: String,
+    },
+    #[error("the log of pod {pod} broke off: {source}")]
+    LogStream { pod: String, source: std::io::Error },
+    #[error("the forward to port {port} of pod {pod} broke off: {detail}")]
+    PortForward {
+        pod: String,
+        port: u16,
+        detail: String,
+    },
+    #[error("cannot listen on {addr}: {source}; choose another --port")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "not deleting SpinApp {namespace}/{name}: standard input is not a terminal to confirm on; pass --yes"
+    )]
+    NotConfirmed { namespace: String, name: String },
+    #[error("--{flag}: {problem}")]
+    Flag { flag: &'static str, problem: String },
 }

@@ -1,15 +1,25 @@
-//! `spin-kube` / `spin kube`: push, scaffold, deploy.
+//! `spin-kube` / `spin kube` / `spin k8s`: push, scaffold, deploy, list, get, logs,
+//! connect, delete.
 
-use std::io::Write;
+use std::future::Future;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use spin_app::LockedApp;
+use spin_kube::cluster::{ClusterArgs, Target};
+use spin_kube::error::{ClusterError, invoked_as, set_invoked_as};
+use spin_kube::logs::LogOptions;
+use spin_kube::output::Format;
 use spin_kube::registry::Registry;
 use spin_kube::scaffold::{ScaffoldOptions, scaffold, to_yaml};
-use spin_kube::{artifact, deploy, docker_auth, reference, registry};
+use spin_kube::{
+    address, artifact, connect, delete, deploy, docker_auth, get, list, logs, reference, registry,
+    routes,
+};
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +49,56 @@ enum Command {
     },
     /// Push (unless --from), scaffold and apply a SpinApp, then wait until it is ready.
     Deploy(DeployArgs),
+    /// List the SpinApps in a namespace, or in all of them with -A.
+    List {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// List the apps of every namespace.
+        #[arg(long, short = 'A')]
+        all_namespaces: bool,
+        /// Print the SpinApps as YAML or JSON instead of a table.
+        #[arg(long, short = 'o', value_enum)]
+        output: Option<Format>,
+    },
+    /// Show an app: image, replicas, conditions, address and recent warnings.
+    Get {
+        /// The SpinApp's name.
+        name: String,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// Print the SpinApp as YAML or JSON instead.
+        #[arg(long, short = 'o', value_enum)]
+        output: Option<Format>,
+    },
+    /// Print the logs of an app's pods, each line prefixed with its pod.
+    Logs {
+        /// The SpinApp's name.
+        name: String,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[command(flatten)]
+        options: LogOptions,
+    },
+    /// Forward a local port to a ready pod of the app and print the URL to use.
+    Connect {
+        /// The SpinApp's name.
+        name: String,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// Local port on 127.0.0.1; a free one when 0.
+        #[arg(long, short = 'p', default_value_t = 0)]
+        port: u16,
+    },
+    /// Delete an app, with the Secret and autoscaler `deploy` applied for it.
+    Delete {
+        /// The SpinApp's name.
+        name: String,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -73,15 +133,17 @@ struct DeployArgs {
     push_to: Option<String>,
     #[command(flatten)]
     source: PushSource,
-    /// Namespace to deploy to; the kubeconfig context's when unset.
-    #[arg(long, short = 'n')]
-    namespace: Option<String>,
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// Print what would be applied, touch nothing.
     #[arg(long)]
     dry_run: bool,
     /// Seconds to wait for the SpinApp to become ready.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
+    /// Once the app is ready, follow its pods' logs until interrupted.
+    #[arg(long)]
+    watch_logs: bool,
     #[command(flatten)]
     options: ScaffoldOptions,
 }
@@ -120,11 +182,14 @@ async fn run() -> Result<()> {
         .find(|(name, _)| invoked.as_deref().is_some_and(|n| n == *name))
     {
         command = command.name(*shown).bin_name(*shown);
+        set_invoked_as(shown);
+    } else {
+        set_invoked_as("spin-kube");
     }
     let cli = Cli::from_arg_matches(&command.get_matches())?;
     match cli.command {
         Command::Push(args) => {
-            let pushed = push(&args.reference, &args.source).await?;
+            let (pushed, _) = push(&args.reference, &args.source).await?;
             println!("{}", pushed.reference);
         }
         Command::Scaffold { from, out, options } => {
@@ -139,36 +204,162 @@ async fn run() -> Result<()> {
             }
         }
         Command::Deploy(args) => deploy_app(args).await?,
+        Command::List {
+            cluster,
+            all_namespaces,
+            output,
+        } => {
+            let target = cluster.target().await?;
+            let apps = list::list(&target, all_namespaces).await?;
+            match output {
+                Some(format) => print!(
+                    "{}",
+                    spin_kube::output::render(
+                        &serde_json::json!({"apiVersion": "v1", "kind": "List", "items": apps}),
+                        format
+                    )
+                ),
+                None if apps.is_empty() => {
+                    let scope = if all_namespaces {
+                        "any namespace".to_string()
+                    } else {
+                        format!("namespace {}", target.namespace)
+                    };
+                    eprintln!("No SpinApps in {scope}.");
+                }
+                None => print!(
+                    "{}",
+                    list::render(&apps, all_namespaces, jiff::Timestamp::now())
+                ),
+            }
+        }
+        Command::Get {
+            name,
+            cluster,
+            output,
+        } => {
+            let target = cluster.target().await?;
+            match output {
+                Some(format) => {
+                    let app = get::fetch_app(&target, &name).await?;
+                    print!("{}", spin_kube::output::render(&app, format));
+                }
+                None => {
+                    let report = get::report(&target, &name).await?;
+                    print!("{}", get::render(&report, jiff::Timestamp::now()));
+                }
+            }
+        }
+        Command::Logs {
+            name,
+            cluster,
+            options,
+        } => {
+            let target = cluster.target().await?;
+            let pods = logs::app_pods(&target, &name).await?;
+            until_interrupted(logs::print(&target, &pods, &options, print_line)).await?;
+        }
+        Command::Connect {
+            name,
+            cluster,
+            port,
+        } => {
+            let target = cluster.target().await?;
+            let forward = connect::choose(&target, &name).await?;
+            let addr = format!("127.0.0.1:{port}");
+            let listener = tokio::net::TcpListener::bind(&addr)
+                .await
+                .map_err(|source| ClusterError::Listen { addr, source })?;
+            let local = listener.local_addr()?;
+            eprintln!(
+                "Forwarding to pod {} port {} of SpinApp {}/{name}; Ctrl-C stops",
+                forward.pod, forward.port, target.namespace
+            );
+            println!("http://{local}");
+            until_interrupted(connect::serve(target, forward, listener, |e| {
+                eprintln!("error: {e}")
+            }))
+            .await?;
+        }
+        Command::Delete { name, cluster, yes } => {
+            let target = cluster.target().await?;
+            let plan = delete::plan(&target, &name).await?;
+            let description = plan.describe(&target.namespace);
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    return Err(ClusterError::NotConfirmed {
+                        namespace: target.namespace,
+                        name,
+                    }
+                    .into());
+                }
+                eprint!("Delete {description}? [y/N] ");
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer)?;
+                if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                    eprintln!("Nothing deleted.");
+                    return Ok(());
+                }
+            }
+            delete::execute(&target, &plan).await?;
+            print!("Deleted {description}");
+        }
     }
     Ok(())
 }
 
-async fn push(target: &str, source: &PushSource) -> Result<registry::Pushed> {
+/// Prints one line to standard output at once (log lines arrive from several pods).
+fn print_line(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Runs `work` until it ends or the user presses Ctrl-C (which is not an error).
+async fn until_interrupted(
+    work: impl Future<Output = Result<(), ClusterError>>,
+) -> Result<(), ClusterError> {
+    tokio::select! {
+        result = work => result,
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}
+
+/// Pushes the app at `source` to `target`; returns what was pushed and its locked app.
+async fn push(target: &str, source: &PushSource) -> Result<(registry::Pushed, LockedApp)> {
     let reference = reference::parse(target)?;
     let created = jiff::Timestamp::now().to_string();
     let artifact = artifact::assemble_from(&source.file, &created)?;
-    let config = source
-        .docker_config
-        .clone()
-        .unwrap_or_else(docker_auth::default_path);
-    let auth = docker_auth::registry_auth(&config, reference.registry())?;
-    let registry = Registry {
-        insecure: source.insecure,
-        auth,
-        auth_source: config.display().to_string(),
-    };
+    let registry = registry_access(source, &reference)?;
     let pushed = registry::push(&artifact, &reference, &registry).await?;
     eprintln!(
         "Pushed {} ({} blobs uploaded, {} already in the registry)",
         pushed.reference, pushed.uploaded, pushed.already_present
     );
-    Ok(pushed)
+    Ok((pushed, artifact.locked))
+}
+
+/// How to reach the registry of `reference`: the flags and the Docker config's credentials.
+fn registry_access(source: &PushSource, reference: &reference::Reference) -> Result<Registry> {
+    let config = source
+        .docker_config
+        .clone()
+        .unwrap_or_else(docker_auth::default_path);
+    let auth = docker_auth::registry_auth(&config, reference.registry())?;
+    Ok(Registry {
+        insecure: source.insecure,
+        auth,
+        auth_source: config.display().to_string(),
+    })
 }
 
 async fn deploy_app(args: DeployArgs) -> Result<()> {
-    let image = match (&args.from, &args.push_to) {
-        (Some(image), _) => image.clone(),
-        (None, Some(target)) => push(target, &args.source).await?.reference,
+    let (image, locked) = match (&args.from, &args.push_to) {
+        (Some(image), _) => (image.clone(), None),
+        (None, Some(target)) => {
+            let (pushed, locked) = push(target, &args.source).await?;
+            (pushed.reference, Some(locked))
+        }
         (None, None) => unreachable!("clap requires --from or --push-to"),
     };
     let docs = scaffold(&image, &args.options)?;
@@ -176,33 +367,70 @@ async fn deploy_app(args: DeployArgs) -> Result<()> {
         print!("{}", to_yaml(&docs));
         return Ok(());
     }
-    let client = deploy::client_from_kubeconfig().await?;
-    let namespace = args
-        .namespace
-        .clone()
-        .unwrap_or_else(|| deploy::context_namespace(&client));
-    deploy::apply(&client, &namespace, &docs).await?;
+    let target = args.cluster.target().await?;
+    deploy::apply(&target, &docs).await?;
     let name = docs
         .iter()
         .find(|d| d["kind"].as_str() == Some("SpinApp"))
         .and_then(|d| d["metadata"]["name"].as_str())
         .expect("scaffold always yields a SpinApp")
         .to_string();
+    let namespace = target.namespace.clone();
     eprintln!("Applied SpinApp {namespace}/{name}; waiting for it to become ready");
-    deploy::wait_ready(
-        &client,
-        &namespace,
-        &name,
-        Duration::from_secs(args.timeout),
-        |line| {
-            eprintln!("  {line}");
-            let _ = std::io::stderr().flush();
-        },
-    )
+    deploy::wait_ready(&target, &name, Duration::from_secs(args.timeout), |line| {
+        eprintln!("  {line}");
+        let _ = std::io::stderr().flush();
+    })
     .await?;
-    println!(
-        "{}",
-        deploy::service_address(&client, &namespace, &name).await?
-    );
+    let locked = match locked {
+        Some(locked) => Ok(locked),
+        None => locked_app_of(&image, &args.source).await,
+    };
+    print!("{}", ready_banner(&target, &name, locked).await?);
+    if args.watch_logs {
+        let pods = logs::app_pods(&target, &name).await?;
+        let follow = LogOptions {
+            follow: true,
+            ..LogOptions::default()
+        };
+        until_interrupted(logs::print(&target, &pods, &follow, print_line)).await?;
+    }
     Ok(())
+}
+
+/// The locked app of a deployed image, read from its registry.
+async fn locked_app_of(image: &str, source: &PushSource) -> Result<LockedApp> {
+    let reference = reference::parse(image)?;
+    let registry = registry_access(source, &reference)?;
+    Ok(registry::pull_locked_app(&reference, &registry).await?)
+}
+
+/// Where the ready app answers, its routes there, and how to reach it from here.
+async fn ready_banner(
+    target: &Target,
+    name: &str,
+    locked: Result<LockedApp>,
+) -> Result<String, ClusterError> {
+    let namespace = &target.namespace;
+    let Some(service) = address::service(target, name).await? else {
+        return Ok(format!(
+            "SpinApp {namespace}/{name} is ready, without a Service\n"
+        ));
+    };
+    let address = address::of(&service);
+    let mut out = format!("SpinApp {namespace}/{name} is ready at {address}\n");
+    match locked {
+        Ok(app) => {
+            out.push_str("Available Routes:\n");
+            for route in routes::listing(&app, &address.url) {
+                out.push_str(&format!("  {route}\n"));
+            }
+        }
+        Err(e) => out.push_str(&format!("Routes not shown: {e:#}\n")),
+    }
+    out.push_str(&format!(
+        "From this machine: {} connect {name} -n {namespace}\n",
+        invoked_as()
+    ));
+    Ok(out)
 }

@@ -1,6 +1,6 @@
 //! OCI image references as users type them.
 
-use oci_client::Reference;
+pub use oci_client::Reference;
 
 use crate::error::ReferenceError;
 

@@ -1,11 +1,14 @@
-//! Uploading an [`Artifact`] to an OCI registry with `oci-client`. Blobs the registry
-//! already holds are not uploaded again.
+//! Uploading an [`Artifact`] to an OCI registry with `oci-client` (blobs the registry
+//! already holds are not uploaded again), and reading a pushed app's locked app back.
 
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::manifest::OciDescriptor;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
+
+use spin_app::LockedApp;
+use spin_app::oci::LOCKED_APP_MEDIA_TYPE;
 
 use crate::artifact::Artifact;
 use crate::error::PushError;
@@ -39,14 +42,7 @@ pub async fn push(
     reference: &Reference,
     registry: &Registry,
 ) -> Result<Pushed, PushError> {
-    let client = Client::new(ClientConfig {
-        protocol: if registry.insecure {
-            ClientProtocol::Http
-        } else {
-            ClientProtocol::Https
-        },
-        ..Default::default()
-    });
+    let client = client(registry);
     let fail = |action: &str| {
         let action = action.to_string();
         move |e: OciDistributionError| classify(e, reference, registry, &action)
@@ -103,6 +99,93 @@ pub async fn push(
         digest,
         uploaded,
         already_present,
+    })
+}
+
+/// Largest locked app read from a registry (it carries small files inline).
+pub const MAX_LOCKED_APP_BYTES: usize = 16 << 20;
+
+/// The locked app of the Spin artifact at `reference`, digest-verified.
+pub async fn pull_locked_app(
+    reference: &Reference,
+    registry: &Registry,
+) -> Result<LockedApp, PushError> {
+    let client = client(registry);
+    let fail = |action: &str| {
+        let action = action.to_string();
+        move |e: OciDistributionError| classify(e, reference, registry, &action)
+    };
+    let (manifest, _) = client
+        .pull_image_manifest(reference, &registry.auth)
+        .await
+        .map_err(fail("send the manifest"))?;
+    let not_spin = |problem: String| PushError::Registry {
+        registry: reference.registry().to_string(),
+        action: format!("serve a Spin app at {}", reference.whole()),
+        detail: problem,
+    };
+    let layer = manifest
+        .layers
+        .iter()
+        .find(|l| l.media_type == LOCKED_APP_MEDIA_TYPE)
+        .ok_or_else(|| not_spin(format!("the image has no {LOCKED_APP_MEDIA_TYPE} layer")))?;
+    if usize::try_from(layer.size).map_or(true, |size| size > MAX_LOCKED_APP_BYTES) {
+        return Err(not_spin(format!(
+            "its locked app is {} bytes, more than the {MAX_LOCKED_APP_BYTES} read",
+            layer.size
+        )));
+    }
+    let mut bytes = CappedBuffer::default();
+    client
+        .pull_blob(reference, layer, &mut bytes)
+        .await
+        .map_err(fail("send the locked app"))?;
+    LockedApp::from_json(&bytes.0, std::path::Path::new(&reference.whole()))
+        .map_err(|e| not_spin(e.to_string()))
+}
+
+/// A buffer that refuses writes past [`MAX_LOCKED_APP_BYTES`].
+#[derive(Default)]
+struct CappedBuffer(Vec<u8>);
+
+impl tokio::io::AsyncWrite for CappedBuffer {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if self.0.len() + data.len() > MAX_LOCKED_APP_BYTES {
+            return std::task::Poll::Ready(Err(std::io::Error::other(
+                "the registry sent more than the locked app's size",
+            )));
+        }
+        self.0.extend_from_slice(data);
+        std::task::Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+fn client(registry: &Registry) -> Client {
+    Client::new(ClientConfig {
+        protocol: if registry.insecure {
+            ClientProtocol::Http
+        } else {
+            ClientProtocol::Https
+        },
+        ..Default::default()
     })
 }
 

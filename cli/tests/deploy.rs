@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use kube_fake_api::{FakeApi, path};
 use spin_crds::SpinApp;
-use spin_kube::deploy;
+use spin_kube::cluster::Target;
 use spin_kube::scaffold::{ScaffoldOptions, scaffold};
+use spin_kube::{address, deploy};
 use spin_kube_e2e::registry::LocalRegistry;
 use spin_operator::reconcile::{Context, reconcile};
 
@@ -24,8 +25,8 @@ fn app_path() -> String {
     )
 }
 
-/// What the operator and kubelet do: reconcile the applied SpinApp, then report its
-/// pods ready and reconcile again.
+/// What the operator and kubelet do: reconcile the applied SpinApp, then start a pod
+/// (which logs one line and exits), report the pods ready and reconcile again.
 async fn play_cluster(api: FakeApi) {
     let ctx = Arc::new(Context::new(api.client(), None));
     let app = loop {
@@ -37,6 +38,11 @@ async fn play_cluster(api: FakeApi) {
     reconcile(Arc::new(app), ctx.clone()).await.unwrap();
     // Let `deploy` see the not-ready state before the pods come up.
     tokio::time::sleep(deploy::POLL * 2).await;
+    api.insert_yaml(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: example-app-1, labels: {core.spinkube.dev/app-name: example-app}}\n",
+    );
+    api.append_log("default", "example-app-1", "Serving http://0.0.0.0:80\n");
+    api.end_log("default", "example-app-1");
     api.edit(
         &path("apps/v1", "deployments", "default", "example-app"),
         |d| {
@@ -52,21 +58,17 @@ async fn play_cluster(api: FakeApi) {
 async fn applies_waits_for_ready_and_tells_the_address() {
     let api = FakeApi::default();
     api.insert_yaml(EXECUTOR);
-    let client = api.client();
+    let target = target(&api);
     let mut opts = ScaffoldOptions::defaults();
     opts.variables = vec!["greeting=hi".into()];
     let docs = scaffold(IMAGE, &opts).unwrap();
 
     let cluster = tokio::spawn(play_cluster(api.clone()));
-    deploy::apply(&client, "default", &docs).await.unwrap();
+    deploy::apply(&target, &docs).await.unwrap();
     let mut progress = Vec::new();
-    deploy::wait_ready(
-        &client,
-        "default",
-        "example-app",
-        Duration::from_secs(20),
-        |l| progress.push(l.to_string()),
-    )
+    deploy::wait_ready(&target, "example-app", Duration::from_secs(20), |l| {
+        progress.push(l.to_string())
+    })
     .await
     .unwrap();
     cluster.await.unwrap();
@@ -89,14 +91,18 @@ async fn applies_waits_for_ready_and_tells_the_address() {
         "{:?}",
         api.requests()
     );
-    let address = deploy::service_address(&client, "default", "example-app")
+    let service = address::service(&target, "example-app")
         .await
+        .unwrap()
         .unwrap();
-    assert!(
-        address.starts_with("http://example-app.default.svc.cluster.local:80"),
-        "{address}"
+    assert_eq!(
+        address::of(&service).url,
+        "http://example-app.default.svc.cluster.local:80"
     );
-    assert!(address.contains("kubectl port-forward -n default svc/example-app 8080:80"));
+}
+
+fn target(api: &FakeApi) -> Target {
+    Target::new(api.client(), Some("default".into()), "https://fake".into())
 }
 
 #[tokio::test]
@@ -104,7 +110,7 @@ async fn says_how_to_install_missing_crds() {
     let api = FakeApi::default();
     api.without_group("core.spinkube.dev");
     let docs = scaffold(IMAGE, &ScaffoldOptions::defaults()).unwrap();
-    let e = deploy::apply(&api.client(), "default", &docs)
+    let e = deploy::apply(&target(&api), &docs)
         .await
         .unwrap_err()
         .to_string();
@@ -121,28 +127,98 @@ async fn says_how_to_install_missing_crds() {
 #[tokio::test]
 async fn gives_up_after_the_timeout_naming_what_to_look_at() {
     let api = FakeApi::default();
-    let client = api.client();
+    let target = target(&api);
     let docs = scaffold(IMAGE, &ScaffoldOptions::defaults()).unwrap();
-    deploy::apply(&client, "default", &docs).await.unwrap();
-    let e = deploy::wait_ready(
-        &client,
-        "default",
-        "example-app",
-        Duration::from_millis(600),
-        |_| {},
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    deploy::apply(&target, &docs).await.unwrap();
+    let e = deploy::wait_ready(&target, "example-app", Duration::from_millis(600), |_| {})
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("SpinApp default/example-app is not ready after 0 s"),
         "{e}"
     );
     assert!(e.contains("is the spin-operator running?"), "{e}");
-    assert!(
-        e.contains("kubectl describe spinapp example-app -n default"),
-        "{e}"
+    assert!(e.contains("spin kube get example-app -n default"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_binary_deploys_then_prints_address_routes_and_logs() {
+    let api = FakeApi::default();
+    api.insert_yaml(EXECUTOR);
+    let addr = api.serve_http().await;
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("kubeconfig"), FakeApi::kubeconfig(addr)).unwrap();
+    let registry = LocalRegistry::start();
+    let app = tempfile::tempdir().unwrap();
+    std::fs::write(
+        app.path().join("spin.toml"),
+        "spin_manifest_version = 2\n[application]\nname = \"hello\"\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"hello\"\n[[trigger.http]]\nroute = \"/api/items\"\ncomponent = \"items\"\n[component.hello]\nsource = \"hello.wasm\"\n[component.items]\nsource = \"hello.wasm\"\n",
+    )
+    .unwrap();
+    std::fs::write(app.path().join("hello.wasm"), test_guests::hello()).unwrap();
+    let image = format!("{}/example-app:v1", registry.addr);
+    let deploy = |args: Vec<String>| {
+        let home = home.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = Command::new(env!("CARGO_BIN_EXE_spin-kube"))
+                .args(&args)
+                .env("HOME", &home)
+                .env("KUBECONFIG", home.join("kubeconfig"))
+                .env("DOCKER_CONFIG", &home)
+                .output()
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.status.success(), "{text}");
+            String::from_utf8(out.stdout).unwrap()
+        })
+    };
+    let source = app.path().display().to_string();
+    let cluster = tokio::spawn(play_cluster(api.clone()));
+    let args = [
+        "deploy",
+        "--push-to",
+        &image,
+        "--file",
+        &source,
+        "--insecure",
+        "--watch-logs",
+    ];
+    let out = deploy(args.map(String::from).to_vec()).await.unwrap();
+    cluster.await.unwrap();
+    let at = "http://example-app.default.svc.cluster.local:80";
+    assert_eq!(
+        out,
+        format!(
+            "SpinApp default/example-app is ready at {at}\nAvailable Routes:\n  hello: {at} (wildcard)\n  items: {at}/api/items\nFrom this machine: spin-kube connect example-app -n default\n[example-app-1] Serving http://0.0.0.0:80\n"
+        )
     );
+
+    // Deployed from the registry by tag (a new spec the operator reconciles): the
+    // routes come from the image's locked app.
+    let operator = tokio::spawn({
+        let api = api.clone();
+        async move {
+            let app = loop {
+                let stored = api.get(&app_path()).unwrap();
+                if stored["metadata"]["generation"] == 2 {
+                    break serde_json::from_value::<SpinApp>(stored).unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            };
+            let ctx = Arc::new(Context::new(api.client(), None));
+            reconcile(Arc::new(app), ctx).await.unwrap();
+        }
+    });
+    let args = ["deploy", "--from", &image, "--insecure"];
+    let out = deploy(args.map(String::from).to_vec()).await.unwrap();
+    operator.await.unwrap();
+    assert!(out.contains(&format!("  items: {at}/api/items\n")), "{out}");
 }
 
 fn spin_kube(args: &[&str], home: &std::path::Path) -> std::process::Output {

@@ -1,8 +1,14 @@
-//! An in-memory Kubernetes API server, enough for the SpinApp operator: GET (objects and
-//! lists), server-side apply, JSON merge patches (objects and status), and Event creation. It answers
-//! through a tower service, so the real `kube::Client` talks to it unchanged.
+//! An in-memory Kubernetes API server, enough for the SpinApp operator and the `spin
+//! kube` CLI: GET (objects, and lists filtered by label and field selectors), server-side
+//! apply, JSON merge patches (objects and status), DELETE with garbage collection of
+//! dependents, Event creation (events.k8s.io/v1, readable as core/v1 too), pod logs, and
+//! RBAC refusals on demand. It answers through a tower service, so the real
+//! `kube::Client` talks to it unchanged.
 
+mod http_server;
 pub mod kubectl;
+mod logs;
+mod selectors;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -13,9 +19,20 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use serde_json::{Value, json};
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct FakeApi {
     state: Arc<Mutex<State>>,
+    /// Bumped on every log append or end, to wake log followers.
+    log_changes: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Default for FakeApi {
+    fn default() -> Self {
+        Self {
+            state: Arc::default(),
+            log_changes: Arc::new(tokio::sync::watch::Sender::new(0)),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -25,6 +42,9 @@ struct State {
     version: u64,
     /// API path prefixes answered with 404, as for a CRD that is not installed.
     missing_apis: Vec<String>,
+    /// (verb, API path prefix) answered with 403, as RBAC refuses them.
+    forbidden: Vec<(&'static str, String)>,
+    logs: logs::Logs,
 }
 
 /// The API path of a namespaced object: `/api/v1/...` for core kinds, else `/apis/...`.
@@ -110,6 +130,14 @@ impl FakeApi {
         state.missing_apis.push(format!("/apis/{group}/"));
     }
 
+    /// Refuses `verb` (`get`, `list`, `watch`, `create`, `patch`, `update`, `delete`) on
+    /// every path under `path_prefix` with 403 from now on, as RBAC does for a user
+    /// without that permission.
+    pub fn forbid(&self, verb: &'static str, path_prefix: &str) {
+        let mut state = self.state.lock().unwrap();
+        state.forbidden.push((verb, path_prefix.to_string()));
+    }
+
     /// `METHOD path?query` of every request so far.
     pub fn requests(&self) -> Vec<String> {
         self.state.lock().unwrap().requests.clone()
@@ -125,6 +153,7 @@ impl FakeApi {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
+        let query = req.uri().query().unwrap_or_default().to_string();
         let body = req.into_body().collect().await.unwrap().to_bytes();
         let mut state = self.state.lock().unwrap();
         state.requests.push(format!("{method} {uri}"));
@@ -134,29 +163,54 @@ impl FakeApi {
                 &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "the server could not find the requested resource"}),
             );
         }
+        let verb = verb(&method, &path, &query);
+        if let Some((verb, _)) = state
+            .forbidden
+            .iter()
+            .find(|(v, prefix)| *v == verb && path.starts_with(prefix.as_str()))
+        {
+            return forbidden(verb, &path);
+        }
         state.version += 1;
         let version = state.version.to_string();
         match method {
             Method::GET if uri.contains("watch=true") => idle_watch(),
+            Method::GET if path.ends_with("/log") => {
+                let pod_path = path.trim_end_matches("/log");
+                if !state.objects.contains_key(pod_path) {
+                    return not_found(pod_path);
+                }
+                self.pod_log(pod_path, &state.logs, &query)
+            }
             Method::GET => {
                 if let Some(obj) = state.objects.get(&path) {
                     return json_response(StatusCode::OK, obj);
                 }
+                if !is_collection(&path) {
+                    return not_found(&path);
+                }
+                let labels = selectors::query_param(&query, "labelSelector").unwrap_or_default();
+                let fields = selectors::query_param(&query, "fieldSelector").unwrap_or_default();
                 let items: Vec<Value> = state
                     .objects
                     .iter()
                     .filter(|(k, _)| in_collection(&path, k))
-                    .map(|(_, v)| v.clone())
+                    .map(|(_, v)| v)
+                    .filter(|v| selectors::labels_match(&labels, v))
+                    .filter(|v| selectors::fields_match(&fields, v))
+                    .cloned()
                     .collect();
-                let is_collection =
-                    path.rsplit('/').nth(1) == Some("namespaces") || path.split('/').count() <= 5;
-                if is_collection || !items.is_empty() {
-                    return json_response(
-                        StatusCode::OK,
-                        &json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": version}, "items": items}),
-                    );
-                }
-                not_found(&path)
+                json_response(
+                    StatusCode::OK,
+                    &json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": version}, "items": items}),
+                )
+            }
+            Method::DELETE => {
+                let Some(deleted) = state.objects.remove(&path) else {
+                    return not_found(&path);
+                };
+                collect_dependents(&mut state.objects, &deleted);
+                json_response(StatusCode::OK, &deleted)
             }
             Method::PATCH if path.ends_with("/status") => {
                 let object_path = path.trim_end_matches("/status").to_string();
@@ -187,10 +241,17 @@ impl FakeApi {
                             + i64::from(e["spec"] != applied["spec"])
                     })
                     .unwrap_or(1);
+                // Unique per kind and name, so that owner references tell objects apart.
                 applied["metadata"]["uid"] = existing
                     .as_ref()
                     .map(|e| e["metadata"]["uid"].clone())
-                    .unwrap_or_else(|| json!(format!("uid-{}", path.rsplit('/').next().unwrap())));
+                    .unwrap_or_else(|| {
+                        let mut segments = path.rsplit('/');
+                        let (name, plural) = (segments.next(), segments.next());
+                        json!(format!("uid-{}-{}", plural.unwrap(), name.unwrap()))
+                    });
+                applied["metadata"]["managedFields"] =
+                    managed_fields(existing.as_ref(), &query, &applied);
                 applied["metadata"]["generation"] = json!(generation);
                 applied["metadata"]["resourceVersion"] = json!(version);
                 // As the API server does: the namespace comes from the URL.
@@ -237,6 +298,12 @@ impl FakeApi {
                     .as_str()
                     .unwrap_or("event")
                     .to_string();
+                if let Some(core_path) = path.strip_prefix("/apis/events.k8s.io/v1/") {
+                    // One resource behind both API groups, as in the real API server.
+                    state
+                        .objects
+                        .insert(format!("/api/v1/{core_path}/{name}"), core_event(&event));
+                }
                 state
                     .objects
                     .insert(format!("{path}/{name}"), event.clone());
@@ -308,6 +375,89 @@ fn idle_watch() -> Response<Body> {
         .unwrap()
 }
 
+/// The field managers of an applied object: the existing ones plus this request's
+/// `fieldManager` (whole-object ownership; field-level ownership is not modelled).
+fn managed_fields(existing: Option<&Value>, query: &str, applied: &Value) -> Value {
+    let mut managers: Vec<Value> = existing
+        .and_then(|e| e["metadata"]["managedFields"].as_array().cloned())
+        .unwrap_or_default();
+    let manager = selectors::query_param(query, "fieldManager").unwrap_or_default();
+    if !managers.iter().any(|m| m["manager"] == manager.as_str()) {
+        managers.push(json!({
+            "manager": manager,
+            "operation": "Apply",
+            "apiVersion": applied["apiVersion"],
+            "fieldsType": "FieldsV1",
+        }));
+    }
+    Value::Array(managers)
+}
+
+/// The RBAC verb of a request.
+fn verb(method: &Method, path: &str, query: &str) -> &'static str {
+    match *method {
+        Method::GET if query.contains("watch=true") => "watch",
+        Method::GET if is_collection(path) => "list",
+        Method::GET => "get",
+        Method::POST => "create",
+        Method::PUT => "update",
+        Method::PATCH => "patch",
+        Method::DELETE => "delete",
+        _ => "unknown",
+    }
+}
+
+/// Whether `path` names a collection: `/api/V/PLURAL`, `/apis/G/V/PLURAL`, or either
+/// with `namespaces/NS/` before `PLURAL`.
+fn is_collection(path: &str) -> bool {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let rest = match segments.first() {
+        Some(&"api") => &segments[segments.len().min(2)..],
+        Some(&"apis") => &segments[segments.len().min(3)..],
+        _ => return false,
+    };
+    matches!(rest, [_] | ["namespaces", _, _])
+}
+
+/// Removes, recursively, the objects whose `ownerReferences` name a removed one: the
+/// garbage collector's foreground work, done at once.
+fn collect_dependents(objects: &mut BTreeMap<String, Value>, deleted: &Value) {
+    let mut uids = vec![deleted["metadata"]["uid"].clone()];
+    while let Some(uid) = uids.pop() {
+        let dependents: Vec<String> = objects
+            .iter()
+            .filter(|(_, o)| {
+                o["metadata"]["ownerReferences"]
+                    .as_array()
+                    .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in dependents {
+            if let Some(object) = objects.remove(&key) {
+                uids.push(object["metadata"]["uid"].clone());
+            }
+        }
+    }
+}
+
+/// The core/v1 view of an events.k8s.io/v1 Event.
+fn core_event(event: &Value) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": event["metadata"],
+        "involvedObject": event["regarding"],
+        "reason": event["reason"],
+        "message": event["note"],
+        "type": event["type"],
+        "eventTime": event["eventTime"],
+        "lastTimestamp": event["deprecatedLastTimestamp"],
+        "count": event["deprecatedCount"],
+        "reportingComponent": event["reportingController"],
+    })
+}
+
 /// Keys of the objects in a collection: namespaced (`.../namespaces/NS/PLURAL`) or
 /// across namespaces (`/apis/G/V/PLURAL`).
 fn in_collection(collection: &str, key: &str) -> bool {
@@ -328,6 +478,13 @@ fn conflict(path: &str) -> Response<Body> {
     json_response(
         StatusCode::CONFLICT,
         &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409, "message": format!("{path} was changed or exists")}),
+    )
+}
+
+fn forbidden(verb: &str, path: &str) -> Response<Body> {
+    json_response(
+        StatusCode::FORBIDDEN,
+        &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403, "message": format!("{path} is forbidden: User \"test-user\" cannot {verb} it")}),
     )
 }
 

@@ -213,6 +213,16 @@ impl LockedApp {
         self.metadata.get("name").and_then(Value::as_str)
     }
 
+    /// The base path of the HTTP routes (`[application.trigger.http] base`), `/` if unset.
+    pub fn http_base(&self) -> &str {
+        self.metadata
+            .get("triggers")
+            .and_then(|t| t.get("http"))
+            .and_then(|h| h.get("base"))
+            .and_then(Value::as_str)
+            .unwrap_or("/")
+    }
+
     pub fn component(&self, id: &str) -> Option<&LockedComponent> {
         self.components.iter().find(|c| c.id == id)
     }

@@ -168,11 +168,17 @@ impl Router {
         self.routes.is_empty()
     }
 
-    /// (route, component) pairs, for the start-up banner.
-    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+    /// `COMPONENT: ORIGIN/ROUTE` per route, with ` (wildcard)` after a wildcard's prefix,
+    /// as `spin up` lists its "Available Routes"; `origin` is e.g. `http://127.0.0.1:3000`.
+    pub fn listing(&self, origin: &str) -> Vec<String> {
         self.routes
             .iter()
-            .map(|r| (r.raw.as_str(), r.component.as_str()))
+            .map(|r| {
+                let shown = r.raw.strip_suffix("/...").unwrap_or(&r.raw);
+                let wildcard = if r.wildcard { " (wildcard)" } else { "" };
+                format!("{}: {origin}{shown}{wildcard}", r.component)
+            })
+            .collect()
     }
 }
 

@@ -157,14 +157,8 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<()> {
     log.drain(Duration::from_secs(2));
     println!("Serving http://{addr}");
     println!("Available Routes:");
-    for (route, component) in app.router.entries() {
-        let shown = route.strip_suffix("/...").unwrap_or(route);
-        let wildcard = if route.ends_with("...") {
-            " (wildcard)"
-        } else {
-            ""
-        };
-        println!("  {component}: http://{addr}{shown}{wildcard}");
+    for route in app.router.listing(&format!("http://{addr}")) {
+        println!("  {route}");
     }
     server
         .serve(shutdown_signal(), Duration::from_secs(10))

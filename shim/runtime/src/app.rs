@@ -71,14 +71,7 @@ impl PreparedApp {
         let name = app.name().unwrap_or("spin-app").to_string();
 
         // Checks that need no compilation come first.
-        let base = app
-            .metadata
-            .get("triggers")
-            .and_then(|t| t.get("http"))
-            .and_then(|h| h.get("base"))
-            .and_then(Value::as_str)
-            .unwrap_or("/")
-            .to_string();
+        let base = app.http_base().to_string();
         let mut router = Router::default();
         let mut served = Vec::new();
         for trigger in &app.triggers {
