@@ -27,7 +27,9 @@ trap 'rm -rf "$stage"' EXIT
 # plugin manifest has no aliases, so each name is a plugin of its own.
 for name in kube k8s; do
   mkdir -p "$stage/$name"
+  # Stripped: the release profile keeps line tables, which users of the plugin never need.
   install -m 0755 "$bin" "$stage/$name/$name"
+  strip "$stage/$name/$name"
   tarball="$out/spin-$name-$version-linux-$arch.tar.gz"
   tar -C "$stage/$name" -czf "$tarball" "$name"
   sha=$(sha256sum "$tarball" | cut -d' ' -f1)
