@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{EnvVarSource, LocalObjectReference, Volume, VolumeMount};
+use k8s_openapi::api::core::v1::{
+    Affinity, EnvVarSource, LocalObjectReference, Toleration, TopologySpreadConstraint, Volume,
+    VolumeMount,
+};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
@@ -22,6 +25,9 @@ use serde::{Deserialize, Serialize};
     printcolumn(name = "Desired", type_ = "integer", json_path = ".spec.replicas"),
     printcolumn(name = "Executor", type_ = "string", json_path = ".spec.executor"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(name = "Image", type_ = "string", json_path = ".spec.image", priority = "1"),
+    printcolumn(name = "Deployment", type_ = "string", json_path = ".status.deploymentName", priority = "1"),
+    printcolumn(name = "Service", type_ = "string", json_path = ".status.serviceName", priority = "1"),
     validation = Rule::new("!(has(self.spec.enableAutoscaling) && self.spec.enableAutoscaling && has(self.spec.replicas))")
         .message("spec.replicas cannot be set when spec.enableAutoscaling is true: remove one of them")
 )]
@@ -96,6 +102,29 @@ pub struct SpinAppSpec {
     /// Limits applied per request, by name; executors define which they honour.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub invocation_limits: BTreeMap<String, String>,
+
+    /// Node labels the app's pods must run on (merged by Kubernetes with the
+    /// RuntimeClass's `scheduling.nodeSelector`; a conflict is refused at pod admission).
+    /// An addition to SpinKube's fields.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
+
+    /// Taints the app's pods tolerate (added to the RuntimeClass's
+    /// `scheduling.tolerations`). An addition to SpinKube's fields.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+
+    /// Node and pod (anti-)affinity of the app's pods. An addition to SpinKube's fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+
+    /// How the app's pods spread across zones or nodes. An addition to SpinKube's fields.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
+
+    /// PriorityClass of the app's pods. An addition to SpinKube's fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_class_name: Option<String>,
 }
 
 /// Observed state of a Spin app.
@@ -111,6 +140,12 @@ pub struct SpinAppStatus {
     /// Replicas of the app's Deployment that are ready.
     #[serde(default)]
     pub ready_replicas: i32,
+    /// The Deployment running the app (none for executors that create none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_name: Option<String>,
+    /// The Service in front of the app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<String>,
 }
 
 /// A Spin variable's value: literal, or from a Secret or ConfigMap key.

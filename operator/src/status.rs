@@ -1,4 +1,5 @@
-//! SpinApp status: ready replicas, the active executor, and the `Available`,
+//! SpinApp status: ready replicas, the active executor, the names of the Deployment and
+//! Service, and the `Available`,
 //! `Progressing` and `Ready` conditions. A condition keeps its transition time while its
 //! status does not change, so repeated reconciles do not churn the object.
 
@@ -88,10 +89,13 @@ pub fn compute(app: &SpinApp, executor: &SpinAppExecutor, observed: &Observed) -
             )
         }
     };
+    let name = app.name_any();
     SpinAppStatus {
         conditions,
         active_scheduler: Some(executor_name),
         ready_replicas: ready,
+        deployment_name: matches!(observed, Observed::Deployment(_)).then(|| name.clone()),
+        service_name: Some(name),
     }
 }
 
@@ -112,8 +116,7 @@ pub fn failed(app: &SpinApp, problem: &UserError) -> SpinAppStatus {
     ));
     SpinAppStatus {
         conditions,
-        active_scheduler: previous.active_scheduler,
-        ready_replicas: previous.ready_replicas,
+        ..previous
     }
 }
 

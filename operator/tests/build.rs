@@ -112,6 +112,44 @@ spec:
 }
 
 #[test]
+fn scheduling_fields_reach_the_pod_template() {
+    let app = app(r#"
+apiVersion: core.spinkube.dev/v1alpha1
+kind: SpinApp
+metadata: { name: placed, namespace: default }
+spec:
+  image: ghcr.io/example/hello:v1
+  executor: containerd-shim-spin
+  nodeSelector: { kubernetes.io/arch: amd64, pool: wasm }
+  tolerations:
+    - { key: dedicated, operator: Equal, value: wasm, effect: NoSchedule }
+  affinity:
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        nodeSelectorTerms:
+          - matchExpressions: [{ key: topology.kubernetes.io/zone, operator: In, values: [eu-1a, eu-1b] }]
+    podAntiAffinity:
+      preferredDuringSchedulingIgnoredDuringExecution:
+        - weight: 50
+          podAffinityTerm:
+            topologyKey: kubernetes.io/hostname
+            labelSelector: { matchLabels: { core.spinkube.dev/app-name: placed } }
+  topologySpreadConstraints:
+    - maxSkew: 1
+      topologyKey: topology.kubernetes.io/zone
+      whenUnsatisfiable: ScheduleAnyway
+      labelSelector: { matchLabels: { core.spinkube.dev/app-name: placed } }
+  priorityClassName: web-critical
+"#);
+    check_golden(
+        "scheduling",
+        &app,
+        &executor(SHIM_EXECUTOR),
+        &ReferencedConfig::default(),
+    );
+}
+
+#[test]
 fn autoscaled_app_leaves_replicas_to_the_autoscaler() {
     let app = app(r#"
 apiVersion: core.spinkube.dev/v1alpha1

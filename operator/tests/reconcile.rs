@@ -134,6 +134,8 @@ async fn creates_children_and_reports_readiness() {
     assert_eq!(h.condition("Available").0, "True");
     assert_eq!(h.condition("Progressing").0, "False");
     assert_eq!(h.status()["readyReplicas"], 2);
+    assert_eq!(h.status()["deploymentName"], "hello");
+    assert_eq!(h.status()["serviceName"], "hello");
     assert!(
         h.ctx
             .metrics
@@ -196,6 +198,8 @@ async fn executor_without_deployments_gets_only_a_service() {
     assert!(h.api.get(&deployment_path()).is_none());
     assert!(h.api.get(&service_path()).is_some());
     assert_eq!(h.condition("Ready").1, "ServiceOnly");
+    assert!(h.status().get("deploymentName").is_none());
+    assert_eq!(h.status()["serviceName"], "hello");
 }
 
 #[tokio::test]

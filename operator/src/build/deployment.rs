@@ -194,6 +194,15 @@ pub fn build(
                     service_account_name: spec.service_account_name.clone(),
                     volumes: (!volumes.is_empty()).then_some(volumes),
                     containers: vec![container],
+                    // Kubernetes merges these with the RuntimeClass's scheduling at
+                    // admission (and refuses a pod whose node selector conflicts).
+                    node_selector: (!spec.node_selector.is_empty())
+                        .then(|| spec.node_selector.clone()),
+                    tolerations: (!spec.tolerations.is_empty()).then(|| spec.tolerations.clone()),
+                    affinity: spec.affinity.clone(),
+                    topology_spread_constraints: (!spec.topology_spread_constraints.is_empty())
+                        .then(|| spec.topology_spread_constraints.clone()),
+                    priority_class_name: spec.priority_class_name.clone(),
                     ..Default::default()
                 }),
             },
