@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, controller, watcher};
 use kube::{Api, Client, ResourceExt};
@@ -13,10 +13,12 @@ use spin_crds::{SpinApp, SpinAppExecutor};
 
 use crate::labels;
 use crate::reconcile::{Context, error_policy, reconcile};
+use crate::references::{Reference, references};
 
-/// Watches SpinApps, the Deployments and Services this operator owns, and
-/// SpinAppExecutors, reconciling until `shutdown` completes; in-flight reconciles are
-/// let finish.
+/// Watches SpinApps, the Deployments and Services this operator owns, SpinAppExecutors,
+/// and the Secrets and ConfigMaps apps refer to (so that a changed value rolls the pods
+/// at once, through the config hash), reconciling until `shutdown` completes; in-flight
+/// reconciles are let finish.
 pub async fn run(
     client: Client,
     ctx: Arc<Context>,
@@ -30,13 +32,30 @@ pub async fn run(
         watcher::Config::default(),
     );
     let apps = controller.store();
+    let (apps_for_secrets, apps_for_config_maps) = (apps.clone(), apps.clone());
     controller
         .owns(Api::<Deployment>::all(client.clone()), owned.clone())
         .owns(Api::<Service>::all(client.clone()), owned)
         .watches(
-            Api::<SpinAppExecutor>::all(client),
+            Api::<SpinAppExecutor>::all(client.clone()),
             watcher::Config::default(),
             move |executor| apps_using(&executor, &apps.state()),
+        )
+        .watches(
+            Api::<Secret>::all(client.clone()),
+            watcher::Config::default(),
+            move |secret| {
+                let changed = Reference::Secret(secret.name_any());
+                apps_referring(&changed, secret.namespace(), &apps_for_secrets.state())
+            },
+        )
+        .watches(
+            Api::<ConfigMap>::all(client),
+            watcher::Config::default(),
+            move |map| {
+                let changed = Reference::ConfigMap(map.name_any());
+                apps_referring(&changed, map.namespace(), &apps_for_config_maps.state())
+            },
         )
         .with_config(controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(shutdown)
@@ -58,6 +77,18 @@ pub fn apps_using(executor: &SpinAppExecutor, apps: &[Arc<SpinApp>]) -> Vec<Obje
         .filter(|app| {
             app.namespace() == ns && app.spec.executor.as_deref().is_none_or(|e| e == name)
         })
+        .map(|app| ObjectRef::from_obj(&**app))
+        .collect()
+}
+
+/// The apps in `namespace` whose spec refers to `changed`.
+pub fn apps_referring(
+    changed: &Reference,
+    namespace: Option<String>,
+    apps: &[Arc<SpinApp>],
+) -> Vec<ObjectRef<SpinApp>> {
+    apps.iter()
+        .filter(|app| app.namespace() == namespace && references(app).contains(changed))
         .map(|app| ObjectRef::from_obj(&**app))
         .collect()
 }

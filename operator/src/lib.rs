@@ -14,6 +14,7 @@ pub mod leader;
 pub mod metrics;
 pub mod rbac;
 pub mod reconcile;
+pub mod references;
 pub mod status;
 pub mod validate;
 

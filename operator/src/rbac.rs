@@ -29,7 +29,7 @@ pub const RULES: &[(&str, &[&str], &[&str])] = &[
         &["services"],
         &["get", "list", "watch", "create", "patch"],
     ),
-    ("", &["secrets", "configmaps"], &["get"]),
+    ("", &["secrets", "configmaps"], &["get", "list", "watch"]),
     ("events.k8s.io", &["events"], &["create", "patch"]),
     (
         "coordination.k8s.io",

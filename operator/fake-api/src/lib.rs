@@ -1,14 +1,15 @@
 //! An in-memory Kubernetes API server, enough for the SpinApp operator and the `spin
-//! kube` CLI: GET (objects, and lists filtered by label and field selectors), server-side
-//! apply, JSON merge patches (objects and status), DELETE with garbage collection of
-//! dependents, Event creation (events.k8s.io/v1, readable as core/v1 too), pod logs, and
-//! RBAC refusals on demand. It answers through a tower service, so the real
+//! kube` CLI: GET (objects, and lists filtered by label and field selectors), watches
+//! (every change streamed from a resourceVersion), server-side apply, JSON merge patches
+//! (objects and status), DELETE with garbage collection of dependents, Event creation
+//! (events.k8s.io/v1, readable as core/v1 too), pod logs, and RBAC refusals on demand. It answers through a tower service, so the real
 //! `kube::Client` talks to it unchanged.
 
 mod http_server;
 pub mod kubectl;
 mod logs;
 mod selectors;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -16,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, StreamBody};
+use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 
 #[derive(Clone)]
@@ -45,6 +46,7 @@ struct State {
     /// (verb, API path prefix) answered with 403, as RBAC refuses them.
     forbidden: Vec<(&'static str, String)>,
     logs: logs::Logs,
+    changes: watch::Changes,
 }
 
 /// The API path of a namespaced object: `/api/v1/...` for core kinds, else `/apis/...`.
@@ -106,6 +108,8 @@ impl FakeApi {
         let mut state = self.state.lock().unwrap();
         state.version += 1;
         value["metadata"]["resourceVersion"] = json!(state.version.to_string());
+        let version = state.version;
+        state.changes.record(version, &key, "ADDED", &value);
         state.objects.insert(key, value);
     }
 
@@ -116,7 +120,13 @@ impl FakeApi {
     /// Changes a stored object in place, as another actor would.
     pub fn edit(&self, path: &str, f: impl FnOnce(&mut Value)) {
         let mut state = self.state.lock().unwrap();
-        f(state.objects.get_mut(path).expect("object exists"));
+        state.version += 1;
+        let version = state.version;
+        let object = state.objects.get_mut(path).expect("object exists");
+        f(object);
+        object["metadata"]["resourceVersion"] = json!(version.to_string());
+        let object = object.clone();
+        state.changes.record(version, path, "MODIFIED", &object);
     }
 
     pub fn remove(&self, path: &str) {
@@ -174,7 +184,7 @@ impl FakeApi {
         state.version += 1;
         let version = state.version.to_string();
         match method {
-            Method::GET if uri.contains("watch=true") => idle_watch(),
+            Method::GET if uri.contains("watch=true") => state.changes.watch(&path, &query),
             Method::GET if path.ends_with("/log") => {
                 let pod_path = path.trim_end_matches("/log");
                 if !state.objects.contains_key(pod_path) {
@@ -209,7 +219,11 @@ impl FakeApi {
                 let Some(deleted) = state.objects.remove(&path) else {
                     return not_found(&path);
                 };
-                collect_dependents(&mut state.objects, &deleted);
+                let collected = collect_dependents(&mut state.objects, &deleted);
+                let number = state.version;
+                for (key, object) in std::iter::once((path, deleted.clone())).chain(collected) {
+                    state.changes.record(number, &key, "DELETED", &object);
+                }
                 json_response(StatusCode::OK, &deleted)
             }
             Method::PATCH if path.ends_with("/status") => {
@@ -220,7 +234,10 @@ impl FakeApi {
                 };
                 obj["status"] = patch["status"].clone();
                 obj["metadata"]["resourceVersion"] = json!(version);
-                json_response(StatusCode::OK, obj)
+                let obj = obj.clone();
+                let number = state.version;
+                state.changes.record(number, &object_path, "MODIFIED", &obj);
+                json_response(StatusCode::OK, &obj)
             }
             Method::PATCH if content_type.starts_with("application/merge-patch+json") => {
                 let patch: Value = serde_json::from_slice(&body).unwrap();
@@ -229,7 +246,10 @@ impl FakeApi {
                 };
                 merge_patch(obj, &patch);
                 obj["metadata"]["resourceVersion"] = json!(version);
-                json_response(StatusCode::OK, obj)
+                let obj = obj.clone();
+                let number = state.version;
+                state.changes.record(number, &path, "MODIFIED", &obj);
+                json_response(StatusCode::OK, &obj)
             }
             Method::PATCH if content_type.starts_with("application/apply-patch") => {
                 let mut applied: Value = serde_json::from_slice(&body).unwrap();
@@ -265,6 +285,13 @@ impl FakeApi {
                 if let Some(status) = existing.as_ref().and_then(|e| e.get("status")) {
                     applied["status"] = status.clone();
                 }
+                let kind = if existing.is_some() {
+                    "MODIFIED"
+                } else {
+                    "ADDED"
+                };
+                let number = state.version;
+                state.changes.record(number, &path, kind, &applied);
                 state.objects.insert(path, applied.clone());
                 json_response(StatusCode::OK, &applied)
             }
@@ -276,6 +303,8 @@ impl FakeApi {
                     return conflict(&key);
                 }
                 obj["metadata"]["resourceVersion"] = json!(version);
+                let number = state.version;
+                state.changes.record(number, &key, "ADDED", &obj);
                 state.objects.insert(key, obj.clone());
                 json_response(StatusCode::CREATED, &obj)
             }
@@ -289,6 +318,8 @@ impl FakeApi {
                     return conflict(&path);
                 }
                 obj["metadata"]["resourceVersion"] = json!(version);
+                let number = state.version;
+                state.changes.record(number, &path, "MODIFIED", &obj);
                 state.objects.insert(path, obj.clone());
                 json_response(StatusCode::OK, &obj)
             }
@@ -364,17 +395,6 @@ fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
         .unwrap()
 }
 
-/// A watch that reports no changes and stays open, as an idle API server's does.
-fn idle_watch() -> Response<Body> {
-    let stream =
-        futures::stream::pending::<Result<http_body::Frame<Bytes>, std::convert::Infallible>>();
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(BodyExt::boxed(StreamBody::new(stream)))
-        .unwrap()
-}
-
 /// The field managers of an applied object: the existing ones plus this request's
 /// `fieldManager` (whole-object ownership; field-level ownership is not modelled).
 fn managed_fields(existing: Option<&Value>, query: &str, applied: &Value) -> Value {
@@ -420,8 +440,12 @@ fn is_collection(path: &str) -> bool {
 }
 
 /// Removes, recursively, the objects whose `ownerReferences` name a removed one: the
-/// garbage collector's foreground work, done at once.
-fn collect_dependents(objects: &mut BTreeMap<String, Value>, deleted: &Value) {
+/// garbage collector's foreground work, done at once. Returns what it removed.
+fn collect_dependents(
+    objects: &mut BTreeMap<String, Value>,
+    deleted: &Value,
+) -> Vec<(String, Value)> {
+    let mut removed = Vec::new();
     let mut uids = vec![deleted["metadata"]["uid"].clone()];
     while let Some(uid) = uids.pop() {
         let dependents: Vec<String> = objects
@@ -436,9 +460,11 @@ fn collect_dependents(objects: &mut BTreeMap<String, Value>, deleted: &Value) {
         for key in dependents {
             if let Some(object) = objects.remove(&key) {
                 uids.push(object["metadata"]["uid"].clone());
+                removed.push((key, object));
             }
         }
     }
+    removed
 }
 
 /// The core/v1 view of an events.k8s.io/v1 Event.
@@ -460,7 +486,7 @@ fn core_event(event: &Value) -> Value {
 
 /// Keys of the objects in a collection: namespaced (`.../namespaces/NS/PLURAL`) or
 /// across namespaces (`/apis/G/V/PLURAL`).
-fn in_collection(collection: &str, key: &str) -> bool {
+pub(crate) fn in_collection(collection: &str, key: &str) -> bool {
     if let Some(rest) = key.strip_prefix(&format!("{collection}/")) {
         return !rest.contains('/');
     }
