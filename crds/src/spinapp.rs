@@ -34,7 +34,8 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct SpinAppSpec {
     /// The SpinAppExecutor that runs the app (e.g. `containerd-shim-spin`). When empty,
-    /// the operator picks the cluster's only executor, or reports which to choose.
+    /// the operator picks the namespace's only executor, or the one annotated
+    /// `spin-kube.dev/default-executor: "true"`, and otherwise reports which to choose.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executor: Option<String>,
 

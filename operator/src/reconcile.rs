@@ -142,6 +142,17 @@ pub fn error_policy(app: Arc<SpinApp>, error: &ReconcileError, _ctx: Arc<Context
     Action::requeue(Duration::from_secs(5))
 }
 
+/// Marks the executor an app without `spec.executor` gets when its namespace has
+/// several (value `"true"`). Our own annotation; SpinKube picks one with a webhook.
+pub const DEFAULT_EXECUTOR_ANNOTATION: &str = "spin-kube.dev/default-executor";
+
+fn is_marked_default(executor: &SpinAppExecutor) -> bool {
+    executor
+        .annotations()
+        .get(DEFAULT_EXECUTOR_ANNOTATION)
+        .is_some_and(|v| v == "true")
+}
+
 async fn report(
     app: &SpinApp,
     ctx: &Context,
@@ -224,15 +235,26 @@ async fn dereference(
                     );
                 }
                 several => {
-                    let names: Vec<_> = several.iter().map(|e| e.name_any()).collect();
-                    return Ok(Err(UserError {
-                        reason: "ExecutorAmbiguous",
-                        message: format!(
-                            "spec.executor: not set, and namespace {ns} has several executors ({}); name one",
-                            names.join(", ")
-                        ),
-                        retry: None,
-                    }));
+                    let marked: Vec<_> = several.iter().filter(|e| is_marked_default(e)).collect();
+                    match marked.as_slice() {
+                        [default] => (*default).clone(),
+                        _ => {
+                            let candidates: Vec<_> = if marked.is_empty() {
+                                several.iter().map(|e| e.name_any()).collect()
+                            } else {
+                                marked.iter().map(|e| e.name_any()).collect()
+                            };
+                            return Ok(Err(UserError {
+                                reason: "ExecutorAmbiguous",
+                                message: format!(
+                                    "spec.executor: not set, and namespace {ns} has several {}executors ({}); name one, or annotate exactly one with {DEFAULT_EXECUTOR_ANNOTATION}: \"true\"",
+                                    if marked.is_empty() { "" } else { "default " },
+                                    candidates.join(", ")
+                                ),
+                                retry: None,
+                            }));
+                        }
+                    }
                 }
             }
         }

@@ -202,9 +202,36 @@ async fn executor_without_deployments_gets_only_a_service() {
     assert_eq!(h.status()["serviceName"], "hello");
 }
 
+/// `executor` annotated as its namespace's default.
+fn marked_default(executor: &str) -> String {
+    executor.replace(
+        "metadata:\n",
+        "metadata:\n  annotations: { spin-kube.dev/default-executor: \"true\" }\n",
+    )
+}
+
+#[tokio::test]
+async fn an_app_without_executor_gets_the_only_or_the_marked_default_one() {
+    let unnamed = APP.replace("  executor: containerd-shim-spin\n", "");
+    let other = EXECUTOR.replace("name: containerd-shim-spin", "name: other");
+    for (executors, expected) in [
+        (vec![EXECUTOR.to_string()], "containerd-shim-spin"),
+        (vec![EXECUTOR.to_string(), marked_default(&other)], "other"),
+    ] {
+        let mut objects: Vec<&str> = executors.iter().map(String::as_str).collect();
+        objects.push(&unnamed);
+        let h = Harness::new(&objects);
+        h.reconcile().await;
+        assert_eq!(h.status()["activeScheduler"], expected);
+        assert!(h.api.get(&deployment_path()).is_some());
+    }
+}
+
 #[tokio::test]
 async fn user_errors_are_reported_and_not_hot_looped() {
     let other_executor = EXECUTOR.replace("name: containerd-shim-spin", "name: other");
+    let default_executor = marked_default(EXECUTOR);
+    let other_default = marked_default(&other_executor);
     let cases: Vec<(String, Vec<&str>, &str, &str, Action)> = vec![
         (
             APP.replace("executor: containerd-shim-spin", "executor: nope"),
@@ -245,7 +272,14 @@ async fn user_errors_are_reported_and_not_hot_looped() {
             APP.replace("  executor: containerd-shim-spin\n", ""),
             vec![EXECUTOR, &other_executor],
             "ExecutorAmbiguous",
-            "spec.executor: not set, and namespace default has several executors (containerd-shim-spin, other)",
+            "spec.executor: not set, and namespace default has several executors (containerd-shim-spin, other); name one, or annotate exactly one with spin-kube.dev/default-executor: \"true\"",
+            Action::await_change(),
+        ),
+        (
+            APP.replace("  executor: containerd-shim-spin\n", ""),
+            vec![&default_executor, &other_default],
+            "ExecutorAmbiguous",
+            "has several default executors (containerd-shim-spin, other)",
             Action::await_change(),
         ),
     ];
