@@ -3,21 +3,24 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, controller, watcher};
 use kube::{Api, Client, ResourceExt};
 use spin_crds::{SpinApp, SpinAppExecutor};
 
+use crate::executor_guard::{executor_ref, reconcile_executor};
 use crate::labels;
-use crate::reconcile::{Context, error_policy, reconcile};
+use crate::reconcile::{Context, ReconcileError, error_policy, reconcile};
 use crate::references::{Reference, references};
 
 /// Watches SpinApps, the Deployments and Services this operator owns, SpinAppExecutors,
 /// and the Secrets and ConfigMaps apps refer to (so that a changed value rolls the pods
-/// at once, through the config hash), reconciling until `shutdown` completes; in-flight
+/// at once, through the config hash); and, in a second loop, keeps each executor while
+/// apps use it ([`crate::executor_guard`]). Runs until `shutdown` completes; in-flight
 /// reconciles are let finish.
 pub async fn run(
     client: Client,
@@ -25,6 +28,7 @@ pub async fn run(
     concurrency: u16,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
+    let shutdown = shutdown.shared();
     let owned =
         watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER));
     let controller = Controller::new(
@@ -33,7 +37,7 @@ pub async fn run(
     );
     let apps = controller.store();
     let (apps_for_secrets, apps_for_config_maps) = (apps.clone(), apps.clone());
-    controller
+    let app_loop = controller
         .owns(Api::<Deployment>::all(client.clone()), owned.clone())
         .owns(Api::<Service>::all(client.clone()), owned)
         .watches(
@@ -50,7 +54,7 @@ pub async fn run(
             },
         )
         .watches(
-            Api::<ConfigMap>::all(client),
+            Api::<ConfigMap>::all(client.clone()),
             watcher::Config::default(),
             move |map| {
                 let changed = Reference::ConfigMap(map.name_any());
@@ -58,14 +62,40 @@ pub async fn run(
             },
         )
         .with_config(controller::Config::default().concurrency(concurrency))
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .graceful_shutdown_on(shutdown.clone())
+        .run(reconcile, error_policy, ctx.clone())
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!("controller: {e}");
             }
-        })
-        .await;
+        });
+    // Executors are kept while apps use them: a second loop, triggered by app changes.
+    let executor_loop = Controller::new(
+        Api::<SpinAppExecutor>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .watches(
+        Api::<SpinApp>::all(client),
+        watcher::Config::default(),
+        |app| executor_ref(&app),
+    )
+    .graceful_shutdown_on(shutdown)
+    .run(reconcile_executor, executor_error_policy, ctx)
+    .for_each(|result| async move {
+        if let Err(e) = result {
+            tracing::debug!("executor controller: {e}");
+        }
+    });
+    futures::join!(app_loop, executor_loop);
+}
+
+fn executor_error_policy(
+    executor: Arc<SpinAppExecutor>,
+    error: &ReconcileError,
+    _ctx: Arc<Context>,
+) -> Action {
+    tracing::warn!(executor = %executor.name_any(), %error, "executor reconcile failed; retrying");
+    Action::requeue(std::time::Duration::from_secs(5))
 }
 
 /// The apps an executor change concerns: those in its namespace naming it, or naming

@@ -8,6 +8,7 @@
 
 pub mod build;
 pub mod controller;
+pub mod executor_guard;
 pub mod http;
 pub mod labels;
 pub mod leader;

@@ -17,7 +17,7 @@ pub const RULES: &[(&str, &[&str], &[&str])] = &[
     (
         "core.spinkube.dev",
         &["spinappexecutors"],
-        &["get", "list", "watch"],
+        &["get", "list", "watch", "patch"],
     ),
     (
         "apps",

@@ -1,7 +1,7 @@
 //! An in-memory Kubernetes API server, enough for the SpinApp operator and the `spin
 //! kube` CLI: GET (objects, and lists filtered by label and field selectors), watches
 //! (every change streamed from a resourceVersion), server-side apply, JSON merge patches
-//! (objects and status), DELETE with garbage collection of dependents, Event creation
+//! (objects and status), DELETE with finalizers and garbage collection of dependents, Event creation
 //! (events.k8s.io/v1, readable as core/v1 too), pod logs, and RBAC refusals on demand. It answers through a tower service, so the real
 //! `kube::Client` talks to it unchanged.
 
@@ -58,6 +58,10 @@ pub fn path(api_version: &str, plural: &str, ns: &str, name: &str) -> String {
     };
     format!("{prefix}/{api_version}/namespaces/{ns}/{plural}/{name}")
 }
+
+/// The `deletionTimestamp` set on an object deleted while it has finalizers (the fake
+/// has no clock; only presence matters to controllers).
+const DELETION_TIME: &str = "2026-01-01T00:00:00Z";
 
 /// Kinds stored without a namespace.
 const CLUSTER_SCOPED: &[&str] = &["Node", "Namespace", "RuntimeClass", "ClusterRole"];
@@ -216,6 +220,23 @@ impl FakeApi {
                 )
             }
             Method::DELETE => {
+                let has_finalizers = state.objects.get(&path).is_some_and(|o| {
+                    o["metadata"]["finalizers"]
+                        .as_array()
+                        .is_some_and(|f| !f.is_empty())
+                });
+                if has_finalizers {
+                    // Kept until its finalizers are removed, marked as being deleted.
+                    let obj = state.objects.get_mut(&path).unwrap();
+                    if obj["metadata"]["deletionTimestamp"].is_null() {
+                        obj["metadata"]["deletionTimestamp"] = json!(DELETION_TIME);
+                    }
+                    obj["metadata"]["resourceVersion"] = json!(version);
+                    let obj = obj.clone();
+                    let number = state.version;
+                    state.changes.record(number, &path, "MODIFIED", &obj);
+                    return json_response(StatusCode::OK, &obj);
+                }
                 let Some(deleted) = state.objects.remove(&path) else {
                     return not_found(&path);
                 };
@@ -248,7 +269,16 @@ impl FakeApi {
                 obj["metadata"]["resourceVersion"] = json!(version);
                 let obj = obj.clone();
                 let number = state.version;
-                state.changes.record(number, &path, "MODIFIED", &obj);
+                let finalized = !obj["metadata"]["deletionTimestamp"].is_null()
+                    && obj["metadata"]["finalizers"]
+                        .as_array()
+                        .is_none_or(|f| f.is_empty());
+                if finalized {
+                    state.objects.remove(&path);
+                    state.changes.record(number, &path, "DELETED", &obj);
+                } else {
+                    state.changes.record(number, &path, "MODIFIED", &obj);
+                }
                 json_response(StatusCode::OK, &obj)
             }
             Method::PATCH if content_type.starts_with("application/apply-patch") => {
