@@ -19,6 +19,11 @@ use serde::{Deserialize, Serialize};
     kind = "SpinApp",
     namespaced,
     status = "SpinAppStatus",
+    scale(
+        spec_replicas_path = ".spec.replicas",
+        status_replicas_path = ".status.replicas",
+        label_selector_path = ".status.selector"
+    ),
     shortname = "spa",
     doc = "A Spin application run from an OCI image by a SpinAppExecutor.",
     printcolumn(name = "Ready", type_ = "integer", json_path = ".status.readyReplicas"),
@@ -141,6 +146,13 @@ pub struct SpinAppStatus {
     /// Replicas of the app's Deployment that are ready.
     #[serde(default)]
     pub ready_replicas: i32,
+    /// Replicas of the app's Deployment that exist (the scale subresource's count).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i32>,
+    /// The label selector of the app's pods, as text (the scale subresource's selector,
+    /// which an HPA uses to find the pods' metrics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
     /// The Deployment running the app (none for executors that create none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_name: Option<String>,

@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
 use spin_crds::{SpinApp, SpinAppExecutor, SpinAppStatus};
 
+use crate::labels;
 use crate::reconcile::UserError;
 
 /// What apply left in the cluster.
@@ -90,10 +91,21 @@ pub fn compute(app: &SpinApp, executor: &SpinAppExecutor, observed: &Observed) -
         }
     };
     let name = app.name_any();
+    let replicas = match observed {
+        Observed::Deployment(d) => d.status.as_ref().and_then(|s| s.replicas),
+        Observed::ServiceOnly => None,
+    };
+    let selector = labels::selector(&name)
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
     SpinAppStatus {
         conditions,
         active_scheduler: Some(executor_name),
         ready_replicas: ready,
+        replicas: Some(replicas.unwrap_or(0)),
+        selector: Some(selector),
         deployment_name: matches!(observed, Observed::Deployment(_)).then(|| name.clone()),
         service_name: Some(name),
     }

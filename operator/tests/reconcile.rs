@@ -135,6 +135,8 @@ async fn creates_children_and_reports_readiness() {
     assert_eq!(h.condition("Progressing").0, "False");
     assert_eq!(h.status()["readyReplicas"], 2);
     assert_eq!(h.status()["deploymentName"], "hello");
+    assert_eq!(h.status()["replicas"], 2);
+    assert_eq!(h.status()["selector"], "core.spinkube.dev/app-name=hello");
     assert_eq!(h.status()["serviceName"], "hello");
     assert!(
         h.ctx
@@ -188,6 +190,21 @@ async fn a_changed_secret_rolls_the_pods() {
     h.api.insert_yaml(&secret("dHdv"));
     h.reconcile().await;
     assert_ne!(hash(&h), first);
+}
+
+#[tokio::test]
+async fn scaling_the_spinapp_scales_its_deployment() {
+    let h = Harness::new(&[EXECUTOR, APP]);
+    h.reconcile().await;
+    // What `kubectl scale spinapp/hello --replicas 5` (or an HPA targeting the SpinApp)
+    // writes through the scale subresource: `spec.replicas`.
+    h.api
+        .edit(&app_path(), |app| app["spec"]["replicas"] = 5.into());
+    h.reconcile().await;
+    assert_eq!(
+        h.api.get(&deployment_path()).unwrap()["spec"]["replicas"],
+        5
+    );
 }
 
 #[tokio::test]
