@@ -38,6 +38,16 @@ pub enum Autoscaler {
     Keda,
 }
 
+/// What an autoscaler scales.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScaleTarget {
+    /// The app's Deployment, with `enableAutoscaling` on the SpinApp (SpinKube's way).
+    Deployment,
+    /// The SpinApp itself, through its scale subresource; `replicas` is left to the
+    /// autoscaler.
+    Spinapp,
+}
+
 /// What to scaffold; the flags of `scaffold` and `deploy`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ScaffoldOptions {
@@ -53,6 +63,9 @@ pub struct ScaffoldOptions {
     /// Scale with an autoscaler instead of a fixed replica count (needs --cpu-limit and --memory-limit).
     #[arg(long, value_enum)]
     pub autoscaler: Option<Autoscaler>,
+    /// What the autoscaler scales.
+    #[arg(long, value_enum, default_value = "deployment")]
+    pub autoscaler_target: ScaleTarget,
     /// Maximum replicas for the autoscaler.
     #[arg(long, default_value_t = 3)]
     pub max_replicas: i32,
@@ -96,6 +109,7 @@ impl ScaffoldOptions {
             replicas: 2,
             executor: DEFAULT_EXECUTOR.into(),
             autoscaler: None,
+            autoscaler_target: ScaleTarget::Deployment,
             max_replicas: 3,
             autoscaler_target_cpu_utilization: 60,
             autoscaler_target_memory_utilization: 60,
@@ -167,7 +181,10 @@ pub fn scaffold(image: &str, opts: &ScaffoldOptions) -> Result<Vec<Value>, Scaff
         }
         Some(kind) => {
             check_autoscaling(opts, kind)?;
-            spec.enable_autoscaling = true;
+            // Targeting the SpinApp, neither field is set: the autoscaler writes
+            // `spec.replicas` through the scale subresource, and leaving it out of what
+            // is applied keeps a re-deploy from taking it back.
+            spec.enable_autoscaling = opts.autoscaler_target == ScaleTarget::Deployment;
             Some(match kind {
                 Autoscaler::Hpa => hpa(&name, opts),
                 Autoscaler::Keda => scaled_object(&name, opts),
@@ -330,10 +347,14 @@ fn check_autoscaling(opts: &ScaffoldOptions, kind: Autoscaler) -> Result<(), Sca
     Ok(())
 }
 
-fn scale_target(name: &str) -> CrossVersionObjectReference {
+fn scale_target(name: &str, target: ScaleTarget) -> CrossVersionObjectReference {
+    let (api_version, kind) = match target {
+        ScaleTarget::Deployment => ("apps/v1", "Deployment"),
+        ScaleTarget::Spinapp => ("core.spinkube.dev/v1alpha1", "SpinApp"),
+    };
     CrossVersionObjectReference {
-        api_version: Some("apps/v1".into()),
-        kind: "Deployment".into(),
+        api_version: Some(api_version.into()),
+        kind: kind.into(),
         name: name.into(),
     }
 }
@@ -357,7 +378,7 @@ fn hpa(name: &str, opts: &ScaffoldOptions) -> Value {
             ..Default::default()
         },
         spec: Some(HorizontalPodAutoscalerSpec {
-            scale_target_ref: scale_target(name),
+            scale_target_ref: scale_target(name, opts.autoscaler_target),
             min_replicas: Some(opts.replicas),
             max_replicas: opts.max_replicas,
             metrics: Some(vec![
@@ -373,6 +394,7 @@ fn hpa(name: &str, opts: &ScaffoldOptions) -> Value {
 fn scaled_object(name: &str, opts: &ScaffoldOptions) -> Value {
     // Written as YAML to keep KEDA's documented field order; every value is a checked
     // name or a number.
+    let target = scale_target(name, opts.autoscaler_target);
     let yaml = format!(
         "apiVersion: keda.sh/v1alpha1
 kind: ScaledObject
@@ -380,8 +402,8 @@ metadata:
   name: {name}-autoscaler
 spec:
   scaleTargetRef:
-    apiVersion: apps/v1
-    kind: Deployment
+    apiVersion: {api_version}
+    kind: {kind}
     name: {name}
   minReplicaCount: {min}
   maxReplicaCount: {max}
@@ -395,6 +417,8 @@ spec:
     metadata:
       value: \"{memory}\"
 ",
+        api_version = target.api_version.unwrap_or_default(),
+        kind = target.kind,
         min = opts.replicas,
         max = opts.max_replicas,
         cpu = opts.autoscaler_target_cpu_utilization,

@@ -48,7 +48,8 @@ fn check_documents(name: &str, yaml: &str) {
             }
             "HorizontalPodAutoscaler" => {
                 let hpa: HorizontalPodAutoscaler = serde_json::from_value(value).unwrap();
-                assert_eq!(hpa.spec.unwrap().scale_target_ref.kind, "Deployment");
+                let kind = hpa.spec.unwrap().scale_target_ref.kind;
+                assert!(kind == "Deployment" || kind == "SpinApp", "{name}: {kind}");
             }
             "ScaledObject" => {
                 assert_eq!(value["apiVersion"], "keda.sh/v1alpha1");
@@ -103,6 +104,19 @@ fn output_matches_the_goldens_and_the_schemas() {
             vec![
                 "--autoscaler",
                 "hpa",
+                "--cpu-limit",
+                "100m",
+                "--memory-limit",
+                "128Mi",
+            ],
+        ),
+        (
+            "hpa_spinapp",
+            vec![
+                "--autoscaler",
+                "hpa",
+                "--autoscaler-target",
+                "spinapp",
                 "--cpu-limit",
                 "100m",
                 "--memory-limit",
