@@ -31,7 +31,7 @@ pub struct Plan {
 pub struct Companion {
     pub kind: String,
     pub name: String,
-    resource: (String, String, String),
+    resource: ApiResource,
 }
 
 impl std::fmt::Display for Companion {
@@ -56,36 +56,8 @@ const COMPANIONS: [(&str, &str, &str, &str); 3] = [
 pub async fn plan(target: &Target, name: &str) -> Result<Plan, ClusterError> {
     let app = get::fetch_app(target, name).await?;
     let uid = app.metadata.uid.clone().unwrap_or_default();
-    let selector = ListParams::default().labels(&format!("{APP_NAME_LABEL}={name}"));
-    let owned_by_app = |refs: &Option<Vec<_>>| {
-        refs.iter()
-            .flatten()
-            .any(|r: &k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference| r.uid == uid)
-    };
-    let mut owned = Vec::new();
-    let deployments: Api<Deployment> = Api::namespaced(target.client.clone(), &target.namespace);
-    for d in deployments
-        .list(&selector)
-        .await
-        .map_err(|e| target.refused(e, "list", "deployments.apps", None))?
-    {
-        if owned_by_app(&d.metadata.owner_references) {
-            owned.push(format!(
-                "Deployment {}",
-                d.metadata.name.unwrap_or_default()
-            ));
-        }
-    }
-    let services: Api<Service> = Api::namespaced(target.client.clone(), &target.namespace);
-    for s in services
-        .list(&selector)
-        .await
-        .map_err(|e| target.refused(e, "list", "services", None))?
-    {
-        if owned_by_app(&s.metadata.owner_references) {
-            owned.push(format!("Service {}", s.metadata.name.unwrap_or_default()));
-        }
-    }
+    let mut owned = owned_by::<Deployment>(target, name, &uid, "deployments.apps").await?;
+    owned.extend(owned_by::<Service>(target, name, &uid, "services").await?);
 
     let mut companions = Vec::new();
     let mut kept = Vec::new();
@@ -93,7 +65,7 @@ pub async fn plan(target: &Target, name: &str) -> Result<Plan, ClusterError> {
         let companion = Companion {
             kind: kind.into(),
             name: format!("{name}{suffix}"),
-            resource: (group.into(), version.into(), kind.into()),
+            resource: ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind)),
         };
         let api = companion.api(target);
         let object = match api.get_opt(&companion.name).await {
@@ -125,20 +97,54 @@ pub async fn plan(target: &Target, name: &str) -> Result<Plan, ClusterError> {
     })
 }
 
+/// `KIND NAME` of each object of type `K` labelled as app `name`'s and owned by it
+/// (uid `uid`); `resource` names `K` for RBAC errors.
+async fn owned_by<K>(
+    target: &Target,
+    name: &str,
+    uid: &str,
+    resource: &str,
+) -> Result<Vec<String>, ClusterError>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned,
+{
+    let api: Api<K> = Api::namespaced(target.client.clone(), &target.namespace);
+    let selector = ListParams::default().labels(&format!("{APP_NAME_LABEL}={name}"));
+    let objects = api
+        .list(&selector)
+        .await
+        .map_err(|e| target.refused(e, "list", resource, None))?;
+    Ok(objects
+        .iter()
+        .filter(|o| {
+            o.meta()
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|r| r.uid == uid)
+        })
+        .map(|o| {
+            format!(
+                "{} {}",
+                K::kind(&()),
+                o.meta().name.as_deref().unwrap_or_default()
+            )
+        })
+        .collect())
+}
+
 impl Companion {
     fn api(&self, target: &Target) -> Api<DynamicObject> {
-        let (group, version, kind) = &self.resource;
-        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
-        Api::namespaced_with(target.client.clone(), &target.namespace, &resource)
+        Api::namespaced_with(target.client.clone(), &target.namespace, &self.resource)
     }
 
     fn plural(&self) -> String {
-        let (group, version, kind) = &self.resource;
-        let plural = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind)).plural;
-        if group.is_empty() {
-            plural
-        } else {
-            format!("{plural}.{group}")
+        match self.resource.group.as_str() {
+            "" => self.resource.plural.clone(),
+            group => format!("{}.{group}", self.resource.plural),
         }
     }
 }

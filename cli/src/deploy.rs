@@ -75,17 +75,17 @@ pub async fn wait_ready(
             .get(name)
             .await
             .map_err(|e| target.refused(e, "get", SPINAPPS, Some(name)))?;
-        if readiness::ready_condition(&app).is_none() {
-            last = readiness::waiting(&app);
-        }
-        if let Some(ready) = readiness::ready_condition(&app) {
-            let summary = format!("{}: {}", ready.reason, ready.message);
-            if summary != last {
-                progress(&summary);
-                last = summary;
-            }
-            if ready.status == "True" {
-                return Ok(());
+        match readiness::ready_condition(&app) {
+            None => last = readiness::waiting(&app),
+            Some(ready) => {
+                let summary = format!("{}: {}", ready.reason, ready.message);
+                if summary != last {
+                    progress(&summary);
+                    last = summary;
+                }
+                if ready.status == "True" {
+                    return Ok(());
+                }
             }
         }
         if start.elapsed() >= timeout {
