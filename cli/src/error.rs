@@ -18,27 +18,8 @@ pub enum PushError {
     Assemble(String),
     #[error(transparent)]
     Reference(#[from] ReferenceError),
-    #[error(
-        "cannot reach the registry {registry}: {detail}. Is it running and is the host right? For a plain-HTTP registry pass --insecure"
-    )]
-    Unreachable { registry: String, detail: String },
-    #[error(
-        "the registry {registry} refused access to {repository}: {detail}. Log in with `docker login {registry}`; credentials are read from {config}"
-    )]
-    AuthDenied {
-        registry: String,
-        repository: String,
-        detail: String,
-        config: String,
-    },
-    #[error("the registry {registry} failed to {action}: {detail}")]
-    Registry {
-        registry: String,
-        action: String,
-        detail: String,
-    },
-    #[error("Docker config {}: {problem}", path.display())]
-    DockerConfig { path: PathBuf, problem: String },
+    #[error(transparent)]
+    Registry(#[from] spin_registry::RegistryError),
 }
 
 impl PushError {

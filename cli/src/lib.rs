@@ -1,7 +1,7 @@
 //! `spin kube` / `spin k8s`: get a Spin app onto Kubernetes and look after it there.
 //!
-//! - [`artifact`] + [`registry`]: `push`, Spin's OCI artifact layout over `oci-client`,
-//!   credentials from the Docker config ([`docker_auth`]);
+//! - [`artifact`] + [`registry`]: `push`, Spin's OCI artifact layout over `oci-client`
+//!   (credentials and pulls are shared with `spin-run` in the `spin-registry` crate);
 //! - [`scaffold`]: the SpinApp (and Secret, HPA or KEDA ScaledObject) for an image;
 //! - [`cluster`]: the client, namespace and API refusals every cluster command shares;
 //! - [`deploy`]: server-side apply and wait for `Ready`, then the app's [`address`] and
@@ -17,7 +17,6 @@ pub mod cluster;
 pub mod connect;
 pub mod delete;
 pub mod deploy;
-pub mod docker_auth;
 pub mod error;
 pub mod get;
 pub mod list;

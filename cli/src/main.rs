@@ -14,12 +14,12 @@ use spin_kube::cluster::{ClusterArgs, Target};
 use spin_kube::error::{ClusterError, invoked_as, set_invoked_as};
 use spin_kube::logs::LogOptions;
 use spin_kube::output::Format;
-use spin_kube::registry::Registry;
 use spin_kube::scaffold::{ScaffoldOptions, scaffold, to_yaml};
 use spin_kube::{
-    address, artifact, connect, delete, deploy, docker_auth, get, list, logs, reference, registry,
-    routes,
+    address, artifact, connect, delete, deploy, get, list, logs, reference, registry, routes,
 };
+use spin_registry::Registry;
+use spin_registry::credentials;
 
 #[derive(Parser)]
 #[command(
@@ -114,7 +114,8 @@ struct PushSource {
     /// The app's spin.toml, or its directory.
     #[arg(long = "file", short = 'F', alias = "from-file", default_value = ".")]
     file: PathBuf,
-    /// Talk plain HTTP to the registry (a local registry without TLS).
+    /// Talk plain HTTP to the registry (one without TLS). Registries on loopback
+    /// (localhost, 127.0.0.0/8, [::1]) get plain HTTP without it, as Docker does.
     #[arg(long, env = "SPIN_KUBE_INSECURE")]
     insecure: bool,
     /// Docker config file with registry credentials.
@@ -344,8 +345,8 @@ fn registry_access(source: &PushSource, reference: &reference::Reference) -> Res
     let config = source
         .docker_config
         .clone()
-        .unwrap_or_else(docker_auth::default_path);
-    let auth = docker_auth::registry_auth(&config, reference.registry())?;
+        .unwrap_or_else(credentials::default_path);
+    let auth = credentials::registry_auth(&config, reference.registry())?;
     Ok(Registry {
         insecure: source.insecure,
         auth,
@@ -402,7 +403,9 @@ async fn deploy_app(args: DeployArgs) -> Result<()> {
 async fn locked_app_of(image: &str, source: &PushSource) -> Result<LockedApp> {
     let reference = reference::parse(image)?;
     let registry = registry_access(source, &reference)?;
-    Ok(registry::pull_locked_app(&reference, &registry).await?)
+    Ok(spin_registry::pull::locked_app(&reference, &registry)
+        .await
+        .map_err(spin_kube::error::PushError::from)?)
 }
 
 /// Where the ready app answers, its routes there, and how to reach it from here.

@@ -1,27 +1,14 @@
 //! Uploading an [`Artifact`] to an OCI registry with `oci-client` (blobs the registry
-//! already holds are not uploaded again), and reading a pushed app's locked app back.
+//! already holds are not uploaded again).
 
-use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::manifest::OciDescriptor;
-use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
-
-use spin_app::LockedApp;
-use spin_app::oci::LOCKED_APP_MEDIA_TYPE;
+use spin_registry::Registry;
+use spin_registry::error::classify;
 
 use crate::artifact::Artifact;
 use crate::error::PushError;
-
-/// How to reach the registry.
-#[derive(Debug, Clone)]
-pub struct Registry {
-    /// Plain HTTP instead of HTTPS.
-    pub insecure: bool,
-    pub auth: RegistryAuth,
-    /// Where the credentials came from, for error messages.
-    pub auth_source: String,
-}
 
 /// What a push did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,10 +29,10 @@ pub async fn push(
     reference: &Reference,
     registry: &Registry,
 ) -> Result<Pushed, PushError> {
-    let client = client(registry);
+    let client = registry.client(reference.registry());
     let fail = |action: &str| {
         let action = action.to_string();
-        move |e: OciDistributionError| classify(e, reference, registry, &action)
+        move |e: OciDistributionError| PushError::from(classify(e, reference, registry, &action))
     };
     client
         .auth(reference, &registry.auth, RegistryOperation::Push)
@@ -102,93 +89,6 @@ pub async fn push(
     })
 }
 
-/// Largest locked app read from a registry (it carries small files inline).
-pub const MAX_LOCKED_APP_BYTES: usize = 16 << 20;
-
-/// The locked app of the Spin artifact at `reference`, digest-verified.
-pub async fn pull_locked_app(
-    reference: &Reference,
-    registry: &Registry,
-) -> Result<LockedApp, PushError> {
-    let client = client(registry);
-    let fail = |action: &str| {
-        let action = action.to_string();
-        move |e: OciDistributionError| classify(e, reference, registry, &action)
-    };
-    let (manifest, _) = client
-        .pull_image_manifest(reference, &registry.auth)
-        .await
-        .map_err(fail("send the manifest"))?;
-    let not_spin = |problem: String| PushError::Registry {
-        registry: reference.registry().to_string(),
-        action: format!("serve a Spin app at {}", reference.whole()),
-        detail: problem,
-    };
-    let layer = manifest
-        .layers
-        .iter()
-        .find(|l| l.media_type == LOCKED_APP_MEDIA_TYPE)
-        .ok_or_else(|| not_spin(format!("the image has no {LOCKED_APP_MEDIA_TYPE} layer")))?;
-    if usize::try_from(layer.size).map_or(true, |size| size > MAX_LOCKED_APP_BYTES) {
-        return Err(not_spin(format!(
-            "its locked app is {} bytes, more than the {MAX_LOCKED_APP_BYTES} read",
-            layer.size
-        )));
-    }
-    let mut bytes = CappedBuffer::default();
-    client
-        .pull_blob(reference, layer, &mut bytes)
-        .await
-        .map_err(fail("send the locked app"))?;
-    LockedApp::from_json(&bytes.0, std::path::Path::new(&reference.whole()))
-        .map_err(|e| not_spin(e.to_string()))
-}
-
-/// A buffer that refuses writes past [`MAX_LOCKED_APP_BYTES`].
-#[derive(Default)]
-struct CappedBuffer(Vec<u8>);
-
-impl tokio::io::AsyncWrite for CappedBuffer {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-        data: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        if self.0.len() + data.len() > MAX_LOCKED_APP_BYTES {
-            return std::task::Poll::Ready(Err(std::io::Error::other(
-                "the registry sent more than the locked app's size",
-            )));
-        }
-        self.0.extend_from_slice(data);
-        std::task::Poll::Ready(Ok(data.len()))
-    }
-
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-}
-
-fn client(registry: &Registry) -> Client {
-    Client::new(ClientConfig {
-        protocol: if registry.insecure {
-            ClientProtocol::Http
-        } else {
-            ClientProtocol::Https
-        },
-        ..Default::default()
-    })
-}
-
 /// The digest of the manifest as pushed (canonical JSON bytes).
 fn manifest_digest(artifact: &Artifact) -> String {
     use sha2::Digest;
@@ -219,52 +119,4 @@ async fn has_blob(
         }
         Err(e) => Err(e),
     }
-}
-
-/// Turns a client error into one that says what to do.
-fn classify(
-    error: OciDistributionError,
-    reference: &Reference,
-    registry: &Registry,
-    action: &str,
-) -> PushError {
-    let host = reference.registry().to_string();
-    let denied = |detail: String| PushError::AuthDenied {
-        registry: host.clone(),
-        repository: reference.repository().to_string(),
-        detail,
-        config: registry.auth_source.clone(),
-    };
-    match error {
-        OciDistributionError::RequestError(e) if e.is_connect() || e.is_timeout() => {
-            PushError::Unreachable {
-                registry: host,
-                detail: error_chain(&e),
-            }
-        }
-        OciDistributionError::UnauthorizedError { url } => denied(format!("401 at {url}")),
-        OciDistributionError::AuthenticationFailure(detail) => denied(detail),
-        OciDistributionError::ServerError {
-            code: code @ (401 | 403),
-            message,
-            ..
-        } => denied(format!("HTTP {code}: {}", message.trim())),
-        other => PushError::Registry {
-            registry: host,
-            action: action.to_string(),
-            detail: other.to_string(),
-        },
-    }
-}
-
-/// An error and its causes on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

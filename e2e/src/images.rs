@@ -48,7 +48,7 @@ pub fn image_tar(name: &str, files: &[LayerFile<'_>], entrypoint: &[&str]) -> Ve
         files,
         &ImageConfig {
             entrypoint,
-            user: "",
+            ..Default::default()
         },
     )
 }

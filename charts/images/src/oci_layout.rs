@@ -4,8 +4,12 @@
 
 use sha2::{Digest, Sha256};
 
-/// A file of the image's one layer: path (relative to `/`), content, mode.
+/// A file of the image's one layer: path (relative to `/`), content, mode. A mode with
+/// [`DIRECTORY`] set makes an (empty-content) directory.
 pub type LayerFile<'a> = (&'a str, &'a [u8], u32);
+
+/// The file-type bit of a directory in a [`LayerFile`] mode (as in `st_mode`).
+pub const DIRECTORY: u32 = 0o040000;
 
 /// The parts of the image config a runtime uses.
 #[derive(Debug, Clone, Default)]
@@ -13,6 +17,8 @@ pub struct ImageConfig<'a> {
     pub entrypoint: &'a [&'a str],
     /// `uid:gid`, or empty for root.
     pub user: &'a str,
+    /// `NAME=value` entries.
+    pub env: &'a [&'a str],
 }
 
 fn digest(bytes: &[u8]) -> String {
@@ -23,8 +29,11 @@ fn tar_of(entries: &[LayerFile<'_>]) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());
     for (path, data, mode) in entries {
         let mut header = tar::Header::new_gnu();
+        if mode & DIRECTORY != 0 {
+            header.set_entry_type(tar::EntryType::Directory);
+        }
         header.set_size(data.len() as u64);
-        header.set_mode(*mode);
+        header.set_mode(mode & 0o7777);
         header.set_mtime(0);
         header.set_cksum();
         builder
@@ -40,6 +49,9 @@ pub fn image_tar(name: &str, files: &[LayerFile<'_>], config: &ImageConfig<'_>) 
     let mut runtime = serde_json::json!({"Entrypoint": config.entrypoint});
     if !config.user.is_empty() {
         runtime["User"] = config.user.into();
+    }
+    if !config.env.is_empty() {
+        runtime["Env"] = config.env.into();
     }
     let config = serde_json::to_vec(&serde_json::json!({
         "architecture": "amd64",

@@ -1,8 +1,13 @@
 //! `spin-run`: serve a Spin app on this machine with the same runtime the containerd
-//! shim embeds. No cluster, no containerd.
+//! shim embeds. No cluster, no containerd. The app comes from local files or straight
+//! from a registry ([`source`]); `spin-run up …` is accepted as Spin's `spin up …`, so
+//! its image can be the `spinImage` of an executor.
 
+mod source;
+
+use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,22 +15,35 @@ use anyhow::Context;
 use clap::Parser;
 use spin_app::settings;
 use spin_runtime::config::{InstanceReuse, Limits};
-use spin_runtime::content::LocalContent;
 use spin_runtime::log_queue::LogQueue;
 use spin_runtime::trigger::http::HttpServer;
 use spin_runtime::{PreparedApp, RuntimeConfig};
 
-/// Serve a Spin app locally: `spin-run --from examples/hello-python`.
+/// Serve a Spin app locally: `spin-run --from examples/hello-python`, or from a
+/// registry: `spin-run --from ghcr.io/me/app:v1`.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// The app: a directory with spin.toml, a spin.toml file, or a locked app JSON.
+    /// The app: a directory with spin.toml, a spin.toml file, a locked app JSON, or a
+    /// registry reference with its registry host (REGISTRY/REPOSITORY[:TAG][@DIGEST]).
     #[arg(long, short = 'f', env = "SPIN_APP", default_value = ".")]
-    from: PathBuf,
+    from: String,
+    /// Talk plain HTTP to the app's registry (loopback registries get it without this).
+    #[arg(long, short = 'k', env = "SPIN_INSECURE_REGISTRY")]
+    insecure: bool,
+    /// Docker config files with registry credentials, tried in order (comma-separated
+    /// in the environment) [default: $DOCKER_CONFIG/config.json or ~/.docker/config.json].
+    #[arg(long, env = "SPIN_DOCKER_CONFIG", value_delimiter = ',')]
+    docker_config: Vec<PathBuf>,
+    /// Where apps pulled from registries are cached by digest [default:
+    /// ~/.cache/spin-kube/registry].
+    #[arg(long, env = "SPIN_REGISTRY_CACHE")]
+    registry_cache: Option<PathBuf>,
     /// Address to listen on; port 0 picks a free port (printed at start-up).
     #[arg(long, env = "SPIN_HTTP_LISTEN_ADDR", default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
-    /// Directory for the app's state (key-value data); default: `.spin` next to the app.
+    /// Directory for the app's state (key-value data); default: `.spin` next to the
+    /// app, or a temporary directory for an app from a registry.
     #[arg(long, env = "SPIN_STATE_DIR")]
     state_dir: Option<PathBuf>,
     /// Precompiled-component cache; default: ~/.cache/spin-kube/compiled.
@@ -93,7 +111,7 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(log.clone())
         .init();
-    let args = Args::parse();
+    let args = Args::parse_from(spin_up_args(std::env::args_os()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -102,14 +120,35 @@ fn main() -> anyhow::Result<()> {
     result
 }
 
+/// The arguments without a leading `up`: Spin's `spin up --listen … --from …` is what a
+/// `spinImage` executor's pod runs.
+fn spin_up_args(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.collect();
+    if args.get(1).is_some_and(|a| a == "up") {
+        args.remove(1);
+    }
+    args
+}
+
 async fn run(args: Args, log: &LogQueue) -> anyhow::Result<()> {
-    let app = spin_app::load_app(&args.from)?;
-    let app_dir = app_dir(&args.from);
-    let state_dir = args
-        .state_dir
-        .clone()
-        .unwrap_or_else(|| app_dir.join(".spin"));
     let work = tempfile::Builder::new().prefix("spin-run-").tempdir()?;
+    let registry = source::RegistryOptions {
+        insecure: args.insecure,
+        docker_configs: if args.docker_config.is_empty() {
+            vec![spin_registry::credentials::default_path()]
+        } else {
+            args.docker_config.clone()
+        },
+        cache: args
+            .registry_cache
+            .clone()
+            .or_else(|| spin_runtime::app::default_cache_root().map(|d| d.join("registry")))
+            .unwrap_or_else(|| work.path().join("registry")),
+    };
+    let source = source::resolve(&args.from, &registry, work.path()).await?;
+    tracing::info!(app = %source.description, "loaded the app");
+    let app = source.app;
+    let state_dir = args.state_dir.clone().unwrap_or(source.state_dir);
     let mut config = RuntimeConfig::local(work.path().to_path_buf());
     config.listen = args.listen;
     config.key_value_path = state_dir.join("sqlite_key_value.db");
@@ -146,8 +185,9 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<()> {
         .collect();
     config.variables = spin_runtime::config::variables_from_env(std::env::vars());
 
+    let content = source.content;
     let prepared =
-        tokio::task::spawn_blocking(move || PreparedApp::prepare(app, config, &LocalContent))
+        tokio::task::spawn_blocking(move || PreparedApp::prepare(app, config, content.as_ref()))
             .await
             .context("preparing the app")??;
     let app = Arc::new(prepared);
@@ -169,17 +209,6 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<()> {
 
 fn size(text: &str) -> Result<u64, String> {
     settings::parse_size(text)
-}
-
-fn app_dir(from: &Path) -> PathBuf {
-    if from.is_dir() {
-        from.to_path_buf()
-    } else {
-        from.parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_path_buf()
-    }
 }
 
 async fn shutdown_signal() {

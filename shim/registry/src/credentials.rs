@@ -10,7 +10,7 @@ use base64::Engine;
 use oci_client::secrets::RegistryAuth;
 use serde::Deserialize;
 
-use crate::error::PushError;
+use crate::error::RegistryError;
 
 /// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
 pub fn default_path() -> PathBuf {
@@ -49,8 +49,8 @@ struct HelperAnswer {
 
 /// The credentials for `registry` in the config at `path`; anonymous when the file or
 /// an entry for the registry is missing.
-pub fn registry_auth(path: &Path, registry: &str) -> Result<RegistryAuth, PushError> {
-    let err = |problem: String| PushError::DockerConfig {
+pub fn registry_auth(path: &Path, registry: &str) -> Result<RegistryAuth, RegistryError> {
+    let err = |problem: String| RegistryError::DockerConfig {
         path: path.to_path_buf(),
         problem,
     };
@@ -98,6 +98,22 @@ pub fn registry_auth(path: &Path, registry: &str) -> Result<RegistryAuth, PushEr
         ))
     })?;
     Ok(RegistryAuth::Basic(user.into(), password.into()))
+}
+
+/// The credentials for `registry` from the first of `paths` that has any (several
+/// image pull secrets, each mounted as its own Docker config); anonymous when none has.
+pub fn registry_auth_from(
+    paths: &[PathBuf],
+    registry: &str,
+) -> Result<(RegistryAuth, String), RegistryError> {
+    for path in paths {
+        let auth = registry_auth(path, registry)?;
+        if auth != RegistryAuth::Anonymous {
+            return Ok((auth, path.display().to_string()));
+        }
+    }
+    let shown: Vec<_> = paths.iter().map(|p| p.display().to_string()).collect();
+    Ok((RegistryAuth::Anonymous, shown.join(", ")))
 }
 
 /// The keys `docker login` may have used for `registry`.
@@ -182,6 +198,13 @@ mod tests {
         let (_d, path) = config(r#"{"auths":{"r":{"auth":"not base64!"}}}"#);
         let e = registry_auth(&path, "r").unwrap_err().to_string();
         assert!(e.contains("auths.r.auth is not base64"), "{e}");
+
+        let (_d, other) = config(r#"{"auths":{"q":{"username":"u","password":"p"}}}"#);
+        let (auth, from) = registry_auth_from(&[missing.clone(), other.clone()], "q").unwrap();
+        assert_eq!(auth, RegistryAuth::Basic("u".into(), "p".into()));
+        assert_eq!(from, other.display().to_string());
+        let (auth, _) = registry_auth_from(&[missing, other], "elsewhere").unwrap();
+        assert_eq!(auth, RegistryAuth::Anonymous);
 
         let (_d, path) = config("{");
         let e = registry_auth(&path, "r").unwrap_err().to_string();

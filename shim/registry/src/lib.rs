@@ -1,0 +1,19 @@
+//! Spin apps in OCI registries, shared by `spin kube` (push, and reading a deployed
+//! app's routes) and `spin-run` (running an app straight from a registry, as the
+//! `spinImage` executor's pods do):
+//! - [`credentials`]: registry credentials from Docker config files (`docker login`,
+//!   or an image pull secret of type `kubernetes.io/dockerconfigjson` mounted as a file);
+//! - [`access`]: how to reach a registry (HTTPS, plain HTTP for loopback registries or
+//!   with `--insecure`);
+//! - [`pull`]: the locked app, and the whole app into a digest-verified blob cache;
+//! - [`error`]: what went wrong and what to do about it.
+
+pub mod access;
+pub mod credentials;
+pub mod error;
+pub mod pull;
+
+pub use access::Registry;
+pub use error::RegistryError;
+pub use oci_client::Reference;
+pub use oci_client::secrets::RegistryAuth;
