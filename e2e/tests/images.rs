@@ -3,18 +3,25 @@
 //! - the operator image starts its binary (libraries complete, non-root user);
 //! - the node installer image, run as the DaemonSet runs it (the host's `/` at `/host`),
 //!   installs its shim and the `spin` runtime into a second containerd's config; that
-//!   containerd then serves a CRI pod with the handler `spin` through the installed shim.
+//!   containerd then serves a CRI pod with the handler `spin` through the installed shim;
+//! - the `spin-run` image, run with the arguments a `spinImage` executor's pod gets,
+//!   pulls a pushed app from a registry and serves it, as a non-root user; a missing
+//!   pull secret, a bad reference and an unreachable registry fail with what to do.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use spin_kube_e2e::containerd::{LocalContainerd, built_binaries};
 use spin_kube_e2e::cri::HelloNode;
+use spin_kube_e2e::probe::{free_port, wait_for_answer};
+use spin_kube_e2e::registry::LocalRegistry;
 
 const OPERATOR: &str = "ghcr.io/spin-kube-rs/spin-operator:0.1.0";
 const INSTALLER: &str = "ghcr.io/spin-kube-rs/spin-node-installer:0.1.0";
+const SPIN_RUN: &str = "ghcr.io/spin-kube-rs/spin-run:0.1.0";
 
-/// containerd with both images imported into `default`.
+/// containerd with the images imported into `default`.
 fn node_with_images() -> (LocalContainerd, tempfile::TempDir) {
     let out = tempfile::tempdir().unwrap();
     let built = Command::new(built_binaries().join("build-images"))
@@ -28,7 +35,7 @@ fn node_with_images() -> (LocalContainerd, tempfile::TempDir) {
         String::from_utf8_lossy(&built.stderr)
     );
     let containerd = LocalContainerd::start();
-    for image in ["spin-operator", "spin-node-installer"] {
+    for image in ["spin-operator", "spin-node-installer", "spin-run"] {
         let tar = std::fs::read(out.path().join(format!("{image}.tar"))).unwrap();
         containerd.import_image("default", &tar);
     }
@@ -118,4 +125,111 @@ fn assert_stripped_executable(path: &Path) {
     assert_eq!(&std::fs::read(path).unwrap()[..4], b"\x7fELF");
     let built = std::fs::metadata(built_binaries().join("containerd-shim-spin-v2")).unwrap();
     assert!(meta.len() < built.len(), "the image's shim is not stripped");
+}
+
+/// `ctr run` of the spin-run image on the host network (where the test registry
+/// listens) with the command a `spinImage` executor's pod runs:
+/// `/spin-run up --listen ADDR --from IMAGE`, plus `extra` ctr options before the image.
+fn spin_run_image(
+    containerd: &LocalContainerd,
+    mode: &str,
+    id: &str,
+    listen: &str,
+    from: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec!["run", mode, "--net-host"];
+    args.extend_from_slice(extra);
+    args.extend([
+        SPIN_RUN,
+        id,
+        "/spin-run",
+        "up",
+        "--listen",
+        listen,
+        "--from",
+        from,
+    ]);
+    containerd.ctr(&args)
+}
+
+fn write_hello_app(dir: &Path) {
+    std::fs::write(
+        dir.join("spin.toml"),
+        "spin_manifest_version = 2\n[application]\nname = \"boxed\"\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"hello\"\n[component.hello]\nsource = \"hello.wasm\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("hello.wasm"), test_guests::hello()).unwrap();
+}
+
+#[test]
+fn the_spin_run_image_pulls_and_serves_an_app_as_a_spin_image_executor_pod() {
+    let (containerd, _images) = node_with_images();
+    let registry = LocalRegistry::start_with_login("puller", "s3cret");
+    let app = tempfile::tempdir().unwrap();
+    write_hello_app(app.path());
+    // The pull secret as the kubelet mounts a kubernetes.io/dockerconfigjson Secret.
+    let secret = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"{{"auths":{{"{}":{{"auth":"cHVsbGVyOnMzY3JldA=="}}}}}}"#,
+        registry.addr
+    );
+    std::fs::write(secret.path().join("config.json"), &config).unwrap();
+    std::fs::write(app.path().join("config.json"), &config).unwrap();
+    let image = registry.push_app(app.path(), "boxed:v1");
+
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mount = format!(
+        "type=bind,src={},dst=/var/run/secrets/spin-kube/registry/pull,options=rbind:ro",
+        secret.path().display()
+    );
+    let env = "SPIN_DOCKER_CONFIG=/var/run/secrets/spin-kube/registry/pull/config.json";
+    let started = spin_run_image(
+        &containerd,
+        "-d",
+        "boxed",
+        &listen,
+        &image,
+        &["--mount", &mount, "--env", env],
+    );
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let (status, body) = wait_for_answer("127.0.0.1", port, "/", Duration::from_secs(60));
+    assert_eq!(status, 200, "{body}");
+    let tasks = run(&containerd, &["task", "ls"]);
+    let pid = tasks
+        .lines()
+        .find(|l| l.starts_with("boxed "))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .expect(&tasks);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.contains("65532")),
+        "runs as a non-root user:\n{status}"
+    );
+
+    let refused = |id: &str, from: &str| {
+        let out = spin_run_image(&containerd, "--rm", id, "127.0.0.1:0", from, &[]);
+        assert!(!out.status.success(), "{id} started");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let e = refused("no-secret", &image);
+    assert!(e.contains("refused access to boxed"), "{e}");
+    let e = refused("bad-reference", "not a reference");
+    assert!(e.contains("not a registry reference"), "{e}");
+    let e = refused(
+        "unreachable",
+        &format!("127.0.0.1:{}/boxed:v1", free_port()),
+    );
+    assert!(e.contains("cannot reach the registry"), "{e}");
 }
