@@ -181,10 +181,10 @@ fn the_spin_run_image_pulls_and_serves_an_app_as_a_spin_image_executor_pod() {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let mount = format!(
-        "type=bind,src={},dst=/var/run/secrets/spin-kube/registry/pull,options=rbind:ro",
+        "type=bind,src={},dst=/var/run/secrets/spin-kube/registry/0,options=rbind:ro",
         secret.path().display()
     );
-    let env = "SPIN_DOCKER_CONFIG=/var/run/secrets/spin-kube/registry/pull/config.json";
+    let env = "SPIN_DOCKER_CONFIG=/var/run/secrets/spin-kube/registry/0/config.json";
     let started = spin_run_image(
         &containerd,
         "-d",

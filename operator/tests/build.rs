@@ -207,7 +207,10 @@ spec:
 apiVersion: core.spinkube.dev/v1alpha1
 kind: SpinApp
 metadata: { name: boxed, namespace: default }
-spec: { image: ghcr.io/example/hello:v1, executor: spin-in-container }
+spec:
+  image: ghcr.io/example/hello:v1
+  executor: spin-in-container
+  imagePullSecrets: [{ name: ghcr-pull }, { name: mirror-pull }]
 "#);
     check_golden("spin-image", &app, &exec, &ReferencedConfig::default());
 }

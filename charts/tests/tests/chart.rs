@@ -275,6 +275,36 @@ fn options_change_what_is_installed() {
 }
 
 #[test]
+fn a_second_executor_runs_apps_with_the_spin_run_image() {
+    let manifests = render(&[
+        "spinImageExecutor.create=true",
+        "spinImageExecutor.default=true",
+        "spinImageExecutor.namespaces={apps}",
+        "spinImageExecutor.image.tag=dev",
+    ])
+    .unwrap();
+    check_types(&manifests);
+    let executors: Vec<&Value> = manifests
+        .iter()
+        .filter(|m| m.kind() == "SpinAppExecutor")
+        .map(|m| &m.value)
+        .collect();
+    assert_eq!(executors.len(), 2, "the shim's executor stays");
+    let spin_run = executors
+        .iter()
+        .find(|e| e["metadata"]["name"] == "spin-run")
+        .expect("the spin-run executor");
+    assert_eq!(spin_run["metadata"]["namespace"], "apps");
+    assert_eq!(
+        spin_run["metadata"]["annotations"]["spin-kube.dev/default-executor"],
+        "true"
+    );
+    let config = &spin_run["spec"]["deploymentConfig"];
+    assert_eq!(config["spinImage"], "ghcr.io/spin-kube-rs/spin-run:dev");
+    assert!(config.get("runtimeClassName").is_none());
+}
+
+#[test]
 fn bad_values_fail_naming_the_value() {
     let cases = [
         ("replicas=2", "additional properties 'replicas' not allowed"),

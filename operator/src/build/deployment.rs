@@ -9,7 +9,7 @@ use spin_app::settings::{self, InvocationLimit};
 use spin_crds::spinapp::HealthProbe;
 use spin_crds::{SpinApp, SpinAppExecutor};
 
-use super::ReferencedConfig;
+use super::{ReferencedConfig, spin_image};
 use crate::labels;
 
 /// The port the app listens on inside the pod (`SPIN_HTTP_LISTEN_ADDR`).
@@ -123,18 +123,15 @@ pub fn build(
     // With a RuntimeClass the shim runs the app from the image's Wasm layers and the
     // command is a placeholder containerd requires; with `spinImage` a Spin binary in
     // an ordinary container pulls and runs the app.
+    let mut security_context = None;
     let (image, command) = match &deployment_config.spin_image {
         Some(spin_image) => {
-            args.splice(
-                0..0,
-                [
-                    "up".to_string(),
-                    "--listen".into(),
-                    format!("0.0.0.0:{HTTP_PORT}"),
-                    "--from".into(),
-                    spec.image.clone(),
-                ],
-            );
+            let pod = spin_image::pod(spec);
+            args.splice(0..0, pod.args);
+            volumes.extend(pod.volumes);
+            mounts.extend(pod.mounts);
+            env.extend(pod.env);
+            security_context = Some(pod.security_context);
             (spin_image.clone(), None)
         }
         None => (spec.image.clone(), Some(vec!["/".to_string()])),
@@ -192,6 +189,7 @@ pub fn build(
                     image_pull_secrets: (!spec.image_pull_secrets.is_empty())
                         .then(|| spec.image_pull_secrets.clone()),
                     service_account_name: spec.service_account_name.clone(),
+                    security_context,
                     volumes: (!volumes.is_empty()).then_some(volumes),
                     containers: vec![container],
                     // Kubernetes merges these with the RuntimeClass's scheduling at

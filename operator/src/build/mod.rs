@@ -2,6 +2,7 @@
 
 mod deployment;
 mod service;
+mod spin_image;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
