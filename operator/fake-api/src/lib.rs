@@ -1,6 +1,7 @@
 //! An in-memory Kubernetes API server, enough for the SpinApp operator and the `spin
 //! kube` CLI: GET (objects, and lists filtered by label and field selectors), watches
-//! (every change streamed from a resourceVersion), server-side apply, JSON merge patches
+//! (every change streamed from a resourceVersion), server-side apply with field
+//! ownership and conflicts ([`ownership`]), the scale subresource, JSON merge patches
 //! (objects and status), DELETE with finalizers and garbage collection of dependents, Event creation
 //! (events.k8s.io/v1, readable as core/v1 too), pod logs, and RBAC refusals on demand. It answers through a tower service, so the real
 //! `kube::Client` talks to it unchanged.
@@ -8,6 +9,8 @@
 mod http_server;
 pub mod kubectl;
 mod logs;
+pub mod ownership;
+mod scale;
 mod selectors;
 mod watch;
 
@@ -196,6 +199,37 @@ impl FakeApi {
                 }
                 self.pod_log(pod_path, &state.logs, &query)
             }
+            Method::GET if path.ends_with("/scale") => {
+                match state.objects.get(path.trim_end_matches("/scale")) {
+                    Some(obj) => json_response(StatusCode::OK, &scale::of(obj)),
+                    None => not_found(&path),
+                }
+            }
+            Method::PATCH | Method::PUT if path.ends_with("/scale") => {
+                let object_path = path.trim_end_matches("/scale").to_string();
+                let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+                let Some(before) = state.objects.get(&object_path).cloned() else {
+                    return not_found(&path);
+                };
+                let Some(after) = scale::scaled(&before, &request) else {
+                    return json_response(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Invalid", "code": 422, "message": "spec.replicas: Required value"}),
+                    );
+                };
+                let mut after = ownership::update(&before, after, &updater(&query));
+                after["metadata"]["resourceVersion"] = json!(version);
+                if before["spec"] != after["spec"] {
+                    after["metadata"]["generation"] =
+                        json!(before["metadata"]["generation"].as_i64().unwrap_or(1) + 1);
+                }
+                let number = state.version;
+                state
+                    .changes
+                    .record(number, &object_path, "MODIFIED", &after);
+                state.objects.insert(object_path, after.clone());
+                json_response(StatusCode::OK, &scale::of(&after))
+            }
             Method::GET => {
                 if let Some(obj) = state.objects.get(&path) {
                     return json_response(StatusCode::OK, obj);
@@ -265,7 +299,9 @@ impl FakeApi {
                 let Some(obj) = state.objects.get_mut(&path) else {
                     return not_found(&path);
                 };
+                let before = obj.clone();
                 merge_patch(obj, &patch);
+                *obj = ownership::update(&before, obj.clone(), &updater(&query));
                 obj["metadata"]["resourceVersion"] = json!(version);
                 let obj = obj.clone();
                 let number = state.version;
@@ -282,8 +318,15 @@ impl FakeApi {
                 json_response(StatusCode::OK, &obj)
             }
             Method::PATCH if content_type.starts_with("application/apply-patch") => {
-                let mut applied: Value = serde_json::from_slice(&body).unwrap();
+                let applied: Value = serde_json::from_slice(&body).unwrap();
                 let existing = state.objects.get(&path).cloned();
+                let manager = selectors::query_param(&query, "fieldManager").unwrap_or_default();
+                let force = selectors::query_param(&query, "force").as_deref() == Some("true");
+                let mut applied =
+                    match ownership::apply(existing.as_ref(), &applied, &manager, force) {
+                        Ok(object) => object,
+                        Err(refused) => return apply_conflict(&refused),
+                    };
                 let generation = existing
                     .as_ref()
                     .map(|e| {
@@ -300,8 +343,6 @@ impl FakeApi {
                         let (name, plural) = (segments.next(), segments.next());
                         json!(format!("uid-{}-{}", plural.unwrap(), name.unwrap()))
                     });
-                applied["metadata"]["managedFields"] =
-                    managed_fields(existing.as_ref(), &query, &applied);
                 applied["metadata"]["generation"] = json!(generation);
                 applied["metadata"]["resourceVersion"] = json!(version);
                 // As the API server does: the namespace comes from the URL.
@@ -311,9 +352,6 @@ impl FakeApi {
                     .and_then(|r| r.split('/').next())
                 {
                     applied["metadata"]["namespace"] = json!(ns);
-                }
-                if let Some(status) = existing.as_ref().and_then(|e| e.get("status")) {
-                    applied["status"] = status.clone();
                 }
                 let kind = if existing.is_some() {
                     "MODIFIED"
@@ -347,6 +385,7 @@ impl FakeApi {
                 if current.as_ref() != Some(&obj["metadata"]["resourceVersion"]) {
                     return conflict(&path);
                 }
+                obj = ownership::update(&state.objects[&path], obj, &updater(&query));
                 obj["metadata"]["resourceVersion"] = json!(version);
                 let number = state.version;
                 state.changes.record(number, &path, "MODIFIED", &obj);
@@ -425,22 +464,25 @@ fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
         .unwrap()
 }
 
-/// The field managers of an applied object: the existing ones plus this request's
-/// `fieldManager` (whole-object ownership; field-level ownership is not modelled).
-fn managed_fields(existing: Option<&Value>, query: &str, applied: &Value) -> Value {
-    let mut managers: Vec<Value> = existing
-        .and_then(|e| e["metadata"]["managedFields"].as_array().cloned())
-        .unwrap_or_default();
-    let manager = selectors::query_param(query, "fieldManager").unwrap_or_default();
-    if !managers.iter().any(|m| m["manager"] == manager.as_str()) {
-        managers.push(json!({
-            "manager": manager,
-            "operation": "Apply",
-            "apiVersion": applied["apiVersion"],
-            "fieldsType": "FieldsV1",
-        }));
-    }
-    Value::Array(managers)
+/// The manager of an update: its `fieldManager`, else what the API server derives from
+/// an unnamed client.
+fn updater(query: &str) -> String {
+    selectors::query_param(query, "fieldManager").unwrap_or_else(|| "unknown".into())
+}
+
+/// 409 for an apply that conflicts with other managers, as the API server words it.
+fn apply_conflict(refused: &ownership::Conflict) -> Response<Body> {
+    let causes: Vec<Value> = refused
+        .conflicts
+        .iter()
+        .map(|(manager, field)| {
+            json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{manager}\""), "field": field})
+        })
+        .collect();
+    json_response(
+        StatusCode::CONFLICT,
+        &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409, "message": refused.message, "details": {"causes": causes}}),
+    )
 }
 
 /// The RBAC verb of a request.
