@@ -287,6 +287,9 @@ impl FakeApi {
                 let Some(obj) = state.objects.get_mut(&object_path) else {
                     return not_found(&path);
                 };
+                if obj["status"] == patch["status"] {
+                    return json_response(StatusCode::OK, obj);
+                }
                 obj["status"] = patch["status"].clone();
                 obj["metadata"]["resourceVersion"] = json!(version);
                 let obj = obj.clone();
@@ -352,6 +355,10 @@ impl FakeApi {
                     .and_then(|r| r.split('/').next())
                 {
                     applied["metadata"]["namespace"] = json!(ns);
+                }
+                if let Some(existing) = existing.as_ref().filter(|e| unchanged(e, &applied)) {
+                    // As the API server: a no-op apply writes nothing and wakes no watch.
+                    return json_response(StatusCode::OK, existing);
                 }
                 let kind = if existing.is_some() {
                     "MODIFIED"
@@ -462,6 +469,16 @@ fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(Full::new(Bytes::from(serde_json::to_vec(value).unwrap())).boxed())
         .unwrap()
+}
+
+/// Whether `after` differs from `before` only in what the server would rewrite anyway.
+fn unchanged(before: &Value, after: &Value) -> bool {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        v["metadata"]["resourceVersion"] = Value::Null;
+        v
+    };
+    strip(before) == strip(after)
 }
 
 /// The manager of an update: its `fieldManager`, else what the API server derives from
