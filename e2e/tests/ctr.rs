@@ -280,6 +280,86 @@ fn limits_come_from_the_container_env_and_bad_values_are_refused() {
     );
 }
 
+/// The runtime config file as the operator provides it: a Secret mounted at
+/// `/runtime-config.toml` and `--runtime-config-file` in the container's args.
+#[test]
+fn a_mounted_runtime_config_file_places_key_value_stores_and_bad_ones_fail() {
+    let containerd = LocalContainerd::start();
+    let rootfs = tempfile::tempdir().unwrap();
+    probe::write_app(
+        rootfs.path(),
+        &test_guests::probe("counter", test_guests::Probe::KeyValue),
+    );
+    let manifest = rootfs.path().join("spin.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text + "key_value_stores = [\"default\"]\n").unwrap();
+    let root = rootfs.path().display().to_string();
+    let secret = tempfile::tempdir().unwrap();
+    let config = secret.path().join("runtime-config.toml");
+    let mount = format!(
+        "type=bind,src={},dst=/runtime-config.toml,options=rbind:ro",
+        config.display()
+    );
+    let run = |mode: &str, id: &str, port: Option<u16>| {
+        containerd
+            .spin_run(
+                mode,
+                port,
+                &[
+                    "--mount",
+                    &mount,
+                    "--rootfs",
+                    &root,
+                    id,
+                    "/",
+                    "--runtime-config-file",
+                    "/runtime-config.toml",
+                ],
+            )
+            .output()
+            .unwrap()
+    };
+
+    std::fs::write(
+        &config,
+        "[key_value_store.default]\ntype = \"spin\"\npath = \"data/kv.db\"\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let started = run("-d", "with-config", Some(port));
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    // Bodies come chunked: `1\r\nx\r\n0…`, then `2\r\nxx\r\n0…`.
+    let first = wait_for_200(port, "/", Duration::from_secs(60)).1;
+    assert!(first.contains("\nx\r\n"), "{first:?}");
+    let second = get(port, "/").unwrap().1;
+    assert!(second.contains("\nxx\r\n"), "{second:?}");
+
+    for (text, expected) in [
+        (
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://:s3cret@db\"\n",
+            "[key_value_store.default]: type = \"redis\" is not supported by this runtime yet",
+        ),
+        (
+            "[key_value_store.default]\ntype = \"spin\"\npath = \"/etc/passwd\"\n",
+            "[key_value_store.default]: in a pod, `path` must be a relative path",
+        ),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let out = run("--rm", "bad-config", None);
+        assert!(!out.status.success());
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            e.contains("container bad-config: runtime config") && e.contains(expected),
+            "{e}"
+        );
+        assert!(!e.contains("s3cret"), "{e}");
+    }
+}
+
 /// The bundled sample built with the real Python SDK (componentize-py + spin-sdk; built
 /// by `e2e/test.sh` before the tests), pushed as an artifact and served by the shim: a
 /// 37 MB component checked against its layer digest, a static file big enough for a

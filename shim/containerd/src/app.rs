@@ -70,6 +70,11 @@ pub enum AppError {
         id: String,
         source: spin_runtime::config::SettingError,
     },
+    #[error("container {id}: {source}")]
+    RuntimeConfig {
+        id: String,
+        source: spin_runtime::runtime_config_file::RuntimeConfigError,
+    },
     #[error("container {id}: {0}", id = .0)]
     Io(String),
 }
@@ -122,6 +127,11 @@ fn runtime_config(id: &str, spec: &BundleSpec, work_dir: &Path) -> Result<Runtim
         .map(String::from)
         .collect();
     config.variables = spin_runtime::config::variables_from_env(spec.env.iter().cloned());
+    config.key_value_stores = crate::runtime_config_mount::key_value_stores(spec, work_dir)
+        .map_err(|source| AppError::RuntimeConfig {
+            id: id.into(),
+            source,
+        })?;
     config
         .apply_env(|name| spec.env_var(name))
         .map_err(|source| AppError::Setting {

@@ -32,6 +32,10 @@ pub struct BundleSpec {
     pub memory_limit: Option<u64>,
     /// `linux.cgroupsPath`.
     pub cgroups_path: Option<String>,
+    /// `process.args` (the shim runs no process; the operator passes flags here).
+    pub args: Vec<String>,
+    /// Bind mounts as (destination in the container, source on the host).
+    pub mounts: Vec<(PathBuf, PathBuf)>,
 }
 
 impl BundleSpec {
@@ -80,9 +84,27 @@ impl BundleSpec {
             .and_then(|m| m.limit())
             .filter(|&l| l > 0)
             .map(|l| l as u64);
+        let args = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.args().clone())
+            .unwrap_or_default();
+        let mounts = spec
+            .mounts()
+            .as_ref()
+            .map(|mounts| {
+                mounts
+                    .iter()
+                    .filter(|m| m.typ().as_deref().is_none_or(|t| t == "bind"))
+                    .filter_map(|m| Some((m.destination().clone(), m.source().clone()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(Self {
             root,
             env,
+            args,
+            mounts,
             annotations: spec.annotations().clone().unwrap_or_default(),
             netns,
             memory_limit,

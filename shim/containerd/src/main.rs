@@ -11,6 +11,7 @@ mod bundle;
 mod cgroup;
 mod logs;
 mod rootfs;
+mod runtime_config_mount;
 mod shim;
 mod spin_container;
 mod stats;

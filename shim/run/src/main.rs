@@ -5,17 +5,19 @@
 
 mod source;
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
 use spin_app::settings;
-use spin_runtime::config::{InstanceReuse, Limits};
+use spin_runtime::config::{InstanceReuse, KeyValueLocation, Limits};
 use spin_runtime::log_queue::LogQueue;
+use spin_runtime::runtime_config_file::{KeyValueStoreConfig, RuntimeConfigFile};
 use spin_runtime::trigger::http::HttpServer;
 use spin_runtime::{PreparedApp, RuntimeConfig};
 
@@ -49,6 +51,10 @@ struct Args {
     /// Precompiled-component cache; default: ~/.cache/spin-kube/compiled.
     #[arg(long, env = "SPIN_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
+    /// Spin runtime config file (TOML): key-value stores (`[key_value_store.LABEL]`,
+    /// `type = "spin"`, `path` relative to this file's directory).
+    #[arg(long, env = "SPIN_RUNTIME_CONFIG_FILE")]
+    runtime_config_file: Option<PathBuf>,
     /// Compile every time instead of using the cache.
     #[arg(long)]
     no_cache: bool,
@@ -152,6 +158,9 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<()> {
     let mut config = RuntimeConfig::local(work.path().to_path_buf());
     config.listen = args.listen;
     config.key_value_path = state_dir.join("sqlite_key_value.db");
+    if let Some(file) = &args.runtime_config_file {
+        config.key_value_stores = key_value_stores(file)?;
+    }
     config.compile_cache_dir = if args.no_cache {
         None
     } else {
@@ -205,6 +214,26 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<()> {
         .await;
     drop(work);
     Ok(())
+}
+
+/// The key-value stores of a runtime config file; a relative `path` is resolved against
+/// the file's directory, as `spin up` does.
+fn key_value_stores(file: &Path) -> anyhow::Result<BTreeMap<String, KeyValueLocation>> {
+    let parsed = RuntimeConfigFile::read(file)?;
+    let base = file.parent().unwrap_or(Path::new("."));
+    Ok(parsed
+        .key_value_stores
+        .into_iter()
+        .map(|(label, store)| {
+            let location = match store {
+                KeyValueStoreConfig::Spin { path: Some(path) } => {
+                    KeyValueLocation::File(base.join(path))
+                }
+                KeyValueStoreConfig::Spin { path: None } => KeyValueLocation::Memory,
+            };
+            (label, location)
+        })
+        .collect())
 }
 
 fn size(text: &str) -> Result<u64, String> {

@@ -164,6 +164,58 @@ fn key_value_persists_across_requests_and_restarts() {
 }
 
 #[test]
+fn a_runtime_config_file_places_key_value_stores() {
+    let app = TestApp::new(
+        &manifest(
+            "kv",
+            &[(
+                "/...",
+                "counter",
+                "kv.wasm",
+                "key_value_stores = [\"default\"]",
+            )],
+        ),
+        &[("kv.wasm", probe("counter", Probe::KeyValue))],
+    );
+    let config_dir = tempfile::tempdir().unwrap();
+    let config = config_dir.path().join("runtime-config.toml");
+    let flag = |text: &str| {
+        std::fs::write(&config, text).unwrap();
+        vec![
+            "--runtime-config-file".to_string(),
+            config.display().to_string(),
+        ]
+    };
+    let args = flag("[key_value_store.default]\ntype = \"spin\"\npath = \"data/kv.db\"\n");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = app.start(&args, &[]);
+    assert_eq!(run.get("/").body, "x");
+    drop(run);
+    let run = app.start(&args, &[]);
+    assert_eq!(run.get("/").body, "xx");
+    drop(run);
+    // Relative to the runtime config file, as `spin up` resolves it.
+    assert!(config_dir.path().join("data/kv.db").is_file());
+    assert!(!app.path().join(".spin/sqlite_key_value.db").exists());
+
+    // Without a path the store is in memory: a restart starts it empty.
+    let args = flag("[key_value_store.default]\ntype = \"spin\"\n");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = app.start(&args, &[]);
+    assert_eq!(run.get("/").body, "x");
+    drop(run);
+    assert_eq!(app.start(&args, &[]).get("/").body, "x");
+
+    let args = flag("[key_value_store.default]\ntype = \"memcached\"\n");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let log = start_error(app.path(), &args, &[]);
+    assert!(
+        log.contains("runtime-config.toml: [key_value_store.default]: unknown type \"memcached\""),
+        "{log}"
+    );
+}
+
+#[test]
 fn key_value_store_must_be_granted() {
     let app = TestApp::new(
         &manifest("kv", &[("/...", "counter", "kv.wasm", "")]),

@@ -4,7 +4,7 @@
 //! typo is reported in milliseconds.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -15,11 +15,12 @@ use wasmtime::component::{Component, Linker};
 
 use crate::RuntimeError;
 use crate::compile_cache::{CompileCache, CompileOutcome};
+use crate::config::KeyValueLocation;
 use crate::config::RuntimeConfig;
 use crate::content::{ContentResolver, read_verified};
 use crate::engine::{PoolLimits, SharedEngine};
 use crate::host::bindings;
-use crate::host::key_value::{KeyValueAccess, KeyValueDb};
+use crate::host::key_value::{KeyValueAccess, KeyValueDb, KeyValueStores};
 use crate::host::outbound::OutboundPolicy;
 use crate::host::state::{ComponentHost, RequestState};
 use crate::host::variables::{component_variables, resolve_app_variables};
@@ -94,17 +95,13 @@ impl PreparedApp {
             return Err(RuntimeError::NothingToServe);
         }
         let app_values = resolve_app_variables(&app, &config.variables)?;
-        let kv_db = open_key_value(
-            &app,
-            &config.key_value_path,
-            config.limits.max_key_value_bytes,
-        )?;
+        let kv_stores = Arc::new(open_key_value(&app, &config)?);
 
         let mut hosts = Vec::new();
         for component in app.components.iter().filter(|c| served.contains(&c.id)) {
             hosts.push((
                 component,
-                component_host(component, &app_values, &kv_db, &config, content)?,
+                component_host(component, &app_values, &kv_stores, &config, content)?,
             ));
         }
 
@@ -255,41 +252,57 @@ fn http_trigger(
     Ok(HttpTriggerConfig { route, component })
 }
 
-fn open_key_value(
-    app: &LockedApp,
-    path: &Path,
-    max_bytes: u64,
-) -> Result<Option<Arc<KeyValueDb>>, RuntimeError> {
-    let mut any = false;
+/// Opens the database of every store some component is granted: the runtime config
+/// file's location for its label, else (for `default`) the app's state directory.
+/// Labels placed in the same file share one connection.
+fn open_key_value(app: &LockedApp, config: &RuntimeConfig) -> Result<KeyValueStores, RuntimeError> {
+    let mut stores = KeyValueStores::new();
+    let mut files: BTreeMap<PathBuf, Arc<KeyValueDb>> = BTreeMap::new();
+    let max_bytes = config.limits.max_key_value_bytes;
+    let default_location = KeyValueLocation::File(config.key_value_path.clone());
     for c in &app.components {
         for label in c.metadata_strings("key_value_stores") {
-            if label != "default" {
-                return Err(RuntimeError::KeyValue {
-                    component: c.id.clone(),
-                    problem: format!(
-                        "store `{label}` has no backing store; only `default` is available \
-                         (stores from runtime config files are not supported yet)"
-                    ),
-                });
+            if stores.contains_key(&label) {
+                continue;
             }
-            any = true;
+            let location = match config.key_value_stores.get(&label) {
+                Some(location) => location,
+                None if label == "default" => &default_location,
+                None => {
+                    return Err(RuntimeError::KeyValue {
+                        component: c.id.clone(),
+                        problem: format!(
+                            "store `{label}` has no backing store; only `default` has one \
+                             unless a runtime config file adds [key_value_store.{label}] \
+                             (e.g. type = \"spin\", path = \"{label}.db\")"
+                        ),
+                    });
+                }
+            };
+            let opened = match location {
+                KeyValueLocation::Memory => KeyValueDb::in_memory(max_bytes).map(Arc::new),
+                KeyValueLocation::File(path) => match files.get(path) {
+                    Some(db) => Ok(db.clone()),
+                    None => KeyValueDb::open(path, max_bytes).map(Arc::new),
+                },
+            };
+            let db = opened.map_err(|e| RuntimeError::KeyValue {
+                component: c.id.clone(),
+                problem: format!("store `{label}`: {e}"),
+            })?;
+            if let KeyValueLocation::File(path) = location {
+                files.insert(path.clone(), db.clone());
+            }
+            stores.insert(label, db);
         }
     }
-    if !any {
-        return Ok(None);
-    }
-    KeyValueDb::open(path, max_bytes)
-        .map(|db| Some(Arc::new(db)))
-        .map_err(|e| RuntimeError::KeyValue {
-            component: "*".into(),
-            problem: e.to_string(),
-        })
+    Ok(stores)
 }
 
 fn component_host(
     component: &LockedComponent,
     app_values: &BTreeMap<String, String>,
-    kv_db: &Option<Arc<KeyValueDb>>,
+    kv_stores: &Arc<KeyValueStores>,
     config: &RuntimeConfig,
     content: &dyn ContentResolver,
 ) -> Result<ComponentHost, RuntimeError> {
@@ -311,7 +324,7 @@ fn component_host(
         files_dir,
         key_value: KeyValueAccess {
             granted: component.metadata_strings("key_value_stores"),
-            db: kv_db.clone(),
+            stores: kv_stores.clone(),
         },
         outbound: OutboundPolicy::new(
             &component.id,

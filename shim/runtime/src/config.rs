@@ -11,8 +11,12 @@ use spin_app::settings::{self, Setting};
 pub struct RuntimeConfig {
     /// Where the HTTP trigger listens (`SPIN_HTTP_LISTEN_ADDR`).
     pub listen: SocketAddr,
-    /// SQLite file backing the `default` key-value store; kept across restarts.
+    /// SQLite file backing the `default` key-value store unless the runtime config
+    /// file places it; kept across restarts.
     pub key_value_path: PathBuf,
+    /// Key-value stores from the runtime config file, by label, their locations
+    /// resolved by the embedder.
+    pub key_value_stores: std::collections::BTreeMap<String, KeyValueLocation>,
     /// Directory for per-app working files (staged `files` mounts).
     pub work_dir: PathBuf,
     /// Precompiled components, reused across runs; `None` compiles every time.
@@ -32,6 +36,15 @@ pub struct RuntimeConfig {
     pub limits: Limits,
     /// Whether WASIp3 instances serve more than one request.
     pub reuse: InstanceReuse,
+}
+
+/// Where a key-value store's data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyValueLocation {
+    /// A SQLite file, kept across restarts.
+    File(PathBuf),
+    /// In memory, for as long as the app runs.
+    Memory,
 }
 
 /// Instance reuse for WASIp3 components (Spin's `--max-instance-reuse-count`,
@@ -185,6 +198,7 @@ impl RuntimeConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
             key_value_path: work_dir.join("sqlite_key_value.db"),
+            key_value_stores: Default::default(),
             compile_cache_dir: None,
             work_dir,
             request_timeout: Duration::from_secs(30),

@@ -17,6 +17,7 @@ mod files;
 pub mod host;
 pub mod log_queue;
 mod prerelease;
+pub mod runtime_config_file;
 pub mod trigger;
 
 pub use app::PreparedApp;

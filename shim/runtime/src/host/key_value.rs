@@ -1,9 +1,10 @@
 //! `fermyon:spin/key-value@2.0.0` on SQLite. Every database call runs on Tokio's
 //! blocking threads, so a slow disk or a busy lock never holds an async worker.
 //!
-//! The `default` store of an app lives in one SQLite file, in the same table layout
-//! Spin uses for `.spin/sqlite_key_value.db`, so data survives restarts and a file
-//! written by `spin up` can be reused.
+//! A store lives in a SQLite file (the `default` store in the app's state directory,
+//! others where the runtime config file puts them), in the same table layout Spin uses
+//! for `.spin/sqlite_key_value.db`, so data survives restarts and a file written by
+//! `spin up` can be reused; or in an in-memory database.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -17,9 +18,10 @@ use crate::host::state::RequestState;
 /// Most stores one request may hold open at once.
 const MAX_OPEN_STORES: usize = 16;
 
-/// The SQLite database behind an app's key-value stores.
+/// A SQLite database behind key-value stores.
 #[derive(Debug)]
 pub struct KeyValueDb {
+    /// The file, or `:memory:`.
     path: PathBuf,
     conn: Mutex<Connection>,
 }
@@ -35,14 +37,31 @@ impl KeyValueDb {
     /// Opens (or creates) the database, capped at `max_bytes` (SQLite's
     /// `max_page_count`): past it, writes fail with "database or disk is full".
     pub fn open(path: &Path, max_bytes: u64) -> Result<Self, KeyValueDbError> {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let conn = Connection::open(path).map_err(|source| KeyValueDbError {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::init(conn, path, max_bytes)
+    }
+
+    /// An in-memory database, capped like a file.
+    pub fn in_memory(max_bytes: u64) -> Result<Self, KeyValueDbError> {
+        let path = Path::new(":memory:");
+        let conn = Connection::open_in_memory().map_err(|source| KeyValueDbError {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::init(conn, path, max_bytes)
+    }
+
+    fn init(conn: Connection, path: &Path, max_bytes: u64) -> Result<Self, KeyValueDbError> {
         let err = |source| KeyValueDbError {
             path: path.to_path_buf(),
             source,
         };
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let conn = Connection::open(path).map_err(err)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA busy_timeout = 5000;
@@ -187,13 +206,16 @@ impl KeyValueDb {
     }
 }
 
+/// The app's key-value stores: each label's database (labels may share one).
+pub type KeyValueStores = std::collections::HashMap<String, Arc<KeyValueDb>>;
+
 /// The stores a component may open, and where they live.
 #[derive(Debug, Clone)]
 pub struct KeyValueAccess {
     /// Labels the manifest grants (`key_value_stores`).
     pub granted: Vec<String>,
-    /// Backing database of the `default` store; other labels need runtime config.
-    pub db: Option<Arc<KeyValueDb>>,
+    /// The app's stores.
+    pub stores: Arc<KeyValueStores>,
 }
 
 /// A store opened by the guest: its label.
@@ -276,7 +298,7 @@ impl RequestState {
             );
             return Ok(Err(Error::AccessDenied));
         }
-        if label != "default" || access.db.is_none() {
+        if !access.stores.contains_key(&label) {
             return Ok(Err(Error::NoSuchStore));
         }
         if self.open_stores >= MAX_OPEN_STORES {
@@ -305,8 +327,9 @@ impl RequestState {
     pub(crate) fn db_of_label(&self, label: &str) -> wasmtime::Result<Arc<KeyValueDb>> {
         self.component
             .key_value
-            .db
-            .clone()
+            .stores
+            .get(label)
+            .cloned()
             .ok_or_else(|| wasmtime::format_err!("store {label} has no database"))
     }
 }
@@ -361,6 +384,19 @@ mod tests {
         assert!(!db.compare_and_swap("s", "k", Some(b"0"), b"2").unwrap());
         assert!(db.compare_and_swap("s", "k", Some(b"1"), b"2").unwrap());
         assert_eq!(db.get("s", "k").unwrap().as_deref(), Some(&b"2"[..]));
+    }
+
+    #[test]
+    fn in_memory_stores_work_and_are_capped() {
+        let db = KeyValueDb::in_memory(256 << 10).unwrap();
+        db.set("cache", "a", b"1").unwrap();
+        assert_eq!(db.get("cache", "a").unwrap().as_deref(), Some(&b"1"[..]));
+        let value = vec![7u8; 16 << 10];
+        let full = (0..100).find_map(|i| db.set("cache", &format!("k{i}"), &value).err());
+        assert!(
+            matches!(&full, Some(Error::Other(e)) if e.contains("full")),
+            "{full:?}"
+        );
     }
 
     #[test]
