@@ -140,9 +140,9 @@ fn components_to_retain_keeps_only_those() {
     );
 }
 
-#[test]
-fn key_value_persists_across_requests_and_restarts() {
-    let app = TestApp::new(
+/// An app whose component counts requests in the `default` key-value store.
+fn counter_app() -> TestApp {
+    TestApp::new(
         &manifest(
             "kv",
             &[(
@@ -153,7 +153,12 @@ fn key_value_persists_across_requests_and_restarts() {
             )],
         ),
         &[("kv.wasm", probe("counter", Probe::KeyValue))],
-    );
+    )
+}
+
+#[test]
+fn key_value_persists_across_requests_and_restarts() {
+    let app = counter_app();
     let run = app.start(&[], &[]);
     assert_eq!(run.get("/").body, "x");
     assert_eq!(run.get("/").body, "xx");
@@ -165,18 +170,7 @@ fn key_value_persists_across_requests_and_restarts() {
 
 #[test]
 fn a_runtime_config_file_places_key_value_stores() {
-    let app = TestApp::new(
-        &manifest(
-            "kv",
-            &[(
-                "/...",
-                "counter",
-                "kv.wasm",
-                "key_value_stores = [\"default\"]",
-            )],
-        ),
-        &[("kv.wasm", probe("counter", Probe::KeyValue))],
-    );
+    let app = counter_app();
     let config_dir = tempfile::tempdir().unwrap();
     let config = config_dir.path().join("runtime-config.toml");
     let flag = |text: &str| {
