@@ -64,6 +64,10 @@ struct Args {
     /// Most memory one request's instance may use, in MiB.
     #[arg(long, env = "SPIN_MAX_INSTANCE_MEMORY_MB", default_value_t = 256)]
     max_instance_memory: usize,
+    /// The same in bytes or a quantity (`64Mi`), as SpinKube's variable (which the
+    /// operator sets from `invocationLimits.memory`); takes precedence when given.
+    #[arg(long, env = settings::MAX_INSTANCE_MEMORY.env, value_parser = size)]
+    max_instance_memory_bytes: Option<u64>,
     /// Most concurrent requests (instances); more get 503.
     #[arg(long, env = settings::MAX_CONCURRENT_INSTANCES.env, default_value_t = 1000)]
     max_concurrent: u32,
@@ -169,7 +173,10 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<()> {
             .or_else(spin_runtime::app::default_cache_dir)
     };
     config.request_timeout = Duration::from_secs(args.request_timeout);
-    config.max_instance_memory = args.max_instance_memory << 20;
+    config.max_instance_memory = match args.max_instance_memory_bytes {
+        Some(bytes) => usize::try_from(bytes).unwrap_or(usize::MAX),
+        None => args.max_instance_memory << 20,
+    };
     config.max_concurrent_instances = args.max_concurrent;
     config.limits = Limits {
         max_request_body: args.max_request_body,

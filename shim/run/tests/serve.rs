@@ -338,6 +338,22 @@ fn trap_timeout_and_out_of_memory_fail_only_their_request() {
 }
 
 #[test]
+fn spinkubes_instance_memory_variable_caps_instances() {
+    let app = TestApp::new(
+        &manifest("capped", &[("/...", "ok", "ok.wasm", "")]),
+        &[("ok.wasm", probe("ok", Probe::Hello))],
+    );
+    // Below the component's own minimum memory: refused at start, saying so.
+    let log = start_error(app.path(), &[], &[("SPIN_MAX_INSTANCE_MEMORY", "4Ki")]);
+    assert!(log.contains("exceeds the limit of 0x1000 bytes"), "{log}");
+    let run = app.start(&[], &[("SPIN_MAX_INSTANCE_MEMORY", "64Mi")]);
+    assert_eq!(run.get("/").status, 200);
+    drop(run);
+    let log = start_error(app.path(), &[], &[("SPIN_MAX_INSTANCE_MEMORY", "lots")]);
+    assert!(log.contains("--max-instance-memory-bytes"), "{log}");
+}
+
+#[test]
 fn a_busy_guest_does_not_block_others() {
     let app = TestApp::new(
         &manifest(
