@@ -85,6 +85,49 @@ fn current_python_sdk_app_serves_every_capability() {
     assert_eq!(run.get("/wasi-count").body, "wasi-visits=3\n");
 }
 
+/// The sample as a `spinImage` executor's pod runs it: pushed with `spin kube push`,
+/// pulled by `spin-run` from a real registry, its key-value store placed by a runtime
+/// config file.
+#[test]
+fn current_python_sdk_app_runs_from_a_registry_with_a_runtime_config_file() {
+    let Some(dir) = sample() else { return };
+    let app = sample_copy(&dir);
+    let registry = spin_kube_e2e::registry::LocalRegistry::start();
+    let image = registry.push_app(app.path(), "hello-python-sdk5:v1");
+    let work = tempfile::tempdir().unwrap();
+    let runtime_config = work.path().join("runtime-config.toml");
+    std::fs::write(
+        &runtime_config,
+        "[key_value_store.default]\ntype = \"spin\"\npath = \"data/kv.db\"\n",
+    )
+    .unwrap();
+    let (cache, blobs) = (cache_dir(), work.path().join("registry"));
+    let args = [
+        "--cache-dir",
+        cache.as_str(),
+        "--registry-cache",
+        blobs.to_str().unwrap(),
+        "--runtime-config-file",
+        runtime_config.to_str().unwrap(),
+    ];
+    let run = Runner::start(
+        Path::new(&image),
+        &args,
+        &[("DOCKER_CONFIG", "/nonexistent")],
+    )
+    .unwrap_or_else(|e| panic!("spin-run did not start: {e}"));
+    let r = run.get("/");
+    assert_eq!(r.status, 200, "{}", run.log());
+    // The static file came as a data layer, checked against its digest.
+    assert_eq!(
+        run.get("/file").body,
+        std::fs::read_to_string(dir.join("static/hello.txt")).unwrap()
+    );
+    assert_eq!(run.get("/count").body, "visits=1\n");
+    assert_eq!(run.get("/count").body, "visits=2\n");
+    assert!(work.path().join("data/kv.db").is_file());
+}
+
 #[test]
 fn a_trap_a_timeout_and_the_memory_cap_stay_with_their_request() {
     let Some(dir) = sample() else { return };
