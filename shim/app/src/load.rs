@@ -380,11 +380,17 @@ impl Locker<'_> {
                 AllowedHost::parse(host).map_err(|e| self.err(&field, e))?;
             }
         }
-        for store in &c.key_value_stores {
-            if !is_kebab_id(store) && !is_lower_snake_id(store) {
+        for (field, labels, what) in [
+            ("key_value_stores", &c.key_value_stores, "store"),
+            ("sqlite_databases", &c.sqlite_databases, "database"),
+        ] {
+            if let Some(label) = labels
+                .iter()
+                .find(|l| !is_kebab_id(l) && !is_lower_snake_id(l))
+            {
                 return Err(self.err(
-                    format!("{base}.key_value_stores"),
-                    format!("{store:?} is not a store label (like `default` or `my-store`)"),
+                    format!("{base}.{field}"),
+                    format!("{label:?} is not a {what} label (like `default` or `my-{what}`)"),
                 ));
             }
         }

@@ -78,6 +78,11 @@ pub const MAX_KEY_VALUE_BYTES: Setting = setting(
     "spin-kube.dev/maxKeyValueBytes",
     Kind::Bytes,
 );
+pub const MAX_SQLITE_BYTES: Setting = setting(
+    "SPIN_SQLITE_MAX_BYTES",
+    "spin-kube.dev/maxSqliteBytes",
+    Kind::Bytes,
+);
 pub const REQUEST_TIMEOUT_SECS: Setting = setting(
     "SPIN_REQUEST_TIMEOUT_SECS",
     "spin-kube.dev/requestTimeoutSeconds",
@@ -121,6 +126,7 @@ pub const ALL: &[Setting] = &[
     MAX_OUTBOUND_RESPONSE_BODY,
     MAX_LOG_LINE_BYTES,
     MAX_KEY_VALUE_BYTES,
+    MAX_SQLITE_BYTES,
     REQUEST_TIMEOUT_SECS,
     MAX_CONCURRENT_INSTANCES,
     MAX_INSTANCE_REUSE_COUNT,

@@ -127,11 +127,14 @@ fn runtime_config(id: &str, spec: &BundleSpec, work_dir: &Path) -> Result<Runtim
         .map(String::from)
         .collect();
     config.variables = spin_runtime::config::variables_from_env(spec.env.iter().cloned());
-    config.key_value_stores = crate::runtime_config_mount::key_value_stores(spec, work_dir)
-        .map_err(|source| AppError::RuntimeConfig {
+    let placed = crate::runtime_config_mount::databases(spec, work_dir).map_err(|source| {
+        AppError::RuntimeConfig {
             id: id.into(),
             source,
-        })?;
+        }
+    })?;
+    config.key_value_stores = placed.key_value_stores;
+    config.sqlite_databases = placed.sqlite_databases;
     config
         .apply_env(|name| spec.env_var(name))
         .map_err(|source| AppError::Setting {

@@ -3,17 +3,14 @@
 //! shim runs no process, so it finds the file among the container's bind mounts (the
 //! destination the flag names, else `/runtime-config.toml`) and reads its host source.
 //!
-//! The file is the pod author's: a key-value store's `path` must be relative, without
-//! `..`, and is kept in the container's own state directory (`<work dir>/key-value/`);
-//! an absolute path (which in a container would name a file of the node) is refused.
+//! The file is the pod author's: a database's `path` must be relative, without `..`, and
+//! is kept in the container's own state directory (`<work dir>/key-value/` for key-value
+//! stores, `<work dir>/sqlite/` for SQLite databases); an absolute path (which in a
+//! container would name a file of the node) is refused.
 
-use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-use spin_runtime::config::KeyValueLocation;
-use spin_runtime::runtime_config_file::{
-    KeyValueStoreConfig, RuntimeConfigError, RuntimeConfigFile,
-};
+use spin_runtime::runtime_config_file::{PlacedDatabases, RuntimeConfigError, RuntimeConfigFile};
 
 use crate::bundle::BundleSpec;
 
@@ -21,35 +18,28 @@ use crate::bundle::BundleSpec;
 pub const DEFAULT_DESTINATION: &str = "/runtime-config.toml";
 const FLAG: &str = "--runtime-config-file";
 
-/// The key-value stores of the container's runtime config file (none without one).
-pub fn key_value_stores(
+/// The databases the container's runtime config file places (none without one).
+pub fn databases(
     spec: &BundleSpec,
     state_dir: &Path,
-) -> Result<BTreeMap<String, KeyValueLocation>, RuntimeConfigError> {
+) -> Result<PlacedDatabases, RuntimeConfigError> {
     let Some(file) = source(spec)? else {
-        return Ok(BTreeMap::new());
+        return Ok(PlacedDatabases::default());
     };
-    let parsed = RuntimeConfigFile::read(&file)?;
-    let mut stores = BTreeMap::new();
-    for (label, store) in parsed.key_value_stores {
-        let location = match store {
-            KeyValueStoreConfig::Spin { path: None } => KeyValueLocation::Memory,
-            KeyValueStoreConfig::Spin { path: Some(path) } => {
-                if !is_plain_relative(&path) {
-                    return Err(RuntimeConfigError {
-                        file: file.clone(),
-                        table: format!("[key_value_store.{label}]: "),
-                        problem: "in a pod, `path` must be a relative path without `..` (the \
-                                  store is kept in the container's state directory)"
-                            .into(),
-                    });
-                }
-                KeyValueLocation::File(state_dir.join("key-value").join(path))
-            }
+    RuntimeConfigFile::read(&file)?.place_databases(&file, |table, path| {
+        if !is_plain_relative(&path) {
+            return Err(
+                "in a pod, `path` must be a relative path without `..` (the database \
+                        is kept in the container's state directory)"
+                    .into(),
+            );
+        }
+        let dir = match table {
+            "key_value_store" => "key-value",
+            _ => "sqlite",
         };
-        stores.insert(label, location);
-    }
-    Ok(stores)
+        Ok(state_dir.join(dir).join(path))
+    })
 }
 
 /// The host file mounted where the container's runtime config file is expected.
@@ -94,6 +84,7 @@ fn is_plain_relative(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use spin_runtime::config::DatabaseLocation;
 
     fn spec(args: &[&str], mounts: &[(&str, &Path)]) -> BundleSpec {
         BundleSpec {
@@ -117,7 +108,7 @@ mod tests {
         let file = dir.path().join("secret-file");
         std::fs::write(
             &file,
-            "[key_value_store.default]\ntype = \"spin\"\npath = \"data/app.db\"\n[key_value_store.cache]\ntype = \"spin\"\n",
+            "[key_value_store.default]\ntype = \"spin\"\npath = \"data/app.db\"\n[key_value_store.cache]\ntype = \"spin\"\n[sqlite_database.default]\ntype = \"spin\"\npath = \"app.db\"\n",
         )
         .unwrap();
         let state = Path::new("/run/state");
@@ -125,41 +116,50 @@ mod tests {
             &["/"][..],
             &["/", "--runtime-config-file", DEFAULT_DESTINATION],
         ] {
-            let stores =
-                key_value_stores(&spec(args, &[(DEFAULT_DESTINATION, &file)]), state).unwrap();
+            let placed = databases(&spec(args, &[(DEFAULT_DESTINATION, &file)]), state).unwrap();
+            let stores = &placed.key_value_stores;
             assert_eq!(
                 stores["default"],
-                KeyValueLocation::File(state.join("key-value/data/app.db"))
+                DatabaseLocation::File(state.join("key-value/data/app.db"))
             );
-            assert_eq!(stores["cache"], KeyValueLocation::Memory);
+            assert_eq!(stores["cache"], DatabaseLocation::Memory);
+            assert_eq!(
+                placed.sqlite_databases["default"],
+                DatabaseLocation::File(state.join("sqlite/app.db"))
+            );
         }
         let moved = spec(
             &["--runtime-config-file=/etc/rc.toml"],
             &[("/etc/rc.toml", &file)],
         );
-        assert_eq!(key_value_stores(&moved, state).unwrap().len(), 2);
-        assert!(key_value_stores(&spec(&[], &[]), state).unwrap().is_empty());
+        assert_eq!(databases(&moved, state).unwrap().key_value_stores.len(), 2);
+        assert_eq!(
+            databases(&spec(&[], &[]), state).unwrap(),
+            PlacedDatabases::default()
+        );
     }
 
     #[test]
     fn paths_that_leave_the_state_directory_and_missing_mounts_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        for path in ["/etc/shadow", "../../x.db", "a/../../b.db", ""] {
-            let file = dir.path().join("rc.toml");
-            std::fs::write(
-                &file,
-                format!("[key_value_store.x]\ntype = \"spin\"\npath = \"{path}\"\n"),
-            )
-            .unwrap();
-            let e = key_value_stores(&spec(&[], &[(DEFAULT_DESTINATION, &file)]), dir.path())
-                .unwrap_err()
-                .to_string();
-            assert!(
-                e.contains("[key_value_store.x]: in a pod, `path` must be a relative"),
-                "{path}: {e}"
-            );
+        for table in ["key_value_store", "sqlite_database"] {
+            for path in ["/etc/shadow", "../../x.db", "a/../../b.db", ""] {
+                let file = dir.path().join("rc.toml");
+                std::fs::write(
+                    &file,
+                    format!("[{table}.x]\ntype = \"spin\"\npath = \"{path}\"\n"),
+                )
+                .unwrap();
+                let e = databases(&spec(&[], &[(DEFAULT_DESTINATION, &file)]), dir.path())
+                    .unwrap_err()
+                    .to_string();
+                assert!(
+                    e.contains(&format!("[{table}.x]: in a pod, `path` must be a relative")),
+                    "{path}: {e}"
+                );
+            }
         }
-        let e = key_value_stores(
+        let e = databases(
             &spec(&["--runtime-config-file", "/rc.toml"], &[]),
             dir.path(),
         )

@@ -5,7 +5,6 @@
 
 mod source;
 
-use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,9 +14,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use spin_app::settings;
-use spin_runtime::config::{InstanceReuse, KeyValueLocation, Limits};
+use spin_runtime::config::{InstanceReuse, Limits};
 use spin_runtime::log_queue::LogQueue;
-use spin_runtime::runtime_config_file::{KeyValueStoreConfig, RuntimeConfigFile};
+use spin_runtime::runtime_config_file::{PlacedDatabases, RuntimeConfigFile};
 use spin_runtime::trigger::http::HttpServer;
 use spin_runtime::{PreparedApp, RuntimeConfig};
 
@@ -51,8 +50,9 @@ struct Args {
     /// Precompiled-component cache; default: ~/.cache/spin-kube/compiled.
     #[arg(long, env = "SPIN_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
-    /// Spin runtime config file (TOML): key-value stores (`[key_value_store.LABEL]`,
-    /// `type = "spin"`, `path` relative to this file's directory).
+    /// Spin runtime config file (TOML): key-value stores (`[key_value_store.LABEL]`) and
+    /// SQLite databases (`[sqlite_database.LABEL]`), `type = "spin"`, `path` relative to
+    /// this file's directory.
     #[arg(long, env = "SPIN_RUNTIME_CONFIG_FILE")]
     runtime_config_file: Option<PathBuf>,
     /// Compile every time instead of using the cache.
@@ -92,6 +92,9 @@ struct Args {
     /// Largest the app's key-value database may grow.
     #[arg(long, env = settings::MAX_KEY_VALUE_BYTES.env, default_value = "256Mi", value_parser = size)]
     max_key_value_bytes: u64,
+    /// Largest each SQLite database may grow.
+    #[arg(long, env = settings::MAX_SQLITE_BYTES.env, default_value = "256Mi", value_parser = size)]
+    max_sqlite_bytes: u64,
     /// Longest guest log line kept whole; longer ones are cut and marked.
     #[arg(long, env = settings::MAX_LOG_LINE_BYTES.env, default_value = "16Ki", value_parser = size)]
     max_log_line: u64,
@@ -162,8 +165,11 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<()> {
     let mut config = RuntimeConfig::local(work.path().to_path_buf());
     config.listen = args.listen;
     config.key_value_path = state_dir.join("sqlite_key_value.db");
+    config.sqlite_path = state_dir.join("sqlite_db.db");
     if let Some(file) = &args.runtime_config_file {
-        config.key_value_stores = key_value_stores(file)?;
+        let placed = databases(file)?;
+        config.key_value_stores = placed.key_value_stores;
+        config.sqlite_databases = placed.sqlite_databases;
     }
     config.compile_cache_dir = if args.no_cache {
         None
@@ -187,6 +193,7 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<()> {
         max_outbound_response_body: args.max_outbound_response_body,
         max_log_line: args.max_log_line as usize,
         max_key_value_bytes: args.max_key_value_bytes,
+        max_sqlite_bytes: args.max_sqlite_bytes,
     };
     config.reuse = InstanceReuse {
         max_requests: args.max_instance_reuse_count.max(1),
@@ -223,24 +230,11 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The key-value stores of a runtime config file; a relative `path` is resolved against
-/// the file's directory, as `spin up` does.
-fn key_value_stores(file: &Path) -> anyhow::Result<BTreeMap<String, KeyValueLocation>> {
-    let parsed = RuntimeConfigFile::read(file)?;
+/// The databases of a runtime config file; a relative `path` is resolved against the
+/// file's directory, as `spin up` does.
+fn databases(file: &Path) -> anyhow::Result<PlacedDatabases> {
     let base = file.parent().unwrap_or(Path::new("."));
-    Ok(parsed
-        .key_value_stores
-        .into_iter()
-        .map(|(label, store)| {
-            let location = match store {
-                KeyValueStoreConfig::Spin { path: Some(path) } => {
-                    KeyValueLocation::File(base.join(path))
-                }
-                KeyValueStoreConfig::Spin { path: None } => KeyValueLocation::Memory,
-            };
-            (label, location)
-        })
-        .collect())
+    Ok(RuntimeConfigFile::read(file)?.place_databases(file, |_, path| Ok(base.join(path)))?)
 }
 
 fn size(text: &str) -> Result<u64, String> {

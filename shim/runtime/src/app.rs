@@ -4,7 +4,7 @@
 //! typo is reported in milliseconds.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -15,13 +15,15 @@ use wasmtime::component::{Component, Linker};
 
 use crate::RuntimeError;
 use crate::compile_cache::{CompileCache, CompileOutcome};
-use crate::config::KeyValueLocation;
+use crate::config::DatabaseLocation;
 use crate::config::RuntimeConfig;
 use crate::content::{ContentResolver, read_verified};
 use crate::engine::{PoolLimits, SharedEngine};
 use crate::host::bindings;
 use crate::host::key_value::{KeyValueAccess, KeyValueDb, KeyValueStores};
 use crate::host::outbound::OutboundPolicy;
+use crate::host::sqlite::{SqliteAccess, SqliteDatabases};
+use crate::host::sqlite_db::{Bounds, SqliteDb};
 use crate::host::state::{ComponentHost, RequestState};
 use crate::host::variables::{component_variables, resolve_app_variables};
 use crate::trigger::handler::{HandlerKind, detect_handler};
@@ -96,12 +98,20 @@ impl PreparedApp {
         }
         let app_values = resolve_app_variables(&app, &config.variables)?;
         let kv_stores = Arc::new(open_key_value(&app, &config)?);
+        let databases = Arc::new(open_sqlite(&app, &config)?);
 
         let mut hosts = Vec::new();
         for component in app.components.iter().filter(|c| served.contains(&c.id)) {
             hosts.push((
                 component,
-                component_host(component, &app_values, &kv_stores, &config, content)?,
+                component_host(
+                    component,
+                    &app_values,
+                    &kv_stores,
+                    &databases,
+                    &config,
+                    content,
+                )?,
             ));
         }
 
@@ -252,57 +262,135 @@ fn http_trigger(
     Ok(HttpTriggerConfig { route, component })
 }
 
-/// Opens the database of every store some component is granted: the runtime config
-/// file's location for its label, else (for `default`) the app's state directory.
-/// Labels placed in the same file share one connection.
+/// Opens the database of every key-value store some component is granted: the runtime
+/// config file's location for its label, else (for `default`) the app's state
+/// directory. Labels placed in the same file share one database.
 fn open_key_value(app: &LockedApp, config: &RuntimeConfig) -> Result<KeyValueStores, RuntimeError> {
-    let mut stores = KeyValueStores::new();
-    let mut files: BTreeMap<PathBuf, Arc<KeyValueDb>> = BTreeMap::new();
     let max_bytes = config.limits.max_key_value_bytes;
-    let default_location = KeyValueLocation::File(config.key_value_path.clone());
+    open_databases(
+        app,
+        Databases {
+            field: "key_value_stores",
+            metadata: "key_value_stores",
+            table: "key_value_store",
+            what: "store",
+            placed: &config.key_value_stores,
+            default_path: &config.key_value_path,
+        },
+        |location| {
+            match location {
+                DatabaseLocation::Memory => KeyValueDb::in_memory(max_bytes),
+                DatabaseLocation::File(path) => KeyValueDb::open(path, max_bytes),
+            }
+            .map_err(|e| e.to_string())
+        },
+    )
+}
+
+/// Opens every SQLite database some component is granted, placed as key-value stores
+/// are. A statement may return at most an instance's memory and run at most as long as
+/// a request.
+fn open_sqlite(app: &LockedApp, config: &RuntimeConfig) -> Result<SqliteDatabases, RuntimeError> {
+    let max_bytes = config.limits.max_sqlite_bytes;
+    let bounds = Bounds {
+        max_result_bytes: config.max_instance_memory,
+        timeout: config.request_timeout,
+    };
+    open_databases(
+        app,
+        Databases {
+            field: "sqlite_databases",
+            // Spin's locked app calls it `databases`.
+            metadata: "databases",
+            table: "sqlite_database",
+            what: "database",
+            placed: &config.sqlite_databases,
+            default_path: &config.sqlite_path,
+        },
+        |location| {
+            match location {
+                DatabaseLocation::Memory => SqliteDb::in_memory(max_bytes, bounds),
+                DatabaseLocation::File(path) => SqliteDb::open(path, max_bytes, bounds),
+            }
+            .map_err(|e| e.to_string())
+        },
+    )
+}
+
+/// One kind of labelled database a manifest grants.
+struct Databases<'a> {
+    /// The manifest field that grants labels, named in messages.
+    field: &'static str,
+    /// The locked component's metadata key that holds them.
+    metadata: &'static str,
+    /// The runtime config table that places them.
+    table: &'static str,
+    /// What one is called in messages.
+    what: &'static str,
+    placed: &'a BTreeMap<String, DatabaseLocation>,
+    /// Where `default` lives unless placed.
+    default_path: &'a Path,
+}
+
+/// Opens, once per label and once per file, every database some component is granted.
+fn open_databases<D>(
+    app: &LockedApp,
+    kind: Databases<'_>,
+    open: impl Fn(&DatabaseLocation) -> Result<D, String>,
+) -> Result<HashMap<String, Arc<D>>, RuntimeError> {
+    let mut opened: HashMap<String, Arc<D>> = HashMap::new();
+    let mut files: BTreeMap<PathBuf, Arc<D>> = BTreeMap::new();
+    let default_location = DatabaseLocation::File(kind.default_path.to_path_buf());
     for c in &app.components {
-        for label in c.metadata_strings("key_value_stores") {
-            if stores.contains_key(&label) {
+        for label in c.metadata_strings(kind.metadata) {
+            if opened.contains_key(&label) {
                 continue;
             }
-            let location = match config.key_value_stores.get(&label) {
+            let fail = |problem: String| RuntimeError::Database {
+                component: c.id.clone(),
+                field: kind.field,
+                problem,
+            };
+            let location = match kind.placed.get(&label) {
                 Some(location) => location,
                 None if label == "default" => &default_location,
                 None => {
-                    return Err(RuntimeError::KeyValue {
-                        component: c.id.clone(),
-                        problem: format!(
-                            "store `{label}` has no backing store; only `default` has one \
-                             unless a runtime config file adds [key_value_store.{label}] \
-                             (e.g. type = \"spin\", path = \"{label}.db\")"
-                        ),
-                    });
+                    return Err(fail(format!(
+                        "{what} `{label}` is not defined; only `default` is unless a runtime \
+                         config file adds [{table}.{label}] (e.g. type = \"spin\", path = \
+                         \"{label}.db\")",
+                        what = kind.what,
+                        table = kind.table,
+                    )));
                 }
             };
-            let opened = match location {
-                KeyValueLocation::Memory => KeyValueDb::in_memory(max_bytes).map(Arc::new),
-                KeyValueLocation::File(path) => match files.get(path) {
-                    Some(db) => Ok(db.clone()),
-                    None => KeyValueDb::open(path, max_bytes).map(Arc::new),
+            let db = match location {
+                DatabaseLocation::File(path) => match files.get(path) {
+                    Some(db) => db.clone(),
+                    None => {
+                        let db = Arc::new(
+                            open(location)
+                                .map_err(|e| fail(format!("{} `{label}`: {e}", kind.what)))?,
+                        );
+                        files.insert(path.clone(), db.clone());
+                        db
+                    }
                 },
+                DatabaseLocation::Memory => Arc::new(
+                    open(location).map_err(|e| fail(format!("{} `{label}`: {e}", kind.what)))?,
+                ),
             };
-            let db = opened.map_err(|e| RuntimeError::KeyValue {
-                component: c.id.clone(),
-                problem: format!("store `{label}`: {e}"),
-            })?;
-            if let KeyValueLocation::File(path) = location {
-                files.insert(path.clone(), db.clone());
-            }
-            stores.insert(label, db);
+            opened.insert(label, db);
         }
     }
-    Ok(stores)
+    Ok(opened)
 }
 
 fn component_host(
     component: &LockedComponent,
     app_values: &BTreeMap<String, String>,
     kv_stores: &Arc<KeyValueStores>,
+    databases: &Arc<SqliteDatabases>,
     config: &RuntimeConfig,
     content: &dyn ContentResolver,
 ) -> Result<ComponentHost, RuntimeError> {
@@ -325,6 +413,10 @@ fn component_host(
         key_value: KeyValueAccess {
             granted: component.metadata_strings("key_value_stores"),
             stores: kv_stores.clone(),
+        },
+        sqlite: SqliteAccess {
+            granted: component.metadata_strings("databases"),
+            databases: databases.clone(),
         },
         outbound: OutboundPolicy::new(
             &component.id,

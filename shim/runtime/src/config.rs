@@ -16,7 +16,13 @@ pub struct RuntimeConfig {
     pub key_value_path: PathBuf,
     /// Key-value stores from the runtime config file, by label, their locations
     /// resolved by the embedder.
-    pub key_value_stores: std::collections::BTreeMap<String, KeyValueLocation>,
+    pub key_value_stores: std::collections::BTreeMap<String, DatabaseLocation>,
+    /// SQLite file of the `default` database unless the runtime config file places it;
+    /// kept across restarts.
+    pub sqlite_path: PathBuf,
+    /// SQLite databases from the runtime config file, by label, their locations
+    /// resolved by the embedder.
+    pub sqlite_databases: std::collections::BTreeMap<String, DatabaseLocation>,
     /// Directory for per-app working files (staged `files` mounts).
     pub work_dir: PathBuf,
     /// Precompiled components, reused across runs; `None` compiles every time.
@@ -38,9 +44,9 @@ pub struct RuntimeConfig {
     pub reuse: InstanceReuse,
 }
 
-/// Where a key-value store's data lives.
+/// Where a key-value store's or a SQLite database's data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyValueLocation {
+pub enum DatabaseLocation {
     /// A SQLite file, kept across restarts.
     File(PathBuf),
     /// In memory, for as long as the app runs.
@@ -116,6 +122,11 @@ pub struct Limits {
     /// In a pod the database lives in the container's bundle, which containerd keeps on
     /// `/run` (memory on most nodes), so guests must not grow it without bound.
     pub max_key_value_bytes: u64,
+    /// `SPIN_SQLITE_MAX_BYTES` (256Mi): most bytes each SQLite database may hold; past
+    /// it writes fail with `database-full`. A query's result may be at most as large as
+    /// an instance's memory (`SPIN_MAX_INSTANCE_MEMORY`), and it runs at most as long as
+    /// a request (`SPIN_REQUEST_TIMEOUT_SECS`).
+    pub max_sqlite_bytes: u64,
 }
 
 impl Default for Limits {
@@ -129,6 +140,7 @@ impl Default for Limits {
             max_outbound_response_body: 100 << 20,
             max_log_line: 16 << 10,
             max_key_value_bytes: 256 << 20,
+            max_sqlite_bytes: 256 << 20,
         }
     }
 }
@@ -177,6 +189,7 @@ impl RuntimeConfig {
             settings::MAX_OUTBOUND_RESPONSE_BODY => l.max_outbound_response_body = n,
             settings::MAX_LOG_LINE_BYTES => l.max_log_line = size,
             settings::MAX_KEY_VALUE_BYTES => l.max_key_value_bytes = n,
+            settings::MAX_SQLITE_BYTES => l.max_sqlite_bytes = n,
             settings::REQUEST_TIMEOUT_SECS => self.request_timeout = Duration::from_secs(n),
             settings::MAX_INSTANCE_MEMORY => self.max_instance_memory = size,
             settings::MAX_CONCURRENT_INSTANCES => {
@@ -199,6 +212,8 @@ impl RuntimeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
             key_value_path: work_dir.join("sqlite_key_value.db"),
             key_value_stores: Default::default(),
+            sqlite_path: work_dir.join("sqlite_db.db"),
+            sqlite_databases: Default::default(),
             compile_cache_dir: None,
             work_dir,
             request_timeout: Duration::from_secs(30),

@@ -26,8 +26,13 @@ pub enum RuntimeError {
     Variable { name: String, problem: String },
     #[error("component `{component}`: allowed_outbound_hosts: {problem}")]
     AllowedHosts { component: String, problem: String },
-    #[error("component `{component}`: key_value_stores: {problem}")]
-    KeyValue { component: String, problem: String },
+    /// `field` is `key_value_stores` or `sqlite_databases`.
+    #[error("component `{component}`: {field}: {problem}")]
+    Database {
+        component: String,
+        field: &'static str,
+        problem: String,
+    },
     #[error("component `{component}`: files: {problem}")]
     Files { component: String, problem: String },
     #[error(

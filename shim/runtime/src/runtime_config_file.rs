@@ -2,12 +2,13 @@
 //! --runtime-config-file` reads and what SpinKube mounts at `/runtime-config.toml` from
 //! `runtimeConfig.loadFromSecret`.
 //!
-//! Supported: `[key_value_store.LABEL]` with `type = "spin"` (a SQLite file at `path`;
-//! without `path`, an in-memory store that lives as long as the process). Refused at
-//! start, naming the file and the table: `type = "redis"` and the other tables Spin
-//! knows (`sqlite_database`, `llm_compute`, `variables_provider`, `config_provider`,
-//! `client_tls`, `otel`), which this runtime does not provide yet, and anything else
-//! (unknown tables, types and keys), so a setting is never silently ignored.
+//! Supported: `[key_value_store.LABEL]` and `[sqlite_database.LABEL]` with
+//! `type = "spin"` (a SQLite file at `path`; without `path`, in memory for as long as
+//! the process lives). Refused at start, naming the file and the table: key-value
+//! `type = "redis"`, SQLite `type = "libsql"` and the other tables Spin knows
+//! (`llm_compute`, `variables_provider`, `config_provider`, `client_tls`, `otel`), which
+//! this runtime does not provide yet, and anything else (unknown tables, types and
+//! keys), so a setting is never silently ignored.
 //!
 //! The file is untrusted (in a pod, whoever wrote the Secret wrote it): it is read with a
 //! size bound, and errors quote its keys and line numbers, never its values, which may
@@ -16,12 +17,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::config::DatabaseLocation;
+
 /// Largest runtime config file read (a Kubernetes Secret holds at most 1 MiB).
 pub const MAX_RUNTIME_CONFIG_BYTES: u64 = 1 << 20;
 
 /// Tables Spin knows that this runtime does not provide yet.
-const NOT_YET: [&str; 6] = [
-    "sqlite_database",
+const NOT_YET: [&str; 5] = [
     "llm_compute",
     "variables_provider",
     "config_provider",
@@ -34,6 +36,8 @@ const NOT_YET: [&str; 6] = [
 pub struct RuntimeConfigFile {
     /// `[key_value_store.LABEL]` tables, by label.
     pub key_value_stores: BTreeMap<String, KeyValueStoreConfig>,
+    /// `[sqlite_database.LABEL]` tables, by label.
+    pub sqlite_databases: BTreeMap<String, SqliteDatabaseConfig>,
 }
 
 /// A `[key_value_store.LABEL]` table.
@@ -42,6 +46,21 @@ pub enum KeyValueStoreConfig {
     /// `type = "spin"`: SQLite at `path` (as written: the embedder resolves it), or in
     /// memory without one.
     Spin { path: Option<PathBuf> },
+}
+
+/// A `[sqlite_database.LABEL]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqliteDatabaseConfig {
+    /// `type = "spin"`: SQLite at `path` (as written: the embedder resolves it), or in
+    /// memory without one.
+    Spin { path: Option<PathBuf> },
+}
+
+/// Where a runtime config file's databases live, their paths resolved by the embedder.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlacedDatabases {
+    pub key_value_stores: BTreeMap<String, DatabaseLocation>,
+    pub sqlite_databases: BTreeMap<String, DatabaseLocation>,
 }
 
 /// What is wrong with a runtime config file, and how to fix it.
@@ -79,6 +98,36 @@ impl RuntimeConfigFile {
         Self::parse(&text, file)
     }
 
+    /// Places the file's databases: a table without `path` in memory, one with a `path`
+    /// where `resolve` says (given the table's name, e.g. `sqlite_database`, and the path
+    /// as written), or refused with `resolve`'s reason.
+    pub fn place_databases(
+        self,
+        file: &Path,
+        resolve: impl Fn(&str, PathBuf) -> Result<PathBuf, String>,
+    ) -> Result<PlacedDatabases, RuntimeConfigError> {
+        let place = |table: &str, label: &str, path: Option<PathBuf>| match path {
+            None => Ok(DatabaseLocation::Memory),
+            Some(path) => resolve(table, path)
+                .map(DatabaseLocation::File)
+                .map_err(|problem| RuntimeConfigError {
+                    file: file.to_path_buf(),
+                    table: format!("[{table}.{label}]: "),
+                    problem,
+                }),
+        };
+        let mut placed = PlacedDatabases::default();
+        for (label, KeyValueStoreConfig::Spin { path }) in self.key_value_stores {
+            let location = place("key_value_store", &label, path)?;
+            placed.key_value_stores.insert(label, location);
+        }
+        for (label, SqliteDatabaseConfig::Spin { path }) in self.sqlite_databases {
+            let location = place("sqlite_database", &label, path)?;
+            placed.sqlite_databases.insert(label, location);
+        }
+        Ok(placed)
+    }
+
     /// Parses the text of `file`.
     pub fn parse(text: &str, file: &Path) -> Result<Self, RuntimeConfigError> {
         let err = |table: String, problem: String| RuntimeConfigError {
@@ -100,17 +149,23 @@ impl RuntimeConfigFile {
         for (name, value) in &root {
             match name.as_str() {
                 "key_value_store" => {
-                    let stores = value.as_table().ok_or_else(|| {
-                        err(
-                            String::new(),
-                            "`key_value_store` must be tables: [key_value_store.LABEL]".into(),
-                        )
-                    })?;
-                    for (label, store) in stores {
+                    for (label, store) in
+                        tables(value, name).map_err(|problem| err(String::new(), problem))?
+                    {
                         let table = format!("[key_value_store.{label}]: ");
                         let store = key_value_store(store)
                             .map_err(|problem| err(table.clone(), problem))?;
                         config.key_value_stores.insert(label.clone(), store);
+                    }
+                }
+                "sqlite_database" => {
+                    for (label, database) in
+                        tables(value, name).map_err(|problem| err(String::new(), problem))?
+                    {
+                        let table = format!("[sqlite_database.{label}]: ");
+                        let database = sqlite_database(database)
+                            .map_err(|problem| err(table.clone(), problem))?;
+                        config.sqlite_databases.insert(label.clone(), database);
                     }
                 }
                 known if NOT_YET.contains(&known) => {
@@ -135,26 +190,62 @@ impl RuntimeConfigFile {
     }
 }
 
-fn key_value_store(value: &toml::Value) -> Result<KeyValueStoreConfig, String> {
-    let table = value
+/// The `[NAME.LABEL]` tables under `NAME`.
+fn tables<'a>(value: &'a toml::Value, name: &str) -> Result<&'a toml::Table, String> {
+    value
         .as_table()
-        .ok_or("must be a table with a `type`, e.g. type = \"spin\"")?;
-    let kind = table
+        .ok_or_else(|| format!("`{name}` must be tables: [{name}.LABEL]"))
+}
+
+/// A table's `type`.
+fn kind(table: &toml::Table) -> Result<&str, String> {
+    table
         .get("type")
         .ok_or("has no `type`; set type = \"spin\" (a SQLite file at `path`)")?
         .as_str()
-        .ok_or("`type` must be a string")?;
-    match kind {
-        "spin" => {
-            only_keys(table, &["type", "path"])?;
-            let path = match table.get("path") {
-                None => None,
-                Some(p) => Some(PathBuf::from(
-                    p.as_str().ok_or("`path` must be a string (a file path)")?,
-                )),
-            };
-            Ok(KeyValueStoreConfig::Spin { path })
-        }
+        .ok_or_else(|| "`type` must be a string".to_string())
+}
+
+/// The optional `path` of a `type = "spin"` table, the only other key it takes.
+fn spin_path(table: &toml::Table) -> Result<Option<PathBuf>, String> {
+    only_keys(table, &["type", "path"])?;
+    match table.get("path") {
+        None => Ok(None),
+        Some(p) => Ok(Some(PathBuf::from(
+            p.as_str().ok_or("`path` must be a string (a file path)")?,
+        ))),
+    }
+}
+
+fn as_table(value: &toml::Value) -> Result<&toml::Table, String> {
+    value
+        .as_table()
+        .ok_or_else(|| "must be a table with a `type`, e.g. type = \"spin\"".to_string())
+}
+
+fn sqlite_database(value: &toml::Value) -> Result<SqliteDatabaseConfig, String> {
+    let table = as_table(value)?;
+    match kind(table)? {
+        "spin" => Ok(SqliteDatabaseConfig::Spin {
+            path: spin_path(table)?,
+        }),
+        "libsql" => Err(
+            "type = \"libsql\" (a remote database) is not supported by this runtime yet; use \
+             type = \"spin\" (a SQLite file at `path`)"
+                .into(),
+        ),
+        other => Err(format!(
+            "unknown type {other:?}; use type = \"spin\" (a SQLite file at `path`)"
+        )),
+    }
+}
+
+fn key_value_store(value: &toml::Value) -> Result<KeyValueStoreConfig, String> {
+    let table = as_table(value)?;
+    match kind(table)? {
+        "spin" => Ok(KeyValueStoreConfig::Spin {
+            path: spin_path(table)?,
+        }),
         "redis" => Err(
             "type = \"redis\" is not supported by this runtime yet; use type = \"spin\" (a SQLite \
              file at `path`)"
@@ -205,6 +296,20 @@ mod tests {
             KeyValueStoreConfig::Spin { path: None }
         );
         assert_eq!(parse("").unwrap(), RuntimeConfigFile::default());
+        let config = parse(
+            "[sqlite_database.default]\ntype = \"spin\"\npath = \"app.db\"\n[sqlite_database.scratch]\ntype = \"spin\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.sqlite_databases["default"],
+            SqliteDatabaseConfig::Spin {
+                path: Some("app.db".into())
+            }
+        );
+        assert_eq!(
+            config.sqlite_databases["scratch"],
+            SqliteDatabaseConfig::Spin { path: None }
+        );
     }
 
     #[test]
@@ -227,8 +332,16 @@ mod tests {
                 "type = \"redis\" is not supported by this runtime yet",
             ),
             (
-                "[sqlite_database.default]\ntype = \"spin\"\n",
-                "[sqlite_database]: is not supported by this runtime yet",
+                "[sqlite_database.default]\ntype = \"libsql\"\nurl = \"https://hunter2.example\"\n",
+                "[sqlite_database.default]: type = \"libsql\" (a remote database) is not supported",
+            ),
+            (
+                "[sqlite_database.default]\ntype = \"spin\"\npath = 3\n",
+                "[sqlite_database.default]: `path` must be a string",
+            ),
+            (
+                "[llm_compute]\ntype = \"spin\"\n",
+                "[llm_compute]: is not supported by this runtime yet",
             ),
             (
                 "[key_valu_store.x]\ntype = \"spin\"\n",

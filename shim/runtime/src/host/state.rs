@@ -11,6 +11,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use crate::host::key_value::KeyValueAccess;
 use crate::host::limits::MemoryLimiter;
 use crate::host::outbound::{OutboundHooks, OutboundPolicy};
+use crate::host::sqlite::SqliteAccess;
 use crate::host::stdio::{GuestLog, Stream};
 
 /// What a component may see and do, fixed at start-up and shared by its requests.
@@ -22,6 +23,7 @@ pub struct ComponentHost {
     /// Staged `files`, mounted read-only at `/`.
     pub files_dir: Option<PathBuf>,
     pub key_value: KeyValueAccess,
+    pub sqlite: SqliteAccess,
     pub outbound: OutboundPolicy,
     pub max_memory: usize,
     /// Longest guest stdout/stderr line kept whole.
@@ -36,6 +38,8 @@ pub struct RequestState {
     pub hooks: OutboundHooks,
     pub limiter: MemoryLimiter,
     pub open_stores: usize,
+    /// SQLite connections alive (each holds a pooled database connection).
+    pub open_connections: usize,
     /// `wasi:keyvalue/atomics` compare-and-swap handles alive (each holds a value).
     pub open_cas: usize,
     /// The `max_concurrent_instances` permit this instance holds (WASIp3 instances,
@@ -73,6 +77,7 @@ impl RequestState {
             },
             limiter: MemoryLimiter::new(component.max_memory),
             open_stores: 0,
+            open_connections: 0,
             open_cas: 0,
             instance_permit: None,
             component,

@@ -26,6 +26,8 @@ const PROVIDED: &[&str] = &[
     "fermyon:spin/http-types",
     "spin:key-value/key-value",
     "spin:variables/variables",
+    "fermyon:spin/sqlite",
+    "spin:sqlite/sqlite",
     "wasi:keyvalue/",
 ];
 
@@ -127,7 +129,8 @@ mod tests {
         assert!(!provided("fermyon:spin/redis@2.0.0"));
         assert!(provided("wasi:keyvalue/store@0.2.0-draft2"));
         assert!(provided("spin:key-value/key-value@3.0.0"));
-        assert!(!provided("spin:sqlite/sqlite@3.1.0"));
+        assert!(provided("spin:sqlite/sqlite@3.1.0"));
+        assert!(!provided("spin:mysql/mysql@3.0.0"));
         assert!(!provided("wasi:http/incoming-handler@0.2.0"));
         assert!(provided("wasi:http/client@0.3.0"));
         assert!(!provided("wasi:http/client@0.3.0-rc-2026-03-15"));

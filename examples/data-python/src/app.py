@@ -1,0 +1,83 @@
+"""Spin's data services from the Python SDK (spin-sdk 3.4.1: fermyon:spin/sqlite@2.0.0).
+
+spin-sdk 3.4.1's own `spin_sdk.sqlite` module cannot be built (its componentize-py
+config does not name the `fermyon:spin/sqlite@2.0.0` bindings `sqlite`), so this app
+uses the bindings componentize-py generates for that interface: the same calls.
+
+Routes:
+  POST /notes   stores the request body as a note in the `default` SQLite database
+  GET  /notes   lists the notes, one per line (`id: text`)
+  /scratch      counts rows in the `scratch` database (in memory, per runtime config)
+  /types        round-trips every SQLite value type through parameters
+  /denied       opens a database the manifest does not grant
+  /outside      tries to attach a file outside the database (refused by the runtime)
+"""
+
+from spin_sdk import http
+from spin_sdk.http import Request, Response
+from spin_sdk.wit.imports.fermyon_spin_sqlite import (
+    Connection,
+    Value_Blob,
+    Value_Integer,
+    Value_Null,
+    Value_Real,
+    Value_Text,
+)
+from spin_sdk.wit.types import Err
+
+
+def text(status: int, body: str) -> Response:
+    return Response(status, {"content-type": "text/plain; charset=utf-8"}, bytes(body, "utf-8"))
+
+
+def error(e: Err) -> Response:
+    return text(500, f"{type(e.value).__name__}: {getattr(e.value, 'value', '')}\n")
+
+
+def notes(request: Request) -> Response:
+    with Connection.open("default") as db:
+        db.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)", [])
+        if request.method == "POST":
+            db.execute("INSERT INTO notes (body) VALUES (?)", [Value_Text((request.body or b"").decode())])
+            row = db.execute("SELECT last_insert_rowid()", []).rows[0]
+            return text(201, f"note {row.values[0].value}\n")
+        result = db.execute("SELECT id, body FROM notes ORDER BY id", [])
+        return text(200, "".join(f"{r.values[0].value}: {r.values[1].value}\n" for r in result.rows))
+
+
+def scratch() -> Response:
+    with Connection.open("scratch") as db:
+        db.execute("CREATE TABLE IF NOT EXISTS hits (at INTEGER)", [])
+        db.execute("INSERT INTO hits VALUES (1)", [])
+        count = db.execute("SELECT count(*) FROM hits", []).rows[0].values[0].value
+        return text(200, f"scratch hits={count}\n")
+
+
+def types() -> Response:
+    with Connection.open("default") as db:
+        values = [Value_Integer(-7), Value_Real(1.5), Value_Text("héllo"), Value_Blob(b"\x00\xff"), Value_Null()]
+        result = db.execute("SELECT ?, ?, ?, ?, ?", values)
+        shown = [f"{type(v).__name__}={getattr(v, 'value', None)!r}" for v in result.rows[0].values]
+        return text(200, " ".join(shown) + "\n")
+
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        path = request.uri.split("?")[0]
+        try:
+            if path == "/notes":
+                return notes(request)
+            if path == "/scratch":
+                return scratch()
+            if path == "/types":
+                return types()
+            if path == "/denied":
+                with Connection.open("secret"):
+                    return text(200, "unexpectedly opened\n")
+            if path == "/outside":
+                with Connection.open("default") as db:
+                    db.execute("ATTACH DATABASE '/etc/passwd' AS host", [])
+                    return text(200, "unexpectedly attached\n")
+        except Err as e:
+            return error(e)
+        return text(404, "no such route\n")

@@ -1,0 +1,85 @@
+//! Spin's data services from apps built with the official Python SDKs
+//! (`examples/data-python`: spin-sdk 3.4.1, `fermyon:spin/sqlite@2.0.0`;
+//! `examples/data-python-sdk5`: spin-sdk 5, `spin:sqlite/sqlite@3.1.0` with streamed
+//! rows), served by the real `spin-run` with the example's runtime config file.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::{Runner, built_sample, request};
+
+/// The compile cache shared by these tests (and kept between runs).
+fn cache_dir() -> String {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-data-compiled");
+    dir.to_string_lossy().into_owned()
+}
+
+fn start(dir: &Path, state: &Path) -> Runner {
+    let runtime_config = dir.join("runtime-config.toml");
+    let args = [
+        "--cache-dir",
+        &cache_dir(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--runtime-config-file",
+        runtime_config.to_str().unwrap(),
+    ];
+    Runner::start(dir, &args, &[]).unwrap_or_else(|log| panic!("spin-run did not start:\n{log}"))
+}
+
+fn sqlite_reads_writes_persists_and_refuses(dir: PathBuf) {
+    let state = tempfile::tempdir().unwrap();
+    let run = start(&dir, state.path());
+    let post = |run: &Runner, body: &str| {
+        let r = request(run.addr, "POST", "/notes", &[], body.as_bytes());
+        assert_eq!(r.status, 201, "{}\n{}", r.body, run.log());
+        r.body
+    };
+    assert_eq!(post(&run, "first note"), "note 1\n");
+    assert_eq!(post(&run, "second"), "note 2\n");
+    assert_eq!(run.get("/notes").body, "1: first note\n2: second\n");
+    assert_eq!(
+        run.get("/types").body,
+        "Value_Integer=-7 Value_Real=1.5 Value_Text='héllo' Value_Blob=b'\\x00\\xff' Value_Null=None\n"
+    );
+    // `scratch` is in memory (runtime config): kept across requests, not restarts.
+    assert_eq!(run.get("/scratch").body, "scratch hits=1\n");
+    assert_eq!(run.get("/scratch").body, "scratch hits=2\n");
+
+    let denied = run.get("/denied");
+    assert_eq!(denied.body, "Error_AccessDenied: \n");
+    run.wait_for_log("add it to `sqlite_databases` in spin.toml");
+    let outside = run.get("/outside");
+    assert!(
+        outside.body.starts_with("Error_Io: not authorized"),
+        "{}",
+        outside.body
+    );
+    drop(run);
+
+    let run = start(&dir, state.path());
+    assert_eq!(
+        run.get("/notes").body,
+        "1: first note\n2: second\n",
+        "the default database survives a restart"
+    );
+    assert_eq!(run.get("/scratch").body, "scratch hits=1\n");
+    assert!(state.path().join("sqlite_db.db").is_file());
+}
+
+#[test]
+fn python_sdk3_app_uses_sqlite() {
+    let Some(dir) = built_sample("data-python", "../build-python.sh") else {
+        return;
+    };
+    sqlite_reads_writes_persists_and_refuses(dir);
+}
+
+#[test]
+fn python_sdk5_app_uses_sqlite() {
+    let Some(dir) = built_sample("data-python-sdk5", "../build-python.sh 5.0.0 0.25.1") else {
+        return;
+    };
+    sqlite_reads_writes_persists_and_refuses(dir);
+}
