@@ -29,7 +29,13 @@ pub const RULES: &[(&str, &[&str], &[&str])] = &[
         &["services"],
         &["get", "list", "watch", "create", "patch"],
     ),
-    ("", &["secrets", "configmaps"], &["get", "list", "watch"]),
+    // Secrets: read what apps refer to, write the rendered inline runtime config.
+    (
+        "",
+        &["secrets"],
+        &["get", "list", "watch", "create", "patch"],
+    ),
+    ("", &["configmaps"], &["get", "list", "watch"]),
     ("events.k8s.io", &["events"], &["create", "patch"]),
     (
         "coordination.k8s.io",

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, ConfigMapKeySelector, Secret, SecretKeySelector, Service,
+};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -17,7 +19,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use spin_crds::{SpinApp, SpinAppExecutor};
 
-use crate::build::{ReferencedConfig, build};
+use crate::build::{ReferencedConfig, build, runtime_config};
 use crate::labels::MANAGER;
 use crate::metrics::{Metrics, Outcome};
 use crate::status::{self, Observed};
@@ -116,6 +118,16 @@ async fn reconcile_app(app: &SpinApp, ctx: &Context) -> Result<(Action, Outcome)
 
     let desired = build(app, &executor, &config);
     let apply = PatchParams::apply(MANAGER).force();
+    if let Some(secret) = &desired.runtime_config {
+        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+        secrets
+            .patch(
+                &runtime_config::secret_name(app),
+                &apply,
+                &Patch::Apply(secret),
+            )
+            .await?;
+    }
     let services: Api<Service> = Api::namespaced(ctx.client.clone(), &ns);
     services
         .patch(&name, &apply, &Patch::Apply(&desired.service))
@@ -195,6 +207,94 @@ async fn patch_status(
     .map(drop)
 }
 
+/// A `secretKeyRef` or `configMapKeyRef`.
+enum KeyRef<'a> {
+    Secret(&'a SecretKeySelector),
+    ConfigMap(&'a ConfigMapKeySelector),
+}
+
+impl<'a> KeyRef<'a> {
+    /// The references a `valueFrom` holds.
+    fn of(
+        secret: Option<&'a SecretKeySelector>,
+        config_map: Option<&'a ConfigMapKeySelector>,
+    ) -> Vec<Self> {
+        secret
+            .map(KeyRef::Secret)
+            .into_iter()
+            .chain(config_map.map(KeyRef::ConfigMap))
+            .collect()
+    }
+
+    /// `Secret/NAME/KEY` or `ConfigMap/NAME/KEY`.
+    fn source(&self) -> String {
+        match self {
+            KeyRef::Secret(sel) => format!("Secret/{}/{}", sel.name, sel.key),
+            KeyRef::ConfigMap(sel) => format!("ConfigMap/{}/{}", sel.name, sel.key),
+        }
+    }
+}
+
+/// Reads referenced keys in the app's namespace.
+struct KeyReader<'a> {
+    secrets: &'a Api<Secret>,
+    config_maps: &'a Api<ConfigMap>,
+    ns: &'a str,
+}
+
+impl KeyReader<'_> {
+    /// The key's value; `None` when it is missing and optional; a [`UserError`] naming
+    /// `field` when it is missing and required.
+    async fn read(
+        &self,
+        key: &KeyRef<'_>,
+        field: &str,
+    ) -> Result<Result<Option<Vec<u8>>, UserError>, kube::Error> {
+        let (value, optional, kind, name, key_name, reason, selector) = match key {
+            KeyRef::Secret(sel) => (
+                self.secrets
+                    .get_opt(&sel.name)
+                    .await?
+                    .and_then(|s| s.data.and_then(|d| d.get(&sel.key).map(|v| v.0.clone()))),
+                sel.optional == Some(true),
+                "Secret",
+                &sel.name,
+                &sel.key,
+                "SecretNotFound",
+                "secretKeyRef",
+            ),
+            KeyRef::ConfigMap(sel) => (
+                self.config_maps.get_opt(&sel.name).await?.and_then(|cm| {
+                    cm.data
+                        .and_then(|d| d.get(&sel.key).map(|v| v.clone().into_bytes()))
+                        .or_else(|| {
+                            cm.binary_data
+                                .and_then(|d| d.get(&sel.key).map(|v| v.0.clone()))
+                        })
+                }),
+                sel.optional == Some(true),
+                "ConfigMap",
+                &sel.name,
+                &sel.key,
+                "ConfigMapNotFound",
+                "configMapKeyRef",
+            ),
+        };
+        Ok(match value {
+            Some(value) => Ok(Some(value)),
+            None if optional => Ok(None),
+            None => Err(UserError {
+                reason,
+                message: format!(
+                    "{field}.{selector}: {kind} {name:?} with key {key_name:?} not found in namespace {}",
+                    self.ns
+                ),
+                retry: Some(WAIT_FOR_REFERENCE),
+            }),
+        })
+    }
+}
+
 /// Finds the executor and reads every Secret and ConfigMap key the app refers to.
 async fn dereference(
     app: &SpinApp,
@@ -262,56 +362,61 @@ async fn dereference(
 
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+    let refs = KeyReader {
+        secrets: &secrets,
+        config_maps: &config_maps,
+        ns,
+    };
     let mut config = ReferencedConfig::default();
     for (i, var) in app.spec.variables.iter().enumerate() {
         let Some(from) = &var.value_from else {
             continue;
         };
-        if let Some(sel) = &from.secret_key_ref {
-            let field = format!("spec.variables[{i}].valueFrom.secretKeyRef");
-            let value = secrets
-                .get_opt(&sel.name)
-                .await?
-                .and_then(|s| s.data.and_then(|d| d.get(&sel.key).map(|v| v.0.clone())));
-            match value {
-                Some(v) => config
-                    .entries
-                    .push((format!("Secret/{}/{}", sel.name, sel.key), v)),
-                None if sel.optional == Some(true) => {}
-                None => {
-                    return missing(
-                        "SecretNotFound",
-                        format!(
-                            "{field}: Secret {:?} with key {:?} not found in namespace {ns}",
-                            sel.name, sel.key
-                        ),
-                    );
-                }
+        let field = format!("spec.variables[{i}].valueFrom");
+        for key in KeyRef::of(
+            from.secret_key_ref.as_ref(),
+            from.config_map_key_ref.as_ref(),
+        ) {
+            match refs.read(&key, &field).await? {
+                Ok(Some(value)) => config.entries.push((key.source(), value)),
+                Ok(None) => {}
+                Err(problem) => return Ok(Err(problem)),
             }
         }
-        if let Some(sel) = &from.config_map_key_ref {
-            let field = format!("spec.variables[{i}].valueFrom.configMapKeyRef");
-            let value = config_maps.get_opt(&sel.name).await?.and_then(|cm| {
-                cm.data
-                    .and_then(|d| d.get(&sel.key).map(|v| v.clone().into_bytes()))
-                    .or_else(|| {
-                        cm.binary_data
-                            .and_then(|d| d.get(&sel.key).map(|v| v.0.clone()))
-                    })
-            });
-            match value {
-                Some(v) => config
-                    .entries
-                    .push((format!("ConfigMap/{}/{}", sel.name, sel.key), v)),
-                None if sel.optional == Some(true) => {}
-                None => {
-                    return missing(
-                        "ConfigMapNotFound",
-                        format!(
-                            "{field}: ConfigMap {:?} with key {:?} not found in namespace {ns}",
-                            sel.name, sel.key
-                        ),
+    }
+    // Inline runtime config options from Secrets and ConfigMaps (validated: one each).
+    if runtime_config::is_inline(app) {
+        for (table, _, entries) in runtime_config::inline_tables(app) {
+            for (i, entry) in entries.iter().enumerate() {
+                for (j, option) in entry.options.iter().enumerate() {
+                    let Some(from) = &option.value_from else {
+                        continue;
+                    };
+                    let path = format!("spec.runtimeConfig.{table}[{i}].options[{j}]");
+                    let field = format!("{path}.valueFrom");
+                    let keys = KeyRef::of(
+                        from.secret_key_ref.as_ref(),
+                        from.config_map_key_ref.as_ref(),
                     );
+                    for key in keys {
+                        let value = match refs.read(&key, &field).await? {
+                            Ok(value) => value.unwrap_or_default(),
+                            Err(problem) => return Ok(Err(problem)),
+                        };
+                        match String::from_utf8(value) {
+                            Ok(text) => config.options.insert(path.clone(), text),
+                            Err(_) => {
+                                return Ok(Err(UserError {
+                                    reason: "InvalidReference",
+                                    message: format!(
+                                        "{field}: {} is not UTF-8 text; a runtime config option must be text",
+                                        key.source()
+                                    ),
+                                    retry: None,
+                                }));
+                            }
+                        };
+                    }
                 }
             }
         }

@@ -4,8 +4,11 @@
 use std::collections::BTreeSet;
 
 use spin_app::ids::{is_kebab_id, is_lower_snake_id};
+use spin_app::runtime_config::RuntimeConfigFile;
 use spin_app::settings::{self, InvocationLimit};
 use spin_crds::{SpinApp, SpinAppExecutor};
+
+use crate::build::runtime_config;
 
 /// A problem with one field of a SpinApp or SpinAppExecutor.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +24,95 @@ fn err(field: impl Into<String>, problem: impl Into<String>) -> ValidationError 
         field: field.into(),
         problem: problem.into(),
     }
+}
+
+/// `spec.runtimeConfig` without `loadFromSecret` (which wins, as in SpinKube): each
+/// entry a labelled table whose options are set once, by `value` or by one `valueFrom`
+/// reference, and which this runtime reads as Spin does (checked by rendering it, with
+/// placeholders for references, through the runtime's own parser and pod placement).
+fn inline_runtime_config(app: &SpinApp) -> Vec<ValidationError> {
+    let inline = &app.spec.runtime_config;
+    let mut errors = Vec::new();
+    if inline.load_from_secret.is_some() {
+        return errors;
+    }
+    if inline.llm_compute.is_some() {
+        errors.push(err(
+            "spec.runtimeConfig.llmCompute",
+            "is not supported by this runtime yet; remove it",
+        ));
+    }
+    for (field, table, entries) in runtime_config::inline_tables(app) {
+        let mut names = BTreeSet::new();
+        for (i, entry) in entries.iter().enumerate() {
+            let at = format!("spec.runtimeConfig.{field}[{i}]");
+            if !is_kebab_id(&entry.name) && !is_lower_snake_id(&entry.name) {
+                errors.push(err(
+                    format!("{at}.name"),
+                    format!(
+                        "{:?} is not a label (like `default` or `my-store`)",
+                        entry.name
+                    ),
+                ));
+                continue;
+            }
+            if !names.insert(entry.name.as_str()) {
+                errors.push(err(
+                    format!("{at}.name"),
+                    format!("{:?} is defined twice", entry.name),
+                ));
+                continue;
+            }
+            let before = errors.len();
+            let mut options = BTreeSet::new();
+            for (j, option) in entry.options.iter().enumerate() {
+                let at = format!("{at}.options[{j}]");
+                if option.name.is_empty() || option.name == "type" {
+                    errors.push(err(
+                        format!("{at}.name"),
+                        "must name an option of the type (the type is set by `type`)",
+                    ));
+                } else if !options.insert(option.name.as_str()) {
+                    errors.push(err(
+                        format!("{at}.name"),
+                        format!("{:?} is set twice", option.name),
+                    ));
+                }
+                let references = option.value_from.as_ref().map_or(0, |from| {
+                    usize::from(from.secret_key_ref.is_some())
+                        + usize::from(from.config_map_key_ref.is_some())
+                });
+                match (&option.value, references) {
+                    (Some(_), 0) | (None, 1) => {}
+                    _ => errors.push(err(
+                        at,
+                        "set either `value` or `valueFrom` with one of secretKeyRef and configMapKeyRef",
+                    )),
+                }
+            }
+            if errors.len() > before {
+                continue;
+            }
+            // References are resolved at reconcile time; a placeholder stands in.
+            let table_text = toml::Table::from_iter([(
+                table.to_string(),
+                toml::Value::Table(toml::Table::from_iter([(
+                    entry.name.clone(),
+                    toml::Value::Table(runtime_config::entry_table(entry, &at, |_| {
+                        "from-reference".into()
+                    })),
+                )])),
+            )]);
+            let text = toml::to_string(&table_text).unwrap_or_default();
+            let file = std::path::Path::new("runtime-config.toml");
+            let checked = RuntimeConfigFile::parse(&text, file)
+                .and_then(|parsed| parsed.place_in_pod(file, std::path::Path::new("/state")));
+            if let Err(e) = checked {
+                errors.push(err(at, e.problem));
+            }
+        }
+    }
+    errors
 }
 
 /// `spec.invocationLimits`: SpinKube's common `memory` (at most the container's memory
@@ -128,19 +220,7 @@ pub fn validate(app: &SpinApp, executor: &SpinAppExecutor) -> Vec<ValidationErro
         }
     }
     errors.extend(invocation_limits(app));
-    let inline = &spec.runtime_config;
-    for (field, set) in [
-        ("keyValueStores", !inline.key_value_stores.is_empty()),
-        ("sqliteDatabases", !inline.sqlite_databases.is_empty()),
-        ("llmCompute", inline.llm_compute.is_some()),
-    ] {
-        if set && inline.load_from_secret.is_none() {
-            errors.push(err(
-                format!("spec.runtimeConfig.{field}"),
-                "inline runtime config is not supported yet; put a runtime-config.toml in a Secret and set spec.runtimeConfig.loadFromSecret",
-            ));
-        }
-    }
+    errors.extend(inline_runtime_config(app));
     let executor_name = executor.metadata.name.as_deref().unwrap_or_default();
     if executor.spec.create_deployment {
         match &executor.spec.deployment_config {

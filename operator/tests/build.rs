@@ -31,6 +31,17 @@ fn check_golden(name: &str, app: &SpinApp, executor: &SpinAppExecutor, config: &
         yaml.push_str(&serde_yaml::to_string(d).unwrap());
         yaml.push_str("---\n");
     }
+    if let Some(secret) = &desired.runtime_config {
+        // The rendered file, readable (the Secret holds it base64-encoded).
+        let data = secret.data.as_ref().unwrap();
+        let text = String::from_utf8(data["runtime-config.toml"].0.clone()).unwrap();
+        yaml.push_str("# runtime-config.toml, decoded:\n");
+        for line in text.lines() {
+            yaml.push_str(&format!("#   {line}\n").replace("#   \n", "#\n"));
+        }
+        yaml.push_str(&serde_yaml::to_string(secret).unwrap());
+        yaml.push_str("---\n");
+    }
     yaml.push_str(&serde_yaml::to_string(&desired.service).unwrap());
     let path = golden_dir().join(format!("{name}.yaml"));
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
@@ -107,6 +118,7 @@ spec:
             ("Secret/shop-secrets/api-key".into(), b"s3cret".to_vec()),
             ("ConfigMap/shop-config/region".into(), b"eu".to_vec()),
         ],
+        ..Default::default()
     };
     check_golden("every-field", &app, &executor(SHIM_EXECUTOR), &config);
 }
@@ -216,21 +228,63 @@ spec:
 }
 
 #[test]
+fn inline_runtime_config_renders_a_secret_and_mounts_it() {
+    let app = app(r#"
+apiVersion: core.spinkube.dev/v1alpha1
+kind: SpinApp
+metadata: { name: notes, namespace: default }
+spec:
+  image: ghcr.io/example/notes:v1
+  executor: containerd-shim-spin
+  runtimeConfig:
+    keyValueStores:
+      - name: default
+        type: spin
+        options:
+          - { name: path, value: data/kv.db }
+      - { name: cache, type: spin }
+    sqliteDatabases:
+      - name: default
+        type: spin
+        options:
+          - name: path
+            valueFrom: { secretKeyRef: { name: notes-db, key: file } }
+"#);
+    let config = ReferencedConfig {
+        options: [(
+            "spec.runtimeConfig.sqliteDatabases[0].options[0]".to_string(),
+            "notes.db".to_string(),
+        )]
+        .into(),
+        ..Default::default()
+    };
+    check_golden(
+        "inline-runtime-config",
+        &app,
+        &executor(SHIM_EXECUTOR),
+        &config,
+    );
+}
+
+#[test]
 fn config_hash_changes_with_referenced_data_only() {
     let a = ReferencedConfig {
         entries: vec![
             ("Secret/s/k".into(), b"1".to_vec()),
             ("ConfigMap/c/k".into(), b"x".to_vec()),
         ],
+        ..Default::default()
     };
     let reordered = ReferencedConfig {
         entries: a.entries.iter().rev().cloned().collect(),
+        ..Default::default()
     };
     let changed = ReferencedConfig {
         entries: vec![
             ("Secret/s/k".into(), b"2".to_vec()),
             ("ConfigMap/c/k".into(), b"x".to_vec()),
         ],
+        ..Default::default()
     };
     assert_eq!(a.hash(), reordered.hash());
     assert_ne!(a.hash(), changed.hash());
@@ -284,6 +338,38 @@ fn invalid_specs_name_the_field() {
             "spec: { image: x, invocationLimits: { memory: 1Gi }, resources: { limits: { memory: 128Mi } } }",
             "spec.invocationLimits.memory: 1Gi is more than spec.resources.limits.memory",
         ),
+        (
+            "spec: { image: x, runtimeConfig: { keyValueStores: [{ name: cache, type: redis, options: [{ name: url, value: 'redis://:hunter2@db' }] }] } }",
+            "spec.runtimeConfig.keyValueStores[0]: type = \"redis\" is not supported by this runtime yet",
+        ),
+        (
+            "spec: { image: x, runtimeConfig: { sqliteDatabases: [{ name: default, type: spin, options: [{ name: paht, value: a.db }] }] } }",
+            "spec.runtimeConfig.sqliteDatabases[0]: unknown key `paht`; this type takes `type`, `path`",
+        ),
+        (
+            "spec: { image: x, runtimeConfig: { sqliteDatabases: [{ name: default, type: spin, options: [{ name: path, value: /etc/shadow }] }] } }",
+            "spec.runtimeConfig.sqliteDatabases[0]: in a pod, `path` must be a relative path without `..`",
+        ),
+        (
+            "spec: { image: x, runtimeConfig: { keyValueStores: [{ name: cache, type: spin }, { name: cache, type: spin }] } }",
+            "spec.runtimeConfig.keyValueStores[1].name: \"cache\" is defined twice",
+        ),
+        (
+            "spec: { image: x, runtimeConfig: { keyValueStores: [{ name: Bad Name, type: spin }] } }",
+            "spec.runtimeConfig.keyValueStores[0].name: \"Bad Name\" is not a label",
+        ),
+        (
+            "spec: { image: x, runtimeConfig: { keyValueStores: [{ name: cache, type: spin, options: [{ name: path }] }] } }",
+            "spec.runtimeConfig.keyValueStores[0].options[0]: set either `value` or `valueFrom`",
+        ),
+        (
+            "spec: { image: x, runtimeConfig: { keyValueStores: [{ name: cache, type: spin, options: [{ name: type, value: redis }] }] } }",
+            "spec.runtimeConfig.keyValueStores[0].options[0].name: must name an option of the type",
+        ),
+        (
+            "spec: { image: x, runtimeConfig: { llmCompute: { type: remote_http } } }",
+            "spec.runtimeConfig.llmCompute: is not supported by this runtime yet",
+        ),
     ];
     for (spec, expected) in cases {
         let app = app(&format!(
@@ -299,6 +385,7 @@ fn invalid_specs_name_the_field() {
             text.contains(expected),
             "expected {expected:?} for {spec}, got {text:?}"
         );
+        assert!(!text.contains("hunter2"), "{text}");
     }
     let bad_executor = executor(
         "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinAppExecutor\nmetadata: { name: broken }\nspec: { createDeployment: true }\n",

@@ -193,6 +193,59 @@ async fn a_changed_secret_rolls_the_pods() {
 }
 
 #[tokio::test]
+async fn inline_runtime_config_is_rendered_into_a_mounted_secret_that_rolls_the_pods() {
+    let secret = |value: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{ name: db, namespace: default }}\ndata: {{ file: {value} }}\n"
+        )
+    };
+    let app = APP.replace(
+        "  replicas: 2",
+        "  runtimeConfig:\n    keyValueStores: [{ name: cache, type: spin }]\n    sqliteDatabases:\n    - name: default\n      type: spin\n      options: [{ name: path, valueFrom: { secretKeyRef: { name: db, key: file } } }]",
+    );
+    // "app.db", then "new.db"
+    let h = Harness::new(&[EXECUTOR, &app, &secret("YXBwLmRi")]);
+    assert_eq!(h.reconcile().await, Action::requeue(RESYNC));
+    let rendered_path = path("v1", "secrets", "default", "hello-inline-runtime-config");
+    let rendered = |h: &Harness| {
+        let secret = h.api.get(&rendered_path).expect("the rendered Secret");
+        use base64::Engine;
+        let data = secret["data"]["runtime-config.toml"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let text = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .unwrap();
+        (String::from_utf8(text).unwrap(), secret)
+    };
+    let (text, stored) = rendered(&h);
+    assert_eq!(
+        text,
+        "[key_value_store.cache]\ntype = \"spin\"\n\n[sqlite_database.default]\npath = \"app.db\"\ntype = \"spin\"\n"
+    );
+    assert_eq!(stored["metadata"]["ownerReferences"][0]["kind"], "SpinApp");
+    let deployment = h.api.get(&deployment_path()).unwrap();
+    let pod = &deployment["spec"]["template"];
+    assert_eq!(
+        pod["spec"]["volumes"][0]["secret"]["secretName"],
+        "hello-inline-runtime-config"
+    );
+    assert_eq!(
+        pod["spec"]["containers"][0]["args"],
+        serde_json::json!(["--runtime-config-file", "/runtime-config.toml"])
+    );
+    let hash = pod["metadata"]["annotations"]["core.spinkube.dev/config-hash"].clone();
+    h.api.insert_yaml(&secret("bmV3LmRi"));
+    h.reconcile().await;
+    assert!(rendered(&h).0.contains("path = \"new.db\""));
+    let rolled = h.api.get(&deployment_path()).unwrap()["spec"]["template"]["metadata"]
+        ["annotations"]["core.spinkube.dev/config-hash"]
+        .clone();
+    assert_ne!(rolled, hash, "a changed option rolls the pods");
+}
+
+#[tokio::test]
 async fn scaling_the_spinapp_scales_its_deployment() {
     let h = Harness::new(&[EXECUTOR, APP]);
     h.reconcile().await;
@@ -277,6 +330,20 @@ async fn user_errors_are_reported_and_not_hot_looped() {
             "SecretNotFound",
             "spec.runtimeConfig.loadFromSecret: Secret \"rc\"",
             Action::requeue(WAIT_FOR_REFERENCE),
+        ),
+        (
+            APP.replace("  replicas: 2", "  runtimeConfig: { sqliteDatabases: [{ name: default, type: spin, options: [{ name: path, valueFrom: { configMapKeyRef: { name: dbs, key: path } } }] }] }"),
+            vec![EXECUTOR],
+            "ConfigMapNotFound",
+            "spec.runtimeConfig.sqliteDatabases[0].options[0].valueFrom.configMapKeyRef: ConfigMap \"dbs\"",
+            Action::requeue(WAIT_FOR_REFERENCE),
+        ),
+        (
+            APP.replace("  replicas: 2", "  runtimeConfig: { keyValueStores: [{ name: cache, type: memcached }] }"),
+            vec![EXECUTOR],
+            "InvalidSpec",
+            "spec.runtimeConfig.keyValueStores[0]: unknown type \"memcached\"; use type = \"spin\"",
+            Action::await_change(),
         ),
         (
             APP.replace("  replicas: 2", "  replicas: 2\n  enableAutoscaling: true"),

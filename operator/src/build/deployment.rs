@@ -98,11 +98,17 @@ pub fn build(
     let mut volumes = spec.volumes.clone();
     let mut mounts = spec.volume_mounts.clone();
     let mut args = Vec::new();
-    if let Some(secret) = &spec.runtime_config.load_from_secret {
+    let runtime_config_secret = match &spec.runtime_config.load_from_secret {
+        Some(secret) => Some(secret.clone()),
+        None => {
+            super::runtime_config::is_inline(app).then(|| super::runtime_config::secret_name(app))
+        }
+    };
+    if let Some(secret) = runtime_config_secret {
         volumes.push(Volume {
             name: RUNTIME_CONFIG_VOLUME.into(),
             secret: Some(SecretVolumeSource {
-                secret_name: Some(secret.clone()),
+                secret_name: Some(secret),
                 ..Default::default()
             }),
             ..Default::default()
@@ -110,7 +116,7 @@ pub fn build(
         mounts.push(VolumeMount {
             name: RUNTIME_CONFIG_VOLUME.into(),
             mount_path: RUNTIME_CONFIG_PATH.into(),
-            sub_path: Some("runtime-config.toml".into()),
+            sub_path: Some(super::runtime_config::KEY.into()),
             read_only: Some(true),
             ..Default::default()
         });

@@ -1,11 +1,12 @@
 //! The desired children of a SpinApp, computed without touching the API server.
 
 mod deployment;
+pub mod runtime_config;
 mod service;
 mod spin_image;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Resource;
 use spin_crds::{SpinApp, SpinAppExecutor};
@@ -18,6 +19,8 @@ pub use deployment::{HTTP_PORT, HTTP_PORT_NAME, RUNTIME_CONFIG_PATH};
 pub struct ReferencedConfig {
     /// `(kind/name/key, value)` pairs, in any order.
     pub entries: Vec<(String, Vec<u8>)>,
+    /// Values of inline runtime config options given by `valueFrom`.
+    pub options: runtime_config::ResolvedOptions,
 }
 
 impl ReferencedConfig {
@@ -46,17 +49,33 @@ pub struct Desired {
     /// `None` when the executor does not create Deployments.
     pub deployment: Option<Deployment>,
     pub service: Service,
+    /// The rendered inline runtime config, when the app has one.
+    pub runtime_config: Option<Secret>,
 }
 
 /// Builds the children of a validated app (see [`crate::validate`]).
 pub fn build(app: &SpinApp, executor: &SpinAppExecutor, config: &ReferencedConfig) -> Desired {
     let owner = owner_reference(app);
+    let rendered = runtime_config::render(app, &config.options);
+    // The rendered file is part of what the pods run with: its change rolls them.
+    let mut config = config.clone();
+    if let Some(rendered) = &rendered {
+        config.entries.push((
+            format!(
+                "Secret/{}/{}",
+                runtime_config::secret_name(app),
+                runtime_config::KEY
+            ),
+            rendered.as_bytes().to_vec(),
+        ));
+    }
     Desired {
         deployment: executor
             .spec
             .create_deployment
-            .then(|| deployment::build(app, executor, config, &owner)),
+            .then(|| deployment::build(app, executor, &config, &owner)),
         service: service::build(app, &owner),
+        runtime_config: rendered.map(|r| runtime_config::secret(app, &r, &owner)),
     }
 }
 

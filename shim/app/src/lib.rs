@@ -17,6 +17,7 @@ pub mod locked;
 pub mod manifest;
 pub mod oci;
 pub mod routes;
+pub mod runtime_config;
 pub mod settings;
 pub mod template;
 

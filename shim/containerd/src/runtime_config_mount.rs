@@ -3,14 +3,13 @@
 //! shim runs no process, so it finds the file among the container's bind mounts (the
 //! destination the flag names, else `/runtime-config.toml`) and reads its host source.
 //!
-//! The file is the pod author's: a database's `path` must be relative, without `..`, and
-//! is kept in the container's own state directory (`<work dir>/key-value/` for key-value
-//! stores, `<work dir>/sqlite/` for SQLite databases); an absolute path (which in a
-//! container would name a file of the node) is refused.
+//! The file is the pod author's: its databases are placed in the container's own state
+//! directory ([`spin_app::runtime_config::RuntimeConfigFile::place_in_pod`]); a path
+//! that would leave it is refused.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
-use spin_runtime::runtime_config_file::{PlacedDatabases, RuntimeConfigError, RuntimeConfigFile};
+use spin_runtime::runtime_config_file::{PlacedDatabases, RuntimeConfigError};
 
 use crate::bundle::BundleSpec;
 
@@ -26,20 +25,7 @@ pub fn databases(
     let Some(file) = source(spec)? else {
         return Ok(PlacedDatabases::default());
     };
-    RuntimeConfigFile::read(&file)?.place_databases(&file, |table, path| {
-        if !is_plain_relative(&path) {
-            return Err(
-                "in a pod, `path` must be a relative path without `..` (the database \
-                        is kept in the container's state directory)"
-                    .into(),
-            );
-        }
-        let dir = match table {
-            "key_value_store" => "key-value",
-            _ => "sqlite",
-        };
-        Ok(state_dir.join(dir).join(path))
-    })
+    spin_runtime::runtime_config_file::read(&file)?.place_in_pod(&file, state_dir)
 }
 
 /// The host file mounted where the container's runtime config file is expected.
@@ -74,11 +60,6 @@ fn source(spec: &BundleSpec) -> Result<Option<PathBuf>, RuntimeConfigError> {
         }),
         (None, None) => Ok(None),
     }
-}
-
-/// A relative path made only of normal components (no `..`, no root, no `.` tricks).
-fn is_plain_relative(path: &Path) -> bool {
-    !path.as_os_str().is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)))
 }
 
 #[cfg(test)]

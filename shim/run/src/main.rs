@@ -16,7 +16,7 @@ use clap::Parser;
 use spin_app::settings;
 use spin_runtime::config::{InstanceReuse, Limits};
 use spin_runtime::log_queue::LogQueue;
-use spin_runtime::runtime_config_file::{PlacedDatabases, RuntimeConfigFile};
+use spin_runtime::runtime_config_file::PlacedDatabases;
 use spin_runtime::trigger::http::HttpServer;
 use spin_runtime::{PreparedApp, RuntimeConfig};
 
@@ -234,7 +234,8 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<()> {
 /// file's directory, as `spin up` does.
 fn databases(file: &Path) -> anyhow::Result<PlacedDatabases> {
     let base = file.parent().unwrap_or(Path::new("."));
-    Ok(RuntimeConfigFile::read(file)?.place_databases(file, |_, path| Ok(base.join(path)))?)
+    Ok(spin_runtime::runtime_config_file::read(file)?
+        .place_databases(file, |_, path| Ok(base.join(path)))?)
 }
 
 fn size(text: &str) -> Result<u64, String> {

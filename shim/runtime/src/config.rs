@@ -44,14 +44,7 @@ pub struct RuntimeConfig {
     pub reuse: InstanceReuse,
 }
 
-/// Where a key-value store's or a SQLite database's data lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DatabaseLocation {
-    /// A SQLite file, kept across restarts.
-    File(PathBuf),
-    /// In memory, for as long as the app runs.
-    Memory,
-}
+pub use spin_app::runtime_config::DatabaseLocation;
 
 /// Instance reuse for WASIp3 components (Spin's `--max-instance-reuse-count`,
 /// `--max-instance-concurrent-reuse-count`, `--idle-instance-timeout`). Off by default:
