@@ -13,6 +13,8 @@ command -v python3 >/dev/null || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 # The OCI registry the push and deploy tests push to (CNCF Distribution, on loopback).
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
+# Servers the data-service tests start on free loopback ports.
+command -v redis-server >/dev/null || need_apt+=(redis-server)
 if [ "${SPIN_KUBE_BENCH:-}" = 1 ]; then
   command -v wrk >/dev/null || need_apt+=(wrk)
 fi

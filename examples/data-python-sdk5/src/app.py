@@ -7,12 +7,15 @@ Routes:
   /types        round-trips every SQLite value type through parameters
   /denied       opens a database the manifest does not grant
   /outside      tries to attach a file outside the database (refused by the runtime)
+  /redis        sets, increments, reads and lists keys on the Redis at `redis_address`
+  /redis-denied connects to a Redis not in allowed_outbound_hosts (refused)
 """
 
 from componentize_py_types import Err
-from spin_sdk import http, sqlite
+from spin_sdk import http, redis, sqlite, variables
 from spin_sdk.http import Request, Response
 from spin_sdk.sqlite import Value_Blob, Value_Integer, Value_Real, Value_Text
+from spin_sdk.wit.imports.spin_redis_redis_3_0_0 import RedisParameter_Binary
 from spin_sdk.wit.imports.spin_sqlite_sqlite_3_1_0 import Value_Null
 
 
@@ -63,6 +66,19 @@ async def types() -> Response:
         return text(200, " ".join(shown) + "\n")
 
 
+async def redis_round_trip() -> Response:
+    db = await redis.open(await variables.get("redis_address"))
+    await db.set("greeting", b"hello from Python")
+    count = await db.incr("visits")
+    await db.sadd("langs", ["python", "rust"])
+    members = sorted(await db.smembers("langs"))
+    pong = await db.execute("PING", [])
+    echoed = await db.execute("ECHO", [RedisParameter_Binary(b"echo")])
+    greeting = await db.get("greeting")
+    return text(200, f"{greeting.decode()} visits={count} langs={','.join(members)} "
+                     f"ping={pong[0].value} echo={echoed[0].value.decode()}\n")
+
+
 class HttpHandler(http.Handler):
     async def handle_request(self, request: Request) -> Response:
         path = request.uri.split("?")[0]
@@ -76,6 +92,11 @@ class HttpHandler(http.Handler):
             if path == "/denied":
                 with await sqlite.Connection.open("secret"):
                     return text(200, "unexpectedly opened\n")
+            if path == "/redis":
+                return await redis_round_trip()
+            if path == "/redis-denied":
+                await redis.open("redis://example.com:6379")
+                return text(200, "unexpectedly connected\n")
             if path == "/outside":
                 with await sqlite.Connection.open_default() as db:
                     await query(db, "ATTACH DATABASE '/etc/passwd' AS host", [])

@@ -11,9 +11,11 @@ Routes:
   /types        round-trips every SQLite value type through parameters
   /denied       opens a database the manifest does not grant
   /outside      tries to attach a file outside the database (refused by the runtime)
+  /redis        sets, increments, reads and lists keys on the Redis at `redis_address`
+  /redis-denied connects to a Redis not in allowed_outbound_hosts (refused)
 """
 
-from spin_sdk import http
+from spin_sdk import http, redis, variables
 from spin_sdk.http import Request, Response
 from spin_sdk.wit.imports.fermyon_spin_sqlite import (
     Connection,
@@ -23,6 +25,7 @@ from spin_sdk.wit.imports.fermyon_spin_sqlite import (
     Value_Real,
     Value_Text,
 )
+from spin_sdk.wit.imports.redis import RedisParameter_Binary
 from spin_sdk.wit.types import Err
 
 
@@ -32,6 +35,7 @@ def text(status: int, body: str) -> Response:
 
 def error(e: Err) -> Response:
     return text(500, f"{type(e.value).__name__}: {getattr(e.value, 'value', '')}\n")
+
 
 
 def notes(request: Request) -> Response:
@@ -61,6 +65,18 @@ def types() -> Response:
         return text(200, " ".join(shown) + "\n")
 
 
+def redis_round_trip() -> Response:
+    db = redis.open(variables.get("redis_address"))
+    db.set("greeting", b"hello from Python")
+    count = db.incr("visits")
+    db.sadd("langs", ["python", "rust"])
+    members = sorted(db.smembers("langs"))
+    pong = db.execute("PING", [])
+    echoed = db.execute("ECHO", [RedisParameter_Binary(b"echo")])
+    return text(200, f"{db.get('greeting').decode()} visits={count} langs={','.join(members)} "
+                     f"ping={pong[0].value} echo={echoed[0].value.decode()}\n")
+
+
 class IncomingHandler(http.IncomingHandler):
     def handle_request(self, request: Request) -> Response:
         path = request.uri.split("?")[0]
@@ -74,6 +90,11 @@ class IncomingHandler(http.IncomingHandler):
             if path == "/denied":
                 with Connection.open("secret"):
                     return text(200, "unexpectedly opened\n")
+            if path == "/redis":
+                return redis_round_trip()
+            if path == "/redis-denied":
+                redis.open("redis://example.com:6379")
+                return text(200, "unexpectedly connected\n")
             if path == "/outside":
                 with Connection.open("default") as db:
                     db.execute("ATTACH DATABASE '/etc/passwd' AS host", [])

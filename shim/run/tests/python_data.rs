@@ -1,13 +1,15 @@
 //! Spin's data services from apps built with the official Python SDKs
-//! (`examples/data-python`: spin-sdk 3.4.1, `fermyon:spin/sqlite@2.0.0`;
-//! `examples/data-python-sdk5`: spin-sdk 5, `spin:sqlite/sqlite@3.1.0` with streamed
-//! rows), served by the real `spin-run` with the example's runtime config file.
+//! (`examples/data-python`: spin-sdk 3.4.1, `fermyon:spin/sqlite@2.0.0` and
+//! `fermyon:spin/redis@2.0.0`; `examples/data-python-sdk5`: spin-sdk 5,
+//! `spin:sqlite/sqlite@3.1.0` with streamed rows and `spin:redis@3.0.0`), served by the
+//! real `spin-run` with the example's runtime config file, against a real
+//! `redis-server` on a free loopback port.
 
 mod support;
 
 use std::path::{Path, PathBuf};
 
-use support::{Runner, built_sample, request};
+use support::{RedisServer, Runner, built_sample, request};
 
 /// The compile cache shared by these tests (and kept between runs).
 fn cache_dir() -> String {
@@ -15,7 +17,7 @@ fn cache_dir() -> String {
     dir.to_string_lossy().into_owned()
 }
 
-fn start(dir: &Path, state: &Path) -> Runner {
+fn start(dir: &Path, state: &Path, redis: &str) -> Runner {
     let runtime_config = dir.join("runtime-config.toml");
     let args = [
         "--cache-dir",
@@ -25,12 +27,17 @@ fn start(dir: &Path, state: &Path) -> Runner {
         "--runtime-config-file",
         runtime_config.to_str().unwrap(),
     ];
-    Runner::start(dir, &args, &[]).unwrap_or_else(|log| panic!("spin-run did not start:\n{log}"))
+    Runner::start(dir, &args, &[("SPIN_VARIABLE_REDIS_ADDRESS", redis)])
+        .unwrap_or_else(|log| panic!("spin-run did not start:\n{log}"))
 }
 
-fn sqlite_reads_writes_persists_and_refuses(dir: PathBuf) {
+fn data_services_read_write_persist_and_refuse(dir: PathBuf) {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let redis = redis.address();
     let state = tempfile::tempdir().unwrap();
-    let run = start(&dir, state.path());
+    let run = start(&dir, state.path(), &redis);
     let post = |run: &Runner, body: &str| {
         let r = request(run.addr, "POST", "/notes", &[], body.as_bytes());
         assert_eq!(r.status, 201, "{}\n{}", r.body, run.log());
@@ -56,9 +63,23 @@ fn sqlite_reads_writes_persists_and_refuses(dir: PathBuf) {
         "{}",
         outside.body
     );
+
+    // Outbound Redis: both SDKs' interfaces, a server of the test's own.
+    for visits in 1..=2 {
+        let r = run.get("/redis");
+        assert_eq!(
+            r.body,
+            format!("hello from Python visits={visits} langs=python,rust ping=PONG echo=echo\n"),
+            "{}",
+            run.log()
+        );
+    }
+    let denied = run.get("/redis-denied");
+    assert_eq!(denied.body, "Error_InvalidAddress: \n");
+    run.wait_for_log("add \"redis://example.com:6379\" to allowed_outbound_hosts");
     drop(run);
 
-    let run = start(&dir, state.path());
+    let run = start(&dir, state.path(), &redis);
     assert_eq!(
         run.get("/notes").body,
         "1: first note\n2: second\n",
@@ -69,17 +90,17 @@ fn sqlite_reads_writes_persists_and_refuses(dir: PathBuf) {
 }
 
 #[test]
-fn python_sdk3_app_uses_sqlite() {
+fn python_sdk3_app_uses_sqlite_and_redis() {
     let Some(dir) = built_sample("data-python", "../build-python.sh") else {
         return;
     };
-    sqlite_reads_writes_persists_and_refuses(dir);
+    data_services_read_write_persist_and_refuse(dir);
 }
 
 #[test]
-fn python_sdk5_app_uses_sqlite() {
+fn python_sdk5_app_uses_sqlite_and_redis() {
     let Some(dir) = built_sample("data-python-sdk5", "../build-python.sh 5.0.0 0.25.1") else {
         return;
     };
-    sqlite_reads_writes_persists_and_refuses(dir);
+    data_services_read_write_persist_and_refuse(dir);
 }

@@ -5,6 +5,8 @@ pub mod key_value;
 pub mod key_value_current;
 pub mod limits;
 pub mod outbound;
+pub mod redis;
+pub mod redis_client;
 pub mod sqlite;
 pub mod sqlite_db;
 pub mod state;

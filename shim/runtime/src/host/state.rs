@@ -11,6 +11,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use crate::host::key_value::KeyValueAccess;
 use crate::host::limits::MemoryLimiter;
 use crate::host::outbound::{OutboundHooks, OutboundPolicy};
+use crate::host::redis::RedisConnections;
 use crate::host::sqlite::SqliteAccess;
 use crate::host::stdio::{GuestLog, Stream};
 
@@ -40,6 +41,8 @@ pub struct RequestState {
     pub open_stores: usize,
     /// SQLite connections alive (each holds a pooled database connection).
     pub open_connections: usize,
+    /// Redis connections of this request, by address.
+    pub redis: RedisConnections,
     /// `wasi:keyvalue/atomics` compare-and-swap handles alive (each holds a value).
     pub open_cas: usize,
     /// The `max_concurrent_instances` permit this instance holds (WASIp3 instances,
@@ -78,6 +81,7 @@ impl RequestState {
             limiter: MemoryLimiter::new(component.max_memory),
             open_stores: 0,
             open_connections: 0,
+            redis: RedisConnections::default(),
             open_cas: 0,
             instance_permit: None,
             component,

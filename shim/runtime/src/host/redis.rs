@@ -1,0 +1,321 @@
+//! Spin's outbound Redis interfaces: `fermyon:spin/redis@2.0.0` (spin-sdk 3.x and older)
+//! and `spin:redis/redis@3.0.0` (current SDKs, `async` functions).
+//!
+//! Connections live as long as the request: opening the same address again within a
+//! request reuses its connection, and a request may reach at most
+//! [`MAX_REDIS_ADDRESSES`] addresses (past it: `too-many-connections`). Commands are in
+//! [`crate::host::redis_client`].
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use redis::aio::MultiplexedConnection;
+use wasmtime::component::{Accessor, HasSelf, Resource};
+
+use crate::host::bindings::current::spin::redis::redis as v3;
+use crate::host::bindings::spin::fermyon::spin2_0_0::redis::{
+    self as v2, Error, RedisParameter, RedisResult,
+};
+use crate::host::redis_client as client;
+use crate::host::state::RequestState;
+
+/// Most Redis addresses one request may connect to.
+pub const MAX_REDIS_ADDRESSES: usize = 8;
+
+/// A connection the guest opened (a handle to the request's connection to its address).
+pub struct OpenRedis {
+    conn: MultiplexedConnection,
+}
+
+impl std::fmt::Debug for OpenRedis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OpenRedis")
+    }
+}
+
+/// The request's Redis connections, by address.
+#[derive(Default)]
+pub struct RedisConnections {
+    by_address: HashMap<String, MultiplexedConnection>,
+}
+
+impl RequestState {
+    /// A connection to `address` for the guest: the request's own, or a new one.
+    fn redis_connection(&self, address: &str) -> Result<Option<MultiplexedConnection>, Error> {
+        match self.redis.by_address.get(address) {
+            Some(conn) => Ok(Some(conn.clone())),
+            None if self.redis.by_address.len() >= MAX_REDIS_ADDRESSES => {
+                Err(Error::TooManyConnections)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn keep_redis(
+        &mut self,
+        address: String,
+        conn: MultiplexedConnection,
+    ) -> wasmtime::Result<Resource<OpenRedis>> {
+        self.redis.by_address.insert(address, conn.clone());
+        Ok(self.table.push(OpenRedis { conn })?)
+    }
+
+    fn redis_of(&self, conn: &Resource<OpenRedis>) -> wasmtime::Result<MultiplexedConnection> {
+        Ok(self.table.get(conn)?.conn.clone())
+    }
+}
+
+impl v2::Host for RequestState {}
+
+impl v2::HostConnection for RequestState {
+    async fn open(
+        &mut self,
+        address: String,
+    ) -> wasmtime::Result<Result<Resource<OpenRedis>, Error>> {
+        let conn = match self.redis_connection(&address) {
+            Ok(Some(conn)) => conn,
+            Ok(None) => match client::connect(&address, &self.component.outbound).await {
+                Ok(conn) => conn,
+                Err(e) => return Ok(Err(e)),
+            },
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(Ok(self.keep_redis(address, conn)?))
+    }
+
+    async fn publish(
+        &mut self,
+        conn: Resource<OpenRedis>,
+        channel: String,
+        payload: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), Error>> {
+        Ok(client::publish(self.redis_of(&conn)?, channel, payload).await)
+    }
+
+    async fn get(
+        &mut self,
+        conn: Resource<OpenRedis>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
+        Ok(client::get(self.redis_of(&conn)?, key).await)
+    }
+
+    async fn set(
+        &mut self,
+        conn: Resource<OpenRedis>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), Error>> {
+        Ok(client::set(self.redis_of(&conn)?, key, value).await)
+    }
+
+    async fn incr(
+        &mut self,
+        conn: Resource<OpenRedis>,
+        key: String,
+    ) -> wasmtime::Result<Result<i64, Error>> {
+        Ok(client::incr(self.redis_of(&conn)?, key).await)
+    }
+
+    async fn del(
+        &mut self,
+        conn: Resource<OpenRedis>,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<u32, Error>> {
+        Ok(client::del(self.redis_of(&conn)?, keys).await)
+    }
+
+    async fn sadd(
+        &mut self,
+        conn: Resource<OpenRedis>,
+        key: String,
+        values: Vec<String>,
+    ) -> wasmtime::Result<Result<u32, Error>> {
+        Ok(client::sadd(self.redis_of(&conn)?, key, values).await)
+    }
+
+    async fn smembers(
+        &mut self,
+        conn: Resource<OpenRedis>,
+        key: String,
+    ) -> wasmtime::Result<Result<Vec<String>, Error>> {
+        Ok(client::smembers(self.redis_of(&conn)?, key).await)
+    }
+
+    async fn srem(
+        &mut self,
+        conn: Resource<OpenRedis>,
+        key: String,
+        values: Vec<String>,
+    ) -> wasmtime::Result<Result<u32, Error>> {
+        Ok(client::srem(self.redis_of(&conn)?, key, values).await)
+    }
+
+    async fn execute(
+        &mut self,
+        conn: Resource<OpenRedis>,
+        command: String,
+        arguments: Vec<RedisParameter>,
+    ) -> wasmtime::Result<Result<Vec<RedisResult>, Error>> {
+        Ok(client::execute(self.redis_of(&conn)?, command, arguments).await)
+    }
+
+    async fn drop(&mut self, conn: Resource<OpenRedis>) -> wasmtime::Result<()> {
+        self.table.delete(conn)?;
+        Ok(())
+    }
+}
+
+impl From<Error> for v3::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::InvalidAddress => v3::Error::InvalidAddress,
+            Error::TooManyConnections => v3::Error::TooManyConnections,
+            Error::TypeError => v3::Error::TypeError,
+            Error::Other(m) => v3::Error::Other(m),
+        }
+    }
+}
+
+impl From<v3::RedisParameter> for RedisParameter {
+    fn from(p: v3::RedisParameter) -> Self {
+        match p {
+            v3::RedisParameter::Int64(n) => RedisParameter::Int64(n),
+            v3::RedisParameter::Binary(b) => RedisParameter::Binary(b),
+        }
+    }
+}
+
+impl From<RedisResult> for v3::RedisResult {
+    fn from(r: RedisResult) -> Self {
+        match r {
+            RedisResult::Nil => v3::RedisResult::Nil,
+            RedisResult::Status(s) => v3::RedisResult::Status(s),
+            RedisResult::Int64(n) => v3::RedisResult::Int64(n),
+            RedisResult::Binary(b) => v3::RedisResult::Binary(b),
+        }
+    }
+}
+
+impl v3::Host for RequestState {}
+
+impl v3::HostConnection for RequestState {
+    async fn drop(&mut self, conn: Resource<OpenRedis>) -> wasmtime::Result<()> {
+        self.table.delete(conn)?;
+        Ok(())
+    }
+}
+
+/// Runs one command of the `spin:redis@3` interface on the connection behind `conn`.
+async fn on_v3<T, U: From<T>, F: Future<Output = Result<T, Error>>>(
+    accessor: &Accessor<impl Send, HasSelf<RequestState>>,
+    conn: &Resource<OpenRedis>,
+    command: impl FnOnce(MultiplexedConnection) -> F,
+) -> wasmtime::Result<Result<U, v3::Error>> {
+    let connection = accessor.with(|mut access| access.get().redis_of(conn))?;
+    Ok(command(connection).await.map(U::from).map_err(Into::into))
+}
+
+impl<T: Send> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
+    async fn open(
+        accessor: &Accessor<T, Self>,
+        address: String,
+    ) -> wasmtime::Result<Result<Resource<OpenRedis>, v3::Error>> {
+        let (known, policy) = accessor.with(|mut access| {
+            let state = access.get();
+            (
+                state.redis_connection(&address),
+                state.component.outbound.clone(),
+            )
+        });
+        let conn = match known {
+            Ok(Some(conn)) => conn,
+            Ok(None) => match client::connect(&address, &policy).await {
+                Ok(conn) => conn,
+                Err(e) => return Ok(Err(e.into())),
+            },
+            Err(e) => return Ok(Err(e.into())),
+        };
+        accessor.with(|mut access| Ok(Ok(access.get().keep_redis(address, conn)?)))
+    }
+
+    async fn publish(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<OpenRedis>,
+        channel: String,
+        payload: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), v3::Error>> {
+        on_v3(accessor, &conn, |c| client::publish(c, channel, payload)).await
+    }
+
+    async fn get(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<OpenRedis>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, v3::Error>> {
+        on_v3(accessor, &conn, |c| client::get(c, key)).await
+    }
+
+    async fn set(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<OpenRedis>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), v3::Error>> {
+        on_v3(accessor, &conn, |c| client::set(c, key, value)).await
+    }
+
+    async fn incr(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<OpenRedis>,
+        key: String,
+    ) -> wasmtime::Result<Result<i64, v3::Error>> {
+        on_v3(accessor, &conn, |c| client::incr(c, key)).await
+    }
+
+    async fn del(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<OpenRedis>,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<u32, v3::Error>> {
+        on_v3(accessor, &conn, |c| client::del(c, keys)).await
+    }
+
+    async fn sadd(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<OpenRedis>,
+        key: String,
+        values: Vec<String>,
+    ) -> wasmtime::Result<Result<u32, v3::Error>> {
+        on_v3(accessor, &conn, |c| client::sadd(c, key, values)).await
+    }
+
+    async fn smembers(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<OpenRedis>,
+        key: String,
+    ) -> wasmtime::Result<Result<Vec<String>, v3::Error>> {
+        on_v3(accessor, &conn, |c| client::smembers(c, key)).await
+    }
+
+    async fn srem(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<OpenRedis>,
+        key: String,
+        values: Vec<String>,
+    ) -> wasmtime::Result<Result<u32, v3::Error>> {
+        on_v3(accessor, &conn, |c| client::srem(c, key, values)).await
+    }
+
+    async fn execute(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<OpenRedis>,
+        command: String,
+        arguments: Vec<v3::RedisParameter>,
+    ) -> wasmtime::Result<Result<Vec<v3::RedisResult>, v3::Error>> {
+        let arguments = arguments.into_iter().map(Into::into).collect();
+        let results: Result<Vec<RedisResult>, v3::Error> =
+            on_v3(accessor, &conn, |c| client::execute(c, command, arguments)).await?;
+        Ok(results.map(|r| r.into_iter().map(Into::into).collect()))
+    }
+}
