@@ -1,6 +1,8 @@
 """Spin's data services from the current Python SDK (spin-sdk 5: spin:sqlite@3.1.0).
 
 Routes:
+  /hello        plain text (what the data routes are measured against)
+  /query        one SQLite query and one key-value get
   POST /notes   stores the request body as a note in the `default` SQLite database
   GET  /notes   lists the notes, one per line (`id: text`)
   /scratch      counts rows in the `scratch` database (in memory, per runtime config)
@@ -12,7 +14,7 @@ Routes:
 """
 
 from componentize_py_types import Err
-from spin_sdk import http, redis, sqlite, variables
+from spin_sdk import http, key_value, redis, sqlite, variables
 from spin_sdk.http import Request, Response
 from spin_sdk.sqlite import Value_Blob, Value_Integer, Value_Real, Value_Text
 from spin_sdk.wit.imports.spin_redis_redis_3_0_0 import RedisParameter_Binary
@@ -66,6 +68,14 @@ async def types() -> Response:
         return text(200, " ".join(shown) + "\n")
 
 
+async def query_route() -> Response:
+    with await sqlite.Connection.open_default() as db:
+        rows = await query(db, "SELECT count(*) FROM sqlite_schema", [])
+    with await key_value.open_default() as store:
+        value = await store.get("greeting")
+    return text(200, f"tables={rows[0].values[0].value} greeting={value!r}\n")
+
+
 async def redis_round_trip() -> Response:
     db = await redis.open(await variables.get("redis_address"))
     await db.set("greeting", b"hello from Python")
@@ -83,6 +93,10 @@ class HttpHandler(http.Handler):
     async def handle_request(self, request: Request) -> Response:
         path = request.uri.split("?")[0]
         try:
+            if path == "/hello":
+                return text(200, "hello\n")
+            if path == "/query":
+                return await query_route()
             if path == "/notes":
                 return await notes(request)
             if path == "/scratch":

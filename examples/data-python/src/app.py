@@ -5,6 +5,8 @@ config does not name the `fermyon:spin/sqlite@2.0.0` bindings `sqlite`), so this
 uses the bindings componentize-py generates for that interface: the same calls.
 
 Routes:
+  /hello        plain text (what the data routes are measured against)
+  /query        one SQLite query and one key-value get
   POST /notes   stores the request body as a note in the `default` SQLite database
   GET  /notes   lists the notes, one per line (`id: text`)
   /scratch      counts rows in the `scratch` database (in memory, per runtime config)
@@ -15,7 +17,7 @@ Routes:
   /redis-denied connects to a Redis not in allowed_outbound_hosts (refused)
 """
 
-from spin_sdk import http, redis, variables
+from spin_sdk import http, key_value, redis, variables
 from spin_sdk.http import Request, Response
 from spin_sdk.wit.imports.fermyon_spin_sqlite import (
     Connection,
@@ -65,6 +67,14 @@ def types() -> Response:
         return text(200, " ".join(shown) + "\n")
 
 
+def query() -> Response:
+    with Connection.open("default") as db:
+        rows = db.execute("SELECT count(*) FROM sqlite_schema", []).rows
+    with key_value.open_default() as store:
+        value = store.get("greeting")
+    return text(200, f"tables={rows[0].values[0].value} greeting={value!r}\n")
+
+
 def redis_round_trip() -> Response:
     db = redis.open(variables.get("redis_address"))
     db.set("greeting", b"hello from Python")
@@ -81,6 +91,10 @@ class IncomingHandler(http.IncomingHandler):
     def handle_request(self, request: Request) -> Response:
         path = request.uri.split("?")[0]
         try:
+            if path == "/hello":
+                return text(200, "hello\n")
+            if path == "/query":
+                return query()
             if path == "/notes":
                 return notes(request)
             if path == "/scratch":
