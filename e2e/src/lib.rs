@@ -5,5 +5,6 @@ pub mod containerd;
 pub mod cri;
 pub mod images;
 pub mod probe;
+pub mod redis;
 pub mod registry;
 pub mod spin_run;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use spin_kube_e2e::containerd::LocalContainerd;
 use spin_kube_e2e::probe::{self, free_port};
+use spin_kube_e2e::redis::RedisServer;
 use spin_kube_e2e::registry::LocalRegistry;
 
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
@@ -283,7 +284,7 @@ fn limits_come_from_the_container_env_and_bad_values_are_refused() {
 /// The runtime config file as the operator provides it: a Secret mounted at
 /// `/runtime-config.toml` and `--runtime-config-file` in the container's args.
 #[test]
-fn a_mounted_runtime_config_file_places_key_value_stores_and_bad_ones_fail() {
+fn a_mounted_runtime_config_file_places_key_value_stores_on_files_and_redis_and_bad_ones_fail() {
     let containerd = LocalContainerd::start();
     let rootfs = tempfile::tempdir().unwrap();
     probe::write_app(
@@ -338,10 +339,33 @@ fn a_mounted_runtime_config_file_places_key_value_stores_and_bad_ones_fail() {
     let second = get(port, "/").unwrap().1;
     assert!(second.contains("\nxx\r\n"), "{second:?}");
 
+    // The same store on a Redis server.
+    if let Some(redis) = RedisServer::start() {
+        std::fs::write(
+            &config,
+            format!(
+                "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
+                redis.address()
+            ),
+        )
+        .unwrap();
+        let port = free_port();
+        let started = run("-d", "with-redis", Some(port));
+        assert!(
+            started.status.success(),
+            "{}",
+            String::from_utf8_lossy(&started.stderr)
+        );
+        let first = wait_for_200(port, "/", Duration::from_secs(60)).1;
+        assert!(first.contains("\nx\r\n"), "{first:?}");
+        let second = get(port, "/").unwrap().1;
+        assert!(second.contains("\nxx\r\n"), "{second:?}");
+    }
+
     for (text, expected) in [
         (
-            "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://:s3cret@db\"\n",
-            "[key_value_store.default]: type = \"redis\" is not supported by this runtime yet",
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"rediss://:s3cret@db\"\n",
+            "[key_value_store.default]: `url` must be a redis:// URL",
         ),
         (
             "[key_value_store.default]\ntype = \"spin\"\npath = \"/etc/passwd\"\n",

@@ -93,16 +93,21 @@ fn inline_runtime_config(app: &SpinApp) -> Vec<ValidationError> {
             if errors.len() > before {
                 continue;
             }
-            // References are resolved at reconcile time; a placeholder stands in.
-            let table_text = toml::Table::from_iter([(
-                table.to_string(),
-                toml::Value::Table(toml::Table::from_iter([(
-                    entry.name.clone(),
-                    toml::Value::Table(runtime_config::entry_table(entry, &at, |_| {
-                        "from-reference".into()
-                    })),
-                )])),
-            )]);
+            // References are resolved at reconcile time; a placeholder of the option's
+            // form stands in.
+            let table_text =
+                toml::Table::from_iter([(
+                    table.to_string(),
+                    toml::Value::Table(toml::Table::from_iter([(
+                        entry.name.clone(),
+                        toml::Value::Table(runtime_config::entry_table(entry, &at, |_, name| {
+                            match name {
+                                "url" => "redis://from-reference".into(),
+                                _ => "from-reference".into(),
+                            }
+                        })),
+                    )])),
+                )]);
             let text = toml::to_string(&table_text).unwrap_or_default();
             let file = std::path::Path::new("runtime-config.toml");
             let checked = RuntimeConfigFile::parse(&text, file)

@@ -243,6 +243,11 @@ spec:
         options:
           - { name: path, value: data/kv.db }
       - { name: cache, type: spin }
+      - name: shared
+        type: redis
+        options:
+          - name: url
+            valueFrom: { secretKeyRef: { name: notes-redis, key: url } }
     sqliteDatabases:
       - name: default
         type: spin
@@ -251,10 +256,16 @@ spec:
             valueFrom: { secretKeyRef: { name: notes-db, key: file } }
 "#);
     let config = ReferencedConfig {
-        options: [(
-            "spec.runtimeConfig.sqliteDatabases[0].options[0]".to_string(),
-            "notes.db".to_string(),
-        )]
+        options: [
+            (
+                "spec.runtimeConfig.sqliteDatabases[0].options[0]".to_string(),
+                "notes.db".to_string(),
+            ),
+            (
+                "spec.runtimeConfig.keyValueStores[2].options[0]".to_string(),
+                "redis://redis.notes.svc:6379".to_string(),
+            ),
+        ]
         .into(),
         ..Default::default()
     };
@@ -339,8 +350,8 @@ fn invalid_specs_name_the_field() {
             "spec.invocationLimits.memory: 1Gi is more than spec.resources.limits.memory",
         ),
         (
-            "spec: { image: x, runtimeConfig: { keyValueStores: [{ name: cache, type: redis, options: [{ name: url, value: 'redis://:hunter2@db' }] }] } }",
-            "spec.runtimeConfig.keyValueStores[0]: type = \"redis\" is not supported by this runtime yet",
+            "spec: { image: x, runtimeConfig: { keyValueStores: [{ name: cache, type: redis, options: [{ name: url, value: 'rediss://:hunter2@db' }] }] } }",
+            "spec.runtimeConfig.keyValueStores[0]: `url` must be a redis:// URL",
         ),
         (
             "spec: { image: x, runtimeConfig: { sqliteDatabases: [{ name: default, type: spin, options: [{ name: paht, value: a.db }] }] } }",

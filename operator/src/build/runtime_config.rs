@@ -61,18 +61,18 @@ pub fn is_inline(app: &SpinApp) -> bool {
 }
 
 /// One entry as a TOML table: its `type` and its options (a `valueFrom` option takes
-/// `resolve(field path)`).
+/// `resolve(field path, option name)`).
 pub fn entry_table(
     entry: &RuntimeConfigEntry,
     field: &str,
-    resolve: impl Fn(&str) -> String,
+    resolve: impl Fn(&str, &str) -> String,
 ) -> toml::Table {
     let mut table = toml::Table::new();
     table.insert("type".into(), entry.type_.clone().into());
     for (j, option) in entry.options.iter().enumerate() {
         let value = match &option.value {
             Some(value) => value.clone(),
-            None => resolve(&format!("{field}.options[{j}]")),
+            None => resolve(&format!("{field}.options[{j}]"), &option.name),
         };
         table.insert(option.name.clone(), value.into());
     }
@@ -89,7 +89,7 @@ pub fn render(app: &SpinApp, resolved: &ResolvedOptions) -> Option<String> {
         let mut tables = toml::Table::new();
         for (i, entry) in entries.iter().enumerate() {
             let path = format!("spec.runtimeConfig.{field}[{i}]");
-            let resolve = |option: &str| resolved.get(option).cloned().unwrap_or_default();
+            let resolve = |option: &str, _: &str| resolved.get(option).cloned().unwrap_or_default();
             tables.insert(
                 entry.name.clone(),
                 entry_table(entry, &path, resolve).into(),

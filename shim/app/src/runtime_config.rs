@@ -4,8 +4,9 @@
 //!
 //! Supported: `[key_value_store.LABEL]` and `[sqlite_database.LABEL]` with
 //! `type = "spin"` (a SQLite file at `path`; without `path`, in memory for as long as
-//! the process lives). Refused at start, naming the file and the table: key-value
-//! `type = "redis"`, SQLite `type = "libsql"` and the other tables Spin knows
+//! the process lives), and key-value `type = "redis"` (a Redis server at `url`). Refused
+//! at start, naming the file and the table: SQLite `type = "libsql"` and the other
+//! tables Spin knows
 //! (`llm_compute`, `variables_provider`, `config_provider`, `client_tls`, `otel`), which
 //! this runtime does not provide yet, and anything else (unknown tables, types and
 //! keys), so a setting is never silently ignored.
@@ -44,6 +45,8 @@ pub enum KeyValueStoreConfig {
     /// `type = "spin"`: SQLite at `path` (as written: the embedder resolves it), or in
     /// memory without one.
     Spin { path: Option<PathBuf> },
+    /// `type = "redis"`: the Redis server at `url` (`redis://[user:password@]host[:port][/db]`).
+    Redis { url: String },
 }
 
 /// A `[sqlite_database.LABEL]` table.
@@ -61,6 +64,8 @@ pub enum DatabaseLocation {
     File(PathBuf),
     /// In memory, for as long as the app runs.
     Memory,
+    /// A Redis server (key-value stores only).
+    Redis { url: String },
 }
 
 /// Where a runtime config file's databases live, their paths resolved by the embedder.
@@ -100,8 +105,11 @@ impl RuntimeConfigFile {
                 }),
         };
         let mut placed = PlacedDatabases::default();
-        for (label, KeyValueStoreConfig::Spin { path }) in self.key_value_stores {
-            let location = place("key_value_store", &label, path)?;
+        for (label, store) in self.key_value_stores {
+            let location = match store {
+                KeyValueStoreConfig::Spin { path } => place("key_value_store", &label, path)?,
+                KeyValueStoreConfig::Redis { url } => DatabaseLocation::Redis { url },
+            };
             placed.key_value_stores.insert(label, location);
         }
         for (label, SqliteDatabaseConfig::Spin { path }) in self.sqlite_databases {
@@ -255,11 +263,22 @@ fn key_value_store(value: &toml::Value) -> Result<KeyValueStoreConfig, String> {
         "spin" => Ok(KeyValueStoreConfig::Spin {
             path: spin_path(table)?,
         }),
-        "redis" => Err(
-            "type = \"redis\" is not supported by this runtime yet; use type = \"spin\" (a SQLite \
-             file at `path`)"
-                .into(),
-        ),
+        "redis" => {
+            only_keys(table, &["type", "url"])?;
+            let url = table
+                .get("url")
+                .ok_or("has no `url`; set url = \"redis://HOST:PORT\"")?
+                .as_str()
+                .ok_or("`url` must be a string (redis://HOST:PORT)")?;
+            if !url.starts_with("redis://") {
+                return Err(
+                    "`url` must be a redis:// URL (rediss:// and Unix sockets are not \
+                            supported)"
+                        .into(),
+                );
+            }
+            Ok(KeyValueStoreConfig::Redis { url: url.into() })
+        }
         other => Err(format!(
             "unknown type {other:?}; use type = \"spin\" (a SQLite file at `path`)"
         )),
@@ -313,6 +332,15 @@ mod tests {
             KeyValueStoreConfig::Spin { path: None }
         );
         assert_eq!(parse("").unwrap(), RuntimeConfigFile::default());
+        let redis =
+            parse("[key_value_store.shared]\ntype = \"redis\"\nurl = \"redis://db:6379/2\"\n")
+                .unwrap();
+        assert_eq!(
+            redis.key_value_stores["shared"],
+            KeyValueStoreConfig::Redis {
+                url: "redis://db:6379/2".into()
+            }
+        );
         let config = parse(
             "[sqlite_database.default]\ntype = \"spin\"\npath = \"app.db\"\n[sqlite_database.scratch]\ntype = \"spin\"\n",
         )
@@ -345,8 +373,12 @@ mod tests {
                 "[key_value_store.cache]: unknown key `paht`; this type takes `type`, `path`",
             ),
             (
-                "[key_value_store.cache]\ntype = \"redis\"\nurl = \"redis://:hunter2@db\"\n",
-                "type = \"redis\" is not supported by this runtime yet",
+                "[key_value_store.cache]\ntype = \"redis\"\nurl = \"rediss://:hunter2@db\"\n",
+                "[key_value_store.cache]: `url` must be a redis:// URL",
+            ),
+            (
+                "[key_value_store.cache]\ntype = \"redis\"\n",
+                "[key_value_store.cache]: has no `url`",
             ),
             (
                 "[sqlite_database.default]\ntype = \"libsql\"\nurl = \"https://hunter2.example\"\n",

@@ -9,7 +9,8 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use support::{RedisServer, Runner, built_sample, request};
+use spin_kube_e2e::redis::RedisServer;
+use support::{Runner, built_sample, request};
 
 /// The compile cache shared by these tests (and kept between runs).
 fn cache_dir() -> String {
@@ -103,4 +104,62 @@ fn python_sdk5_app_uses_sqlite_and_redis() {
         return;
     };
     data_services_read_write_persist_and_refuse(dir);
+}
+
+/// The `default` key-value store placed on Redis by a runtime config file: two
+/// `spin-run` processes (the spin-sdk 5 sample and the spin-sdk 3.4.1 one) count into
+/// the same store, and each sees the other's writes; `wasi:keyvalue` atomics increment
+/// on the server.
+#[test]
+fn a_key_value_store_on_redis_is_shared_by_two_processes() {
+    let (Some(sdk5), Some(sdk3)) = (
+        built_sample("hello-python-sdk5", "../build-python.sh 5.0.0 0.25.1"),
+        built_sample("hello-python", "../build-python.sh"),
+    ) else {
+        return;
+    };
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let runtime_config = dir.path().join("runtime-config.toml");
+    std::fs::write(
+        &runtime_config,
+        format!(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
+            redis.address()
+        ),
+    )
+    .unwrap();
+    let start = |app: &Path| {
+        let state = dir.path().join(app.file_name().unwrap());
+        let args = [
+            "--cache-dir",
+            &cache_dir(),
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--runtime-config-file",
+            runtime_config.to_str().unwrap(),
+        ];
+        Runner::start(app, &args, &[])
+            .unwrap_or_else(|log| panic!("spin-run did not start:\n{log}"))
+    };
+    let a = start(&sdk5);
+    let b = start(&sdk3);
+    assert_eq!(a.get("/count").body, "visits=1\n", "{}", a.log());
+    assert_eq!(b.get("/count").body, "visits=2\n", "{}", b.log());
+    assert_eq!(a.get("/count").body, "visits=3\n");
+    assert_eq!(a.get("/wasi-count").body, "wasi-visits=1\n");
+    assert_eq!(a.get("/wasi-count").body, "wasi-visits=2\n");
+    // Nothing was written to a SQLite file.
+    assert!(
+        !dir.path()
+            .join("hello-python-sdk5/sqlite_key_value.db")
+            .exists()
+    );
+    drop(redis);
+    // The server gone: the request fails, the app stays up.
+    let r = a.get("/count");
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert_eq!(a.get("/.well-known/spin/health").status, 200);
 }

@@ -454,7 +454,12 @@ fn bad_apps_fail_at_start_with_the_field_to_fix() {
         (
             one("/...", "ok.wasm") + "key_value_stores = [\"cache\"]\n",
             vec![("ok.wasm", probe("ok", Probe::Hello))],
-            "store `cache` has no backing store",
+            "component `c`: key_value_stores: store `cache` is not defined; only `default` is unless a runtime config file adds [key_value_store.cache]",
+        ),
+        (
+            one("/...", "ok.wasm") + "sqlite_databases = [\"reports\"]\n",
+            vec![("ok.wasm", probe("ok", Probe::Hello))],
+            "component `c`: sqlite_databases: database `reports` is not defined; only `default` is unless a runtime config file adds [sqlite_database.reports]",
         ),
         (
             one("/a", "ok.wasm").replace("[component.c]", "[[trigger.http]]\nroute = \"/a\"\ncomponent = \"c\"\n[component.c]"),

@@ -21,6 +21,7 @@ use crate::content::{ContentResolver, read_verified};
 use crate::engine::{PoolLimits, SharedEngine};
 use crate::host::bindings;
 use crate::host::key_value::{KeyValueAccess, KeyValueDb, KeyValueStores};
+use crate::host::key_value_backend::{KeyValueBackend, RedisKeyValue};
 use crate::host::outbound::OutboundPolicy;
 use crate::host::sqlite::{SqliteAccess, SqliteDatabases};
 use crate::host::sqlite_db::{Bounds, SqliteDb};
@@ -264,9 +265,10 @@ fn http_trigger(
 
 /// Opens the database of every key-value store some component is granted: the runtime
 /// config file's location for its label, else (for `default`) the app's state
-/// directory. Labels placed in the same file share one database.
+/// directory; or a Redis server. Labels placed in the same file share one database.
 fn open_key_value(app: &LockedApp, config: &RuntimeConfig) -> Result<KeyValueStores, RuntimeError> {
     let max_bytes = config.limits.max_key_value_bytes;
+    let max_redis_read = config.limits.max_outbound_response_body;
     open_databases(
         app,
         Databases {
@@ -277,12 +279,16 @@ fn open_key_value(app: &LockedApp, config: &RuntimeConfig) -> Result<KeyValueSto
             placed: &config.key_value_stores,
             default_path: &config.key_value_path,
         },
-        |location| {
-            match location {
-                DatabaseLocation::Memory => KeyValueDb::in_memory(max_bytes),
-                DatabaseLocation::File(path) => KeyValueDb::open(path, max_bytes),
+        |location| match location {
+            DatabaseLocation::Memory => KeyValueDb::in_memory(max_bytes)
+                .map(KeyValueBackend::Sqlite)
+                .map_err(|e| e.to_string()),
+            DatabaseLocation::File(path) => KeyValueDb::open(path, max_bytes)
+                .map(KeyValueBackend::Sqlite)
+                .map_err(|e| e.to_string()),
+            DatabaseLocation::Redis { url } => {
+                RedisKeyValue::new(url, max_redis_read).map(KeyValueBackend::Redis)
             }
-            .map_err(|e| e.to_string())
         },
     )
 }
@@ -307,12 +313,15 @@ fn open_sqlite(app: &LockedApp, config: &RuntimeConfig) -> Result<SqliteDatabase
             placed: &config.sqlite_databases,
             default_path: &config.sqlite_path,
         },
-        |location| {
-            match location {
-                DatabaseLocation::Memory => SqliteDb::in_memory(max_bytes, bounds),
-                DatabaseLocation::File(path) => SqliteDb::open(path, max_bytes, bounds),
+        |location| match location {
+            DatabaseLocation::Memory => {
+                SqliteDb::in_memory(max_bytes, bounds).map_err(|e| e.to_string())
             }
-            .map_err(|e| e.to_string())
+            DatabaseLocation::File(path) => {
+                SqliteDb::open(path, max_bytes, bounds).map_err(|e| e.to_string())
+            }
+            // The runtime config parser places only key-value stores on Redis.
+            DatabaseLocation::Redis { .. } => Err("a SQLite database cannot be on Redis".into()),
         },
     )
 }
@@ -376,7 +385,7 @@ fn open_databases<D>(
                         db
                     }
                 },
-                DatabaseLocation::Memory => Arc::new(
+                DatabaseLocation::Memory | DatabaseLocation::Redis { .. } => Arc::new(
                     open(location).map_err(|e| fail(format!("{} `{label}`: {e}", kind.what)))?,
                 ),
             };

@@ -13,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use wasmtime::component::Resource;
 
 use crate::host::bindings::spin::fermyon::spin2_0_0::key_value::{self, Error};
+use crate::host::key_value_backend::KeyValueBackend;
 use crate::host::state::RequestState;
 
 /// Most stores one request may hold open at once.
@@ -206,8 +207,8 @@ impl KeyValueDb {
     }
 }
 
-/// The app's key-value stores: each label's database (labels may share one).
-pub type KeyValueStores = std::collections::HashMap<String, Arc<KeyValueDb>>;
+/// The app's key-value stores: each label's backend (labels may share one).
+pub type KeyValueStores = std::collections::HashMap<String, Arc<KeyValueBackend>>;
 
 /// The stores a component may open, and where they live.
 #[derive(Debug, Clone)]
@@ -239,7 +240,7 @@ impl key_value::HostStore for RequestState {
         store: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
-        on_db(self.db_of(&store)?, move |db, label| db.get(label, &key)).await
+        on_db(self.db_of(&store)?, move |db, label| db.get(label, key)).await
     }
 
     async fn set(
@@ -249,7 +250,7 @@ impl key_value::HostStore for RequestState {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
         on_db(self.db_of(&store)?, move |db, label| {
-            db.set(label, &key, &value)
+            db.set(label, key, value)
         })
         .await
     }
@@ -259,7 +260,7 @@ impl key_value::HostStore for RequestState {
         store: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<(), Error>> {
-        on_db(self.db_of(&store)?, move |db, label| db.delete(label, &key)).await
+        on_db(self.db_of(&store)?, move |db, label| db.delete(label, key)).await
     }
 
     async fn exists(
@@ -267,7 +268,7 @@ impl key_value::HostStore for RequestState {
         store: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<bool, Error>> {
-        on_db(self.db_of(&store)?, move |db, label| db.exists(label, &key)).await
+        on_db(self.db_of(&store)?, move |db, label| db.exists(label, key)).await
     }
 
     async fn get_keys(
@@ -318,13 +319,13 @@ impl RequestState {
     pub(crate) fn db_of(
         &self,
         store: &Resource<OpenStore>,
-    ) -> wasmtime::Result<(Arc<KeyValueDb>, String)> {
+    ) -> wasmtime::Result<(Arc<KeyValueBackend>, String)> {
         let label = self.table.get(store)?.label.clone();
         Ok((self.db_of_label(&label)?, label))
     }
 
     /// The database of a store the guest opened.
-    pub(crate) fn db_of_label(&self, label: &str) -> wasmtime::Result<Arc<KeyValueDb>> {
+    pub(crate) fn db_of_label(&self, label: &str) -> wasmtime::Result<Arc<KeyValueBackend>> {
         self.component
             .key_value
             .stores
@@ -334,16 +335,13 @@ impl RequestState {
     }
 }
 
-/// Runs `op` on a store's database on a blocking thread; its error is converted to
-/// the calling interface's (`fermyon:spin/key-value`, `spin:key-value@3`,
-/// `wasi:keyvalue`).
-pub(crate) async fn on_db<T: Send + 'static, E: From<Error>>(
-    (db, label): (Arc<KeyValueDb>, String),
-    op: impl FnOnce(&KeyValueDb, &str) -> Result<T, Error> + Send + 'static,
+/// Runs `op` on a store's backend; its error is converted to the calling interface's
+/// (`fermyon:spin/key-value`, `spin:key-value@3`, `wasi:keyvalue`).
+pub(crate) async fn on_db<T, E: From<Error>, F: std::future::Future<Output = Result<T, Error>>>(
+    (store, label): (Arc<KeyValueBackend>, String),
+    op: impl FnOnce(Arc<KeyValueBackend>, String) -> F,
 ) -> wasmtime::Result<Result<T, E>> {
-    Ok(tokio::task::spawn_blocking(move || op(&db, &label))
-        .await?
-        .map_err(E::from))
+    Ok(op(store, label).await.map_err(E::from))
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ use wasmtime::component::{Accessor, FutureReader, HasSelf, Resource, StreamReade
 use crate::host::bindings::current::spin::key_value::key_value as v3;
 use crate::host::bindings::current::wasi::keyvalue::{atomics, batch, store as wasi_kv};
 use crate::host::bindings::spin::fermyon::spin2_0_0::key_value::Error as V2Error;
-use crate::host::key_value::{KeyValueDb, OpenStore, on_db};
+use crate::host::key_value::{OpenStore, on_db};
+use crate::host::key_value_backend::KeyValueBackend;
 use crate::host::state::RequestState;
 
 /// Most compare-and-swap handles one request may hold at once: each holds a copy of
@@ -52,7 +53,7 @@ impl From<V2Error> for wasi_kv::Error {
 fn db_of<T>(
     accessor: &Accessor<T, HasSelf<RequestState>>,
     store: &Resource<OpenStore>,
-) -> wasmtime::Result<(Arc<KeyValueDb>, String)> {
+) -> wasmtime::Result<(Arc<KeyValueBackend>, String)> {
     accessor.with(|mut access| access.get().db_of(store))
 }
 
@@ -83,7 +84,7 @@ impl<T> v3::HostStoreWithStore<T> for HasSelf<RequestState> {
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, v3::Error>> {
         on_db(db_of(accessor, &store)?, move |db, label| {
-            db.get(label, &key)
+            db.get(label, key)
         })
         .await
     }
@@ -95,7 +96,7 @@ impl<T> v3::HostStoreWithStore<T> for HasSelf<RequestState> {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), v3::Error>> {
         on_db(db_of(accessor, &store)?, move |db, label| {
-            db.set(label, &key, &value)
+            db.set(label, key, value)
         })
         .await
     }
@@ -106,7 +107,7 @@ impl<T> v3::HostStoreWithStore<T> for HasSelf<RequestState> {
         key: String,
     ) -> wasmtime::Result<Result<(), v3::Error>> {
         on_db(db_of(accessor, &store)?, move |db, label| {
-            db.delete(label, &key)
+            db.delete(label, key)
         })
         .await
     }
@@ -117,7 +118,7 @@ impl<T> v3::HostStoreWithStore<T> for HasSelf<RequestState> {
         key: String,
     ) -> wasmtime::Result<Result<bool, v3::Error>> {
         on_db(db_of(accessor, &store)?, move |db, label| {
-            db.exists(label, &key)
+            db.exists(label, key)
         })
         .await
     }
@@ -162,7 +163,7 @@ impl wasi_kv::HostBucket for RequestState {
         bucket: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
-        on_db(self.db_of(&bucket)?, move |db, label| db.get(label, &key)).await
+        on_db(self.db_of(&bucket)?, move |db, label| db.get(label, key)).await
     }
 
     async fn set(
@@ -172,7 +173,7 @@ impl wasi_kv::HostBucket for RequestState {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
         on_db(self.db_of(&bucket)?, move |db, label| {
-            db.set(label, &key, &value)
+            db.set(label, key, value)
         })
         .await
     }
@@ -182,10 +183,7 @@ impl wasi_kv::HostBucket for RequestState {
         bucket: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        on_db(self.db_of(&bucket)?, move |db, label| {
-            db.delete(label, &key)
-        })
-        .await
+        on_db(self.db_of(&bucket)?, move |db, label| db.delete(label, key)).await
     }
 
     async fn exists(
@@ -193,10 +191,7 @@ impl wasi_kv::HostBucket for RequestState {
         bucket: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<bool, wasi_kv::Error>> {
-        on_db(self.db_of(&bucket)?, move |db, label| {
-            db.exists(label, &key)
-        })
-        .await
+        on_db(self.db_of(&bucket)?, move |db, label| db.exists(label, key)).await
     }
 
     /// All keys in one response (no cursor): the store is bounded by the database cap.
@@ -223,7 +218,7 @@ impl atomics::Host for RequestState {
         delta: i64,
     ) -> wasmtime::Result<Result<i64, wasi_kv::Error>> {
         on_db(self.db_of(&bucket)?, move |db, label| {
-            db.increment(label, &key, delta)
+            db.increment(label, key, delta)
         })
         .await
     }
@@ -243,11 +238,15 @@ impl atomics::Host for RequestState {
         // Swapped: `None`; someone else changed the key first: `Some(its value now)`.
         let outcome: Result<Option<Option<Vec<u8>>>, V2Error> = on_db((db, label.clone()), {
             let key = key.clone();
-            move |db, label| {
-                if db.compare_and_swap(label, &key, current.as_deref(), &value)? {
+            move |db, label| async move {
+                if db
+                    .clone()
+                    .compare_and_swap(label.clone(), key.clone(), current, value)
+                    .await?
+                {
                     Ok(None)
                 } else {
-                    db.get(label, &key).map(Some)
+                    db.get(label, key).await.map(Some)
                 }
             }
         })
@@ -283,7 +282,7 @@ impl atomics::HostCas for RequestState {
         let (db, label) = self.db_of(&bucket)?;
         let read = {
             let key = key.clone();
-            on_db((db, label.clone()), move |db, label| db.get(label, &key)).await?
+            on_db((db, label.clone()), move |db, label| db.get(label, key)).await?
         };
         let current = match read {
             Ok(current) => current,
@@ -318,10 +317,13 @@ impl batch::Host for RequestState {
         bucket: Resource<OpenStore>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, wasi_kv::Error>> {
-        on_db(self.db_of(&bucket)?, move |db, label| {
-            keys.into_iter()
-                .map(|key| db.get(label, &key).map(|value| (key, value)))
-                .collect()
+        on_db(self.db_of(&bucket)?, move |db, label| async move {
+            let mut found = Vec::with_capacity(keys.len());
+            for key in keys {
+                let value = db.clone().get(label.clone(), key.clone()).await?;
+                found.push((key, value));
+            }
+            Ok(found)
         })
         .await
     }
@@ -331,10 +333,11 @@ impl batch::Host for RequestState {
         bucket: Resource<OpenStore>,
         key_values: Vec<(String, Vec<u8>)>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        on_db(self.db_of(&bucket)?, move |db, label| {
-            key_values
-                .iter()
-                .try_for_each(|(key, value)| db.set(label, key, value))
+        on_db(self.db_of(&bucket)?, move |db, label| async move {
+            for (key, value) in key_values {
+                db.clone().set(label.clone(), key, value).await?;
+            }
+            Ok(())
         })
         .await
     }
@@ -344,8 +347,11 @@ impl batch::Host for RequestState {
         bucket: Resource<OpenStore>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        on_db(self.db_of(&bucket)?, move |db, label| {
-            keys.iter().try_for_each(|key| db.delete(label, key))
+        on_db(self.db_of(&bucket)?, move |db, label| async move {
+            for key in keys {
+                db.clone().delete(label.clone(), key).await?;
+            }
+            Ok(())
         })
         .await
     }

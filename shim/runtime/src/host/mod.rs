@@ -2,6 +2,7 @@
 
 pub mod bindings;
 pub mod key_value;
+pub mod key_value_backend;
 pub mod key_value_current;
 pub mod limits;
 pub mod outbound;

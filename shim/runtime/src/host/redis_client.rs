@@ -48,9 +48,28 @@ pub async fn connect(
     if !policy.allows(&uri) {
         return Err(Error::InvalidAddress);
     }
-    let max_read = policy.max_response_body;
+    open(&info, &host, port, &shown, policy.max_response_body).await
+}
+
+/// The address a parsed connection info names, when it is plain TCP.
+pub fn tcp_address(info: &redis::ConnectionInfo) -> Option<(String, u16)> {
+    match info.addr() {
+        ConnectionAddr::Tcp(host, port) => Some((host.clone(), *port)),
+        _ => None,
+    }
+}
+
+/// Connects (within [`CONNECT_TIMEOUT`]) to an address already checked; the
+/// connection reads at most `max_read` bytes. `shown` names it in errors.
+pub async fn open(
+    info: &redis::ConnectionInfo,
+    host: &str,
+    port: u16,
+    shown: &str,
+    max_read: u64,
+) -> Result<MultiplexedConnection, Error> {
     let connecting = async {
-        let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+        let stream = tokio::net::TcpStream::connect((host, port)).await?;
         let _ = stream.set_nodelay(true);
         let capped = Capped {
             inner: stream,
@@ -74,6 +93,15 @@ pub async fn connect(
             "cannot connect to {shown}: no answer within {} s",
             CONNECT_TIMEOUT.as_secs()
         ))),
+    }
+}
+
+/// Only the scheme, host and port: what checks and messages show (never a password).
+pub fn shown(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("redis://[{host}]:{port}")
+    } else {
+        format!("redis://{host}:{port}")
     }
 }
 
