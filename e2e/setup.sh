@@ -15,6 +15,8 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 # Servers the data-service tests start on free loopback ports.
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v mosquitto >/dev/null || need_apt+=(mosquitto)
+command -v mosquitto_sub >/dev/null || need_apt+=(mosquitto-clients)
 if [ "${SPIN_KUBE_BENCH:-}" = 1 ]; then
   command -v wrk >/dev/null || need_apt+=(wrk)
 fi

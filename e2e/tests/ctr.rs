@@ -321,45 +321,35 @@ fn a_mounted_runtime_config_file_places_key_value_stores_on_files_and_redis_and_
             .unwrap()
     };
 
-    std::fs::write(
-        &config,
-        "[key_value_store.default]\ntype = \"spin\"\npath = \"data/kv.db\"\n",
-    )
-    .unwrap();
-    let port = free_port();
-    let started = run("-d", "with-config", Some(port));
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
-    );
-    // Bodies come chunked: `1\r\nx\r\n0…`, then `2\r\nxx\r\n0…`.
-    let first = wait_for_200(port, "/", Duration::from_secs(60)).1;
-    assert!(first.contains("\nx\r\n"), "{first:?}");
-    let second = get(port, "/").unwrap().1;
-    assert!(second.contains("\nxx\r\n"), "{second:?}");
-
-    // The same store on a Redis server.
-    if let Some(redis) = RedisServer::start() {
-        std::fs::write(
-            &config,
-            format!(
-                "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
-                redis.address()
-            ),
-        )
-        .unwrap();
+    // Starts a container with `text` as its runtime config; its counter counts from 1.
+    let counts = |text: &str, id: &str| {
+        std::fs::write(&config, text).unwrap();
         let port = free_port();
-        let started = run("-d", "with-redis", Some(port));
+        let started = run("-d", id, Some(port));
         assert!(
             started.status.success(),
             "{}",
             String::from_utf8_lossy(&started.stderr)
         );
+        // Bodies come chunked: `1\r\nx\r\n0…`, then `2\r\nxx\r\n0…`.
         let first = wait_for_200(port, "/", Duration::from_secs(60)).1;
-        assert!(first.contains("\nx\r\n"), "{first:?}");
+        assert!(first.contains("\nx\r\n"), "{id}: {first:?}");
         let second = get(port, "/").unwrap().1;
-        assert!(second.contains("\nxx\r\n"), "{second:?}");
+        assert!(second.contains("\nxx\r\n"), "{id}: {second:?}");
+    };
+    counts(
+        "[key_value_store.default]\ntype = \"spin\"\npath = \"data/kv.db\"\n",
+        "with-config",
+    );
+    // The same store on a Redis server.
+    if let Some(redis) = RedisServer::start() {
+        counts(
+            &format!(
+                "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
+                redis.address()
+            ),
+            "with-redis",
+        );
     }
 
     for (text, expected) in [

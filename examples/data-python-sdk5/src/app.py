@@ -11,10 +11,12 @@ Routes:
   /outside      tries to attach a file outside the database (refused by the runtime)
   /redis        sets, increments, reads and lists keys on the Redis at `redis_address`
   /redis-denied connects to a Redis not in allowed_outbound_hosts (refused)
+  POST /mqtt    publishes the request body to topic `notes` on the broker at
+                `mqtt_address` (at-least-once)
 """
 
 from componentize_py_types import Err
-from spin_sdk import http, key_value, redis, sqlite, variables
+from spin_sdk import http, key_value, mqtt, redis, sqlite, variables
 from spin_sdk.http import Request, Response
 from spin_sdk.sqlite import Value_Blob, Value_Integer, Value_Real, Value_Text
 from spin_sdk.wit.imports.spin_redis_redis_3_0_0 import RedisParameter_Binary
@@ -111,6 +113,11 @@ class HttpHandler(http.Handler):
             if path == "/redis-denied":
                 await redis.open("redis://example.com:6379")
                 return text(200, "unexpectedly connected\n")
+            if path == "/mqtt":
+                broker = await mqtt.open(await variables.get("mqtt_address"), "", "", 30)
+                with broker:
+                    await broker.publish("notes", request.body or b"", mqtt.Qos.AT_LEAST_ONCE)
+                return text(200, "published\n")
             if path == "/outside":
                 with await sqlite.Connection.open_default() as db:
                     await query(db, "ATTACH DATABASE '/etc/passwd' AS host", [])

@@ -15,9 +15,11 @@ Routes:
   /outside      tries to attach a file outside the database (refused by the runtime)
   /redis        sets, increments, reads and lists keys on the Redis at `redis_address`
   /redis-denied connects to a Redis not in allowed_outbound_hosts (refused)
+  POST /mqtt    publishes the request body to topic `notes` on the broker at
+                `mqtt_address` (at-least-once)
 """
 
-from spin_sdk import http, key_value, redis, variables
+from spin_sdk import http, key_value, mqtt, redis, variables
 from spin_sdk.http import Request, Response
 from spin_sdk.wit.imports.fermyon_spin_sqlite import (
     Connection,
@@ -109,6 +111,10 @@ class IncomingHandler(http.IncomingHandler):
             if path == "/redis-denied":
                 redis.open("redis://example.com:6379")
                 return text(200, "unexpectedly connected\n")
+            if path == "/mqtt":
+                with mqtt.open(variables.get("mqtt_address"), "", "", 30) as broker:
+                    broker.publish("notes", request.body or b"", mqtt.Qos.AT_LEAST_ONCE)
+                return text(200, "published\n")
             if path == "/outside":
                 with Connection.open("default") as db:
                     db.execute("ATTACH DATABASE '/etc/passwd' AS host", [])

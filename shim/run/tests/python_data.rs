@@ -1,14 +1,16 @@
 //! Spin's data services from apps built with the official Python SDKs
 //! (`examples/data-python`: spin-sdk 3.4.1, `fermyon:spin/sqlite@2.0.0` and
 //! `fermyon:spin/redis@2.0.0`; `examples/data-python-sdk5`: spin-sdk 5,
-//! `spin:sqlite/sqlite@3.1.0` with streamed rows and `spin:redis@3.0.0`), served by the
-//! real `spin-run` with the example's runtime config file, against a real
-//! `redis-server` on a free loopback port.
+//! `spin:sqlite/sqlite@3.1.0` with streamed rows, `spin:redis@3.0.0` and
+//! `spin:mqtt@3.0.0`; spin-sdk 3.4.1 also `fermyon:spin/mqtt@2.0.0`), served by the real
+//! `spin-run` with the example's runtime config file, against a real `redis-server` and
+//! `mosquitto` on free loopback ports.
 
 mod support;
 
 use std::path::{Path, PathBuf};
 
+use spin_kube_e2e::mqtt::MosquittoServer;
 use spin_kube_e2e::redis::RedisServer;
 use support::{Runner, built_sample, request};
 
@@ -18,8 +20,8 @@ fn cache_dir() -> String {
     dir.to_string_lossy().into_owned()
 }
 
-fn start(dir: &Path, state: &Path, redis: &str) -> Runner {
-    let runtime_config = dir.join("runtime-config.toml");
+/// `spin-run` serving `app` with a state directory and a runtime config file.
+fn start(app: &Path, state: &Path, runtime_config: &Path, env: &[(&str, &str)]) -> Runner {
     let args = [
         "--cache-dir",
         &cache_dir(),
@@ -28,17 +30,31 @@ fn start(dir: &Path, state: &Path, redis: &str) -> Runner {
         "--runtime-config-file",
         runtime_config.to_str().unwrap(),
     ];
-    Runner::start(dir, &args, &[("SPIN_VARIABLE_REDIS_ADDRESS", redis)])
-        .unwrap_or_else(|log| panic!("spin-run did not start:\n{log}"))
+    Runner::start(app, &args, env).unwrap_or_else(|log| panic!("spin-run did not start:\n{log}"))
+}
+
+/// A data example with its own runtime config file, its Redis at `redis` and its MQTT
+/// broker at `mqtt`.
+fn start_example(dir: &Path, state: &Path, redis: &str, mqtt: &str) -> Runner {
+    let runtime_config = dir.join("runtime-config.toml");
+    start(
+        dir,
+        state,
+        &runtime_config,
+        &[
+            ("SPIN_VARIABLE_REDIS_ADDRESS", redis),
+            ("SPIN_VARIABLE_MQTT_ADDRESS", mqtt),
+        ],
+    )
 }
 
 fn data_services_read_write_persist_and_refuse(dir: PathBuf) {
-    let Some(redis) = RedisServer::start() else {
+    let (Some(redis), Some(broker)) = (RedisServer::start(), MosquittoServer::start()) else {
         return;
     };
-    let redis = redis.address();
+    let (redis, mqtt) = (redis.address(), broker.address());
     let state = tempfile::tempdir().unwrap();
-    let run = start(&dir, state.path(), &redis);
+    let run = start_example(&dir, state.path(), &redis, &mqtt);
     let post = |run: &Runner, body: &str| {
         let r = request(run.addr, "POST", "/notes", &[], body.as_bytes());
         assert_eq!(r.status, 201, "{}\n{}", r.body, run.log());
@@ -75,12 +91,23 @@ fn data_services_read_write_persist_and_refuse(dir: PathBuf) {
             run.log()
         );
     }
+    // MQTT: published at-least-once, seen by a subscriber of the test's own.
+    let subscriber = broker.subscribe("notes");
+    let r = request(run.addr, "POST", "/mqtt", &[], b"hello broker");
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "published\n"),
+        "{}",
+        run.log()
+    );
+    subscriber.wait_for("hello broker");
+
     let denied = run.get("/redis-denied");
     assert_eq!(denied.body, "Error_InvalidAddress: \n");
     run.wait_for_log("add \"redis://example.com:6379\" to allowed_outbound_hosts");
     drop(run);
 
-    let run = start(&dir, state.path(), &redis);
+    let run = start_example(&dir, state.path(), &redis, &mqtt);
     assert_eq!(
         run.get("/notes").body,
         "1: first note\n2: second\n",
@@ -131,21 +158,8 @@ fn a_key_value_store_on_redis_is_shared_by_two_processes() {
         ),
     )
     .unwrap();
-    let start = |app: &Path| {
-        let state = dir.path().join(app.file_name().unwrap());
-        let args = [
-            "--cache-dir",
-            &cache_dir(),
-            "--state-dir",
-            state.to_str().unwrap(),
-            "--runtime-config-file",
-            runtime_config.to_str().unwrap(),
-        ];
-        Runner::start(app, &args, &[])
-            .unwrap_or_else(|log| panic!("spin-run did not start:\n{log}"))
-    };
-    let a = start(&sdk5);
-    let b = start(&sdk3);
+    let a = start(&sdk5, &dir.path().join("sdk5"), &runtime_config, &[]);
+    let b = start(&sdk3, &dir.path().join("sdk3"), &runtime_config, &[]);
     assert_eq!(a.get("/count").body, "visits=1\n", "{}", a.log());
     assert_eq!(b.get("/count").body, "visits=2\n", "{}", b.log());
     assert_eq!(a.get("/count").body, "visits=3\n");

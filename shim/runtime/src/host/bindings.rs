@@ -1,6 +1,6 @@
 //! Rust bindings generated from the WIT under `shim/runtime/wit`.
 
-/// `fermyon:spin@2.0.0` key-value, SQLite, Redis and variables, and `wasi:config/store`. Async, so
+/// `fermyon:spin@2.0.0` key-value, SQLite, Redis, MQTT and variables, and `wasi:config/store`. Async, so
 /// database work runs on blocking threads, off the async workers.
 pub mod spin {
     wasmtime::component::bindgen!({
@@ -11,6 +11,7 @@ pub mod spin {
             "fermyon:spin/key-value.store": crate::host::key_value::OpenStore,
             "fermyon:spin/sqlite.connection": crate::host::sqlite::OpenConnection,
             "fermyon:spin/redis.connection": crate::host::redis::OpenRedis,
+            "fermyon:spin/mqtt.connection": crate::host::mqtt::OpenMqtt,
         },
     });
 }
@@ -27,7 +28,7 @@ pub mod inbound_http {
 
 /// The Spin 3/4 interfaces current SDKs import: `spin:key-value@3.0.0` and
 /// `spin:variables@3.0.0` (WIT `async` functions, called concurrently),
-/// `spin:sqlite@3.1.0`, `spin:redis@3.0.0` and
+/// `spin:sqlite@3.1.0`, `spin:redis@3.0.0`, `spin:mqtt@3.0.0` and
 /// `wasi:keyvalue@0.2.0-draft2`. Stores and buckets are the same open store as in
 /// `fermyon:spin/key-value`.
 pub mod current {
@@ -41,6 +42,7 @@ pub mod current {
             "wasi:keyvalue/atomics.cas": crate::host::key_value_current::Cas,
             "spin:sqlite/sqlite.connection": crate::host::sqlite::OpenConnection,
             "spin:redis/redis.connection": crate::host::redis::OpenRedis,
+            "spin:mqtt/mqtt.connection": crate::host::mqtt::OpenMqtt,
         },
     });
 }

@@ -5,6 +5,7 @@ pub mod key_value;
 pub mod key_value_backend;
 pub mod key_value_current;
 pub mod limits;
+pub mod mqtt;
 pub mod outbound;
 pub mod redis;
 pub mod redis_client;

@@ -43,6 +43,8 @@ pub struct RequestState {
     pub open_connections: usize,
     /// Redis connections of this request, by address.
     pub redis: RedisConnections,
+    /// MQTT connections alive.
+    pub open_mqtt: usize,
     /// `wasi:keyvalue/atomics` compare-and-swap handles alive (each holds a value).
     pub open_cas: usize,
     /// The `max_concurrent_instances` permit this instance holds (WASIp3 instances,
@@ -82,6 +84,7 @@ impl RequestState {
             open_stores: 0,
             open_connections: 0,
             redis: RedisConnections::default(),
+            open_mqtt: 0,
             open_cas: 0,
             instance_permit: None,
             component,

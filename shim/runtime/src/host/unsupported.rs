@@ -1,4 +1,4 @@
-//! Imports this runtime does not implement (`fermyon:spin/mqtt`, `llm`, `mysql`, ...).
+//! Imports this runtime does not implement (`fermyon:spin/llm`, `mysql`, `postgres`, ...).
 //!
 //! SDKs import every Spin interface whether or not the app uses it, so refusing such
 //! components would refuse nearly all of them. Instead each missing function is linked
@@ -30,6 +30,8 @@ const PROVIDED: &[&str] = &[
     "spin:sqlite/sqlite",
     "fermyon:spin/redis",
     "spin:redis/redis",
+    "fermyon:spin/mqtt",
+    "spin:mqtt/mqtt",
     "wasi:keyvalue/",
 ];
 
@@ -129,7 +131,8 @@ mod tests {
         assert!(provided("fermyon:spin/key-value@2.0.0"));
         assert!(provided("fermyon:spin/http"));
         assert!(provided("fermyon:spin/redis@2.0.0"));
-        assert!(!provided("fermyon:spin/mqtt@2.0.0"));
+        assert!(provided("fermyon:spin/mqtt@2.0.0"));
+        assert!(!provided("fermyon:spin/llm@2.0.0"));
         assert!(provided("wasi:keyvalue/store@0.2.0-draft2"));
         assert!(provided("spin:key-value/key-value@3.0.0"));
         assert!(provided("spin:sqlite/sqlite@3.1.0"));

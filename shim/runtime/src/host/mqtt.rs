@@ -1,0 +1,360 @@
+//! Spin's outbound MQTT interfaces: `fermyon:spin/mqtt@2.0.0` (spin-sdk 3.x) and
+//! `spin:mqtt/mqtt@3.0.0` (current SDKs): open a connection to a broker, publish.
+//!
+//! An address is `mqtt://host[:port][?client_id=ID]` (port 1883 unless given; without a
+//! client id one is made up), checked against `allowed_outbound_hosts` (`mqtt://`
+//! entries) before anything is resolved; a denied one gets `connection-failed` naming
+//! it, as in Spin, and a log line naming the entry to add. The connection is MQTT 3.1.1
+//! over plain TCP, made at `open` (10 s deadline); `publish` returns once the broker
+//! has taken the message as its QoS says (sent for at-most-once, `PUBACK` for
+//! at-least-once, `PUBCOMP` for exactly-once), within 10 s. Packets from the broker are
+//! bounded (64 KiB), and a request may hold at most [`MAX_MQTT_CONNECTIONS`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, QoS};
+use tokio::sync::Mutex;
+use wasmtime::component::{Accessor, HasSelf, Resource};
+
+use crate::host::bindings::current::spin::mqtt::mqtt as v3;
+use crate::host::bindings::spin::fermyon::spin2_0_0::mqtt::{self as v2, Error, Qos};
+use crate::host::outbound::OutboundPolicy;
+use crate::host::state::RequestState;
+
+/// Most MQTT connections one request may hold.
+pub const MAX_MQTT_CONNECTIONS: usize = 8;
+/// Longest a connect or a publish may take.
+const DEADLINE: Duration = Duration::from_secs(10);
+/// Largest packet accepted from a broker (the client only receives acknowledgements).
+const MAX_INCOMING_PACKET: usize = 64 << 10;
+
+/// A connection the guest opened.
+pub struct OpenMqtt {
+    session: Arc<Mutex<Session>>,
+}
+
+impl std::fmt::Debug for OpenMqtt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OpenMqtt")
+    }
+}
+
+struct Session {
+    client: AsyncClient,
+    events: EventLoop,
+    /// `mqtt://host:port`, for messages.
+    shown: String,
+}
+
+/// Connects to `address` for a component with `policy`.
+async fn connect(
+    address: &str,
+    username: String,
+    password: String,
+    keep_alive_secs: u64,
+    policy: &OutboundPolicy,
+    max_outgoing: usize,
+) -> Result<Session, Error> {
+    let url = url::Url::parse(address).map_err(|_| Error::InvalidAddress)?;
+    if url.scheme() != "mqtt" {
+        tracing::warn!("MQTT address refused: only mqtt://host:port addresses are served");
+        return Err(Error::InvalidAddress);
+    }
+    let host = url.host_str().ok_or(Error::InvalidAddress)?.to_string();
+    let port = url.port().unwrap_or(1883);
+    let shown = if host.contains(':') && !host.starts_with('[') {
+        format!("mqtt://[{host}]:{port}")
+    } else {
+        format!("mqtt://{host}:{port}")
+    };
+    let uri: http::Uri = shown.parse().map_err(|_| Error::InvalidAddress)?;
+    if !policy.allows(&uri) {
+        return Err(Error::ConnectionFailed(format!(
+            "address {shown} is not permitted"
+        )));
+    }
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let client_id = url
+        .query_pairs()
+        .find(|(k, _)| k == "client_id")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| {
+            format!(
+                "spin-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            )
+        });
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let mut options = MqttOptions::new(client_id, host, port);
+    options.set_keep_alive(Duration::from_secs(keep_alive_secs.clamp(1, 65_535)));
+    options.set_max_packet_size(MAX_INCOMING_PACKET, max_outgoing);
+    if !username.is_empty() || !password.is_empty() {
+        options.set_credentials(username, password);
+    }
+    let (client, mut events) = AsyncClient::new(options, 16);
+    let connected = tokio::time::timeout(DEADLINE, async {
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
+                Ok(_) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    })
+    .await;
+    match connected {
+        Ok(Ok(())) => Ok(Session {
+            client,
+            events,
+            shown,
+        }),
+        Ok(Err(e)) => Err(Error::ConnectionFailed(format!("{shown}: {e}"))),
+        Err(_) => Err(Error::ConnectionFailed(format!(
+            "{shown}: no answer within {} s",
+            DEADLINE.as_secs()
+        ))),
+    }
+}
+
+/// Publishes and drives the connection until the broker has taken the message.
+async fn publish(
+    session: &Mutex<Session>,
+    topic: String,
+    payload: Vec<u8>,
+    qos: Qos,
+) -> Result<(), Error> {
+    let mut session = session.lock().await;
+    let qos = match qos {
+        Qos::AtMostOnce => QoS::AtMostOnce,
+        Qos::AtLeastOnce => QoS::AtLeastOnce,
+        Qos::ExactlyOnce => QoS::ExactlyOnce,
+    };
+    session
+        .client
+        .publish(topic, qos, false, payload)
+        .await
+        .map_err(|e| Error::Other(e.to_string()))?;
+    let shown = session.shown.clone();
+    let done = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let event = session.events.poll().await.map_err(|e| e.to_string())?;
+            let finished = matches!(
+                (qos, event),
+                (QoS::AtMostOnce, Event::Outgoing(Outgoing::Publish(_)))
+                    | (QoS::AtLeastOnce, Event::Incoming(Packet::PubAck(_)))
+                    | (QoS::ExactlyOnce, Event::Incoming(Packet::PubComp(_)))
+            );
+            if finished {
+                return Ok::<_, String>(());
+            }
+        }
+    })
+    .await;
+    match done {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Error::ConnectionFailed(format!("{shown}: {e}"))),
+        Err(_) => Err(Error::Other(format!(
+            "{shown}: the broker did not take the message within {} s",
+            DEADLINE.as_secs()
+        ))),
+    }
+}
+
+impl RequestState {
+    fn mqtt_room(&self) -> Result<(), Error> {
+        if self.open_mqtt >= MAX_MQTT_CONNECTIONS {
+            return Err(Error::TooManyConnections);
+        }
+        Ok(())
+    }
+
+    fn keep_mqtt(&mut self, session: Session) -> wasmtime::Result<Resource<OpenMqtt>> {
+        self.open_mqtt += 1;
+        Ok(self.table.push(OpenMqtt {
+            session: Arc::new(Mutex::new(session)),
+        })?)
+    }
+
+    fn mqtt_of(&self, conn: &Resource<OpenMqtt>) -> wasmtime::Result<Arc<Mutex<Session>>> {
+        Ok(self.table.get(conn)?.session.clone())
+    }
+
+    fn close_mqtt(&mut self, conn: Resource<OpenMqtt>) -> wasmtime::Result<()> {
+        self.table.delete(conn)?;
+        self.open_mqtt = self.open_mqtt.saturating_sub(1);
+        Ok(())
+    }
+}
+
+impl v2::Host for RequestState {}
+
+impl v2::HostConnection for RequestState {
+    async fn open(
+        &mut self,
+        address: String,
+        username: String,
+        password: String,
+        keep_alive_interval_in_secs: u64,
+    ) -> wasmtime::Result<Result<Resource<OpenMqtt>, Error>> {
+        if let Err(e) = self.mqtt_room() {
+            return Ok(Err(e));
+        }
+        let max_outgoing = self.component.max_memory;
+        let session = connect(
+            &address,
+            username,
+            password,
+            keep_alive_interval_in_secs,
+            &self.component.outbound,
+            max_outgoing,
+        )
+        .await;
+        Ok(match session {
+            Ok(session) => Ok(self.keep_mqtt(session)?),
+            Err(e) => Err(e),
+        })
+    }
+
+    async fn publish(
+        &mut self,
+        conn: Resource<OpenMqtt>,
+        topic: String,
+        payload: Vec<u8>,
+        qos: Qos,
+    ) -> wasmtime::Result<Result<(), Error>> {
+        Ok(publish(&*self.mqtt_of(&conn)?, topic, payload, qos).await)
+    }
+
+    async fn drop(&mut self, conn: Resource<OpenMqtt>) -> wasmtime::Result<()> {
+        self.close_mqtt(conn)
+    }
+}
+
+impl From<Error> for v3::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::InvalidAddress => v3::Error::InvalidAddress,
+            Error::TooManyConnections => v3::Error::TooManyConnections,
+            Error::ConnectionFailed(m) => v3::Error::ConnectionFailed(m),
+            Error::Other(m) => v3::Error::Other(m),
+        }
+    }
+}
+
+impl From<v3::Qos> for Qos {
+    fn from(q: v3::Qos) -> Self {
+        match q {
+            v3::Qos::AtMostOnce => Qos::AtMostOnce,
+            v3::Qos::AtLeastOnce => Qos::AtLeastOnce,
+            v3::Qos::ExactlyOnce => Qos::ExactlyOnce,
+        }
+    }
+}
+
+impl v3::Host for RequestState {}
+
+impl v3::HostConnection for RequestState {
+    async fn drop(&mut self, conn: Resource<OpenMqtt>) -> wasmtime::Result<()> {
+        self.close_mqtt(conn)
+    }
+}
+
+impl<T: Send> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
+    async fn open(
+        accessor: &Accessor<T, Self>,
+        address: String,
+        username: String,
+        password: String,
+        keep_alive_interval_in_secs: u64,
+    ) -> wasmtime::Result<Result<Resource<OpenMqtt>, v3::Error>> {
+        let (room, policy, max_outgoing) = accessor.with(|mut access| {
+            let state = access.get();
+            (
+                state.mqtt_room(),
+                state.component.outbound.clone(),
+                state.component.max_memory,
+            )
+        });
+        if let Err(e) = room {
+            return Ok(Err(e.into()));
+        }
+        let session = connect(
+            &address,
+            username,
+            password,
+            keep_alive_interval_in_secs,
+            &policy,
+            max_outgoing,
+        )
+        .await;
+        match session {
+            Ok(session) => accessor.with(|mut access| Ok(Ok(access.get().keep_mqtt(session)?))),
+            Err(e) => Ok(Err(e.into())),
+        }
+    }
+
+    async fn publish(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<OpenMqtt>,
+        topic: String,
+        payload: Vec<u8>,
+        qos: v3::Qos,
+    ) -> wasmtime::Result<Result<(), v3::Error>> {
+        let session = accessor.with(|mut access| access.get().mqtt_of(&conn))?;
+        Ok(publish(&session, topic, payload, qos.into())
+            .await
+            .map_err(Into::into))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_allowed_plain_mqtt_addresses_are_connected() {
+        let policy = OutboundPolicy::new(
+            "c",
+            &["mqtt://127.0.0.1:*".to_string()],
+            &Default::default(),
+            1 << 20,
+        )
+        .unwrap();
+        let open = |address: &'static str| {
+            let policy = policy.clone();
+            async move { connect(address, "u".into(), "hunter2".into(), 5, &policy, 1 << 20).await }
+        };
+        for address in ["mqtts://127.0.0.1:8883", "ws://127.0.0.1", "not a url"] {
+            assert!(
+                matches!(open(address).await, Err(Error::InvalidAddress)),
+                "{address}"
+            );
+        }
+        match open("mqtt://example.com:1883").await {
+            Err(Error::ConnectionFailed(m)) => {
+                assert_eq!(m, "address mqtt://example.com:1883 is not permitted")
+            }
+            _ => panic!("a host not allowed was connected"),
+        }
+        // Allowed, but nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let address: &'static str = format!("mqtt://127.0.0.1:{port}?client_id=t").leak();
+        match open(address).await {
+            Err(Error::ConnectionFailed(m)) => {
+                assert!(m.starts_with(&format!("mqtt://127.0.0.1:{port}: ")), "{m}");
+                assert!(!m.contains("hunter2"), "{m}");
+            }
+            _ => panic!("connected to nothing"),
+        }
+    }
+}
