@@ -4,6 +4,7 @@ pub mod abuse;
 pub mod containerd;
 pub mod cri;
 pub mod images;
+pub mod local_server;
 pub mod mqtt;
 pub mod probe;
 pub mod redis;

@@ -2,10 +2,11 @@
 //! (`mosquitto_sub`) that reports what it receives.
 
 use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use crate::local_server;
 
 /// `mosquitto` (Debian's package, installed by `e2e/setup.sh`) on a free loopback port
 /// (its default without a config file: loopback only, anonymous clients); killed on drop.
@@ -17,40 +18,17 @@ pub struct MosquittoServer {
 impl MosquittoServer {
     /// `None` (the test is skipped) without `mosquitto`, which CI refuses.
     pub fn start() -> Option<Self> {
-        if Command::new("mosquitto").arg("-h").output().is_err() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "mosquitto is missing; e2e/setup.sh installs it"
-            );
-            eprintln!("SKIPPED: mosquitto is not installed (apt-get install mosquitto)");
+        if !local_server::installed("mosquitto", "-h", "mosquitto")
+            || !local_server::installed("mosquitto_sub", "--help", "mosquitto-clients")
+        {
             return None;
         }
-        for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let mut child = Command::new("mosquitto")
-                .args(["-p", &port.to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Some(Self { child, port });
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("mosquitto did not start");
+        let (child, port) = local_server::start_on_free_port("mosquitto", |port| {
+            let mut c = Command::new("mosquitto");
+            c.args(["-p", &port.to_string()]);
+            c
+        });
+        Some(Self { child, port })
     }
 
     /// `mqtt://127.0.0.1:PORT`

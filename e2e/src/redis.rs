@@ -1,9 +1,9 @@
 //! A `redis-server` for tests of Spin's Redis interfaces and Redis-backed key-value
 //! stores.
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+
+use crate::local_server;
 
 /// A `redis-server` (Debian's package, installed by `e2e/setup.sh`) on a free loopback
 /// port, with no persistence; killed on drop.
@@ -15,47 +15,16 @@ pub struct RedisServer {
 impl RedisServer {
     /// `None` (the test is skipped) without `redis-server`, which CI refuses.
     pub fn start() -> Option<Self> {
-        if Command::new("redis-server")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "redis-server is missing; e2e/setup.sh installs it"
-            );
-            eprintln!("SKIPPED: redis-server is not installed (apt-get install redis-server)");
+        if !local_server::installed("redis-server", "--version", "redis-server") {
             return None;
         }
-        // The port is free when asked; another process taking it before redis-server
-        // binds is retried with a new one.
-        for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let mut child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Some(Self { child, port });
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("redis-server did not start");
+        let (child, port) = local_server::start_on_free_port("redis-server", |port| {
+            let mut c = Command::new("redis-server");
+            c.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"]);
+            c
+        });
+        Some(Self { child, port })
     }
 
     /// `redis://127.0.0.1:PORT`
