@@ -5,7 +5,8 @@
 //! INTO`, which attaches its target) is refused, as is every `PRAGMA` outside a short
 //! list of harmless ones (a guest must not lift the size cap, the cache size or the
 //! busy timeout), and the connection runs in SQLite's defensive mode. What a statement
-//! may make the host hold is bounded: the database by `max_page_count`, one value by
+//! may make the host hold is bounded: the database (and its `TEMP` tables) by
+//! `max_page_count`, one value by
 //! `SQLITE_LIMIT_LENGTH`, a result by [`Bounds::max_result_bytes`], and its running
 //! time by a progress handler that interrupts it at [`Bounds::timeout`].
 //!
@@ -87,6 +88,8 @@ pub struct SqliteDb {
     max_bytes: u64,
     bounds: Bounds,
     idle: Mutex<Vec<Connection>>,
+    /// Restores the switches a guest may set to a new connection's values.
+    reset: String,
     /// Keeps an in-memory database alive while no guest holds a connection.
     _anchor: Option<Mutex<Connection>>,
 }
@@ -104,7 +107,7 @@ impl SqliteDb {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        let db = Self {
+        let mut db = Self {
             shown: path.to_path_buf(),
             target: path.to_string_lossy().into_owned(),
             flags: OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -114,10 +117,15 @@ impl SqliteDb {
             max_bytes,
             bounds,
             idle: Mutex::new(Vec::new()),
+            reset: String::new(),
             _anchor: None,
         };
         // Opening one now reports a bad path at start, not at the first request.
         let first = db.new_connection().map_err(|source| SqliteDbError {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        db.reset = reset_of(&first).map_err(|source| SqliteDbError {
             path: path.to_path_buf(),
             source,
         })?;
@@ -144,9 +152,14 @@ impl SqliteDb {
             max_bytes,
             bounds,
             idle: Mutex::new(Vec::new()),
+            reset: String::new(),
             _anchor: None,
         };
         let anchor = db.new_connection().map_err(|source| SqliteDbError {
+            path: db.shown.clone(),
+            source,
+        })?;
+        db.reset = reset_of(&anchor).map_err(|source| SqliteDbError {
             path: db.shown.clone(),
             source,
         })?;
@@ -163,10 +176,20 @@ impl SqliteDb {
         }
     }
 
-    /// Takes back a connection a guest is done with.
+    /// Takes back a connection a guest is done with. Only a clean one goes back to the
+    /// pool: no open transaction and no `TEMP` objects (the next request must not see
+    /// them, nor inherit what they hold), the per-connection switches a guest may set
+    /// reset.
     pub fn release(&self, conn: Connection) {
+        let clean = conn.is_autocommit()
+            && conn
+                .query_row("SELECT count(*) FROM temp.sqlite_schema", [], |row| {
+                    row.get::<_, i64>(0)
+                })
+                .is_ok_and(|n| n == 0)
+            && conn.execute_batch(&self.reset).is_ok();
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < MAX_IDLE_CONNECTIONS && conn.is_autocommit() {
+        if clean && idle.len() < MAX_IDLE_CONNECTIONS {
             idle.push(conn);
         }
     }
@@ -249,10 +272,15 @@ impl SqliteDb {
         }
         let page_size: u64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0))?;
         let max_pages = self.max_bytes.div_ceil(page_size.max(1)).max(1);
-        // The pragma answers with the new maximum, so it is read like a query.
-        conn.query_row(&format!("PRAGMA max_page_count = {max_pages}"), [], |_| {
-            Ok(())
-        })?;
+        // The pragma answers with the new maximum, so it is read like a query. `TEMP`
+        // tables live in a database of their own, capped the same.
+        for schema in ["main", "temp"] {
+            conn.query_row(
+                &format!("PRAGMA {schema}.max_page_count = {max_pages}"),
+                [],
+                |_| Ok(()),
+            )?;
+        }
         conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
         conn.set_db_config(
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA,
@@ -289,6 +317,17 @@ impl SqliteDb {
         tracing::debug!(db = %self.shown.display(), error = %e, "SQLite statement failed");
         Error::Io(e.to_string())
     }
+}
+
+/// The pragmas that put a connection's guest-settable switches back to the values of
+/// `fresh` (`defer_foreign_keys` resets itself at every commit).
+fn reset_of(fresh: &Connection) -> rusqlite::Result<String> {
+    let mut reset = String::new();
+    for pragma in ["foreign_keys", "recursive_triggers"] {
+        let value: i64 = fresh.query_row(&format!("PRAGMA {pragma}"), [], |row| row.get(0))?;
+        reset.push_str(&format!("PRAGMA {pragma} = {value};"));
+    }
+    Ok(reset)
 }
 
 /// Why a statement produced no result.
@@ -459,6 +498,36 @@ mod tests {
         );
         assert!(message.contains("interrupted"), "{message}");
         assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn only_clean_connections_return_to_the_pool() {
+        let db = SqliteDb::in_memory(1 << 20, BOUNDS).unwrap();
+        let conn = db.connect().unwrap();
+        run(&db, &conn, "CREATE TEMP TABLE scratch (x)", vec![]);
+        db.release(conn);
+        let conn = db.connect().unwrap();
+        assert!(
+            db.execute(&conn, "SELECT * FROM scratch", vec![]).is_err(),
+            "a TEMP table reached the next request"
+        );
+        let switch = |conn: &Connection| -> i64 {
+            conn.query_row("PRAGMA recursive_triggers", [], |row| row.get(0))
+                .unwrap()
+        };
+        let default = switch(&conn);
+        run(
+            &db,
+            &conn,
+            &format!("PRAGMA recursive_triggers = {}", 1 - default),
+            vec![],
+        );
+        db.release(conn);
+        let conn = db.connect().unwrap();
+        assert_eq!(switch(&conn), default, "a switch reached the next request");
+        run(&db, &conn, "BEGIN", vec![]);
+        db.release(conn);
+        assert!(db.connect().unwrap().is_autocommit());
     }
 
     #[test]
