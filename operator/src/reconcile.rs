@@ -228,9 +228,22 @@ impl<'a> KeyRef<'a> {
 
     /// `Secret/NAME/KEY` or `ConfigMap/NAME/KEY`.
     fn source(&self) -> String {
+        let (kind, name, key) = self.parts();
+        format!("{kind}/{name}/{key}")
+    }
+
+    /// The object's kind, name and key.
+    fn parts(&self) -> (&'static str, &str, &str) {
         match self {
-            KeyRef::Secret(sel) => format!("Secret/{}/{}", sel.name, sel.key),
-            KeyRef::ConfigMap(sel) => format!("ConfigMap/{}/{}", sel.name, sel.key),
+            KeyRef::Secret(sel) => ("Secret", &sel.name, &sel.key),
+            KeyRef::ConfigMap(sel) => ("ConfigMap", &sel.name, &sel.key),
+        }
+    }
+
+    fn optional(&self) -> bool {
+        match self {
+            KeyRef::Secret(sel) => sel.optional == Some(true),
+            KeyRef::ConfigMap(sel) => sel.optional == Some(true),
         }
     }
 }
@@ -250,39 +263,29 @@ impl KeyReader<'_> {
         key: &KeyRef<'_>,
         field: &str,
     ) -> Result<Result<Option<Vec<u8>>, UserError>, kube::Error> {
-        let (value, optional, kind, name, key_name, reason, selector) = match key {
-            KeyRef::Secret(sel) => (
-                self.secrets
-                    .get_opt(&sel.name)
-                    .await?
-                    .and_then(|s| s.data.and_then(|d| d.get(&sel.key).map(|v| v.0.clone()))),
-                sel.optional == Some(true),
-                "Secret",
-                &sel.name,
-                &sel.key,
-                "SecretNotFound",
-                "secretKeyRef",
-            ),
-            KeyRef::ConfigMap(sel) => (
-                self.config_maps.get_opt(&sel.name).await?.and_then(|cm| {
-                    cm.data
-                        .and_then(|d| d.get(&sel.key).map(|v| v.clone().into_bytes()))
-                        .or_else(|| {
-                            cm.binary_data
-                                .and_then(|d| d.get(&sel.key).map(|v| v.0.clone()))
-                        })
-                }),
-                sel.optional == Some(true),
-                "ConfigMap",
-                &sel.name,
-                &sel.key,
-                "ConfigMapNotFound",
-                "configMapKeyRef",
-            ),
+        let value = match key {
+            KeyRef::Secret(sel) => self
+                .secrets
+                .get_opt(&sel.name)
+                .await?
+                .and_then(|s| s.data.and_then(|d| d.get(&sel.key).map(|v| v.0.clone()))),
+            KeyRef::ConfigMap(sel) => self.config_maps.get_opt(&sel.name).await?.and_then(|cm| {
+                cm.data
+                    .and_then(|d| d.get(&sel.key).map(|v| v.clone().into_bytes()))
+                    .or_else(|| {
+                        cm.binary_data
+                            .and_then(|d| d.get(&sel.key).map(|v| v.0.clone()))
+                    })
+            }),
+        };
+        let (kind, name, key_name) = key.parts();
+        let (reason, selector) = match key {
+            KeyRef::Secret(_) => ("SecretNotFound", "secretKeyRef"),
+            KeyRef::ConfigMap(_) => ("ConfigMapNotFound", "configMapKeyRef"),
         };
         Ok(match value {
             Some(value) => Ok(Some(value)),
-            None if optional => Ok(None),
+            None if key.optional() => Ok(None),
             None => Err(UserError {
                 reason,
                 message: format!(

@@ -281,13 +281,13 @@ fn open_key_value(app: &LockedApp, config: &RuntimeConfig) -> Result<KeyValueSto
         },
         |location| match location {
             DatabaseLocation::Memory => KeyValueDb::in_memory(max_bytes)
-                .map(KeyValueBackend::Sqlite)
+                .map(|db| KeyValueBackend::Sqlite(Arc::new(db)))
                 .map_err(|e| e.to_string()),
             DatabaseLocation::File(path) => KeyValueDb::open(path, max_bytes)
-                .map(KeyValueBackend::Sqlite)
+                .map(|db| KeyValueBackend::Sqlite(Arc::new(db)))
                 .map_err(|e| e.to_string()),
             DatabaseLocation::Redis { url } => {
-                RedisKeyValue::new(url, max_redis_read).map(KeyValueBackend::Redis)
+                RedisKeyValue::new(url, max_redis_read).map(|r| KeyValueBackend::Redis(Box::new(r)))
             }
         },
     )

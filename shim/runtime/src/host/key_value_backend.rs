@@ -25,8 +25,8 @@ const SWAP_IF_EQUAL: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
 /// One store's backend.
 #[derive(Debug)]
 pub enum KeyValueBackend {
-    Sqlite(KeyValueDb),
-    Redis(RedisKeyValue),
+    Sqlite(Arc<KeyValueDb>),
+    Redis(Box<RedisKeyValue>),
 }
 
 /// A key-value store on a Redis server.
@@ -98,28 +98,26 @@ impl RedisKeyValue {
     }
 }
 
-impl KeyValueBackend {
-    /// Runs `op` on the SQLite database on a blocking thread.
-    async fn on_sqlite<T: Send + 'static>(
-        self: Arc<Self>,
-        label: String,
-        op: impl FnOnce(&KeyValueDb, &str) -> Result<T, Error> + Send + 'static,
-    ) -> Result<T, Error> {
-        tokio::task::spawn_blocking(move || match &*self {
-            KeyValueBackend::Sqlite(db) => op(db, &label),
-            KeyValueBackend::Redis(_) => Err(Error::Other("not a SQLite store".into())),
-        })
+/// Runs `op` on a SQLite database on a blocking thread.
+async fn on_sqlite<T: Send + 'static>(
+    db: &Arc<KeyValueDb>,
+    label: String,
+    op: impl FnOnce(&KeyValueDb, &str) -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    let db = db.clone();
+    tokio::task::spawn_blocking(move || op(&db, &label))
         .await
         .map_err(|e| Error::Other(e.to_string()))?
-    }
+}
 
+impl KeyValueBackend {
     pub async fn get(
         self: Arc<Self>,
         label: String,
         key: String,
     ) -> Result<Option<Vec<u8>>, Error> {
         match &*self {
-            KeyValueBackend::Sqlite(_) => self.on_sqlite(label, move |db, l| db.get(l, &key)).await,
+            KeyValueBackend::Sqlite(db) => on_sqlite(db, label, move |db, l| db.get(l, &key)).await,
             KeyValueBackend::Redis(r) => r.run(redis::cmd("GET").arg(key)).await,
         }
     }
@@ -131,9 +129,8 @@ impl KeyValueBackend {
         value: Vec<u8>,
     ) -> Result<(), Error> {
         match &*self {
-            KeyValueBackend::Sqlite(_) => {
-                self.on_sqlite(label, move |db, l| db.set(l, &key, &value))
-                    .await
+            KeyValueBackend::Sqlite(db) => {
+                on_sqlite(db, label, move |db, l| db.set(l, &key, &value)).await
             }
             KeyValueBackend::Redis(r) => r.run(redis::cmd("SET").arg(key).arg(value)).await,
         }
@@ -141,8 +138,8 @@ impl KeyValueBackend {
 
     pub async fn delete(self: Arc<Self>, label: String, key: String) -> Result<(), Error> {
         match &*self {
-            KeyValueBackend::Sqlite(_) => {
-                self.on_sqlite(label, move |db, l| db.delete(l, &key)).await
+            KeyValueBackend::Sqlite(db) => {
+                on_sqlite(db, label, move |db, l| db.delete(l, &key)).await
             }
             KeyValueBackend::Redis(r) => {
                 let _: i64 = r.run(redis::cmd("DEL").arg(key)).await?;
@@ -153,8 +150,8 @@ impl KeyValueBackend {
 
     pub async fn exists(self: Arc<Self>, label: String, key: String) -> Result<bool, Error> {
         match &*self {
-            KeyValueBackend::Sqlite(_) => {
-                self.on_sqlite(label, move |db, l| db.exists(l, &key)).await
+            KeyValueBackend::Sqlite(db) => {
+                on_sqlite(db, label, move |db, l| db.exists(l, &key)).await
             }
             KeyValueBackend::Redis(r) => r.run(redis::cmd("EXISTS").arg(key)).await,
         }
@@ -164,7 +161,7 @@ impl KeyValueBackend {
     /// connection's read budget).
     pub async fn keys(self: Arc<Self>, label: String) -> Result<Vec<String>, Error> {
         match &*self {
-            KeyValueBackend::Sqlite(_) => self.on_sqlite(label, |db, l| db.keys(l)).await,
+            KeyValueBackend::Sqlite(db) => on_sqlite(db, label, |db, l| db.keys(l)).await,
             KeyValueBackend::Redis(r) => {
                 let mut keys: Vec<String> = r.run(redis::cmd("KEYS").arg("*")).await?;
                 keys.sort();
@@ -180,9 +177,8 @@ impl KeyValueBackend {
         delta: i64,
     ) -> Result<i64, Error> {
         match &*self {
-            KeyValueBackend::Sqlite(_) => {
-                self.on_sqlite(label, move |db, l| db.increment(l, &key, delta))
-                    .await
+            KeyValueBackend::Sqlite(db) => {
+                on_sqlite(db, label, move |db, l| db.increment(l, &key, delta)).await
             }
             KeyValueBackend::Redis(r) => r.run(redis::cmd("INCRBY").arg(key).arg(delta)).await,
         }
@@ -198,8 +194,8 @@ impl KeyValueBackend {
         value: Vec<u8>,
     ) -> Result<bool, Error> {
         match &*self {
-            KeyValueBackend::Sqlite(_) => {
-                self.on_sqlite(label, move |db, l| {
+            KeyValueBackend::Sqlite(db) => {
+                on_sqlite(db, label, move |db, l| {
                     db.compare_and_swap(l, &key, expected.as_deref(), &value)
                 })
                 .await

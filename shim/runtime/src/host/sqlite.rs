@@ -17,7 +17,7 @@ use crate::host::bindings::current::spin::sqlite::sqlite as v3;
 use crate::host::bindings::spin::fermyon::spin2_0_0::sqlite::{
     self as v2, Error, QueryResult, Value,
 };
-use crate::host::sqlite_db::SqliteDb;
+use crate::host::sqlite_db::{SqliteDb, connect_async};
 use crate::host::state::RequestState;
 
 /// Most SQLite connections one request may hold open at once.
@@ -57,11 +57,7 @@ impl RequestState {
             Ok(db) => db,
             Err(e) => return Ok(Err(e)),
         };
-        let conn = tokio::task::spawn_blocking({
-            let db = db.clone();
-            move || db.connect()
-        })
-        .await?;
+        let conn = connect_async(&db).await?;
         Ok(match conn {
             Ok(conn) => {
                 self.open_connections += 1;
@@ -269,11 +265,7 @@ impl<T> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
             Ok(db) => db,
             Err(e) => return Ok(Err(e.into())),
         };
-        let conn = tokio::task::spawn_blocking({
-            let db = db.clone();
-            move || db.connect()
-        })
-        .await?;
+        let conn = connect_async(&db).await?;
         let conn = match conn {
             Ok(conn) => conn,
             Err(e) => return Ok(Err(e.into())),

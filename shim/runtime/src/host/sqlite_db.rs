@@ -14,8 +14,8 @@
 //! drops it), so requests run their statements concurrently where SQLite allows.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
@@ -167,13 +167,17 @@ impl SqliteDb {
         Ok(db)
     }
 
-    /// A connection for a guest: an idle one, or a new one.
+    /// A connection for a guest: an idle one, or a new one (which may touch the disk:
+    /// async callers use [`connect_async`]).
     pub fn connect(&self) -> Result<Connection, Error> {
-        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        match idle {
+        match self.take_idle() {
             Some(conn) => Ok(conn),
             None => self.new_connection().map_err(|e| self.error(e.into())),
         }
+    }
+
+    fn take_idle(&self) -> Option<Connection> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
     }
 
     /// Takes back a connection a guest is done with. Only a clean one goes back to the
@@ -317,6 +321,16 @@ impl SqliteDb {
         tracing::debug!(db = %self.shown.display(), error = %e, "SQLite statement failed");
         Error::Io(e.to_string())
     }
+}
+
+/// A connection for a guest from async code: an idle one at once (the common case: no
+/// thread hop), else a new one opened on a blocking thread.
+pub async fn connect_async(db: &Arc<SqliteDb>) -> wasmtime::Result<Result<Connection, Error>> {
+    if let Some(conn) = db.take_idle() {
+        return Ok(Ok(conn));
+    }
+    let db = db.clone();
+    Ok(tokio::task::spawn_blocking(move || db.connect()).await?)
 }
 
 /// The pragmas that put a connection's guest-settable switches back to the values of
