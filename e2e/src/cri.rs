@@ -71,6 +71,9 @@ pub struct PodSpec<'a> {
     /// The pod's cgroup parent, as kubelet's cgroupfs driver sets it.
     pub cgroup_parent: Option<String>,
     pub memory_limit: Option<i64>,
+    /// Bind mounts as (host file, path in the container), as the kubelet mounts a
+    /// Secret or its managed `/etc/hosts`.
+    pub mounts: Vec<(PathBuf, String)>,
 }
 
 impl Cri {
@@ -87,14 +90,15 @@ impl Cri {
             .pod_sandbox_id
     }
 
-    /// CreateContainer of an app container (image, optional memory limit) in a sandbox;
-    /// returns the container id.
+    /// CreateContainer of an app container (image, optional memory limit, bind mounts
+    /// as (host file, container path)) in a sandbox; returns the container id.
     pub async fn create_app_container(
         &mut self,
         sandbox: &str,
         sandbox_config: &api::PodSandboxConfig,
         image: &str,
         memory_limit: Option<i64>,
+        mounts: &[(PathBuf, String)],
     ) -> String {
         self.runtime
             .create_container(api::CreateContainerRequest {
@@ -111,6 +115,15 @@ impl Cri {
                     // What the operator's Deployment sets: Spin images have no entrypoint.
                     command: vec!["/".into()],
                     log_path: "app.log".into(),
+                    mounts: mounts
+                        .iter()
+                        .map(|(host, container)| api::Mount {
+                            host_path: host.display().to_string(),
+                            container_path: container.clone(),
+                            readonly: true,
+                            ..Default::default()
+                        })
+                        .collect(),
                     linux: Some(api::LinuxContainerConfig {
                         resources: memory_limit.map(|limit| api::LinuxContainerResources {
                             memory_limit_in_bytes: limit,
@@ -171,7 +184,13 @@ impl Cri {
         assert!(!ip.is_empty(), "pod {} has no IP", spec.name);
         let created = Instant::now();
         let container = self
-            .create_app_container(&sandbox, &config, spec.image, spec.memory_limit)
+            .create_app_container(
+                &sandbox,
+                &config,
+                spec.image,
+                spec.memory_limit,
+                &spec.mounts,
+            )
             .await;
         let started = Instant::now();
         self.runtime
@@ -271,6 +290,7 @@ impl HelloNode {
                 log_root: logs.path(),
                 cgroup_parent: None,
                 memory_limit: None,
+                mounts: Vec::new(),
             })
             .await;
         let (status, body) = crate::probe::get(&pod.ip, 80, "/").unwrap();

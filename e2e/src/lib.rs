@@ -10,3 +10,4 @@ pub mod probe;
 pub mod redis;
 pub mod registry;
 pub mod spin_run;
+pub mod upstream;

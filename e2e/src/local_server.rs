@@ -18,11 +18,11 @@ pub fn installed(program: &str, arg: &str, package: &str) -> bool {
     false
 }
 
-/// Spawns `command(port)` on a port that was free, and waits until it accepts
-/// connections; another process taking the port first is retried with a new one.
-pub fn start_on_free_port(what: &str, command: impl Fn(u16) -> Command) -> (Child, u16) {
+/// Spawns `command(port)` on a port that was free on `ip`, and waits until it accepts
+/// connections there; another process taking the port first is retried with a new one.
+pub fn start_on_free_port(what: &str, ip: &str, command: impl Fn(u16) -> Command) -> (Child, u16) {
     for _ in 0..5 {
-        let port = TcpListener::bind("127.0.0.1:0")
+        let port = TcpListener::bind((ip, 0))
             .unwrap()
             .local_addr()
             .unwrap()
@@ -37,7 +37,7 @@ pub fn start_on_free_port(what: &str, command: impl Fn(u16) -> Command) -> (Chil
             if let Ok(Some(_)) = child.try_wait() {
                 break;
             }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            if TcpStream::connect((ip, port)).is_ok() {
                 return (child, port);
             }
             std::thread::sleep(Duration::from_millis(20));

@@ -23,7 +23,7 @@ impl MosquittoServer {
         {
             return None;
         }
-        let (child, port) = local_server::start_on_free_port("mosquitto", |port| {
+        let (child, port) = local_server::start_on_free_port("mosquitto", "127.0.0.1", |port| {
             let mut c = Command::new("mosquitto");
             c.args(["-p", &port.to_string()]);
             c

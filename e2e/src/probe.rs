@@ -16,11 +16,24 @@ pub fn free_port() -> u16 {
 
 /// `GET path` on `host:port`: the status code and body, or None while nothing answers.
 pub fn get(host: &str, port: u16, path: &str) -> Option<(u16, String)> {
+    request(host, port, "GET", path, "")
+}
+
+/// `METHOD path` with `body` on `host:port`: the status code and body, or None while
+/// nothing answers.
+pub fn request(
+    host: &str,
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Option<(u16, String)> {
     let mut s = TcpStream::connect((host, port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
     .ok()?;
     let mut text = String::new();

@@ -15,13 +15,25 @@ pub struct RedisServer {
 impl RedisServer {
     /// `None` (the test is skipped) without `redis-server`, which CI refuses.
     pub fn start() -> Option<Self> {
+        Self::start_on("127.0.0.1")
+    }
+
+    /// The same, listening on `ip` (a local address: loopback, or the gateway of a
+    /// test's own CNI bridge, which its pods reach).
+    pub fn start_on(ip: &str) -> Option<Self> {
         if !local_server::installed("redis-server", "--version", "redis-server") {
             return None;
         }
-        let (child, port) = local_server::start_on_free_port("redis-server", |port| {
+        let (child, port) = local_server::start_on_free_port("redis-server", ip, |port| {
             let mut c = Command::new("redis-server");
-            c.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"]);
+            c.args(["--port", &port.to_string(), "--bind", ip]).args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "no",
+            ]);
             c
         });
         Some(Self { child, port })

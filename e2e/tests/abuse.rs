@@ -48,6 +48,7 @@ async fn a_cri_pod_withstands_hostile_clients_and_a_stalled_log_reader() {
             log_root: logs.path(),
             cgroup_parent: None,
             memory_limit: None,
+            mounts: Vec::new(),
         })
         .await;
     let shim = shim_pids()
@@ -101,6 +102,7 @@ async fn a_cri_pod_withstands_hostile_clients_and_a_stalled_log_reader() {
             log_root: logs.path(),
             cgroup_parent: None,
             memory_limit: None,
+            mounts: Vec::new(),
         })
         .await;
     let long_shim = shim_pids()
@@ -145,6 +147,7 @@ async fn a_cri_pod_withstands_hostile_clients_and_a_stalled_log_reader() {
             log_root: logs.path(),
             cgroup_parent: None,
             memory_limit: None,
+            mounts: Vec::new(),
         })
         .await;
     let (flood_ip, hello_ip) = (flood.ip.clone(), hello.ip.clone());

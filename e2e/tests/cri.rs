@@ -24,6 +24,7 @@ async fn kubelet_path_serves_spin_pods_on_the_pod_network() {
                 log_root: logs.path(),
                 cgroup_parent: Some(parent.clone()),
                 memory_limit: Some(128 << 20),
+                mounts: Vec::new(),
             })
             .await;
         eprintln!(
@@ -119,6 +120,7 @@ async fn kubelet_path_serves_a_current_python_sdk_app() {
             log_root: logs.path(),
             cgroup_parent: None,
             memory_limit: None,
+            mounts: Vec::new(),
         })
         .await;
     eprintln!(
@@ -202,4 +204,149 @@ fn remove_cgroups(parent: &str) {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// A pod's outbound connections leave from the pod's network, whatever the app's
+/// `allowed_outbound_hosts` allows: its `127.0.0.1` is the pod's own loopback, not the
+/// node's, and names resolve through the pod's `/etc/hosts` (mounted as the kubelet
+/// mounts it). A key-value store on Redis, from a runtime config file mounted as the
+/// operator mounts its Secret, is reached the same way.
+#[tokio::test(flavor = "multi_thread")]
+async fn pod_outbound_connections_leave_from_the_pod_network() {
+    use spin_kube_e2e::redis::RedisServer;
+    use spin_kube_e2e::upstream::Upstream;
+
+    let mut node = HelloNode::start().await;
+    let logs = tempfile::tempdir().unwrap();
+    // A first pod brings the CNI bridge up; its gateway is the node as pods see it.
+    let hello = node
+        .cri
+        .start_app_pod(PodSpec {
+            name: "bridge",
+            image: &node.image.clone(),
+            log_root: logs.path(),
+            cgroup_parent: None,
+            memory_limit: None,
+            mounts: Vec::new(),
+        })
+        .await;
+    let gateway = format!("{}.1", hello.ip.rsplit_once('.').unwrap().0);
+    let node_only = Upstream::start("127.0.0.1".parse().unwrap(), "node loopback");
+    let on_gateway = Upstream::start(gateway.parse().unwrap(), "node via the pod network");
+    let Some(redis) = RedisServer::start_on(&gateway) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "redis-server is not installed"
+        );
+        eprintln!("skipped: redis-server is not installed");
+        return;
+    };
+
+    let app = tempfile::tempdir().unwrap();
+    std::fs::write(
+        app.path().join("spin.toml"),
+        r#"spin_manifest_version = 2
+[application]
+name = "pod-network"
+[[trigger.http]]
+route = "/relay"
+component = "relay"
+[[trigger.http]]
+route = "/..."
+component = "counter"
+[component.relay]
+source = "relay.wasm"
+allowed_outbound_hosts = ["http://127.0.0.1:*", "http://node.test:*"]
+[component.counter]
+source = "counter.wasm"
+key_value_stores = ["default"]
+"#,
+    )
+    .unwrap();
+    std::fs::write(app.path().join("relay.wasm"), test_guests::inbound(true)).unwrap();
+    std::fs::write(
+        app.path().join("counter.wasm"),
+        test_guests::probe("counter", test_guests::Probe::KeyValue),
+    )
+    .unwrap();
+    let image = node.registry.push_app(app.path(), "pod-network:v1");
+    node.cri.pull(&image).await;
+    let files = tempfile::tempdir().unwrap();
+    let hosts = files.path().join("hosts");
+    std::fs::write(
+        &hosts,
+        format!("127.0.0.1 localhost\n{gateway} node.test\n"),
+    )
+    .unwrap();
+    let config = files.path().join("runtime-config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://node.test:{}\"\n",
+            redis.port
+        ),
+    )
+    .unwrap();
+    let pod = node
+        .cri
+        .start_app_pod(PodSpec {
+            name: "outbound",
+            image: &image,
+            log_root: logs.path(),
+            cgroup_parent: None,
+            memory_limit: None,
+            mounts: vec![
+                (hosts, "/etc/hosts".into()),
+                (config, "/runtime-config.toml".into()),
+            ],
+        })
+        .await;
+    let log = || std::fs::read_to_string(pod.log_dir.join("app.log")).unwrap_or_default();
+    let ip = pod.ip.clone();
+    let relay = move |url: String| {
+        let ip = ip.clone();
+        async move {
+            tokio::task::spawn_blocking(move || probe::request(&ip, 80, "POST", "/relay", &url))
+                .await
+                .unwrap()
+        }
+    };
+
+    // The node's loopback service is allowed by the manifest, yet not reachable.
+    let answer = relay(format!("http://127.0.0.1:{}/", node_only.addr.port())).await;
+    assert_eq!(
+        answer.as_ref().map(|a| a.0),
+        Some(502),
+        "{answer:?}\n{}",
+        log()
+    );
+    assert_eq!(node_only.hits(), 0, "the pod reached the node's loopback");
+    // The node as the pod network reaches it, by a name from the pod's hosts file.
+    let answer = relay(format!("http://node.test:{}/", on_gateway.addr.port())).await;
+    assert_eq!(
+        answer,
+        Some((200, "upstream: node via the pod network".into())),
+        "{}",
+        log()
+    );
+    // The key-value store on Redis, through the pod's network: the counter's key
+    // grows there (the first request, StartContainer's probe, wrote `x`).
+    let (status, body) = probe::get(&pod.ip, 80, "/").unwrap();
+    assert_eq!(status, 200, "{body}\n{}", log());
+    assert!(body.contains("\nxx\r\n"), "{body:?}");
+    let stored = std::process::Command::new("redis-cli")
+        .args([
+            "-h",
+            &gateway,
+            "-p",
+            &redis.port.to_string(),
+            "GET",
+            "count",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&stored.stdout).trim(), "xx");
+
+    assert_eq!(node.cri.remove_app_pod(&pod, 10).await, 0);
+    assert_eq!(node.cri.remove_app_pod(&hello, 10).await, 0);
 }

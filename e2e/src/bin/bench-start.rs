@@ -77,6 +77,7 @@ async fn main() {
             log_root: logs.path(),
             cgroup_parent: None,
             memory_limit: None,
+            mounts: Vec::new(),
         };
         pods.push(cri.start_app_pod(spec).await);
     }

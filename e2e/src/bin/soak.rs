@@ -158,6 +158,7 @@ async fn main() {
             log_root: logs.path(),
             cgroup_parent: None,
             memory_limit: None,
+            mounts: Vec::new(),
         })
         .await;
     let pod_addr: SocketAddr = format!("{}:80", pod.ip).parse().unwrap();

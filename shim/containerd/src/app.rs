@@ -65,6 +65,15 @@ pub enum AppError {
         netns: String,
         source: std::io::Error,
     },
+    #[error(
+        "container {id}: cannot set up outbound connections in network namespace {}: {source}",
+        netns.display()
+    )]
+    Network {
+        id: String,
+        netns: PathBuf,
+        source: std::io::Error,
+    },
     #[error("container {id}: environment: {source}")]
     Setting {
         id: String,
@@ -141,12 +150,51 @@ fn runtime_config(id: &str, spec: &BundleSpec, work_dir: &Path) -> Result<Runtim
             id: id.into(),
             source,
         })?;
+    config.network = network(id, spec)?;
     // The container's memory limit bounds every instance; the pod's cgroup (where the
     // host lets the shim join it) bounds them all.
     if let Some(limit) = spec.memory_limit {
         config.max_instance_memory = config.max_instance_memory.min(limit as usize);
     }
     Ok(config)
+}
+
+/// Where the app's outbound connections leave from: the pod's network namespace (with
+/// the pod's `/etc/hosts` and `/etc/resolv.conf`, as the kubelet mounts them) when the
+/// spec names one other than the shim's, else the shim's own network.
+fn network(id: &str, spec: &BundleSpec) -> Result<spin_runtime::network::Network, AppError> {
+    use spin_runtime::network::{NameFiles, Network};
+    let Some(netns) = spec.netns.as_deref().filter(|ns| !is_own_netns(ns)) else {
+        return Ok(Network::Process);
+    };
+    let mounted = |destination: &str| {
+        spec.mounts
+            .iter()
+            .rev()
+            .find(|(dest, _)| dest == Path::new(destination))
+            .map(|(_, source)| source.clone())
+    };
+    let names = NameFiles {
+        hosts: mounted("/etc/hosts"),
+        resolv_conf: mounted("/etc/resolv.conf"),
+    };
+    Network::pod(netns, &names).map_err(|source| AppError::Network {
+        id: id.into(),
+        netns: netns.to_path_buf(),
+        source,
+    })
+}
+
+/// Whether `path` is the network namespace this process is in.
+pub fn is_own_netns(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (
+        std::fs::metadata(path),
+        std::fs::metadata("/proc/self/ns/net"),
+    ) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 /// Binds the app's listener, inside the network namespace the spec names (the pod's),

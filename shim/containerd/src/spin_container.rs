@@ -140,7 +140,7 @@ impl Workload for SpinPod {
         // CRI names the app's network namespace through the sandbox task's pid, which
         // is this shim's: that path is the shim's own namespace, so join the one the
         // sandbox's spec named (the pod's).
-        if spec.netns.as_deref().is_none_or(is_own_netns)
+        if spec.netns.as_deref().is_none_or(crate::app::is_own_netns)
             && let Some(pod) = self.pod_netns.lock().await.clone()
         {
             spec.netns = Some(pod);
@@ -224,18 +224,6 @@ impl Workload for SpinPod {
         if let Some(root) = &container.mounted {
             unmount(root);
         }
-    }
-}
-
-/// Whether `path` is the network namespace this process is in.
-fn is_own_netns(path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (
-        std::fs::metadata(path),
-        std::fs::metadata("/proc/self/ns/net"),
-    ) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
     }
 }
 

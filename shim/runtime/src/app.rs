@@ -287,7 +287,8 @@ fn open_key_value(app: &LockedApp, config: &RuntimeConfig) -> Result<KeyValueSto
                 .map(|db| KeyValueBackend::Sqlite(Arc::new(db)))
                 .map_err(|e| e.to_string()),
             DatabaseLocation::Redis { url } => {
-                RedisKeyValue::new(url, max_redis_read).map(|r| KeyValueBackend::Redis(Box::new(r)))
+                RedisKeyValue::new(url, max_redis_read, config.network.clone())
+                    .map(|r| KeyValueBackend::Redis(Box::new(r)))
             }
         },
     )
@@ -432,6 +433,7 @@ fn component_host(
             &component.metadata_strings("allowed_outbound_hosts"),
             app_values,
             config.limits.max_outbound_response_body,
+            config.network.clone(),
         )?,
         max_memory: config.max_instance_memory,
         max_log_line: config.limits.max_log_line,

@@ -42,6 +42,9 @@ pub struct RuntimeConfig {
     pub limits: Limits,
     /// Whether WASIp3 instances serve more than one request.
     pub reuse: InstanceReuse,
+    /// Where outbound connections (HTTP, Redis, MQTT, key-value stores on Redis) leave
+    /// from: the process's network, or a pod's network namespace.
+    pub network: crate::network::Network,
 }
 
 pub use spin_app::runtime_config::DatabaseLocation;
@@ -216,6 +219,7 @@ impl RuntimeConfig {
             variables: Default::default(),
             limits: Limits::default(),
             reuse: InstanceReuse::default(),
+            network: Default::default(),
         }
     }
 }

@@ -16,6 +16,7 @@ mod error;
 mod files;
 pub mod host;
 pub mod log_queue;
+pub mod network;
 mod prerelease;
 pub mod runtime_config_file;
 pub mod trigger;

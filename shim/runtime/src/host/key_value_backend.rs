@@ -17,6 +17,7 @@ use redis::{ConnectionInfo, IntoConnectionInfo};
 use crate::host::bindings::spin::fermyon::spin2_0_0::key_value::Error;
 use crate::host::key_value::KeyValueDb;
 use crate::host::redis_client;
+use crate::network::Network;
 
 /// Compare-and-swap on Redis: sets `KEYS[1]` to `ARGV[2]` if it holds `ARGV[1]`.
 const SWAP_IF_EQUAL: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
@@ -37,6 +38,7 @@ pub struct RedisKeyValue {
     /// `redis://host:port`, for messages.
     shown: String,
     max_read: u64,
+    network: Network,
     conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
 }
 
@@ -48,7 +50,7 @@ impl std::fmt::Debug for RedisKeyValue {
 
 impl RedisKeyValue {
     /// Checks `url` (never quoted back: it may hold a password); connects at first use.
-    pub fn new(url: &str, max_read: u64) -> Result<Self, String> {
+    pub fn new(url: &str, max_read: u64, network: Network) -> Result<Self, String> {
         let info = url
             .into_connection_info()
             .map_err(|_| "`url` is not a valid redis://HOST:PORT URL".to_string())?;
@@ -60,6 +62,7 @@ impl RedisKeyValue {
             host,
             port,
             max_read,
+            network,
             conn: tokio::sync::Mutex::new(None),
         })
     }
@@ -70,6 +73,7 @@ impl RedisKeyValue {
             return Ok(c.clone());
         }
         let opened = redis_client::open(
+            &self.network,
             &self.info,
             &self.host,
             self.port,

@@ -1,6 +1,7 @@
 //! Host capabilities a Spin component expects, per request.
 
 pub mod bindings;
+pub mod http_client;
 pub mod key_value;
 pub mod key_value_backend;
 pub mod key_value_current;

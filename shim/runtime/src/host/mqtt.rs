@@ -22,6 +22,7 @@ use crate::host::bindings::current::spin::mqtt::mqtt as v3;
 use crate::host::bindings::spin::fermyon::spin2_0_0::mqtt::{self as v2, Error, Qos};
 use crate::host::outbound::OutboundPolicy;
 use crate::host::state::RequestState;
+use crate::network::Network;
 
 /// Most MQTT connections one request may hold.
 pub const MAX_MQTT_CONNECTIONS: usize = 8;
@@ -46,6 +47,8 @@ struct Session {
     events: EventLoop,
     /// `mqtt://host:port`, for messages.
     shown: String,
+    /// Where the connection (and any reconnect) is made; every poll runs there.
+    network: Network,
 }
 
 /// Connects to `address` for a component with `policy`.
@@ -87,32 +90,41 @@ async fn connect(
                 NEXT.fetch_add(1, Ordering::Relaxed)
             )
         });
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let mut options = MqttOptions::new(client_id, host, port);
+    // Resolved here (as the app's network resolves it), so the client and its
+    // reconnects dial the address.
+    let network = policy.network.clone();
+    let broker = match network.resolve(&host, port).await {
+        Ok(addrs) => match addrs[0] {
+            std::net::SocketAddr::V4(a) => a.ip().to_string(),
+            std::net::SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        },
+        Err(e) => return Err(Error::ConnectionFailed(format!("{shown}: {e}"))),
+    };
+    let mut options = MqttOptions::new(client_id, broker, port);
     options.set_keep_alive(Duration::from_secs(keep_alive_secs.clamp(1, 65_535)));
     options.set_max_packet_size(MAX_INCOMING_PACKET, max_outgoing);
     if !username.is_empty() || !password.is_empty() {
         options.set_credentials(username, password);
     }
     let (client, mut events) = AsyncClient::new(options, 16);
-    let connected = tokio::time::timeout(DEADLINE, async {
+    let connecting = network.run(async move {
         loop {
             match events.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
+                Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(events),
                 Ok(_) => {}
                 Err(e) => return Err(e.to_string()),
             }
         }
-    })
-    .await;
+    });
+    let connected = tokio::time::timeout(DEADLINE, connecting)
+        .await
+        .map(|ran| ran.map_err(|e| e.to_string()).and_then(|r| r));
     match connected {
-        Ok(Ok(())) => Ok(Session {
+        Ok(Ok(events)) => Ok(Session {
             client,
             events,
             shown,
+            network,
         }),
         Ok(Err(e)) => Err(Error::ConnectionFailed(format!("{shown}: {e}"))),
         Err(_) => Err(Error::ConnectionFailed(format!(
@@ -122,14 +134,28 @@ async fn connect(
     }
 }
 
-/// Publishes and drives the connection until the broker has taken the message.
+/// Publishes and drives the connection (on its network) until the broker has taken
+/// the message.
 async fn publish(
-    session: &Mutex<Session>,
+    session: Arc<Mutex<Session>>,
     topic: String,
     payload: Vec<u8>,
     qos: Qos,
 ) -> Result<(), Error> {
-    let mut session = session.lock().await;
+    let session = session.lock_owned().await;
+    let network = session.network.clone();
+    network
+        .run(publish_on(session, topic, payload, qos))
+        .await
+        .map_err(|e| Error::Other(e.to_string()))?
+}
+
+async fn publish_on(
+    mut session: tokio::sync::OwnedMutexGuard<Session>,
+    topic: String,
+    payload: Vec<u8>,
+    qos: Qos,
+) -> Result<(), Error> {
     let qos = match qos {
         Qos::AtMostOnce => QoS::AtMostOnce,
         Qos::AtLeastOnce => QoS::AtLeastOnce,
@@ -228,7 +254,7 @@ impl v2::HostConnection for RequestState {
         payload: Vec<u8>,
         qos: Qos,
     ) -> wasmtime::Result<Result<(), Error>> {
-        Ok(publish(&*self.mqtt_of(&conn)?, topic, payload, qos).await)
+        Ok(publish(self.mqtt_of(&conn)?, topic, payload, qos).await)
     }
 
     async fn drop(&mut self, conn: Resource<OpenMqtt>) -> wasmtime::Result<()> {
@@ -307,7 +333,7 @@ impl<T: Send> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
         qos: v3::Qos,
     ) -> wasmtime::Result<Result<(), v3::Error>> {
         let session = accessor.with(|mut access| access.get().mqtt_of(&conn))?;
-        Ok(publish(&session, topic, payload, qos.into())
+        Ok(publish(session, topic, payload, qos.into())
             .await
             .map_err(Into::into))
     }
@@ -324,6 +350,7 @@ mod tests {
             &["mqtt://127.0.0.1:*".to_string()],
             &Default::default(),
             1 << 20,
+            Network::Process,
         )
         .unwrap();
         let open = |address: &'static str| {

@@ -12,6 +12,8 @@ use spin_app::template::Template;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::RuntimeError;
+use crate::host::http_client;
+use crate::network::Network;
 use crate::trigger::bounded_body::{Bound, BoundedBody};
 
 /// Which destinations one component may reach.
@@ -21,6 +23,8 @@ pub struct OutboundPolicy {
     allowed: Arc<[AllowedHost]>,
     /// Most bytes of one response body a guest may receive.
     pub max_response_body: u64,
+    /// Where connections to allowed destinations leave from.
+    pub network: Network,
 }
 
 impl OutboundPolicy {
@@ -30,6 +34,7 @@ impl OutboundPolicy {
         entries: &[String],
         app_values: &BTreeMap<String, String>,
         max_response_body: u64,
+        network: Network,
     ) -> Result<Self, RuntimeError> {
         let allowed = entries
             .iter()
@@ -53,6 +58,7 @@ impl OutboundPolicy {
             component: component.into(),
             allowed: allowed.into(),
             max_response_body,
+            network,
         })
     }
 
@@ -107,9 +113,10 @@ impl WasiHttpHooks for OutboundHooks {
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         let limit = self.policy.max_response_body;
+        let network = self.policy.network.clone();
         Box::new(async move {
             use http_body_util::BodyExt;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            let (response, io) = http_client::send(&network, request, options).await?;
             Ok((
                 response.map(|body| BoundedBody::new(body, limit, Bound::Response).boxed_unsync()),
                 Box::new(io) as Box<dyn Future<Output = _> + Send>,
@@ -125,9 +132,14 @@ mod tests {
     #[test]
     fn templated_entries_use_app_variables() {
         let values = BTreeMap::from([("host".to_string(), "api.example.com".to_string())]);
-        let policy =
-            OutboundPolicy::new("c", &["https://{{ host }}".to_string()], &values, 1 << 20)
-                .unwrap();
+        let policy = OutboundPolicy::new(
+            "c",
+            &["https://{{ host }}".to_string()],
+            &values,
+            1 << 20,
+            Network::Process,
+        )
+        .unwrap();
         let allows = |uri: &str| policy.allows(&uri.parse().unwrap());
         assert!(allows("https://api.example.com/x"));
         assert!(!allows("https://evil.example.com/x"));
@@ -136,8 +148,14 @@ mod tests {
 
     #[test]
     fn bad_entry_names_the_component() {
-        let err = OutboundPolicy::new("web", &["nope".to_string()], &BTreeMap::new(), 1 << 20)
-            .unwrap_err();
+        let err = OutboundPolicy::new(
+            "web",
+            &["nope".to_string()],
+            &BTreeMap::new(),
+            1 << 20,
+            Network::Process,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("web"), "{err}");
     }
 }

@@ -18,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::host::bindings::spin::fermyon::spin2_0_0::redis::{Error, RedisParameter, RedisResult};
 use crate::host::outbound::OutboundPolicy;
+use crate::network::Network;
 
 /// Longest a connect (resolve, TCP, handshake) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,7 +49,15 @@ pub async fn connect(
     if !policy.allows(&uri) {
         return Err(Error::InvalidAddress);
     }
-    open(&info, &host, port, &shown, policy.max_response_body).await
+    open(
+        &policy.network,
+        &info,
+        &host,
+        port,
+        &shown,
+        policy.max_response_body,
+    )
+    .await
 }
 
 /// The address a parsed connection info names, when it is plain TCP.
@@ -62,6 +71,7 @@ pub fn tcp_address(info: &redis::ConnectionInfo) -> Option<(String, u16)> {
 /// Connects (within [`CONNECT_TIMEOUT`]) to an address already checked; the
 /// connection reads at most `max_read` bytes. `shown` names it in errors.
 pub async fn open(
+    network: &Network,
     info: &redis::ConnectionInfo,
     host: &str,
     port: u16,
@@ -69,7 +79,7 @@ pub async fn open(
     max_read: u64,
 ) -> Result<MultiplexedConnection, Error> {
     let connecting = async {
-        let stream = tokio::net::TcpStream::connect((host, port)).await?;
+        let stream = network.connect(host, port).await?;
         let _ = stream.set_nodelay(true);
         let capped = Capped {
             inner: stream,
@@ -296,6 +306,7 @@ mod tests {
             &["redis://127.0.0.1:*".to_string()],
             &Default::default(),
             1 << 20,
+            Network::Process,
         )
         .unwrap();
         for address in [

@@ -10,6 +10,7 @@ use crate::host::bindings::inbound_http::fermyon::spin::http;
 use crate::host::bindings::inbound_http::fermyon::spin::http_types::{
     HttpError, Method, Request, Response,
 };
+use crate::host::http_client;
 use crate::host::state::RequestState;
 
 /// The record method for an HTTP method; `None` for methods the record cannot carry.
@@ -108,8 +109,9 @@ impl http::Host for RequestState {
         };
         let component = self.component.id.clone();
         let limit = self.component.outbound.max_response_body;
+        let network = self.component.outbound.network.clone();
         let result = async {
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, None).await?;
+            let (response, io) = http_client::send(&network, request, None).await?;
             tokio::spawn(io);
             let (parts, body) = response.into_parts();
             // This interface returns the body as one list: collected, up to the limit.
