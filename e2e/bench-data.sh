@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Data-service benchmark: the Python data examples (spin-sdk 3.4.1 / WASI 0.2 and
 # spin-sdk 5 / WASIp3) on spin-run, each route under the same bounded wrk load on
-# 127.0.0.1, against a redis-server of its own:
+# 127.0.0.1, against a redis-server and a PostgreSQL server of its own:
 #   /hello  plain text (the peer: the same app doing no data work)
 #   /query  one SQLite query and one key-value get
 #   /redis  seven Redis commands on one connection (SET, INCR, SADD, SMEMBERS, PING,
 #           ECHO, GET: one connect per request, then round-trips on it)
+#   /pg     one PostgreSQL connect per request, then three statements on it (CREATE
+#           TABLE IF NOT EXISTS, INSERT with parameters, SELECT)
 # Prints requests/s and p50/p99 per route and the ratios to /hello.
 #   ./e2e/bench-data.sh [--duration SECS] [--connections N]
 set -euo pipefail
@@ -55,11 +57,27 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
+# PostgreSQL refuses to run as root: a cluster of the package's `postgres` user.
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+pg_port=$(free_port)
+chmod 755 "$work" && mkdir -p "$work/pg" && chown postgres: "$work/pg"
+setpriv --reuid=postgres --regid=postgres --init-groups \
+  "$pg_bin/initdb" -D "$work/pg/data" -U postgres -A trust --no-sync >/dev/null
+setpriv --reuid=postgres --regid=postgres --init-groups \
+  "$pg_bin/postgres" -D "$work/pg/data" -p "$pg_port" -k "$work/pg" \
+  -c listen_addresses=127.0.0.1 -c fsync=off >/dev/null 2>&1 &
+pids+=($!)
+for _ in $(seq 300); do
+  if "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port"; then break; fi
+  sleep 0.1
+done
+
 echo "load: wrk -t2 -c$connections -d${duration}s on loopback, $(nproc) cores"
 printf '%-24s %-8s %10s %10s %10s %12s\n' app route req/s p50 p99 "vs /hello"
 for app in data-python data-python-sdk5; do
   port=$(free_port)
   SPIN_VARIABLE_REDIS_ADDRESS="redis://127.0.0.1:$redis_port" RUST_LOG=warn \
+    SPIN_VARIABLE_PG_ADDRESS="postgres://postgres@127.0.0.1:$pg_port/postgres" \
     "$CARGO_TARGET_DIR/release/spin-run" --from "examples/$app" \
     --runtime-config-file "examples/$app/runtime-config.toml" \
     --state-dir "$work/$app" --listen "127.0.0.1:$port" >/dev/null 2>"$work/$app.log" &
@@ -67,7 +85,7 @@ for app in data-python data-python-sdk5; do
   pids+=($pid)
   wait_for "http://127.0.0.1:$port/hello"
   hello_rps=""
-  for route in hello query redis; do
+  for route in hello query redis pg; do
     curl -fs -o /dev/null "http://127.0.0.1:$port/$route"
     out=$(wrk -t2 -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$port/$route")
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")

@@ -6,6 +6,7 @@ pub mod cri;
 pub mod images;
 pub mod local_server;
 pub mod mqtt;
+pub mod postgres;
 pub mod probe;
 pub mod redis;
 pub mod registry;

@@ -13,12 +13,17 @@ Routes:
   /redis-denied connects to a Redis not in allowed_outbound_hosts (refused)
   POST /mqtt    publishes the request body to topic `notes` on the broker at
                 `mqtt_address` (at-least-once)
+  /pg           adds a pet to table `pets` of the PostgreSQL at `pg_address` and
+                reads the latest back with the number of pets
+  /pg-types     round-trips PostgreSQL types through parameters (spin:postgres@4.2.0)
+  /pg-denied    connects to a PostgreSQL not in allowed_outbound_hosts (refused)
 """
 
 from componentize_py_types import Err
-from spin_sdk import http, key_value, mqtt, redis, sqlite, variables
+from spin_sdk import http, key_value, mqtt, postgres, redis, sqlite, variables
 from spin_sdk.http import Request, Response
 from spin_sdk.sqlite import Value_Blob, Value_Integer, Value_Real, Value_Text
+from spin_sdk.wit.imports import spin_postgres_postgres_4_2_0 as pg
 from spin_sdk.wit.imports.spin_redis_redis_3_0_0 import RedisParameter_Binary
 from spin_sdk.wit.imports.spin_sqlite_sqlite_3_1_0 import Value_Null
 
@@ -34,6 +39,11 @@ def error(e: Err) -> Response:
 async def query(db: sqlite.Connection, statement: str, params: list) -> list:
     """All rows of a statement (the SDK streams them)."""
     _columns, stream, done = await db.execute(statement, params)
+    return await drain(stream, done)
+
+
+async def drain(stream, done) -> list:
+    """Every row of a streamed result, then its outcome."""
     rows = []
     with stream:
         while not stream.writer_dropped:
@@ -91,6 +101,35 @@ async def redis_round_trip() -> Response:
                      f"ping={pong[0].value} echo={echoed[0].value.decode()}\n")
 
 
+async def pg_round_trip() -> Response:
+    with await postgres.Connection.open(await variables.get("pg_address")) as db:
+        await db.execute("CREATE TABLE IF NOT EXISTS pets "
+                         "(id SERIAL PRIMARY KEY, name TEXT NOT NULL, legs INT, weight FLOAT8)", [])
+        await db.execute("INSERT INTO pets (name, legs, weight) VALUES ($1, $2, $3)",
+                         [pg.ParameterValue_Str("Rex"), pg.ParameterValue_Int32(4), pg.ParameterValue_Floating64(12.5)])
+        _columns, stream, done = await db.query(
+            "SELECT name, legs, weight, (SELECT count(*) FROM pets) FROM pets ORDER BY id DESC LIMIT 1", [])
+        row = (await drain(stream, done))[0]
+    return text(200, f"{row[0].value} legs={row[1].value} weight={row[2].value} pets={row[3].value}\n")
+
+
+async def pg_types() -> Response:
+    with await postgres.Connection.open(await variables.get("pg_address")) as db:
+        params = [pg.ParameterValue_Date((2024, 2, 29)), pg.ParameterValue_Time((13, 5, 7, 0)),
+                  pg.ParameterValue_Datetime((2024, 2, 29, 13, 5, 7, 0)),
+                  pg.ParameterValue_Uuid("6f1c2a8e-3b9d-4e5f-8a7b-1c2d3e4f5a6b"),
+                  pg.ParameterValue_Jsonb(b'{"good": true}'), pg.ParameterValue_Decimal("12.50"),
+                  pg.ParameterValue_ArrayStr(["dog", None]), pg.ParameterValue_ArrayInt64([1, None, 3]),
+                  pg.ParameterValue_Interval(pg.Interval(1500000, 2, 1)), pg.ParameterValue_DbNull(),
+                  pg.ParameterValue_Binary(b"\x00\xff")]
+        columns, stream, done = await db.query(
+            "SELECT $1::date, $2::time, $3::timestamp, $4::uuid, $5::jsonb, $6::numeric, $7::text[], "
+            "$8::int8[], $9::interval, $10::text, $11::bytea, '192.0.2.1'::inet", params)
+        row = (await drain(stream, done))[0]
+    shown = [f"{type(v).__name__.removeprefix('DbValue_')}={getattr(v, 'value', None)!r}" for v in row]
+    return text(200, "\n".join(shown) + "\n")
+
+
 class HttpHandler(http.Handler):
     async def handle_request(self, request: Request) -> Response:
         path = request.uri.split("?")[0]
@@ -118,6 +157,13 @@ class HttpHandler(http.Handler):
                 with broker:
                     await broker.publish("notes", request.body or b"", mqtt.Qos.AT_LEAST_ONCE)
                 return text(200, "published\n")
+            if path == "/pg":
+                return await pg_round_trip()
+            if path == "/pg-types":
+                return await pg_types()
+            if path == "/pg-denied":
+                await postgres.Connection.open("postgres://postgres@example.com:5432/db")
+                return text(200, "unexpectedly connected\n")
             if path == "/outside":
                 with await sqlite.Connection.open_default() as db:
                     await query(db, "ATTACH DATABASE '/etc/passwd' AS host", [])

@@ -17,9 +17,12 @@ Routes:
   /redis-denied connects to a Redis not in allowed_outbound_hosts (refused)
   POST /mqtt    publishes the request body to topic `notes` on the broker at
                 `mqtt_address` (at-least-once)
+  /pg           adds a pet to table `pets` of the PostgreSQL at `pg_address` and
+                reads the latest back with the number of pets
+  /pg-denied    connects to a PostgreSQL not in allowed_outbound_hosts (refused)
 """
 
-from spin_sdk import http, key_value, mqtt, redis, variables
+from spin_sdk import http, key_value, mqtt, postgres, redis, variables
 from spin_sdk.http import Request, Response
 from spin_sdk.wit.imports.fermyon_spin_sqlite import (
     Connection,
@@ -28,6 +31,11 @@ from spin_sdk.wit.imports.fermyon_spin_sqlite import (
     Value_Null,
     Value_Real,
     Value_Text,
+)
+from spin_sdk.wit.imports.rdbms_types import (
+    ParameterValue_Floating64,
+    ParameterValue_Int32,
+    ParameterValue_Str,
 )
 from spin_sdk.wit.imports.redis import RedisParameter_Binary
 from spin_sdk.wit.types import Err
@@ -89,6 +97,18 @@ def redis_round_trip() -> Response:
                      f"ping={pong[0].value} echo={echoed[0].value.decode()}\n")
 
 
+def pg_round_trip() -> Response:
+    with postgres.open(variables.get("pg_address")) as db:
+        db.execute("CREATE TABLE IF NOT EXISTS pets "
+                   "(id SERIAL PRIMARY KEY, name TEXT NOT NULL, legs INT, weight FLOAT8)", [])
+        db.execute("INSERT INTO pets (name, legs, weight) VALUES ($1, $2, $3)",
+                   [ParameterValue_Str("Rex"), ParameterValue_Int32(4), ParameterValue_Floating64(12.5)])
+        rows = db.query("SELECT name, legs, weight, (SELECT count(*) FROM pets) "
+                        "FROM pets ORDER BY id DESC LIMIT 1", []).rows
+    row = rows[0]
+    return text(200, f"{row[0].value} legs={row[1].value} weight={row[2].value} pets={row[3].value}\n")
+
+
 class IncomingHandler(http.IncomingHandler):
     def handle_request(self, request: Request) -> Response:
         path = request.uri.split("?")[0]
@@ -115,6 +135,11 @@ class IncomingHandler(http.IncomingHandler):
                 with mqtt.open(variables.get("mqtt_address"), "", "", 30) as broker:
                     broker.publish("notes", request.body or b"", mqtt.Qos.AT_LEAST_ONCE)
                 return text(200, "published\n")
+            if path == "/pg":
+                return pg_round_trip()
+            if path == "/pg-denied":
+                postgres.open("postgres://postgres@example.com:5432/db")
+                return text(200, "unexpectedly connected\n")
             if path == "/outside":
                 with Connection.open("default") as db:
                     db.execute("ATTACH DATABASE '/etc/passwd' AS host", [])

@@ -3,14 +3,17 @@
 //! `fermyon:spin/redis@2.0.0`; `examples/data-python-sdk5`: spin-sdk 5,
 //! `spin:sqlite/sqlite@3.1.0` with streamed rows, `spin:redis@3.0.0` and
 //! `spin:mqtt@3.0.0`; spin-sdk 3.4.1 also `fermyon:spin/mqtt@2.0.0`), served by the real
-//! `spin-run` with the example's runtime config file, against a real `redis-server` and
-//! `mosquitto` on free loopback ports.
+//! `spin-run` with the example's runtime config file, against a real `redis-server`,
+//! `mosquitto` and PostgreSQL on free loopback ports (PostgreSQL through
+//! `fermyon:spin/postgres@2.0.0` from spin-sdk 3.4.1, `spin:postgres@4.2.0`'s async
+//! functions from spin-sdk 5).
 
 mod support;
 
 use std::path::{Path, PathBuf};
 
 use spin_kube_e2e::mqtt::MosquittoServer;
+use spin_kube_e2e::postgres::PostgresServer;
 use spin_kube_e2e::redis::RedisServer;
 use support::{Runner, built_sample, request};
 
@@ -33,28 +36,44 @@ fn start(app: &Path, state: &Path, runtime_config: &Path, env: &[(&str, &str)]) 
     Runner::start(app, &args, env).unwrap_or_else(|log| panic!("spin-run did not start:\n{log}"))
 }
 
-/// A data example with its own runtime config file, its Redis at `redis` and its MQTT
-/// broker at `mqtt`.
-fn start_example(dir: &Path, state: &Path, redis: &str, mqtt: &str) -> Runner {
+/// The servers a data example talks to: Redis, an MQTT broker, PostgreSQL.
+struct Servers {
+    redis: String,
+    mqtt: String,
+    pg: String,
+}
+
+/// A data example with its own runtime config file and its servers.
+fn start_example(dir: &Path, state: &Path, servers: &Servers) -> Runner {
     let runtime_config = dir.join("runtime-config.toml");
     start(
         dir,
         state,
         &runtime_config,
         &[
-            ("SPIN_VARIABLE_REDIS_ADDRESS", redis),
-            ("SPIN_VARIABLE_MQTT_ADDRESS", mqtt),
+            ("SPIN_VARIABLE_REDIS_ADDRESS", &servers.redis),
+            ("SPIN_VARIABLE_MQTT_ADDRESS", &servers.mqtt),
+            ("SPIN_VARIABLE_PG_ADDRESS", &servers.pg),
         ],
     )
 }
 
-fn data_services_read_write_persist_and_refuse(dir: PathBuf) {
-    let (Some(redis), Some(broker)) = (RedisServer::start(), MosquittoServer::start()) else {
-        return;
+/// `pg_types`: the body `/pg-types` answers (spin-sdk 5's richer PostgreSQL types).
+fn data_services_read_write_persist_and_refuse(dir: PathBuf, pg_types: Option<&str>) {
+    let (Some(redis), Some(broker), Some(postgres)) = (
+        RedisServer::start(),
+        MosquittoServer::start(),
+        PostgresServer::start(),
+    ) else {
+        panic!("redis-server, mosquitto or postgresql is missing (e2e/setup.sh installs them)");
     };
-    let (redis, mqtt) = (redis.address(), broker.address());
+    let servers = Servers {
+        redis: redis.address(),
+        mqtt: broker.address(),
+        pg: postgres.address(),
+    };
     let state = tempfile::tempdir().unwrap();
-    let run = start_example(&dir, state.path(), &redis, &mqtt);
+    let run = start_example(&dir, state.path(), &servers);
     let post = |run: &Runner, body: &str| {
         let r = request(run.addr, "POST", "/notes", &[], body.as_bytes());
         assert_eq!(r.status, 201, "{}\n{}", r.body, run.log());
@@ -105,9 +124,29 @@ fn data_services_read_write_persist_and_refuse(dir: PathBuf) {
     let denied = run.get("/redis-denied");
     assert_eq!(denied.body, "Error_InvalidAddress: \n");
     run.wait_for_log("add \"redis://example.com:6379\" to allowed_outbound_hosts");
+
+    // PostgreSQL: a table of the app's, rows added and read back with parameters.
+    for pets in 1..=2 {
+        let r = run.get("/pg");
+        assert_eq!(
+            r.body,
+            format!("Rex legs=4 weight=12.5 pets={pets}\n"),
+            "{}",
+            run.log()
+        );
+    }
+    if let Some(expected) = pg_types {
+        assert_eq!(run.get("/pg-types").body, expected, "{}", run.log());
+    }
+    let denied = run.get("/pg-denied");
+    assert_eq!(
+        denied.body,
+        "Error_ConnectionFailed: address postgres://example.com:5432 is not permitted\n"
+    );
+    run.wait_for_log("add \"postgres://example.com:5432\" to allowed_outbound_hosts");
     drop(run);
 
-    let run = start_example(&dir, state.path(), &redis, &mqtt);
+    let run = start_example(&dir, state.path(), &servers);
     assert_eq!(
         run.get("/notes").body,
         "1: first note\n2: second\n",
@@ -115,22 +154,40 @@ fn data_services_read_write_persist_and_refuse(dir: PathBuf) {
     );
     assert_eq!(run.get("/scratch").body, "scratch hits=1\n");
     assert!(state.path().join("sqlite_db.db").is_file());
+    assert_eq!(run.get("/pg").body, "Rex legs=4 weight=12.5 pets=3\n");
 }
 
 #[test]
-fn python_sdk3_app_uses_sqlite_and_redis() {
+fn python_sdk3_app_uses_sqlite_redis_mqtt_and_postgres() {
     let Some(dir) = built_sample("data-python", "../build-python.sh") else {
         return;
     };
-    data_services_read_write_persist_and_refuse(dir);
+    data_services_read_write_persist_and_refuse(dir, None);
 }
 
 #[test]
-fn python_sdk5_app_uses_sqlite_and_redis() {
+fn python_sdk5_app_uses_sqlite_redis_mqtt_and_postgres() {
     let Some(dir) = built_sample("data-python-sdk5", "../build-python.sh 5.0.0 0.25.1") else {
         return;
     };
-    data_services_read_write_persist_and_refuse(dir);
+    data_services_read_write_persist_and_refuse(
+        dir,
+        Some(concat!(
+            "Date=(2024, 2, 29)\n",
+            "Time=(13, 5, 7, 0)\n",
+            "Datetime=(2024, 2, 29, 13, 5, 7, 0)\n",
+            "Uuid='6f1c2a8e-3b9d-4e5f-8a7b-1c2d3e4f5a6b'\n",
+            "Jsonb=b'{\"good\": true}'\n",
+            "Decimal='12.50'\n",
+            "ArrayStr=['dog', None]\n",
+            "ArrayInt64=[1, None, 3]\n",
+            "Interval=Interval(micros=1500000, days=2, months=1)\n",
+            "DbNull=None\n",
+            "Binary=b'\\x00\\xff'\n",
+            // `inet` has no case in the interface: its wire bytes.
+            "Unsupported=b'\\x02 \\x00\\x04\\xc0\\x00\\x02\\x01'\n",
+        )),
+    );
 }
 
 /// The `default` key-value store placed on Redis by a runtime config file: two

@@ -8,16 +8,14 @@
 //! connect has a deadline, and a connection may read at most
 //! `SPIN_OUTBOUND_MAX_RESPONSE_BODY` bytes in all, after which its commands fail.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{ConnectionAddr, IntoConnectionInfo, Value};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::host::bindings::spin::fermyon::spin2_0_0::redis::{Error, RedisParameter, RedisResult};
 use crate::host::outbound::OutboundPolicy;
+use crate::host::read_budget::ReadBudget;
 use crate::network::Network;
 
 /// Longest a connect (resolve, TCP, handshake) may take.
@@ -81,10 +79,7 @@ pub async fn open(
     let connecting = async {
         let stream = network.connect(host, port).await?;
         let _ = stream.set_nodelay(true);
-        let capped = Capped {
-            inner: stream,
-            left: max_read,
-        };
+        let capped = ReadBudget::new(stream, max_read, "the Redis server");
         let (conn, driver) = MultiplexedConnection::new_with_config(
             info.redis_settings(),
             capped,
@@ -226,78 +221,9 @@ fn flatten(value: Value, out: &mut Vec<RedisResult>) {
     }
 }
 
-/// A stream that fails reads once it has delivered `left` bytes.
-struct Capped<S> {
-    inner: S,
-    left: u64,
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Capped<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        if self.left == 0 {
-            return Poll::Ready(Err(std::io::Error::other(
-                "the Redis server sent more than SPIN_OUTBOUND_MAX_RESPONSE_BODY bytes on this connection",
-            )));
-        }
-        let before = buf.filled().len();
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
-        let read = (buf.filled().len() - before) as u64;
-        this.left = this.left.saturating_sub(read);
-        polled
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Capped<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    #[tokio::test]
-    async fn a_connection_reads_at_most_its_budget() {
-        let (mut server, client) = tokio::io::duplex(64 << 10);
-        let mut capped = Capped {
-            inner: client,
-            left: 10_000,
-        };
-        server.write_all(&vec![b'x'; 20_000]).await.unwrap();
-        let mut read = vec![0; 4096];
-        let mut total = 0;
-        let error = loop {
-            match capped.read(&mut read).await {
-                Ok(n) => total += n,
-                Err(e) => break e,
-            }
-        };
-        assert!(total <= 10_000 + 4096, "{total}");
-        assert!(
-            error
-                .to_string()
-                .contains("SPIN_OUTBOUND_MAX_RESPONSE_BODY")
-        );
-    }
 
     #[tokio::test]
     async fn only_allowed_plain_redis_addresses_are_connected() {

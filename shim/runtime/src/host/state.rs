@@ -45,6 +45,8 @@ pub struct RequestState {
     pub redis: RedisConnections,
     /// MQTT connections alive.
     pub open_mqtt: usize,
+    /// PostgreSQL connections alive.
+    pub open_postgres: usize,
     /// `wasi:keyvalue/atomics` compare-and-swap handles alive (each holds a value).
     pub open_cas: usize,
     /// The `max_concurrent_instances` permit this instance holds (WASIp3 instances,
@@ -85,6 +87,7 @@ impl RequestState {
             open_connections: 0,
             redis: RedisConnections::default(),
             open_mqtt: 0,
+            open_postgres: 0,
             open_cas: 0,
             instance_permit: None,
             component,

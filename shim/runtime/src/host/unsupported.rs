@@ -1,4 +1,4 @@
-//! Imports this runtime does not implement (`fermyon:spin/llm`, `mysql`, `postgres`, ...).
+//! Imports this runtime does not implement (`fermyon:spin/llm`, `mysql`, ...).
 //!
 //! SDKs import every Spin interface whether or not the app uses it, so refusing such
 //! components would refuse nearly all of them. Instead each missing function is linked
@@ -32,6 +32,9 @@ const PROVIDED: &[&str] = &[
     "spin:redis/redis",
     "fermyon:spin/mqtt",
     "spin:mqtt/mqtt",
+    "fermyon:spin/postgres",
+    "fermyon:spin/rdbms-types",
+    "spin:postgres/postgres",
     "wasi:keyvalue/",
 ];
 

@@ -1,0 +1,543 @@
+//! Spin's PostgreSQL interfaces: `fermyon:spin/postgres@2.0.0` (spin-sdk 3.x),
+//! `spin:postgres/postgres@3.0.0` and `@4.2.0` (current SDKs; `@4.0.0` and `@4.1.0`
+//! imports link to it by semver), all served by [`crate::host::postgres_client`] in
+//! terms of the 4.2 types; the older interfaces' narrower types are mapped onto them
+//! (`uuid` and `numeric` values arrive there as `str`, `jsonb` as `binary`, any other
+//! value they have no case for as `unsupported`).
+//!
+//! A request holds at most [`MAX_POSTGRES_CONNECTIONS`] connections; each closes when
+//! the guest drops it or the request ends. `query-async` runs the query to completion
+//! (its result bounded as `query`'s), then streams the rows.
+
+// The error is the interface's own generated type (its `db-error` record makes it
+// large), handed to the guest as it is.
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+
+use tokio_postgres::Client;
+use wasmtime::component::{Accessor, FutureReader, HasSelf, Resource, StreamReader};
+
+use crate::host::bindings::current::spin::postgres3_0_0::postgres as v3;
+use crate::host::bindings::current::spin::postgres4_2_0::postgres as v4;
+use crate::host::bindings::spin::fermyon::spin2_0_0::{postgres as v2, rdbms_types as v2_types};
+use crate::host::outbound::OutboundPolicy;
+use crate::host::postgres_client;
+use crate::host::state::RequestState;
+
+/// Most PostgreSQL connections one request may hold.
+pub const MAX_POSTGRES_CONNECTIONS: usize = 8;
+
+/// A connection the guest opened.
+pub struct OpenPostgres {
+    client: Arc<Client>,
+}
+
+/// A `connection-builder`: an address and its options, until `build`.
+pub struct PostgresBuilder {
+    address: String,
+    ca_root: Option<String>,
+}
+
+impl RequestState {
+    fn postgres_room(&self) -> Result<(), v4::Error> {
+        if self.open_postgres >= MAX_POSTGRES_CONNECTIONS {
+            return Err(v4::Error::ConnectionFailed(format!(
+                "a request may hold at most {MAX_POSTGRES_CONNECTIONS} PostgreSQL connections"
+            )));
+        }
+        Ok(())
+    }
+
+    fn keep_postgres(&mut self, client: Client) -> wasmtime::Result<Resource<OpenPostgres>> {
+        self.open_postgres += 1;
+        Ok(self.table.push(OpenPostgres {
+            client: Arc::new(client),
+        })?)
+    }
+
+    fn postgres_of(&self, conn: &Resource<OpenPostgres>) -> wasmtime::Result<Arc<Client>> {
+        Ok(self.table.get(conn)?.client.clone())
+    }
+
+    fn close_postgres(&mut self, conn: Resource<OpenPostgres>) -> wasmtime::Result<()> {
+        self.table.delete(conn)?;
+        self.open_postgres = self.open_postgres.saturating_sub(1);
+        Ok(())
+    }
+
+    async fn open_postgres(
+        &mut self,
+        address: &str,
+    ) -> wasmtime::Result<Result<Resource<OpenPostgres>, v4::Error>> {
+        if let Err(e) = self.postgres_room() {
+            return Ok(Err(e));
+        }
+        match postgres_client::connect(address, &self.component.outbound).await {
+            Ok(client) => Ok(Ok(self.keep_postgres(client)?)),
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    async fn query_postgres(
+        &mut self,
+        conn: &Resource<OpenPostgres>,
+        statement: String,
+        params: Vec<v4::ParameterValue>,
+    ) -> wasmtime::Result<Result<v4::RowSet, v4::Error>> {
+        let client = self.postgres_of(conn)?;
+        let max_bytes = self.component.max_memory;
+        Ok(
+            postgres_client::query(&client, &statement, params, max_bytes)
+                .await
+                .map(|(columns, rows)| v4::RowSet { columns, rows }),
+        )
+    }
+
+    async fn execute_postgres(
+        &mut self,
+        conn: &Resource<OpenPostgres>,
+        statement: String,
+        params: Vec<v4::ParameterValue>,
+    ) -> wasmtime::Result<Result<u64, v4::Error>> {
+        let client = self.postgres_of(conn)?;
+        Ok(postgres_client::execute(&client, &statement, params).await)
+    }
+}
+
+// ---- spin:postgres@4.2.0 ----
+
+impl v4::Host for RequestState {}
+
+impl v4::HostConnection for RequestState {
+    async fn open(
+        &mut self,
+        address: String,
+    ) -> wasmtime::Result<Result<Resource<OpenPostgres>, v4::Error>> {
+        self.open_postgres(&address).await
+    }
+
+    async fn query(
+        &mut self,
+        conn: Resource<OpenPostgres>,
+        statement: String,
+        params: Vec<v4::ParameterValue>,
+    ) -> wasmtime::Result<Result<v4::RowSet, v4::Error>> {
+        self.query_postgres(&conn, statement, params).await
+    }
+
+    async fn execute(
+        &mut self,
+        conn: Resource<OpenPostgres>,
+        statement: String,
+        params: Vec<v4::ParameterValue>,
+    ) -> wasmtime::Result<Result<u64, v4::Error>> {
+        self.execute_postgres(&conn, statement, params).await
+    }
+
+    async fn drop(&mut self, conn: Resource<OpenPostgres>) -> wasmtime::Result<()> {
+        self.close_postgres(conn)
+    }
+}
+
+impl v4::HostConnectionBuilder for RequestState {
+    async fn new(&mut self, address: String) -> wasmtime::Result<Resource<PostgresBuilder>> {
+        Ok(self.table.push(PostgresBuilder {
+            address,
+            ca_root: None,
+        })?)
+    }
+
+    async fn set_ca_root(
+        &mut self,
+        builder: Resource<PostgresBuilder>,
+        certificate: String,
+    ) -> wasmtime::Result<Result<(), v4::Error>> {
+        self.table.get_mut(&builder)?.ca_root = Some(certificate);
+        Ok(Ok(()))
+    }
+
+    async fn build(
+        &mut self,
+        builder: Resource<PostgresBuilder>,
+    ) -> wasmtime::Result<Result<Resource<OpenPostgres>, v4::Error>> {
+        let address = match built_address(self.table.get(&builder)?) {
+            Ok(address) => address,
+            Err(e) => return Ok(Err(e)),
+        };
+        self.open_postgres(&address).await
+    }
+
+    async fn drop(&mut self, builder: Resource<PostgresBuilder>) -> wasmtime::Result<()> {
+        self.table.delete(builder)?;
+        Ok(())
+    }
+}
+
+/// The address a builder connects to; a CA root asks for TLS, which is not served yet.
+fn built_address(builder: &PostgresBuilder) -> Result<String, v4::Error> {
+    if builder.ca_root.is_some() {
+        return Err(v4::Error::ConnectionFailed(
+            "TLS connections to PostgreSQL (set-ca-root) are not supported by this runtime yet"
+                .into(),
+        ));
+    }
+    Ok(builder.address.clone())
+}
+
+/// Connects from an async function: the request's room and policy read first, the
+/// connection kept after.
+async fn open_with_store<T>(
+    accessor: &Accessor<T, HasSelf<RequestState>>,
+    address: Result<String, v4::Error>,
+) -> wasmtime::Result<Result<Resource<OpenPostgres>, v4::Error>> {
+    let (room, policy): (_, OutboundPolicy) = accessor.with(|mut access| {
+        let state = access.get();
+        (state.postgres_room(), state.component.outbound.clone())
+    });
+    if let Err(e) = room.and(address.as_ref().map(|_| ()).map_err(Clone::clone)) {
+        return Ok(Err(e));
+    }
+    let address = address.unwrap_or_default();
+    match postgres_client::connect(&address, &policy).await {
+        Ok(client) => accessor.with(|mut access| Ok(Ok(access.get().keep_postgres(client)?))),
+        Err(e) => Ok(Err(e)),
+    }
+}
+
+impl<T> v4::HostConnectionBuilderWithStore<T> for HasSelf<RequestState> {
+    async fn build_async(
+        accessor: &Accessor<T, Self>,
+        builder: Resource<PostgresBuilder>,
+    ) -> wasmtime::Result<Result<Resource<OpenPostgres>, v4::Error>> {
+        let address =
+            accessor.with(|mut access| access.get().table.get(&builder).map(built_address))?;
+        open_with_store(accessor, address).await
+    }
+}
+
+impl<T> v4::HostConnectionWithStore<T> for HasSelf<RequestState> {
+    async fn open_async(
+        accessor: &Accessor<T, Self>,
+        address: String,
+    ) -> wasmtime::Result<Result<Resource<OpenPostgres>, v4::Error>> {
+        open_with_store(accessor, Ok(address)).await
+    }
+
+    async fn query_async(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<OpenPostgres>,
+        statement: String,
+        params: Vec<v4::ParameterValue>,
+    ) -> wasmtime::Result<
+        Result<
+            (
+                Vec<v4::Column>,
+                StreamReader<v4::Row>,
+                FutureReader<Result<(), v4::Error>>,
+            ),
+            v4::Error,
+        >,
+    > {
+        let (client, max_bytes) = accessor.with(|mut access| {
+            let state = access.get();
+            state
+                .postgres_of(&conn)
+                .map(|c| (c, state.component.max_memory))
+        })?;
+        let (columns, rows) =
+            match postgres_client::query(&client, &statement, params, max_bytes).await {
+                Ok(result) => result,
+                Err(e) => return Ok(Err(e)),
+            };
+        accessor.with(|mut access| {
+            let rows = StreamReader::new(&mut access, rows)?;
+            let done = FutureReader::new(&mut access, async { wasmtime::Result::<_>::Ok(Ok(())) })?;
+            Ok(Ok((columns, rows, done)))
+        })
+    }
+
+    async fn execute_async(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<OpenPostgres>,
+        statement: String,
+        params: Vec<v4::ParameterValue>,
+    ) -> wasmtime::Result<Result<u64, v4::Error>> {
+        let client = accessor.with(|mut access| access.get().postgres_of(&conn))?;
+        Ok(postgres_client::execute(&client, &statement, params).await)
+    }
+}
+
+// ---- spin:postgres@3.0.0 ----
+
+impl v3::Host for RequestState {}
+
+impl v3::HostConnection for RequestState {
+    async fn open(
+        &mut self,
+        address: String,
+    ) -> wasmtime::Result<Result<Resource<OpenPostgres>, v3::Error>> {
+        Ok(self.open_postgres(&address).await?.map_err(v3_error))
+    }
+
+    async fn query(
+        &mut self,
+        conn: Resource<OpenPostgres>,
+        statement: String,
+        params: Vec<v3::ParameterValue>,
+    ) -> wasmtime::Result<Result<v3::RowSet, v3::Error>> {
+        let params = params.into_iter().map(v3_parameter).collect();
+        Ok(self
+            .query_postgres(&conn, statement, params)
+            .await?
+            .map(|set| v3::RowSet {
+                columns: set
+                    .columns
+                    .into_iter()
+                    .map(|c| v3::Column {
+                        name: c.name,
+                        data_type: v3_data_type(c.data_type),
+                    })
+                    .collect(),
+                rows: set
+                    .rows
+                    .into_iter()
+                    .map(|row| row.into_iter().map(v3_value).collect())
+                    .collect(),
+            })
+            .map_err(v3_error))
+    }
+
+    async fn execute(
+        &mut self,
+        conn: Resource<OpenPostgres>,
+        statement: String,
+        params: Vec<v3::ParameterValue>,
+    ) -> wasmtime::Result<Result<u64, v3::Error>> {
+        let params = params.into_iter().map(v3_parameter).collect();
+        Ok(self
+            .execute_postgres(&conn, statement, params)
+            .await?
+            .map_err(v3_error))
+    }
+
+    async fn drop(&mut self, conn: Resource<OpenPostgres>) -> wasmtime::Result<()> {
+        self.close_postgres(conn)
+    }
+}
+
+fn v3_parameter(p: v3::ParameterValue) -> v4::ParameterValue {
+    use v3::ParameterValue as P;
+    use v4::ParameterValue as Q;
+    match p {
+        P::Boolean(v) => Q::Boolean(v),
+        P::Int8(v) => Q::Int8(v),
+        P::Int16(v) => Q::Int16(v),
+        P::Int32(v) => Q::Int32(v),
+        P::Int64(v) => Q::Int64(v),
+        P::Floating32(v) => Q::Floating32(v),
+        P::Floating64(v) => Q::Floating64(v),
+        P::Str(v) => Q::Str(v),
+        P::Binary(v) => Q::Binary(v),
+        P::Date(v) => Q::Date(v),
+        P::Time(v) => Q::Time(v),
+        P::Datetime(v) => Q::Datetime(v),
+        P::Timestamp(v) => Q::Timestamp(v),
+        P::DbNull => Q::DbNull,
+    }
+}
+
+fn v3_value(v: v4::DbValue) -> v3::DbValue {
+    use v3::DbValue as W;
+    use v4::DbValue as V;
+    match v {
+        V::Boolean(v) => W::Boolean(v),
+        V::Int8(v) => W::Int8(v),
+        V::Int16(v) => W::Int16(v),
+        V::Int32(v) => W::Int32(v),
+        V::Int64(v) => W::Int64(v),
+        V::Floating32(v) => W::Floating32(v),
+        V::Floating64(v) => W::Floating64(v),
+        V::Str(v) | V::Uuid(v) | V::Decimal(v) => W::Str(v),
+        V::Binary(v) | V::Jsonb(v) => W::Binary(v),
+        V::Date(v) => W::Date(v),
+        V::Time(v) => W::Time(v),
+        V::Datetime(v) => W::Datetime(v),
+        V::Timestamp(v) => W::Timestamp(v),
+        V::DbNull => W::DbNull,
+        _ => W::Unsupported,
+    }
+}
+
+fn v3_data_type(t: v4::DbDataType) -> v3::DbDataType {
+    use v3::DbDataType as U;
+    use v4::DbDataType as T;
+    match t {
+        T::Boolean => U::Boolean,
+        T::Int8 => U::Int8,
+        T::Int16 => U::Int16,
+        T::Int32 => U::Int32,
+        T::Int64 => U::Int64,
+        T::Floating32 => U::Floating32,
+        T::Floating64 => U::Floating64,
+        T::Str | T::Uuid | T::Decimal => U::Str,
+        T::Binary | T::Jsonb => U::Binary,
+        T::Date => U::Date,
+        T::Time => U::Time,
+        T::Datetime => U::Datetime,
+        T::Timestamp => U::Timestamp,
+        _ => U::Other,
+    }
+}
+
+fn v3_error(e: v4::Error) -> v3::Error {
+    match e {
+        v4::Error::ConnectionFailed(m) => v3::Error::ConnectionFailed(m),
+        v4::Error::BadParameter(m) => v3::Error::BadParameter(m),
+        v4::Error::QueryFailed(q) => v3::Error::QueryFailed(query_text(q)),
+        v4::Error::ValueConversionFailed(m) => v3::Error::ValueConversionFailed(m),
+        v4::Error::Other(m) => v3::Error::Other(m),
+    }
+}
+
+fn query_text(q: v4::QueryError) -> String {
+    match q {
+        v4::QueryError::Text(t) => t,
+        v4::QueryError::DbError(db) => db.as_text,
+    }
+}
+
+// ---- fermyon:spin/postgres@2.0.0 ----
+
+impl v2_types::Host for RequestState {}
+impl v2::Host for RequestState {}
+
+impl v2::HostConnection for RequestState {
+    async fn open(
+        &mut self,
+        address: String,
+    ) -> wasmtime::Result<Result<Resource<OpenPostgres>, v2_types::Error>> {
+        Ok(self.open_postgres(&address).await?.map_err(v2_error))
+    }
+
+    async fn query(
+        &mut self,
+        conn: Resource<OpenPostgres>,
+        statement: String,
+        params: Vec<v2_types::ParameterValue>,
+    ) -> wasmtime::Result<Result<v2_types::RowSet, v2_types::Error>> {
+        let params = match params.into_iter().map(v2_parameter).collect() {
+            Ok(params) => params,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(self
+            .query_postgres(&conn, statement, params)
+            .await?
+            .map(|set| v2_types::RowSet {
+                columns: set
+                    .columns
+                    .into_iter()
+                    .map(|c| v2_types::Column {
+                        name: c.name,
+                        data_type: v2_data_type(c.data_type),
+                    })
+                    .collect(),
+                rows: set
+                    .rows
+                    .into_iter()
+                    .map(|row| row.into_iter().map(v2_value).collect())
+                    .collect(),
+            })
+            .map_err(v2_error))
+    }
+
+    async fn execute(
+        &mut self,
+        conn: Resource<OpenPostgres>,
+        statement: String,
+        params: Vec<v2_types::ParameterValue>,
+    ) -> wasmtime::Result<Result<u64, v2_types::Error>> {
+        let params = match params.into_iter().map(v2_parameter).collect() {
+            Ok(params) => params,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(self
+            .execute_postgres(&conn, statement, params)
+            .await?
+            .map_err(v2_error))
+    }
+
+    async fn drop(&mut self, conn: Resource<OpenPostgres>) -> wasmtime::Result<()> {
+        self.close_postgres(conn)
+    }
+}
+
+/// PostgreSQL has no unsigned integers: one is sent as the next wider signed type, a
+/// `u64` as `int8` when it fits.
+fn v2_parameter(p: v2_types::ParameterValue) -> Result<v4::ParameterValue, v2_types::Error> {
+    use v2_types::ParameterValue as P;
+    use v4::ParameterValue as Q;
+    Ok(match p {
+        P::Boolean(v) => Q::Boolean(v),
+        P::Int8(v) => Q::Int8(v),
+        P::Int16(v) => Q::Int16(v),
+        P::Int32(v) => Q::Int32(v),
+        P::Int64(v) => Q::Int64(v),
+        P::Uint8(v) => Q::Int16(v.into()),
+        P::Uint16(v) => Q::Int32(v.into()),
+        P::Uint32(v) => Q::Int64(v.into()),
+        P::Uint64(v) => Q::Int64(i64::try_from(v).map_err(|_| {
+            v2_types::Error::BadParameter(format!("{v} does not fit PostgreSQL's int8"))
+        })?),
+        P::Floating32(v) => Q::Floating32(v),
+        P::Floating64(v) => Q::Floating64(v),
+        P::Str(v) => Q::Str(v),
+        P::Binary(v) => Q::Binary(v),
+        P::DbNull => Q::DbNull,
+    })
+}
+
+fn v2_value(v: v4::DbValue) -> v2_types::DbValue {
+    use v2_types::DbValue as W;
+    use v4::DbValue as V;
+    match v {
+        V::Boolean(v) => W::Boolean(v),
+        V::Int8(v) => W::Int8(v),
+        V::Int16(v) => W::Int16(v),
+        V::Int32(v) => W::Int32(v),
+        V::Int64(v) => W::Int64(v),
+        V::Floating32(v) => W::Floating32(v),
+        V::Floating64(v) => W::Floating64(v),
+        V::Str(v) | V::Uuid(v) | V::Decimal(v) => W::Str(v),
+        V::Binary(v) | V::Jsonb(v) => W::Binary(v),
+        V::DbNull => W::DbNull,
+        _ => W::Unsupported,
+    }
+}
+
+fn v2_data_type(t: v4::DbDataType) -> v2_types::DbDataType {
+    use v2_types::DbDataType as U;
+    use v4::DbDataType as T;
+    match t {
+        T::Boolean => U::Boolean,
+        T::Int8 => U::Int8,
+        T::Int16 => U::Int16,
+        T::Int32 => U::Int32,
+        T::Int64 => U::Int64,
+        T::Floating32 => U::Floating32,
+        T::Floating64 => U::Floating64,
+        T::Str | T::Uuid | T::Decimal => U::Str,
+        T::Binary | T::Jsonb => U::Binary,
+        _ => U::Other,
+    }
+}
+
+fn v2_error(e: v4::Error) -> v2_types::Error {
+    match e {
+        v4::Error::ConnectionFailed(m) => v2_types::Error::ConnectionFailed(m),
+        v4::Error::BadParameter(m) => v2_types::Error::BadParameter(m),
+        v4::Error::QueryFailed(q) => v2_types::Error::QueryFailed(query_text(q)),
+        v4::Error::ValueConversionFailed(m) => v2_types::Error::ValueConversionFailed(m),
+        v4::Error::Other(m) => v2_types::Error::Other(m),
+    }
+}

@@ -1,0 +1,257 @@
+//! Connections to the PostgreSQL servers guests name, and the statements Spin's
+//! PostgreSQL interfaces run on them.
+//!
+//! An address is a connection string as `libpq` and Spin take it
+//! (`postgres://user:password@host:port/db?…` or `host=… user=…`) naming one TCP host
+//! (port 5432 unless given). It is checked against the component's
+//! `allowed_outbound_hosts` (`postgres://` entries) before anything is resolved; a
+//! denied one fails with `connection-failed("address postgres://host:port is not
+//! permitted")` and a log line naming the entry to add. The connection is made from the
+//! app's [`crate::network::Network`] within 10 s, without TLS (`sslmode=require` and
+//! `verify-*` are refused; `prefer`, the default, connects in the clear). The server is
+//! the app's choice, so it is not trusted: a connection reads at most
+//! `SPIN_OUTBOUND_MAX_RESPONSE_BODY` bytes in all, and one result at most an instance's
+//! memory.
+
+// The error is the interface's own generated type (its `db-error` record makes it
+// large), handed to the guest as it is.
+#![allow(clippy::result_large_err)]
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::{Client, NoTls};
+
+use crate::host::bindings::current::spin::postgres4_2_0::postgres::{
+    Column, DbError, DbValue, Error, ParameterValue, QueryError,
+};
+use crate::host::outbound::OutboundPolicy;
+use crate::host::postgres_types;
+use crate::host::read_budget::ReadBudget;
+
+/// Longest a connect (resolve, TCP, start-up and authentication) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connects to `address` for a component with `policy`; the connection is driven by a
+/// task of its own and closes when the returned client is dropped.
+pub async fn connect(address: &str, policy: &OutboundPolicy) -> Result<Client, Error> {
+    let config = tokio_postgres::Config::from_str(address)
+        .map_err(|e| Error::ConnectionFailed(format!("invalid PostgreSQL address: {e}")))?;
+    let host = match config.get_hosts() {
+        [Host::Tcp(host)] => host.clone(),
+        [Host::Tcp(_), ..] => {
+            return Err(Error::ConnectionFailed(
+                "only one PostgreSQL host may be named".into(),
+            ));
+        }
+        _ => {
+            return Err(Error::ConnectionFailed(
+                "the PostgreSQL address must name a TCP host".into(),
+            ));
+        }
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let shown = if host.contains(':') {
+        format!("postgres://[{host}]:{port}")
+    } else {
+        format!("postgres://{host}:{port}")
+    };
+    let uri: http::Uri = shown
+        .parse()
+        .map_err(|_| Error::ConnectionFailed(format!("invalid PostgreSQL host {host:?}")))?;
+    if !policy.allows(&uri) {
+        return Err(Error::ConnectionFailed(format!(
+            "address {shown} is not permitted"
+        )));
+    }
+    if !matches!(config.get_ssl_mode(), SslMode::Disable | SslMode::Prefer) {
+        return Err(Error::ConnectionFailed(format!(
+            "{shown}: TLS connections to PostgreSQL are not supported by this runtime yet \
+             (use sslmode=disable or prefer)"
+        )));
+    }
+    let connecting = async {
+        let stream = policy
+            .network
+            .connect(&host, port)
+            .await
+            .map_err(|e| e.to_string())?;
+        let _ = stream.set_nodelay(true);
+        let stream = ReadBudget::new(stream, policy.max_response_body, "the PostgreSQL server");
+        let (client, connection) = config
+            .connect_raw(stream, NoTls)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("PostgreSQL connection ended: {e}");
+            }
+        });
+        Ok::<_, String>(client)
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) => Err(Error::ConnectionFailed(format!("{shown}: {e}"))),
+        Err(_) => Err(Error::ConnectionFailed(format!(
+            "{shown}: no answer within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// Runs a query; its rows (all of them, at most `max_bytes` on the host) with their
+/// columns.
+pub async fn query(
+    client: &Client,
+    statement: &str,
+    params: Vec<ParameterValue>,
+    max_bytes: usize,
+) -> Result<(Vec<Column>, Vec<Vec<DbValue>>), Error> {
+    let params = parameters(params)?;
+    let prepared = client.prepare(statement).await.map_err(query_failed)?;
+    let columns = prepared
+        .columns()
+        .iter()
+        .map(|c| Column {
+            name: c.name().to_string(),
+            data_type: postgres_types::data_type(c.type_()),
+        })
+        .collect();
+    let rows = client
+        .query_raw(
+            &prepared,
+            params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)),
+        )
+        .await
+        .map_err(query_failed)?;
+    let mut rows = std::pin::pin!(rows);
+    let (mut out, mut held) = (Vec::new(), 0usize);
+    while let Some(row) = rows.next().await {
+        let row = row.map_err(query_failed)?;
+        let values = (0..row.len())
+            .map(|i| postgres_types::value(&row, i))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Error::ValueConversionFailed)?;
+        held += values.iter().map(postgres_types::size_of).sum::<usize>();
+        if held > max_bytes {
+            return Err(Error::QueryFailed(QueryError::Text(format!(
+                "the result is larger than an instance's memory ({max_bytes} bytes)"
+            ))));
+        }
+        out.push(values);
+    }
+    Ok((columns, out))
+}
+
+/// Runs a statement; the number of rows it changed.
+pub async fn execute(
+    client: &Client,
+    statement: &str,
+    params: Vec<ParameterValue>,
+) -> Result<u64, Error> {
+    let params = parameters(params)?;
+    client
+        .execute_raw(
+            statement,
+            params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)),
+        )
+        .await
+        .map_err(query_failed)
+}
+
+fn parameters(
+    params: Vec<ParameterValue>,
+) -> Result<Vec<Box<dyn tokio_postgres::types::ToSql + Send + Sync>>, Error> {
+    params
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            postgres_types::parameter(p)
+                .map_err(|e| Error::BadParameter(format!("parameter ${}: {e}", i + 1)))
+        })
+        .collect()
+}
+
+/// A failed statement, with the server's error fields when it sent them.
+fn query_failed(e: tokio_postgres::Error) -> Error {
+    Error::QueryFailed(match e.as_db_error() {
+        Some(db) => QueryError::DbError(DbError {
+            as_text: format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
+            severity: db.severity().to_string(),
+            code: db.code().code().to_string(),
+            message: db.message().to_string(),
+            detail: db.detail().map(str::to_string),
+            extras: Vec::new(),
+        }),
+        None => QueryError::Text(e.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::Network;
+
+    #[tokio::test]
+    async fn only_allowed_single_tcp_hosts_are_connected() {
+        let policy = OutboundPolicy::new(
+            "c",
+            &["postgres://127.0.0.1:*".to_string()],
+            &Default::default(),
+            1 << 20,
+            Network::Process,
+        )
+        .unwrap();
+        let failure = |address: &'static str| {
+            let policy = policy.clone();
+            async move {
+                match connect(address, &policy).await {
+                    Err(Error::ConnectionFailed(m)) => m,
+                    other => panic!("{address}: {:?}", other.map(|_| ())),
+                }
+            }
+        };
+        assert!(
+            failure("postgres://u:pw@10.0.0.1/db")
+                .await
+                .contains("address postgres://10.0.0.1:5432 is not permitted")
+        );
+        assert!(
+            failure("host=/var/run/postgresql")
+                .await
+                .contains("TCP host")
+        );
+        assert!(
+            failure("host=127.0.0.1,127.0.0.2")
+                .await
+                .contains("one PostgreSQL host")
+        );
+        assert!(
+            failure("postgres://127.0.0.1/db?sslmode=require")
+                .await
+                .contains("TLS")
+        );
+        assert!(
+            failure("not a url = =")
+                .await
+                .contains("invalid PostgreSQL address")
+        );
+        // Allowed, nothing listening: the message names the address, never the password.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let address: &'static str =
+            Box::leak(format!("postgres://u:hunter2@127.0.0.1:{port}/db").into_boxed_str());
+        let m = failure(address).await;
+        assert!(m.contains(&format!("postgres://127.0.0.1:{port}")), "{m}");
+        assert!(!m.contains("hunter2"), "{m}");
+    }
+}
