@@ -18,6 +18,7 @@ command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v mosquitto >/dev/null || need_apt+=(mosquitto)
 command -v mosquitto_sub >/dev/null || need_apt+=(mosquitto-clients)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_apt+=(postgresql)
+[ -x /usr/sbin/mariadbd ] || need_apt+=(mariadb-server)
 if [ "${SPIN_KUBE_BENCH:-}" = 1 ]; then
   command -v wrk >/dev/null || need_apt+=(wrk)
 fi

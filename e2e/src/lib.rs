@@ -5,6 +5,7 @@ pub mod containerd;
 pub mod cri;
 pub mod images;
 pub mod local_server;
+pub mod mariadb;
 pub mod mqtt;
 pub mod postgres;
 pub mod probe;

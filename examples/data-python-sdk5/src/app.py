@@ -17,12 +17,16 @@ Routes:
                 reads the latest back with the number of pets
   /pg-types     round-trips PostgreSQL types through parameters (spin:postgres@4.2.0)
   /pg-denied    connects to a PostgreSQL not in allowed_outbound_hosts (refused)
+  /mysql        adds a pet to table `pets` of the MySQL at `mysql_address` and reads
+                the latest back with the number of pets
+  /mysql-denied connects to a MySQL not in allowed_outbound_hosts (refused)
 """
 
 from componentize_py_types import Err
-from spin_sdk import http, key_value, mqtt, postgres, redis, sqlite, variables
+from spin_sdk import http, key_value, mqtt, mysql, postgres, redis, sqlite, variables
 from spin_sdk.http import Request, Response
 from spin_sdk.sqlite import Value_Blob, Value_Integer, Value_Real, Value_Text
+from spin_sdk.wit.imports import spin_mysql_mysql_3_0_0 as my
 from spin_sdk.wit.imports import spin_postgres_postgres_4_2_0 as pg
 from spin_sdk.wit.imports.spin_redis_redis_3_0_0 import RedisParameter_Binary
 from spin_sdk.wit.imports.spin_sqlite_sqlite_3_1_0 import Value_Null
@@ -130,6 +134,18 @@ async def pg_types() -> Response:
     return text(200, "\n".join(shown) + "\n")
 
 
+async def mysql_round_trip() -> Response:
+    with await mysql.open(await variables.get("mysql_address")) as db:
+        await db.execute("CREATE TABLE IF NOT EXISTS pets (id INT AUTO_INCREMENT PRIMARY KEY, "
+                         "name VARCHAR(64) NOT NULL, legs INT UNSIGNED, weight DOUBLE)", [])
+        await db.execute("INSERT INTO pets (name, legs, weight) VALUES (?, ?, ?)",
+                         [my.ParameterValue_Str("Rex"), my.ParameterValue_Uint32(4), my.ParameterValue_Floating64(12.5)])
+        _columns, stream, done = await db.query(
+            "SELECT name, legs, weight, (SELECT count(*) FROM pets) FROM pets ORDER BY id DESC LIMIT 1", [])
+        row = (await drain(stream, done))[0]
+    return text(200, f"{row[0].value} legs={row[1].value} weight={row[2].value} pets={row[3].value}\n")
+
+
 class HttpHandler(http.Handler):
     async def handle_request(self, request: Request) -> Response:
         path = request.uri.split("?")[0]
@@ -163,6 +179,11 @@ class HttpHandler(http.Handler):
                 return await pg_types()
             if path == "/pg-denied":
                 await postgres.Connection.open("postgres://postgres@example.com:5432/db")
+                return text(200, "unexpectedly connected\n")
+            if path == "/mysql":
+                return await mysql_round_trip()
+            if path == "/mysql-denied":
+                await mysql.open("mysql://root@example.com:3306/db")
                 return text(200, "unexpectedly connected\n")
             if path == "/outside":
                 with await sqlite.Connection.open_default() as db:

@@ -20,9 +20,12 @@ Routes:
   /pg           adds a pet to table `pets` of the PostgreSQL at `pg_address` and
                 reads the latest back with the number of pets
   /pg-denied    connects to a PostgreSQL not in allowed_outbound_hosts (refused)
+  /mysql        adds a pet to table `pets` of the MySQL at `mysql_address` and reads
+                the latest back with the number of pets
+  /mysql-denied connects to a MySQL not in allowed_outbound_hosts (refused)
 """
 
-from spin_sdk import http, key_value, mqtt, postgres, redis, variables
+from spin_sdk import http, key_value, mqtt, mysql, postgres, redis, variables
 from spin_sdk.http import Request, Response
 from spin_sdk.wit.imports.fermyon_spin_sqlite import (
     Connection,
@@ -36,6 +39,7 @@ from spin_sdk.wit.imports.rdbms_types import (
     ParameterValue_Floating64,
     ParameterValue_Int32,
     ParameterValue_Str,
+    ParameterValue_Uint32,
 )
 from spin_sdk.wit.imports.redis import RedisParameter_Binary
 from spin_sdk.wit.types import Err
@@ -109,6 +113,18 @@ def pg_round_trip() -> Response:
     return text(200, f"{row[0].value} legs={row[1].value} weight={row[2].value} pets={row[3].value}\n")
 
 
+def mysql_round_trip() -> Response:
+    with mysql.open(variables.get("mysql_address")) as db:
+        db.execute("CREATE TABLE IF NOT EXISTS pets (id INT AUTO_INCREMENT PRIMARY KEY, "
+                   "name VARCHAR(64) NOT NULL, legs INT UNSIGNED, weight DOUBLE)", [])
+        db.execute("INSERT INTO pets (name, legs, weight) VALUES (?, ?, ?)",
+                   [ParameterValue_Str("Rex"), ParameterValue_Uint32(4), ParameterValue_Floating64(12.5)])
+        rows = db.query("SELECT name, legs, weight, (SELECT count(*) FROM pets) "
+                        "FROM pets ORDER BY id DESC LIMIT 1", []).rows
+    row = rows[0]
+    return text(200, f"{row[0].value} legs={row[1].value} weight={row[2].value} pets={row[3].value}\n")
+
+
 class IncomingHandler(http.IncomingHandler):
     def handle_request(self, request: Request) -> Response:
         path = request.uri.split("?")[0]
@@ -139,6 +155,11 @@ class IncomingHandler(http.IncomingHandler):
                 return pg_round_trip()
             if path == "/pg-denied":
                 postgres.open("postgres://postgres@example.com:5432/db")
+                return text(200, "unexpectedly connected\n")
+            if path == "/mysql":
+                return mysql_round_trip()
+            if path == "/mysql-denied":
+                mysql.open("mysql://root@example.com:3306/db")
                 return text(200, "unexpectedly connected\n")
             if path == "/outside":
                 with Connection.open("default") as db:

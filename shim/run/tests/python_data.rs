@@ -4,14 +4,15 @@
 //! `spin:sqlite/sqlite@3.1.0` with streamed rows, `spin:redis@3.0.0` and
 //! `spin:mqtt@3.0.0`; spin-sdk 3.4.1 also `fermyon:spin/mqtt@2.0.0`), served by the real
 //! `spin-run` with the example's runtime config file, against a real `redis-server`,
-//! `mosquitto` and PostgreSQL on free loopback ports (PostgreSQL through
-//! `fermyon:spin/postgres@2.0.0` from spin-sdk 3.4.1, `spin:postgres@4.2.0`'s async
-//! functions from spin-sdk 5).
+//! `mosquitto`, PostgreSQL and MariaDB on free loopback ports (PostgreSQL and MySQL
+//! through `fermyon:spin/postgres@2.0.0` and `fermyon:spin/mysql@2.0.0` from spin-sdk
+//! 3.4.1, `spin:postgres@4.2.0` and `spin:mysql@3.0.0`, async, from spin-sdk 5).
 
 mod support;
 
 use std::path::{Path, PathBuf};
 
+use spin_kube_e2e::mariadb::MariadbServer;
 use spin_kube_e2e::mqtt::MosquittoServer;
 use spin_kube_e2e::postgres::PostgresServer;
 use spin_kube_e2e::redis::RedisServer;
@@ -36,11 +37,12 @@ fn start(app: &Path, state: &Path, runtime_config: &Path, env: &[(&str, &str)]) 
     Runner::start(app, &args, env).unwrap_or_else(|log| panic!("spin-run did not start:\n{log}"))
 }
 
-/// The servers a data example talks to: Redis, an MQTT broker, PostgreSQL.
+/// The servers a data example talks to: Redis, an MQTT broker, PostgreSQL, MySQL.
 struct Servers {
     redis: String,
     mqtt: String,
     pg: String,
+    mysql: String,
 }
 
 /// A data example with its own runtime config file and its servers.
@@ -54,23 +56,26 @@ fn start_example(dir: &Path, state: &Path, servers: &Servers) -> Runner {
             ("SPIN_VARIABLE_REDIS_ADDRESS", &servers.redis),
             ("SPIN_VARIABLE_MQTT_ADDRESS", &servers.mqtt),
             ("SPIN_VARIABLE_PG_ADDRESS", &servers.pg),
+            ("SPIN_VARIABLE_MYSQL_ADDRESS", &servers.mysql),
         ],
     )
 }
 
 /// `pg_types`: the body `/pg-types` answers (spin-sdk 5's richer PostgreSQL types).
 fn data_services_read_write_persist_and_refuse(dir: PathBuf, pg_types: Option<&str>) {
-    let (Some(redis), Some(broker), Some(postgres)) = (
+    let (Some(redis), Some(broker), Some(postgres), Some(mariadb)) = (
         RedisServer::start(),
         MosquittoServer::start(),
         PostgresServer::start(),
+        MariadbServer::start(),
     ) else {
-        panic!("redis-server, mosquitto or postgresql is missing (e2e/setup.sh installs them)");
+        return;
     };
     let servers = Servers {
         redis: redis.address(),
         mqtt: broker.address(),
         pg: postgres.address(),
+        mysql: mariadb.address(),
     };
     let state = tempfile::tempdir().unwrap();
     let run = start_example(&dir, state.path(), &servers);
@@ -144,6 +149,23 @@ fn data_services_read_write_persist_and_refuse(dir: PathBuf, pg_types: Option<&s
         "Error_ConnectionFailed: address postgres://example.com:5432 is not permitted\n"
     );
     run.wait_for_log("add \"postgres://example.com:5432\" to allowed_outbound_hosts");
+
+    // MySQL (MariaDB): the same, with an unsigned column.
+    for pets in 1..=2 {
+        let r = run.get("/mysql");
+        assert_eq!(
+            r.body,
+            format!("Rex legs=4 weight=12.5 pets={pets}\n"),
+            "{}",
+            run.log()
+        );
+    }
+    let denied = run.get("/mysql-denied");
+    assert_eq!(
+        denied.body,
+        "Error_ConnectionFailed: address mysql://example.com:3306 is not permitted\n"
+    );
+    run.wait_for_log("add \"mysql://example.com:3306\" to allowed_outbound_hosts");
     drop(run);
 
     let run = start_example(&dir, state.path(), &servers);
@@ -155,6 +177,7 @@ fn data_services_read_write_persist_and_refuse(dir: PathBuf, pg_types: Option<&s
     assert_eq!(run.get("/scratch").body, "scratch hits=1\n");
     assert!(state.path().join("sqlite_db.db").is_file());
     assert_eq!(run.get("/pg").body, "Rex legs=4 weight=12.5 pets=3\n");
+    assert_eq!(run.get("/mysql").body, "Rex legs=4 weight=12.5 pets=3\n");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Rust bindings generated from the WIT under `shim/runtime/wit`.
 
-/// `fermyon:spin@2.0.0` key-value, SQLite, Redis, MQTT, PostgreSQL and variables, and `wasi:config/store`. Async, so
+/// `fermyon:spin@2.0.0` key-value, SQLite, Redis, MQTT, PostgreSQL, MySQL and variables, and `wasi:config/store`. Async, so
 /// database work runs on blocking threads, off the async workers.
 pub mod spin {
     wasmtime::component::bindgen!({
@@ -13,6 +13,7 @@ pub mod spin {
             "fermyon:spin/redis.connection": crate::host::redis::OpenRedis,
             "fermyon:spin/mqtt.connection": crate::host::mqtt::OpenMqtt,
             "fermyon:spin/postgres.connection": crate::host::postgres::OpenPostgres,
+            "fermyon:spin/mysql.connection": crate::host::mysql::OpenMysql,
         },
     });
 }
@@ -30,7 +31,8 @@ pub mod inbound_http {
 /// The Spin 3/4 interfaces current SDKs import: `spin:key-value@3.0.0` and
 /// `spin:variables@3.0.0` (WIT `async` functions, called concurrently),
 /// `spin:sqlite@3.1.0`, `spin:redis@3.0.0`, `spin:mqtt@3.0.0`,
-/// `spin:postgres@3.0.0` and `@4.2.0` (`@4.0.0`/`@4.1.0` imports link to it by semver) and
+/// `spin:postgres@3.0.0` and `@4.2.0` (`@4.0.0`/`@4.1.0` imports link to it by semver),
+/// `spin:mysql@3.0.0` and
 /// `wasi:keyvalue@0.2.0-draft2`. Stores and buckets are the same open store as in
 /// `fermyon:spin/key-value`.
 pub mod current {
@@ -47,6 +49,7 @@ pub mod current {
             "spin:mqtt/mqtt.connection": crate::host::mqtt::OpenMqtt,
             "spin:postgres/postgres.connection": crate::host::postgres::OpenPostgres,
             "spin:postgres/postgres.connection-builder": crate::host::postgres::PostgresBuilder,
+            "spin:mysql/mysql.connection": crate::host::mysql::OpenMysql,
         },
     });
 }

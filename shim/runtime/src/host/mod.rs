@@ -7,6 +7,8 @@ pub mod key_value_backend;
 pub mod key_value_current;
 pub mod limits;
 pub mod mqtt;
+pub mod mysql;
+pub mod mysql_client;
 pub mod outbound;
 pub mod postgres;
 pub mod postgres_client;

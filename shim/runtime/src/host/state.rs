@@ -47,6 +47,8 @@ pub struct RequestState {
     pub open_mqtt: usize,
     /// PostgreSQL connections alive.
     pub open_postgres: usize,
+    /// MySQL connections alive.
+    pub open_mysql: usize,
     /// `wasi:keyvalue/atomics` compare-and-swap handles alive (each holds a value).
     pub open_cas: usize,
     /// The `max_concurrent_instances` permit this instance holds (WASIp3 instances,
@@ -88,6 +90,7 @@ impl RequestState {
             redis: RedisConnections::default(),
             open_mqtt: 0,
             open_postgres: 0,
+            open_mysql: 0,
             open_cas: 0,
             instance_permit: None,
             component,

@@ -1,4 +1,4 @@
-//! Imports this runtime does not implement (`fermyon:spin/llm`, `mysql`, ...).
+//! Imports this runtime does not implement (`fermyon:spin/llm`, `wasi:otel`, ...).
 //!
 //! SDKs import every Spin interface whether or not the app uses it, so refusing such
 //! components would refuse nearly all of them. Instead each missing function is linked
@@ -35,6 +35,8 @@ const PROVIDED: &[&str] = &[
     "fermyon:spin/postgres",
     "fermyon:spin/rdbms-types",
     "spin:postgres/postgres",
+    "fermyon:spin/mysql",
+    "spin:mysql/mysql",
     "wasi:keyvalue/",
 ];
 

@@ -1,0 +1,89 @@
+//! A MariaDB server (Debian's `mariadb-server`, installed by `e2e/setup.sh`) for tests
+//! of Spin's MySQL interfaces: a fresh data directory in a temporary directory, on a
+//! free loopback port, without authentication (`--skip-grant-tables`), with an empty
+//! database `spin` (`mysql://root@127.0.0.1:PORT/spin`); stopped and removed on drop.
+//! The server runs as the package's `mysql` user.
+
+use std::process::{Child, Command, Stdio};
+
+use crate::local_server;
+
+/// Where Debian's package puts the server (not on every PATH).
+const MARIADBD: &str = "/usr/sbin/mariadbd";
+
+pub struct MariadbServer {
+    child: Child,
+    pub port: u16,
+    _data: tempfile::TempDir,
+}
+
+impl MariadbServer {
+    /// `None` (the test is skipped) without `mariadb-server`, which CI refuses.
+    pub fn start() -> Option<Self> {
+        if !local_server::installed(MARIADBD, "--version", "mariadb-server") {
+            return None;
+        }
+        let data = tempfile::tempdir().unwrap();
+        let dir = data.path().join("data");
+        let socket = data.path().join("mysqld.sock");
+        let chown = Command::new("chown")
+            .args(["-R", "mysql:mysql"])
+            .arg(data.path())
+            .status()
+            .unwrap();
+        assert!(chown.success());
+        let init = Command::new("mariadb-install-db")
+            .args(["--no-defaults", "--user=mysql", "--skip-test-db"])
+            .arg(format!("--datadir={}", dir.display()))
+            .output()
+            .unwrap();
+        assert!(
+            init.status.success(),
+            "mariadb-install-db: {}",
+            String::from_utf8_lossy(&init.stderr)
+        );
+        let (child, port) = local_server::start_on_free_port("mariadbd", "127.0.0.1", |port| {
+            let mut c = Command::new(MARIADBD);
+            c.args(["--no-defaults", "--user=mysql", "--skip-grant-tables"])
+                .arg(format!("--datadir={}", dir.display()))
+                .arg(format!("--socket={}", socket.display()))
+                .arg(format!(
+                    "--pid-file={}",
+                    data.path().join("mysqld.pid").display()
+                ))
+                .args([&format!("--port={port}"), "--bind-address=127.0.0.1"])
+                .args(["--innodb-buffer-pool-size=16M", "--skip-log-bin"])
+                .stdin(Stdio::null());
+            c
+        });
+        let created = Command::new("mariadb")
+            .args(["--no-defaults", "-h", "127.0.0.1", "-P", &port.to_string()])
+            .args(["-u", "root", "-e", "CREATE DATABASE spin"])
+            .output()
+            .unwrap();
+        assert!(
+            created.status.success(),
+            "CREATE DATABASE: {}",
+            String::from_utf8_lossy(&created.stderr)
+        );
+        Some(Self {
+            child,
+            port,
+            _data: data,
+        })
+    }
+
+    /// `mysql://root@127.0.0.1:PORT/spin`
+    pub fn address(&self) -> String {
+        format!("mysql://root@127.0.0.1:{}/spin", self.port)
+    }
+}
+
+impl Drop for MariadbServer {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
