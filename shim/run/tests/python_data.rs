@@ -130,42 +130,31 @@ fn data_services_read_write_persist_and_refuse(dir: PathBuf, pg_types: Option<&s
     assert_eq!(denied.body, "Error_InvalidAddress: \n");
     run.wait_for_log("add \"redis://example.com:6379\" to allowed_outbound_hosts");
 
-    // PostgreSQL: a table of the app's, rows added and read back with parameters.
-    for pets in 1..=2 {
-        let r = run.get("/pg");
+    // PostgreSQL and MySQL (MariaDB): a table of the app's, rows added with parameters
+    // (MySQL's `legs` unsigned) and read back; a server not allowed refused.
+    for (route, denied_address) in [
+        ("pg", "postgres://example.com:5432"),
+        ("mysql", "mysql://example.com:3306"),
+    ] {
+        for pets in 1..=2 {
+            assert_eq!(
+                run.get(&format!("/{route}")).body,
+                format!("Rex legs=4 weight=12.5 pets={pets}\n"),
+                "{}",
+                run.log()
+            );
+        }
         assert_eq!(
-            r.body,
-            format!("Rex legs=4 weight=12.5 pets={pets}\n"),
-            "{}",
-            run.log()
+            run.get(&format!("/{route}-denied")).body,
+            format!("Error_ConnectionFailed: address {denied_address} is not permitted\n")
         );
+        run.wait_for_log(&format!(
+            "add \"{denied_address}\" to allowed_outbound_hosts"
+        ));
     }
     if let Some(expected) = pg_types {
         assert_eq!(run.get("/pg-types").body, expected, "{}", run.log());
     }
-    let denied = run.get("/pg-denied");
-    assert_eq!(
-        denied.body,
-        "Error_ConnectionFailed: address postgres://example.com:5432 is not permitted\n"
-    );
-    run.wait_for_log("add \"postgres://example.com:5432\" to allowed_outbound_hosts");
-
-    // MySQL (MariaDB): the same, with an unsigned column.
-    for pets in 1..=2 {
-        let r = run.get("/mysql");
-        assert_eq!(
-            r.body,
-            format!("Rex legs=4 weight=12.5 pets={pets}\n"),
-            "{}",
-            run.log()
-        );
-    }
-    let denied = run.get("/mysql-denied");
-    assert_eq!(
-        denied.body,
-        "Error_ConnectionFailed: address mysql://example.com:3306 is not permitted\n"
-    );
-    run.wait_for_log("add \"mysql://example.com:3306\" to allowed_outbound_hosts");
     drop(run);
 
     let run = start_example(&dir, state.path(), &servers);
