@@ -8,7 +8,10 @@
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker, LinkerInstance, ResourceType};
 
-/// Interfaces the base linker provides, by name without version.
+/// Interfaces the base linker provides: by name, any version (`wasi:http/types`); by
+/// name and exact version (`fermyon:spin/postgres@2.0.0`: the unversioned Spin 1
+/// interfaces of the same names are others, left to the stubs); or a whole package
+/// (`wasi:io/`).
 const PROVIDED: &[&str] = &[
     "wasi:cli/",
     "wasi:clocks/",
@@ -20,22 +23,22 @@ const PROVIDED: &[&str] = &[
     "wasi:http/outgoing-handler",
     "wasi:http/client",
     "wasi:config/store",
-    "fermyon:spin/key-value",
-    "fermyon:spin/variables",
+    "fermyon:spin/key-value@2.0.0",
+    "fermyon:spin/variables@2.0.0",
     "fermyon:spin/http",
     "fermyon:spin/http-types",
     "spin:key-value/key-value",
     "spin:variables/variables",
-    "fermyon:spin/sqlite",
+    "fermyon:spin/sqlite@2.0.0",
     "spin:sqlite/sqlite",
-    "fermyon:spin/redis",
+    "fermyon:spin/redis@2.0.0",
     "spin:redis/redis",
-    "fermyon:spin/mqtt",
+    "fermyon:spin/mqtt@2.0.0",
     "spin:mqtt/mqtt",
-    "fermyon:spin/postgres",
-    "fermyon:spin/rdbms-types",
+    "fermyon:spin/postgres@2.0.0",
+    "fermyon:spin/rdbms-types@2.0.0",
     "spin:postgres/postgres",
-    "fermyon:spin/mysql",
+    "fermyon:spin/mysql@2.0.0",
     "spin:mysql/mysql",
     "wasi:keyvalue/",
 ];
@@ -52,6 +55,8 @@ fn provided(import: &str) -> bool {
     PROVIDED.iter().any(|p| {
         if p.ends_with('/') {
             unversioned.starts_with(p)
+        } else if p.contains('@') {
+            import == *p
         } else {
             unversioned == *p
         }
@@ -141,7 +146,13 @@ mod tests {
         assert!(provided("wasi:keyvalue/store@0.2.0-draft2"));
         assert!(provided("spin:key-value/key-value@3.0.0"));
         assert!(provided("spin:sqlite/sqlite@3.1.0"));
-        assert!(!provided("spin:mysql/mysql@3.0.0"));
+        assert!(provided("spin:mysql/mysql@3.0.0"));
+        assert!(provided("fermyon:spin/postgres@2.0.0"));
+        assert!(provided("spin:postgres/postgres@4.0.0"));
+        // Spin 1's unversioned interfaces of the same names are not these.
+        assert!(!provided("fermyon:spin/postgres"));
+        assert!(!provided("fermyon:spin/key-value"));
+        assert!(!provided("spin:llm/llm@3.0.0"));
         assert!(!provided("wasi:http/incoming-handler@0.2.0"));
         assert!(provided("wasi:http/client@0.3.0"));
         assert!(!provided("wasi:http/client@0.3.0-rc-2026-03-15"));
