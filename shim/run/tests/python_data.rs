@@ -170,7 +170,7 @@ fn data_services_read_write_persist_and_refuse(dir: PathBuf, pg_types: Option<&s
 }
 
 #[test]
-fn python_sdk3_app_uses_sqlite_redis_mqtt_and_postgres() {
+fn python_sdk3_app_uses_sqlite_redis_mqtt_postgres_and_mysql() {
     let Some(dir) = built_sample("data-python", "../build-python.sh") else {
         return;
     };
@@ -178,7 +178,7 @@ fn python_sdk3_app_uses_sqlite_redis_mqtt_and_postgres() {
 }
 
 #[test]
-fn python_sdk5_app_uses_sqlite_redis_mqtt_and_postgres() {
+fn python_sdk5_app_uses_sqlite_redis_mqtt_postgres_and_mysql() {
     let Some(dir) = built_sample("data-python-sdk5", "../build-python.sh 5.0.0 0.25.1") else {
         return;
     };
