@@ -322,6 +322,21 @@ mod tests {
         assert_eq!(app, again);
     }
 
+    /// Metadata numbers pass through unchanged, even ones with more digits than a
+    /// float holds (found by fuzzing: parsing must round correctly).
+    #[test]
+    fn long_numbers_in_metadata_round_trip() {
+        let long = format!("1{}", "6".repeat(128));
+        let json = MINIMAL.replace(
+            "\"metadata\": {\"name\": \"hello\"}",
+            &format!("\"metadata\": {{\"name\": \"hello\", \"n\": {long}}}"),
+        );
+        let app = parse(&json).unwrap();
+        assert!(app.metadata.contains_key("n"));
+        let again = LockedApp::from_json(&app.to_json(), Path::new("x")).unwrap();
+        assert_eq!(app, again);
+    }
+
     #[test]
     fn version_zero_is_accepted_and_two_refused() {
         let v0 = MINIMAL.replace("\"spin_lock_version\": 1", "\"spin_lock_version\": 0");
