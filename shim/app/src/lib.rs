@@ -1,7 +1,8 @@
 //! The Spin application model, shared by the runtime, the shim and the `spin kube` CLI.
 //!
 //! Two inputs describe a Spin app:
-//! - `spin.toml`, manifest version 2 ([`manifest`]), written by developers;
+//! - `spin.toml`, manifest version 2 ([`manifest`]), written by developers (version 1
+//!   is converted on load, [`manifest_v1`]);
 //! - the locked app JSON ([`locked`]), `spin_lock_version` 0 or 1, which Spin writes
 //!   into the OCI config blob and which is what the runtime actually executes.
 //!
@@ -9,12 +10,14 @@
 //! Every error names the file, the field and what to change ([`AppError`]).
 
 pub mod allowed_hosts;
+pub mod allowed_http_hosts;
 pub mod digest;
 mod error;
 pub mod ids;
 pub mod load;
 pub mod locked;
 pub mod manifest;
+pub mod manifest_v1;
 pub mod oci;
 pub mod routes;
 pub mod runtime_config;

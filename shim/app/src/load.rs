@@ -4,15 +4,18 @@
 use std::collections::BTreeMap;
 use std::path::{Component as PathPart, Path, PathBuf};
 
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppError;
 use crate::allowed_hosts::AllowedHost;
+use crate::allowed_http_hosts;
 use crate::ids::{is_kebab_id, is_lower_snake_id};
 use crate::locked::{
     ContentPath, ContentRef, LockedApp, LockedComponent, LockedSource, LockedTrigger, Variable,
 };
 use crate::manifest::{Component, ComponentSource, ComponentSpec, FilesMount, Manifest};
+use crate::manifest_v1;
 use crate::template::Template;
 
 /// Loads an app from a directory holding `spin.toml`, a manifest file, or a locked app
@@ -95,45 +98,70 @@ pub(crate) fn read_app_file(path: &Path) -> Result<Vec<u8>, AppError> {
     Ok(bytes)
 }
 
-/// Parses manifest text, checking the version first so an old manifest gets advice
-/// rather than a list of unknown fields.
+/// Parses manifest text, checking the version first so an unknown version gets advice
+/// rather than a list of unknown fields. A version 1 manifest is converted first (see
+/// [`crate::manifest_v1`]); a version 2 one is parsed from its text, so errors carry
+/// the line.
 pub fn parse_manifest(text: &str, path: &Path) -> Result<Manifest, AppError> {
-    let syntax = |source| AppError::ManifestSyntax {
+    let syntax = |source| syntax_error(path, source);
+    match ManifestText::read(text, path)? {
+        ManifestText::V1(document) => {
+            Manifest::deserialize(toml::Value::Table(convert_v1(document, path)?)).map_err(syntax)
+        }
+        ManifestText::V2 => toml::from_str(text).map_err(syntax),
+    }
+}
+
+/// The manifest as a version 2 TOML document: as written, or converted from version 1.
+pub fn v2_document(text: &str, path: &Path) -> Result<toml::Table, AppError> {
+    match ManifestText::read(text, path)? {
+        ManifestText::V1(document) => convert_v1(document, path),
+        ManifestText::V2 => toml::from_str(text).map_err(|e| syntax_error(path, e)),
+    }
+}
+
+fn syntax_error(path: &Path, source: toml::de::Error) -> AppError {
+    AppError::ManifestSyntax {
         path: path.to_path_buf(),
         source: Box::new(source),
-    };
-    let table: toml::Table = toml::from_str(text).map_err(syntax)?;
-    match table
-        .get("spin_manifest_version")
-        .and_then(toml::Value::as_integer)
-    {
-        Some(2) => {}
-        Some(other) => {
-            return Err(AppError::invalid(
+    }
+}
+
+fn convert_v1(document: toml::Table, path: &Path) -> Result<toml::Table, AppError> {
+    manifest_v1::to_v2(document).map_err(|e| {
+        AppError::invalid(path, e.field, format!("{} (version 1 manifest)", e.problem))
+    })
+}
+
+/// Which version a manifest's text declares.
+enum ManifestText {
+    V1(toml::Table),
+    V2,
+}
+
+impl ManifestText {
+    fn read(text: &str, path: &Path) -> Result<Self, AppError> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| syntax_error(path, e))?;
+        if manifest_v1::is_v1(&table) {
+            return Ok(Self::V1(table));
+        }
+        match table.get("spin_manifest_version") {
+            Some(toml::Value::Integer(2)) => Ok(Self::V2),
+            Some(other) => Err(AppError::invalid(
                 path,
                 "spin_manifest_version",
-                format!("version {other} is not supported; this runtime reads version 2 manifests"),
-            ));
-        }
-        None if table.contains_key("spin_version")
-            || table.contains_key("spin_manifest_version") =>
-        {
-            return Err(AppError::invalid(
-                path,
-                "spin_manifest_version",
-                "this is a version 1 manifest; convert it to version 2 \
-                 (`spin_manifest_version = 2`, see `spin doctor`)",
-            ));
-        }
-        None => {
-            return Err(AppError::invalid(
+                format!(
+                    "version {other} is not supported; this runtime reads version 2 manifests \
+                     (and converts version 1)"
+                ),
+            )),
+            None => Err(AppError::invalid(
                 path,
                 "spin_manifest_version",
                 "missing; add `spin_manifest_version = 2` at the top",
-            ));
+            )),
         }
     }
-    toml::from_str(text).map_err(syntax)
 }
 
 struct Locker<'a> {
@@ -365,14 +393,10 @@ impl Locker<'_> {
         }
 
         let mut hosts = c.allowed_outbound_hosts.clone();
-        for host in &c.allowed_http_hosts {
-            if host == "insecure:allow-all" {
-                hosts.push("*://*:*".into());
-            } else {
-                hosts.push(format!("http://{host}"));
-                hosts.push(format!("https://{host}"));
-            }
-        }
+        hosts.extend(
+            allowed_http_hosts::to_outbound_hosts(&c.allowed_http_hosts)
+                .map_err(|e| self.err(format!("{base}.allowed_http_hosts"), e))?,
+        );
         for (i, host) in hosts.iter().enumerate() {
             let field = format!("{base}.allowed_outbound_hosts[{i}]");
             let template = self.check_template(&field, host, variables)?;

@@ -266,6 +266,59 @@ allowed_outbound_hosts = ["http://{allowed}"]
     );
 }
 
+/// A version 1 manifest (Spin 1's shape) is converted on load: `base`, the repaired
+/// component id, `config` as variables and `allowed_http_hosts` all take effect.
+#[test]
+fn serves_a_version_1_manifest() {
+    let allowed = upstream("pong");
+    let manifest = format!(
+        r#"
+spin_manifest_version = "1"
+name = "old-style"
+trigger = {{ type = "http", base = "/v1" }}
+[variables]
+greeting = {{ default = "hello" }}
+[[component]]
+id = "echo_probe"
+source = "echo.wasm"
+config = {{ message = "{{{{ greeting }}}} from v1" }}
+[component.trigger]
+route = "/echo/..."
+[[component]]
+id = "relay"
+source = "relay.wasm"
+allowed_http_hosts = ["{allowed}"]
+[component.trigger]
+route = "/relay"
+"#
+    );
+    let app = TestApp::new(
+        &manifest,
+        &[
+            ("echo.wasm", probe("echo", Probe::Echo)),
+            ("relay.wasm", inbound(true)),
+        ],
+    );
+    let run = app.start(&[], &[]);
+    let r = run.get("/v1/echo/x");
+    assert_eq!(r.status, 200);
+    assert!(r.body.starts_with("echo\n"), "{}", r.body);
+    assert!(
+        r.body.contains("variable message: hello from v1\n"),
+        "{}",
+        r.body
+    );
+    assert_eq!(run.get("/echo/x").status, 404);
+    let r = request(
+        run.addr,
+        "POST",
+        "/v1/relay",
+        &[],
+        format!("http://{allowed}/ping").as_bytes(),
+    );
+    assert_eq!((r.status, r.body.as_str()), (200, "upstream: pong"));
+}
+
 #[test]
 fn streams_the_response_body_as_the_guest_writes_it() {
     let app = TestApp::new(

@@ -159,12 +159,19 @@ fn malformed_manifests_are_explained() {
     };
     let cases: Vec<(String, &[&str])> = vec![
         (
-            "spin_manifest_version = 1\n[application]\nname = \"x\"".into(),
-            &["spin_manifest_version", "version 1 is not supported"],
+            "spin_manifest_version = 3\n[application]\nname = \"x\"".into(),
+            &["spin_manifest_version", "version 3 is not supported"],
         ),
         (
             "spin_version = \"1\"\nname = \"x\"".into(),
-            &["version 1 manifest", "spin_manifest_version = 2"],
+            &["missing field `trigger`", "(version 1 manifest)"],
+        ),
+        (
+            "spin_manifest_version = \"1\"\nname = \"x\"\ntrigger = { type = \"http\" }\n\
+             [[component]]\nid = \"a\"\nsource = \"a.wasm\"\ntrigger = { route = \"/\" }\n\
+             allowed_http_hosts = [\"http://x/y\"]"
+                .into(),
+            &["component[0].allowed_http_hosts", "has a path"],
         ),
         (
             "[application]\nname = \"x\"".into(),
