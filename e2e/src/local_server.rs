@@ -27,23 +27,37 @@ pub fn start_on_free_port(what: &str, ip: &str, command: impl Fn(u16) -> Command
             .local_addr()
             .unwrap()
             .port();
-        let mut child = command(port)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            if TcpStream::connect((ip, port)).is_ok() {
-                return (child, port);
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if let Some(child) = start_on_port(what, ip, port, &command) {
+            return (child, port);
         }
-        let _ = child.kill();
-        let _ = child.wait();
     }
     panic!("{what} did not start");
+}
+
+/// Spawns `command(port)` and waits until it accepts connections on `ip:port`; `None`
+/// when it exits or does not listen within 10 s.
+pub fn start_on_port(
+    what: &str,
+    ip: &str,
+    port: u16,
+    command: impl Fn(u16) -> Command,
+) -> Option<Child> {
+    let mut child = command(port)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        if TcpStream::connect((ip, port)).is_ok() {
+            return Some(child);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
 }

@@ -350,3 +350,183 @@ key_value_stores = ["default"]
     assert_eq!(node.cri.remove_app_pod(&pod, 10).await, 0);
     assert_eq!(node.cri.remove_app_pod(&hello, 10).await, 0);
 }
+
+/// A multi-trigger app (HTTP and Redis, `examples/redis-python`) in one pod: the
+/// Redis trigger subscribes from the pod's network to a server it names by a host
+/// from the pod's `/etc/hosts`, and messages published there reach the component,
+/// which the app's HTTP side then lists.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_pod_serves_http_and_consumes_redis() {
+    use spin_kube_e2e::redis::RedisServer;
+
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/redis-python");
+    if !sample.join("app.wasm").is_file() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "examples/redis-python/app.wasm is not built"
+        );
+        eprintln!("skipped: examples/redis-python/app.wasm is not built");
+        return;
+    }
+    let mut node = HelloNode::start().await;
+    let logs = tempfile::tempdir().unwrap();
+    let hello = node
+        .cri
+        .start_app_pod(PodSpec {
+            name: "bridge",
+            image: &node.image.clone(),
+            log_root: logs.path(),
+            cgroup_parent: None,
+            memory_limit: None,
+            mounts: Vec::new(),
+        })
+        .await;
+    let gateway = format!("{}.1", hello.ip.rsplit_once('.').unwrap().0);
+    let Some(redis) = RedisServer::start_on(&gateway) else {
+        return;
+    };
+
+    // The example, pointed at the server by name.
+    let app = tempfile::tempdir().unwrap();
+    std::fs::copy(sample.join("app.wasm"), app.path().join("app.wasm")).unwrap();
+    let manifest = std::fs::read_to_string(sample.join("spin.toml"))
+        .unwrap()
+        .replace(
+            "redis://127.0.0.1:6379",
+            &format!("redis://node.test:{}", redis.port),
+        )
+        .replace("redis://127.0.0.1:*", "redis://node.test:*");
+    std::fs::write(app.path().join("spin.toml"), manifest).unwrap();
+    let image = node.registry.push_app(app.path(), "redis-python:v1");
+    node.cri.pull(&image).await;
+    let files = tempfile::tempdir().unwrap();
+    let hosts = files.path().join("hosts");
+    std::fs::write(
+        &hosts,
+        format!("127.0.0.1 localhost\n{gateway} node.test\n"),
+    )
+    .unwrap();
+    let pod = node
+        .cri
+        .start_app_pod(PodSpec {
+            name: "multi-trigger",
+            image: &image,
+            log_root: logs.path(),
+            cgroup_parent: None,
+            memory_limit: None,
+            mounts: vec![(hosts, "/etc/hosts".into())],
+        })
+        .await;
+    let log = || std::fs::read_to_string(pod.log_dir.join("app.log")).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !log().contains("Redis trigger subscribed") {
+        assert!(Instant::now() < deadline, "{}", log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let published = std::process::Command::new("redis-cli")
+        .args(["-h", &gateway, "-p", &redis.port.to_string()])
+        .args(["publish", "messages", "into the pod"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&published.stdout).trim(),
+        "1",
+        "one subscriber"
+    );
+    let ip = pod.ip.clone();
+    loop {
+        let ip = ip.clone();
+        let received = tokio::task::spawn_blocking(move || probe::get(&ip, 80, "/received"))
+            .await
+            .unwrap();
+        if received == Some((200, "into the pod\n".to_string())) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{received:?}\n{}", log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(node.cri.remove_app_pod(&pod, 10).await, 0, "graceful stop");
+    assert_eq!(node.cri.remove_app_pod(&hello, 10).await, 0);
+}
+
+/// A command app (`[[trigger.command]]`) as a pod with `restartPolicy: Never` would run
+/// it: StartContainer runs the command once and ContainerStatus reports its exit code.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_pods_exit_code_is_the_commands_status() {
+    use test_guests::{CommandEnd, command};
+
+    let mut node = HelloNode::start().await;
+    let logs = tempfile::tempdir().unwrap();
+    for (name, end, expected) in [
+        ("job-ok", CommandEnd::Ok, 0),
+        ("job-err", CommandEnd::Err, 1),
+    ] {
+        let app = tempfile::tempdir().unwrap();
+        std::fs::write(
+            app.path().join("spin.toml"),
+            "spin_manifest_version = 2\n[application]\nname = \"job\"\n\
+             [[trigger.command]]\ncomponent = \"job\"\n[component.job]\nsource = \"job.wasm\"\n",
+        )
+        .unwrap();
+        std::fs::write(app.path().join("job.wasm"), command(end)).unwrap();
+        let image = node.registry.push_app(app.path(), &format!("{name}:v1"));
+        node.cri.pull(&image).await;
+        let log_dir = logs.path().join(name);
+        std::fs::create_dir_all(&log_dir).unwrap();
+        let config = spin_kube_e2e::cri::Cri::pod_config(name, &log_dir);
+        let sandbox = node.cri.run_sandbox(&config).await;
+        let container = node
+            .cri
+            .create_app_container(&sandbox, &config, &image, None, &[])
+            .await;
+        node.cri
+            .runtime
+            .start_container(api::StartContainerRequest {
+                container_id: container.clone(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("StartContainer: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            let status = node
+                .cri
+                .runtime
+                .container_status(api::ContainerStatusRequest {
+                    container_id: container.clone(),
+                    verbose: false,
+                })
+                .await
+                .unwrap_or_else(|e| panic!("ContainerStatus: {e}"))
+                .into_inner()
+                .status
+                .unwrap();
+            if status.state == api::ContainerState::ContainerExited as i32 {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "{name} did not exit: {status:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(status.exit_code, expected, "{name}: {status:?}");
+        node.cri
+            .runtime
+            .remove_container(api::RemoveContainerRequest {
+                container_id: container,
+            })
+            .await
+            .unwrap();
+        node.cri
+            .runtime
+            .stop_pod_sandbox(api::StopPodSandboxRequest {
+                pod_sandbox_id: sandbox.clone(),
+            })
+            .await
+            .unwrap();
+        node.cri
+            .runtime
+            .remove_pod_sandbox(api::RemovePodSandboxRequest {
+                pod_sandbox_id: sandbox,
+            })
+            .await
+            .unwrap();
+    }
+}

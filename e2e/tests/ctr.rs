@@ -429,3 +429,38 @@ fn ctr_serves_the_python_sdk_sample_from_an_artifact() {
         Some("visits=2\n".to_string())
     );
 }
+
+/// A command app (`[[trigger.command]]`) runs once under containerd and the task's
+/// exit status is the command's: `ctr run` returns it.
+#[test]
+fn a_command_apps_status_is_the_containers_exit_status() {
+    use test_guests::{CommandEnd, command};
+
+    let containerd = LocalContainerd::start();
+    for (id, end, status) in [
+        ("job-ok", CommandEnd::Ok, 0),
+        ("job-err", CommandEnd::Err, 1),
+        ("job-trap", CommandEnd::Trap, 1),
+    ] {
+        let rootfs = tempfile::tempdir().unwrap();
+        std::fs::write(
+            rootfs.path().join("spin.toml"),
+            "spin_manifest_version = 2\n[application]\nname = \"job\"\n\
+             [[trigger.command]]\ncomponent = \"job\"\n[component.job]\nsource = \"job.wasm\"\n",
+        )
+        .unwrap();
+        std::fs::write(rootfs.path().join("job.wasm"), command(end)).unwrap();
+        let root = rootfs.path().display().to_string();
+        let out = containerd
+            .spin_run("--rm", None, &["--rootfs", &root, id, "/"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(status),
+            "{id}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -215,12 +215,24 @@ impl LockedApp {
 
     /// The base path of the HTTP routes (`[application.trigger.http] base`), `/` if unset.
     pub fn http_base(&self) -> &str {
-        self.metadata
+        self.trigger_setting("http", "base").unwrap_or("/")
+    }
+
+    /// An application-level trigger setting (`[application.trigger.<type>] <key>`):
+    /// `metadata.triggers.<type>.<key>`, or the single `metadata.trigger` of older
+    /// locked apps when its `type` matches.
+    pub fn trigger_setting(&self, trigger_type: &str, key: &str) -> Option<&str> {
+        let current = self
+            .metadata
             .get("triggers")
-            .and_then(|t| t.get("http"))
-            .and_then(|h| h.get("base"))
-            .and_then(Value::as_str)
-            .unwrap_or("/")
+            .and_then(|t| t.get(trigger_type))
+            .and_then(|h| h.get(key));
+        let single = self
+            .metadata
+            .get("trigger")
+            .filter(|t| t.get("type").and_then(Value::as_str) == Some(trigger_type))
+            .and_then(|t| t.get(key));
+        current.or(single).and_then(Value::as_str)
     }
 
     pub fn component(&self, id: &str) -> Option<&LockedComponent> {

@@ -13,6 +13,7 @@ use containerd_shim_protos::ttrpc::{Code, Error as TtrpcError};
 use futures::future::BoxFuture;
 use spin_runtime::PreparedApp;
 use spin_runtime::content::{ArtifactContent, ContentResolver};
+use spin_runtime::trigger::run::{Ended, run_triggers};
 use tokio::sync::{Mutex, oneshot};
 
 use crate::app;
@@ -192,26 +193,60 @@ impl Workload for SpinPod {
         container: &SpinContainer,
         stop: oneshot::Receiver<bool>,
     ) -> Result<BoxFuture<'static, u32>, TtrpcError> {
-        let server = app::bind(id, &container.prepared, &container.spec).map_err(|e| {
-            tracing::error!("{e}");
-            rpc_error(Code::FAILED_PRECONDITION, e.to_string())
-        })?;
+        let app = container.prepared.clone();
+        let server = if app.router.is_empty() {
+            None
+        } else {
+            let server = app::bind(id, &app, &container.spec).map_err(|e| {
+                tracing::error!("{e}");
+                rpc_error(Code::FAILED_PRECONDITION, e.to_string())
+            })?;
+            tracing::info!("Serving http://{} (container {id})", server.local_addr());
+            Some(server)
+        };
+        for redis in &app.redis.servers {
+            let channels: Vec<_> = redis.channels.keys().collect();
+            tracing::info!(
+                "Subscribing to {} channels {channels:?} (container {id})",
+                redis.shown
+            );
+        }
         let id = id.to_string();
         Ok(Box::pin(async move {
-            tracing::info!("Serving http://{} (container {id})", server.local_addr());
             let (graceful_tx, graceful_rx) = oneshot::channel::<bool>();
             let shutdown = async move {
                 let graceful = stop.await.unwrap_or(false);
                 let _ = graceful_tx.send(graceful);
             };
-            // SIGTERM waits for the drain; SIGKILL aborts the server at once.
-            let served = tokio::spawn(server.serve(shutdown, app::DRAIN));
-            if graceful_rx.await.unwrap_or(false) {
-                let _ = served.await;
-                0
-            } else {
-                served.abort();
-                128 + SIGKILL
+            // SIGTERM waits for the drain; SIGKILL aborts the triggers at once; a
+            // trigger failing for good ends the container with status 1.
+            let mut running = tokio::spawn(run_triggers(app, server, shutdown, app::DRAIN));
+            // The stop signal is sent before the triggers begin to stop, so checking
+            // it first keeps a kill's status even when they end at once. Triggers that
+            // end on their own (a command, a failure) drop the sender unsent.
+            tokio::select! {
+                biased;
+                Ok(graceful) = graceful_rx => {
+                    if graceful {
+                        let _ = running.await;
+                        0
+                    } else {
+                        running.abort();
+                        128 + SIGKILL
+                    }
+                }
+                ended = &mut running => match ended {
+                    Ok(Ok(Ended::Exited(status))) => status as u32,
+                    Ok(Ok(Ended::Stopped)) => 0,
+                    Ok(Err(e)) => {
+                        tracing::error!("container {id}: {e}");
+                        1
+                    }
+                    Err(e) => {
+                        tracing::error!("container {id}: the triggers' task failed: {e}");
+                        1
+                    }
+                },
             }
         }))
     }

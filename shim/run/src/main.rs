@@ -18,6 +18,7 @@ use spin_runtime::config::{InstanceReuse, Limits};
 use spin_runtime::log_queue::LogQueue;
 use spin_runtime::runtime_config_file::PlacedDatabases;
 use spin_runtime::trigger::http::HttpServer;
+use spin_runtime::trigger::run::{Ended, run_triggers};
 use spin_runtime::{PreparedApp, RuntimeConfig};
 
 /// Serve a Spin app locally: `spin-run --from examples/hello-python`, or from a
@@ -214,20 +215,40 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<()> {
             .await
             .context("preparing the app")??;
     let app = Arc::new(prepared);
-    let server = HttpServer::bind(app.clone()).await?;
-    let addr = server.local_addr();
+    let server = if app.router.is_empty() {
+        None
+    } else {
+        Some(HttpServer::bind(app.clone()).await?)
+    };
     // Start-up log lines (compile or cache hit) come before the address.
     log.drain(Duration::from_secs(2));
-    println!("Serving http://{addr}");
-    println!("Available Routes:");
-    for route in app.router.listing(&format!("http://{addr}")) {
-        println!("  {route}");
+    if let Some(server) = &server {
+        let addr = server.local_addr();
+        println!("Serving http://{addr}");
+        println!("Available Routes:");
+        for route in app.router.listing(&format!("http://{addr}")) {
+            println!("  {route}");
+        }
     }
-    server
-        .serve(shutdown_signal(), Duration::from_secs(10))
-        .await;
+    for redis in &app.redis.servers {
+        println!("Subscribing to {}:", redis.shown);
+        for (channel, components) in &redis.channels {
+            println!("  {channel}: {}", components.join(", "));
+        }
+    }
+    let ended = run_triggers(
+        app.clone(),
+        server,
+        shutdown_signal(),
+        Duration::from_secs(10),
+    )
+    .await;
     drop(work);
-    Ok(())
+    match ended? {
+        Ended::Stopped => Ok(()),
+        // A command app exits with its command's status.
+        Ended::Exited(status) => std::process::exit(status),
+    }
 }
 
 /// The databases of a runtime config file; a relative `path` is resolved against the

@@ -497,7 +497,17 @@ fn bad_apps_fail_at_start_with_the_field_to_fix() {
         (
             one("/...", "ok.wasm").replace("[[trigger.http]]", "[[trigger.redis]]\nchannel = \"x\"\ncomponent = \"c\"\n[[trigger.http]]"),
             vec![("ok.wasm", probe("ok", Probe::Hello))],
-            "trigger type `redis` is not supported",
+            "trigger `c-redis-trigger`: has no server: set `address` on the trigger",
+        ),
+        (
+            one("/...", "ok.wasm").replace("[[trigger.http]]", "[[trigger.redis]]\nchannel = \"x\"\naddress = \"redis://127.0.0.1:1\"\ncomponent = \"c\"\n[[trigger.http]]"),
+            vec![("ok.wasm", probe("ok", Probe::Hello))],
+            "component `c` is not a Redis component this runtime can run: it exports `wasi:http/incoming-handler@0.2.",
+        ),
+        (
+            one("/...", "ok.wasm").replace("[[trigger.http]]", "[[trigger.sqs]]\nqueue_url = \"x\"\ncomponent = \"c\"\n[[trigger.http]]"),
+            vec![("ok.wasm", probe("ok", Probe::Hello))],
+            "trigger type `sqs` is not supported; this runtime runs `http`, `redis`, `mqtt`, `command` and `cron` triggers",
         ),
         (
             one("/...", "ok.wasm").replace("component = \"c\"", "component = \"c\"\nexecutor = { type = \"wagi\" }"),

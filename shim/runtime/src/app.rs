@@ -27,13 +27,28 @@ use crate::host::sqlite::{SqliteAccess, SqliteDatabases};
 use crate::host::sqlite_db::{Bounds, SqliteDb};
 use crate::host::state::{ComponentHost, RequestState};
 use crate::host::variables::{component_variables, resolve_app_variables};
-use crate::trigger::handler::{HandlerKind, detect_handler};
+use crate::trigger::command::{CommandHandler, command_component};
+use crate::trigger::cron::{CronHandler, CronSchedule, cron_schedules};
+use crate::trigger::handler::{
+    HandlerKind, detect_command, detect_cron, detect_handler, detect_mqtt, detect_redis_handler,
+};
+use crate::trigger::mqtt::{MqttHandler, MqttSubscription, mqtt_subscriptions};
+use crate::trigger::redis::{RedisHandler, RedisTriggers};
 use spin_app::routes::Router;
 
 /// A component ready to serve requests.
 pub struct PreparedComponent {
     pub host: Arc<ComponentHost>,
-    pub handler: HandlerKind,
+    /// Its HTTP handler, when an HTTP trigger routes to it.
+    pub http: Option<HandlerKind>,
+    /// Its Redis handler, when a Redis trigger runs it.
+    pub redis: Option<RedisHandler>,
+    /// Its `wasi:cli/run`, when the command trigger runs it.
+    pub command: Option<CommandHandler>,
+    /// Its `handle-cron-event`, when a cron trigger runs it.
+    pub cron: Option<CronHandler>,
+    /// Its `inbound-mqtt` handler, when an MQTT trigger runs it.
+    pub mqtt: Option<MqttHandler>,
     /// Whether the compiled code came from the cache.
     pub compile: CompileOutcome,
 }
@@ -43,6 +58,11 @@ pub struct PreparedApp {
     pub name: String,
     pub engine: Arc<SharedEngine>,
     pub router: Router,
+    pub redis: RedisTriggers,
+    /// The component the command trigger runs once, if the app has one.
+    pub command: Option<String>,
+    pub cron: Vec<CronSchedule>,
+    pub mqtt: Vec<MqttSubscription>,
     pub components: HashMap<String, PreparedComponent>,
     pub config: RuntimeConfig,
     /// One permit per instance alive (request in flight): `max_concurrent_instances`.
@@ -56,6 +76,16 @@ impl std::fmt::Debug for PreparedApp {
             .field("router", &self.router)
             .finish_non_exhaustive()
     }
+}
+
+/// Which triggers run a component.
+#[derive(Clone, Copy)]
+struct Roles {
+    http: bool,
+    redis: bool,
+    command: bool,
+    cron: bool,
+    mqtt: bool,
 }
 
 /// The HTTP trigger settings of one `[[trigger.http]]` entry.
@@ -75,10 +105,21 @@ impl PreparedApp {
         let name = app.name().unwrap_or("spin-app").to_string();
 
         // Checks that need no compilation come first.
+        let app_values = resolve_app_variables(&app, &config.variables)?;
+        let redis = RedisTriggers::from_app(&app, &app_values)?;
+        let command = command_component(&app)?;
+        let cron = cron_schedules(&app)?;
+        let mqtt = mqtt_subscriptions(&app, &app_values)?;
         let base = app.http_base().to_string();
         let mut router = Router::default();
-        let mut served = Vec::new();
+        let mut http_served = Vec::new();
         for trigger in &app.triggers {
+            if matches!(
+                trigger.trigger_type.as_str(),
+                "redis" | "command" | "cron" | "mqtt"
+            ) {
+                continue;
+            }
             let http = http_trigger(trigger)?;
             if app.component(&http.component).is_none() {
                 return Err(RuntimeError::Trigger {
@@ -92,19 +133,35 @@ impl PreparedApp {
             if let Some(route) = &http.route {
                 router.add(&base, route, &http.component)?;
             }
-            served.push(http.component);
+            http_served.push(http.component);
         }
-        if router.is_empty() {
+        if router.is_empty()
+            && redis.is_empty()
+            && command.is_none()
+            && cron.is_empty()
+            && mqtt.is_empty()
+        {
             return Err(RuntimeError::NothingToServe);
         }
-        let app_values = resolve_app_variables(&app, &config.variables)?;
+        let roles = |id: &str| Roles {
+            http: http_served.iter().any(|c| c == id),
+            redis: redis.components().any(|c| c == id),
+            command: command.as_deref() == Some(id),
+            cron: cron.iter().any(|s| s.component == id),
+            mqtt: mqtt.iter().any(|s| s.component == id),
+        };
         let kv_stores = Arc::new(open_key_value(&app, &config)?);
         let databases = Arc::new(open_sqlite(&app, &config)?);
 
         let mut hosts = Vec::new();
-        for component in app.components.iter().filter(|c| served.contains(&c.id)) {
+        for component in &app.components {
+            let roles = roles(&component.id);
+            if !(roles.http || roles.redis || roles.command || roles.cron || roles.mqtt) {
+                continue;
+            }
             hosts.push((
                 component,
+                roles,
                 component_host(
                     component,
                     &app_values,
@@ -151,10 +208,10 @@ impl PreparedApp {
                             let mut done = Vec::new();
                             loop {
                                 let job = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
-                                let Some((component, host)) = job else {
+                                let Some((component, roles, host)) = job else {
                                     return done;
                                 };
-                                done.push(compiler.prepare(component, host));
+                                done.push(compiler.prepare(component, roles, host));
                             }
                         })
                     })
@@ -176,6 +233,10 @@ impl PreparedApp {
             name,
             engine,
             router,
+            redis,
+            command,
+            cron,
+            mqtt,
             components,
             instances: Arc::new(tokio::sync::Semaphore::new(
                 config.max_concurrent_instances as usize,
@@ -215,7 +276,7 @@ fn http_trigger(
     };
     if trigger.trigger_type != "http" {
         return Err(problem(format!(
-            "trigger type `{}` is not supported; this runtime serves `http` triggers",
+            "trigger type `{}` is not supported; this runtime runs `http`, `redis`, `mqtt`, `command` and `cron` triggers",
             trigger.trigger_type
         )));
     }
@@ -482,21 +543,45 @@ struct Compiler<'a> {
 }
 
 impl Compiler<'_> {
-    /// Compiles (or loads) one component and pre-instantiates its handler.
+    /// Compiles (or loads) one component and pre-instantiates its handlers.
     fn prepare(
         &self,
         component: &LockedComponent,
+        roles: Roles,
         host: ComponentHost,
     ) -> Result<(String, PreparedComponent), RuntimeError> {
         let (engine, content) = (self.engine, self.content);
         let (compiled, outcome) = compile(engine, component, content, self.cache, self.shared)?;
         let host = Arc::new(host);
-        let handler = detect_handler(engine, self.linker, &host, &compiled, self.config)?;
+        let http = roles
+            .http
+            .then(|| detect_handler(engine, self.linker, &host, &compiled, self.config))
+            .transpose()?;
+        let redis = roles
+            .redis
+            .then(|| detect_redis_handler(engine, self.linker, &host, &compiled))
+            .transpose()?;
+        let command = roles
+            .command
+            .then(|| detect_command(engine, self.linker, &host, &compiled))
+            .transpose()?;
+        let cron = roles
+            .cron
+            .then(|| detect_cron(engine, self.linker, &host, &compiled))
+            .transpose()?;
+        let mqtt = roles
+            .mqtt
+            .then(|| detect_mqtt(engine, self.linker, &host, &compiled))
+            .transpose()?;
         Ok((
             component.id.clone(),
             PreparedComponent {
                 host,
-                handler,
+                http,
+                redis,
+                command,
+                cron,
+                mqtt,
                 compile: outcome,
             },
         ))

@@ -16,11 +16,35 @@ pub enum RuntimeError {
          `wasi:http/incoming-handler@0.2.x` (Spin 2/3 SDKs) or `fermyon:spin/inbound-http` (Spin 1 SDKs)"
     )]
     NotHttp { component: String, exports: String },
+    #[error(
+        "component `{component}` is not a Redis component this runtime can run: it exports {exports}; \
+         the Redis trigger runs components exporting `fermyon:spin/inbound-redis` (Spin 2/3 SDKs)"
+    )]
+    NotRedis { component: String, exports: String },
+    #[error(
+        "component `{component}` is not a command this runtime can run: it exports {exports}; \
+         the command trigger runs components exporting `wasi:cli/run@0.2.x` (WASIp3 commands \
+         are not run yet)"
+    )]
+    NotCommand { component: String, exports: String },
+    #[error(
+        "component `{component}` is not a cron component this runtime can run: it exports {exports}; \
+         the cron trigger runs components exporting `handle-cron-event` (fermyon:spin-cron@2.0.0)"
+    )]
+    NotCron { component: String, exports: String },
+    #[error(
+        "component `{component}` is not an MQTT component this runtime can run: it exports {exports}; \
+         the MQTT trigger runs components exporting `spin:mqtt-trigger-sdk/inbound-mqtt` \
+         (SpinKube's MQTT trigger SDK)"
+    )]
+    NotMqtt { component: String, exports: String },
     #[error("trigger `{trigger}`: {problem}")]
     Trigger { trigger: String, problem: String },
     #[error(transparent)]
     Route(#[from] spin_app::routes::RouteError),
-    #[error("the app has no HTTP route to serve (only private routes or no triggers)")]
+    #[error(
+        "the app has nothing to run: no HTTP route (only private routes or none) and no Redis, MQTT, command or cron trigger"
+    )]
     NothingToServe,
     #[error("variable `{name}` {problem}")]
     Variable { name: String, problem: String },

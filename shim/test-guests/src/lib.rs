@@ -94,6 +94,98 @@ pub fn inbound(relay: bool) -> Vec<u8> {
     encode(&wat, world, "inbound")
 }
 
+/// What the `wasi:cli/run` command guest does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandEnd {
+    /// Returns `ok` (exit status 0).
+    Ok,
+    /// Returns `err` (exit status 1).
+    Err,
+    /// Traps.
+    Trap,
+}
+
+/// A `wasi:cli/run` command component (the command trigger's world).
+pub fn command(end: CommandEnd) -> Vec<u8> {
+    let version = wasi_version();
+    let body = match end {
+        CommandEnd::Ok => "i32.const 0",
+        CommandEnd::Err => "i32.const 1",
+        CommandEnd::Trap => "unreachable",
+    };
+    let wat = format!(
+        r#"(module (memory (export "memory") 1)
+             (func (export "wasi:cli/run@{version}#run") (result i32) {body}))"#
+    );
+    let wit =
+        format!("package test:guests;\nworld command {{\n  export wasi:cli/run@{version};\n}}\n");
+    encode(&wat, &wit, "command")
+}
+
+/// A cron component (`handle-cron-event`, `fermyon:spin-cron@2.0.0`) that prints
+/// `cron fired` to stdout each time it runs.
+pub fn cron() -> Vec<u8> {
+    let version = wasi_version();
+    let wat = r#"(module
+      (import "wasi:io/streams@0.2.12" "[method]output-stream.blocking-write-and-flush" (func $write (param i32 i32 i32 i32)))
+      (import "wasi:io/streams@0.2.12" "[resource-drop]output-stream" (func $drop_stream (param i32)))
+      (import "wasi:cli/stdout@0.2.12" "get-stdout" (func $get_stdout (result i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 16) "cron fired\n")
+      (func (export "handle-cron-event") (param i64) (result i32)
+        (local $out i32)
+        (local.set $out (call $get_stdout))
+        (call $write (local.get $out) (i32.const 16) (i32.const 11) (i32.const 64))
+        (call $drop_stream (local.get $out))
+        (i32.store8 (i32.const 128) (i32.const 0))
+        (i32.const 128)))"#
+        .replace("@0.2.12", &format!("@{version}"));
+    let wit = format!(
+        "package test:guests;\nworld cron {{\n  import wasi:io/streams@{version};\n  \
+         import wasi:cli/stdout@{version};\n  \
+         use fermyon:spin-cron/cron-types@2.0.0.{{metadata, error}};\n  \
+         export handle-cron-event: func(metadata: metadata) -> result<_, error>;\n}}\n"
+    );
+    encode(&wat, &wit, "cron")
+}
+
+/// An MQTT trigger component (`spin:mqtt-trigger-sdk/inbound-mqtt`) that prints
+/// `mqtt message: <payload>` to stdout for each message.
+pub fn mqtt_listener() -> Vec<u8> {
+    let version = wasi_version();
+    let wat = r#"(module
+      (import "wasi:io/streams@0.2.12" "[method]output-stream.blocking-write-and-flush" (func $write (param i32 i32 i32 i32)))
+      (import "wasi:io/streams@0.2.12" "[resource-drop]output-stream" (func $drop_stream (param i32)))
+      (import "wasi:cli/stdout@0.2.12" "get-stdout" (func $get_stdout (result i32)))
+      (memory (export "memory") 1)
+      (global $heap (mut i32) (i32.const 4096))
+      (data (i32.const 16) "mqtt message: ")
+      (data (i32.const 48) "\n")
+      (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+        (local $p i32)
+        (local.set $p (global.get $heap))
+        (global.set $heap (i32.add (local.get $p) (local.get 3)))
+        (if (i32.gt_u (global.get $heap) (i32.mul (memory.size) (i32.const 65536)))
+          (then (drop (memory.grow (i32.add (i32.div_u (local.get 3) (i32.const 65536)) (i32.const 1))))))
+        (local.get $p))
+      (func (export "spin:mqtt-trigger-sdk/inbound-mqtt#handle-message") (param $ptr i32) (param $len i32) (result i32)
+        (local $out i32)
+        (local.set $out (call $get_stdout))
+        (call $write (local.get $out) (i32.const 16) (i32.const 14) (i32.const 64))
+        (call $write (local.get $out) (local.get $ptr) (local.get $len) (i32.const 64))
+        (call $write (local.get $out) (i32.const 48) (i32.const 1) (i32.const 64))
+        (call $drop_stream (local.get $out))
+        (i32.store8 (i32.const 128) (i32.const 0))
+        (i32.const 128)))"#
+        .replace("@0.2.12", &format!("@{version}"));
+    let wit = format!(
+        "package test:guests;\nworld mqtt-listener {{\n  import wasi:io/streams@{version};\n  \
+         import wasi:cli/stdout@{version};\n  \
+         export spin:mqtt-trigger-sdk/inbound-mqtt;\n}}\n"
+    );
+    encode(&wat, &wit, "mqtt-listener")
+}
+
 /// A valid component that exports no HTTP handler.
 pub fn not_http() -> Vec<u8> {
     let world = "package test:guests; world plain { export run: func(); }";

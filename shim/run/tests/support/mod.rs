@@ -144,14 +144,31 @@ impl Runner {
 
     /// Waits until the log contains `needle` (up to 10 s).
     pub fn wait_for_log(&self, needle: &str) -> String {
+        self.wait_for_log_count(needle, 1)
+    }
+
+    /// Waits until the log contains `needle` `count` times (up to 10 s).
+    pub fn wait_for_log_count(&self, needle: &str, count: usize) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let log = self.log();
-            if log.contains(needle) || Instant::now() > deadline {
+            if log.matches(needle).count() >= count || Instant::now() > deadline {
                 return log;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Waits (up to 20 s) for the runner to exit on its own; `None` if it does not.
+    pub fn wait_exit(&mut self) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     pub fn get(&self, path: &str) -> Response {

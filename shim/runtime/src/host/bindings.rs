@@ -28,6 +28,34 @@ pub mod inbound_http {
     });
 }
 
+/// Spin's unversioned `fermyon:spin/inbound-redis` handler (Spin 2/3 SDKs' Redis
+/// trigger world).
+pub mod inbound_redis {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "fermyon:spin/inbound-redis-component",
+        exports: { default: async },
+    });
+}
+
+/// SpinKube's MQTT trigger handler (`spin:mqtt-trigger-sdk/inbound-mqtt`).
+pub mod inbound_mqtt {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "spin:mqtt-trigger-sdk/inbound-mqtt-component",
+        exports: { default: async },
+    });
+}
+
+/// The cron trigger's `handle-cron-event` export (`fermyon:spin-cron@2.0.0`).
+pub mod cron {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "fermyon:spin-cron/spin-cron",
+        exports: { default: async },
+    });
+}
+
 /// The Spin 3/4 interfaces current SDKs import: `spin:key-value@3.0.0` and
 /// `spin:variables@3.0.0` (WIT `async` functions, called concurrently),
 /// `spin:sqlite@3.1.0`, `spin:redis@3.0.0`, `spin:mqtt@3.0.0`,

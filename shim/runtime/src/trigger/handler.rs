@@ -17,6 +17,10 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p3::bindings::ServicePre;
 
 use super::bounded_body::{BoundedBody, is_too_large};
+use super::command::CommandHandler;
+use super::cron::CronHandler;
+use super::mqtt::MqttHandler;
+use super::redis::RedisHandler;
 use super::wasi_http_p3::P3Handler;
 use crate::RuntimeError;
 use crate::config::RuntimeConfig;
@@ -41,10 +45,10 @@ pub enum HandlerKind {
     SpinInbound(InboundHttpComponentPre<RequestState>),
 }
 
-/// Pre-instantiates a component after finding which handler it exports. Imports the
-/// runtime does not provide (e.g. `fermyon:spin/redis`) are linked to functions that
-/// fail the request with a message naming the import, so an app that never calls
-/// them still runs.
+/// Pre-instantiates a component's HTTP handler after finding which world it exports.
+/// Imports the runtime does not provide (e.g. `fermyon:spin/llm`) are linked to
+/// functions that fail the request with a message naming the import, so an app that
+/// never calls them still runs.
 pub fn detect_handler(
     engine: &wasmtime::Engine,
     linker: &Linker<RequestState>,
@@ -53,15 +57,7 @@ pub fn detect_handler(
     config: &RuntimeConfig,
 ) -> Result<HandlerKind, RuntimeError> {
     let id = &host.id;
-    let exports: Vec<String> = component
-        .component_type()
-        .exports(engine)
-        .map(|(name, _)| name.to_string())
-        .collect();
-    let link_err = |e: wasmtime::Error| RuntimeError::Link {
-        component: id.to_string(),
-        detail: format!("{e:#}"),
-    };
+    let exports = exports(engine, component);
     let has = |prefix: &str| exports.iter().any(|e| e.starts_with(prefix));
     let p3 = has("wasi:http/handler@0.3.");
     let wasi_http = has("wasi:http/incoming-handler@0.2.");
@@ -69,20 +65,11 @@ pub fn detect_handler(
     if !p3 && !wasi_http && !spin_inbound {
         return Err(RuntimeError::NotHttp {
             component: id.to_string(),
-            exports: if exports.is_empty() {
-                "nothing".into()
-            } else {
-                exports
-                    .iter()
-                    .map(|e| format!("`{e}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
+            exports: listing(&exports),
         });
     }
-    let mut linker = linker.clone();
-    stub_unsupported_imports(engine, &mut linker, id, component).map_err(link_err)?;
-    let pre = linker.instantiate_pre(component).map_err(link_err)?;
+    let link_err = |e| link_error(id, e);
+    let pre = instantiate_pre(engine, linker, id, component)?;
     if p3 {
         let pre = ServicePre::new(pre).map_err(link_err)?;
         Ok(HandlerKind::WasiHttpP3(P3Handler::new(
@@ -101,6 +88,126 @@ pub fn detect_handler(
             .map(HandlerKind::SpinInbound)
             .map_err(link_err)
     }
+}
+
+/// Pre-instantiates a component's Redis handler (`fermyon:spin/inbound-redis`).
+pub fn detect_redis_handler(
+    engine: &wasmtime::Engine,
+    linker: &Linker<RequestState>,
+    host: &Arc<ComponentHost>,
+    component: &Component,
+) -> Result<RedisHandler, RuntimeError> {
+    let id = &host.id;
+    let exports = exports(engine, component);
+    if !exports.iter().any(|e| e == "fermyon:spin/inbound-redis") {
+        return Err(RuntimeError::NotRedis {
+            component: id.to_string(),
+            exports: listing(&exports),
+        });
+    }
+    let pre = instantiate_pre(engine, linker, id, component)?;
+    RedisHandler::new(pre).map_err(|e| link_error(id, e))
+}
+
+/// Pre-instantiates a command component's `wasi:cli/run@0.2.x`.
+pub fn detect_command(
+    engine: &wasmtime::Engine,
+    linker: &Linker<RequestState>,
+    host: &Arc<ComponentHost>,
+    component: &Component,
+) -> Result<CommandHandler, RuntimeError> {
+    let id = &host.id;
+    let exports = exports(engine, component);
+    if !exports.iter().any(|e| e.starts_with("wasi:cli/run@0.2.")) {
+        return Err(RuntimeError::NotCommand {
+            component: id.to_string(),
+            exports: listing(&exports),
+        });
+    }
+    let pre = instantiate_pre(engine, linker, id, component)?;
+    CommandHandler::new(pre).map_err(|e| link_error(id, e))
+}
+
+/// Pre-instantiates a component's cron handler (`handle-cron-event`).
+pub fn detect_cron(
+    engine: &wasmtime::Engine,
+    linker: &Linker<RequestState>,
+    host: &Arc<ComponentHost>,
+    component: &Component,
+) -> Result<CronHandler, RuntimeError> {
+    let id = &host.id;
+    let exports = exports(engine, component);
+    if !exports.iter().any(|e| e == "handle-cron-event") {
+        return Err(RuntimeError::NotCron {
+            component: id.to_string(),
+            exports: listing(&exports),
+        });
+    }
+    let pre = instantiate_pre(engine, linker, id, component)?;
+    CronHandler::new(pre).map_err(|e| link_error(id, e))
+}
+
+/// Pre-instantiates a component's MQTT handler (`spin:mqtt-trigger-sdk/inbound-mqtt`).
+pub fn detect_mqtt(
+    engine: &wasmtime::Engine,
+    linker: &Linker<RequestState>,
+    host: &Arc<ComponentHost>,
+    component: &Component,
+) -> Result<MqttHandler, RuntimeError> {
+    let id = &host.id;
+    let exports = exports(engine, component);
+    if !exports
+        .iter()
+        .any(|e| e == "spin:mqtt-trigger-sdk/inbound-mqtt")
+    {
+        return Err(RuntimeError::NotMqtt {
+            component: id.to_string(),
+            exports: listing(&exports),
+        });
+    }
+    let pre = instantiate_pre(engine, linker, id, component)?;
+    MqttHandler::new(pre).map_err(|e| link_error(id, e))
+}
+
+fn exports(engine: &wasmtime::Engine, component: &Component) -> Vec<String> {
+    component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
+fn listing(exports: &[String]) -> String {
+    if exports.is_empty() {
+        "nothing".into()
+    } else {
+        exports
+            .iter()
+            .map(|e| format!("`{e}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn link_error(id: &str, e: wasmtime::Error) -> RuntimeError {
+    RuntimeError::Link {
+        component: id.to_string(),
+        detail: format!("{e:#}"),
+    }
+}
+
+/// Links the component's imports (stubbing the unsupported ones) once.
+fn instantiate_pre(
+    engine: &wasmtime::Engine,
+    linker: &Linker<RequestState>,
+    id: &str,
+    component: &Component,
+) -> Result<wasmtime::component::InstancePre<RequestState>, RuntimeError> {
+    let mut linker = linker.clone();
+    stub_unsupported_imports(engine, &mut linker, id, component).map_err(|e| link_error(id, e))?;
+    linker
+        .instantiate_pre(component)
+        .map_err(|e| link_error(id, e))
 }
 
 /// Why a request failed inside the guest.

@@ -207,7 +207,11 @@ async fn handle(
         tracing::debug!(%path, "no route");
         return text_response(http::StatusCode::NOT_FOUND, "Not Found\n");
     };
-    let Some(component) = app.components.get(matched.component) else {
+    let Some((component, handler)) = app
+        .components
+        .get(matched.component)
+        .and_then(|c| Some((c, c.http.as_ref()?)))
+    else {
         return text_response(http::StatusCode::NOT_FOUND, "Not Found\n");
     };
     let limit = app.config.limits.max_request_body;
@@ -229,7 +233,7 @@ async fn handle(
     let method = req.method().clone();
     let engine = app.engine.engine();
     let timeout = app.config.request_timeout;
-    let response = match &component.handler {
+    let response = match handler {
         HandlerKind::WasiHttpP3(handler) => handler.call(absolute_uri(req), permit).await,
         HandlerKind::WasiHttp(pre) => {
             call_wasi_http(engine, pre, &component.host, req, timeout, permit).await

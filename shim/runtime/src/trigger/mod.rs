@@ -1,8 +1,15 @@
-//! The HTTP trigger: the server and calling guest handlers (routing is Spin's, in
-//! [`spin_app::routes`]).
+//! The triggers: HTTP (the server and calling guest handlers; routing is Spin's, in
+//! [`spin_app::routes`]) Redis and MQTT (subscriptions calling guest handlers per message) and command (one run of
+//! `wasi:cli/run`) and cron (a run per scheduled time).
 
 pub mod bounded_body;
+pub mod command;
+pub mod cron;
 pub mod handler;
 pub mod http;
 mod inbound_http;
+pub mod mqtt;
+pub mod redis;
+mod redis_subscriber;
+pub mod run;
 mod wasi_http_p3;

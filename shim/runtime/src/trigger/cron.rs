@@ -1,0 +1,226 @@
+//! The cron trigger (`[[trigger.cron]]` with `component` and `cron_expression`, as
+//! Spin's cron trigger plugin defines it): at every time the expression names (UTC;
+//! six fields with seconds first, like `*/5 * * * * *`, or the classic five, plus
+//! `@hourly` and the like), the component's `handle-cron-event` runs once in a fresh
+//! instance with the HTTP request's isolation, memory cap and timeout, given the time
+//! as Unix seconds. A tick that finds no free instance waits for one; ticks that pass
+//! meanwhile are skipped, never queued. A failing run is logged and costs only itself.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use croner::Cron;
+use croner::parser::{CronParser, Seconds};
+use serde_json::Value;
+use spin_app::LockedApp;
+
+use super::handler::{Failure, new_store};
+use crate::host::bindings::cron::SpinCronPre;
+use crate::host::bindings::cron::fermyon::spin_cron::cron_types::{Error as CronError, Metadata};
+use crate::host::state::RequestState;
+use crate::{PreparedApp, RuntimeError};
+
+/// The pre-instantiated `handle-cron-event` of a component.
+pub type CronHandler = SpinCronPre<RequestState>;
+
+/// One `[[trigger.cron]]` entry.
+#[derive(Debug)]
+pub struct CronSchedule {
+    pub component: String,
+    /// The expression as written, for logs.
+    pub expression: String,
+    cron: Cron,
+}
+
+/// The app's cron triggers.
+pub fn cron_schedules(app: &LockedApp) -> Result<Vec<CronSchedule>, RuntimeError> {
+    let parser = CronParser::builder().seconds(Seconds::Optional).build();
+    let mut schedules = Vec::new();
+    for trigger in app.triggers.iter().filter(|t| t.trigger_type == "cron") {
+        let problem = |p: String| RuntimeError::Trigger {
+            trigger: trigger.id.clone(),
+            problem: p,
+        };
+        let config = trigger
+            .trigger_config
+            .as_object()
+            .ok_or_else(|| problem("trigger_config is not an object".into()))?;
+        if let Some(key) = config
+            .keys()
+            .find(|k| !["component", "cron_expression"].contains(&k.as_str()))
+        {
+            return Err(problem(format!(
+                "unknown cron trigger setting `{key}` (expected component, cron_expression)"
+            )));
+        }
+        let text = |key: &str| config.get(key).and_then(Value::as_str);
+        let component = text("component").ok_or_else(|| problem("has no `component`".into()))?;
+        if app.component(component).is_none() {
+            return Err(problem(format!(
+                "names component `{component}`, which the app does not define"
+            )));
+        }
+        let expression = text("cron_expression").ok_or_else(|| {
+            problem(
+                "has no `cron_expression`; add one, like cron_expression = \"0 */5 * * * *\""
+                    .into(),
+            )
+        })?;
+        let cron = parser.parse(expression).map_err(|e| {
+            problem(format!(
+                "`cron_expression` {expression:?} is not a cron expression: {e} \
+                 (six fields, seconds first: \"0 */5 * * * *\")"
+            ))
+        })?;
+        schedules.push(CronSchedule {
+            component: component.to_string(),
+            expression: expression.to_string(),
+            cron,
+        });
+    }
+    Ok(schedules)
+}
+
+/// Fires every schedule of the app until the future is dropped.
+pub async fn run(app: Arc<PreparedApp>) {
+    let mut schedules = tokio::task::JoinSet::new();
+    for index in 0..app.cron.len() {
+        schedules.spawn(fire(app.clone(), index));
+    }
+    while schedules.join_next().await.is_some() {}
+    std::future::pending::<()>().await
+}
+
+async fn fire(app: Arc<PreparedApp>, index: usize) {
+    let schedule = &app.cron[index];
+    loop {
+        let now = DateTime::<Utc>::from(std::time::SystemTime::now());
+        let next = match schedule.cron.find_next_occurrence(&now, false) {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::warn!(component = %schedule.component, expression = %schedule.expression, "no next time for the schedule: {e}; it stops");
+                return;
+            }
+        };
+        let wait = (next - now).to_std().unwrap_or(Duration::ZERO);
+        tokio::time::sleep(wait).await;
+        let Ok(permit) = app.instances.clone().acquire_owned().await else {
+            return;
+        };
+        let app = app.clone();
+        let timestamp = next.timestamp().max(0) as u64;
+        tokio::spawn(async move {
+            let _permit = permit;
+            handle(&app, index, timestamp).await;
+        });
+    }
+}
+
+/// Runs the schedule's component once.
+async fn handle(app: &PreparedApp, index: usize, timestamp: u64) {
+    let id = app.cron[index].component.as_str();
+    let Some((host, pre)) = app
+        .components
+        .get(id)
+        .and_then(|c| Some((&c.host, c.cron.as_ref()?)))
+    else {
+        return;
+    };
+    let mut store = match new_store(app.engine.engine(), host) {
+        Ok(store) => store,
+        Err(e) => {
+            Failure::Trap(format!("cannot set up the instance: {e}")).log(id);
+            return;
+        }
+    };
+    let timeout = app.config.request_timeout;
+    let run = async {
+        let instance = pre.instantiate_async(&mut store).await?;
+        instance
+            .call_handle_cron_event(&mut store, Metadata { timestamp })
+            .await
+    };
+    match tokio::time::timeout(timeout, run).await {
+        Ok(Ok(Ok(()))) => tracing::debug!(component = id, "cron event handled"),
+        Ok(Ok(Err(CronError::Other(message)))) => {
+            tracing::error!(
+                component = id,
+                "the component failed to handle a cron event: {message}"
+            )
+        }
+        Ok(Err(e)) => Failure::classify(e, store.data()).log(id),
+        Err(_) => Failure::Timeout(timeout).log(id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(configs: &[serde_json::Value]) -> LockedApp {
+        let triggers: Vec<_> = configs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| serde_json::json!({ "id": format!("t{i}"), "trigger_type": "cron", "trigger_config": c }))
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "spin_lock_version": 1,
+            "triggers": triggers,
+            "components": [
+                { "id": "tick", "source": { "content_type": "application/wasm", "content": {} } }
+            ]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn expressions_with_and_without_seconds() {
+        let schedules = cron_schedules(&app(&[
+            serde_json::json!({ "component": "tick", "cron_expression": "*/2 * * * * *" }),
+            serde_json::json!({ "component": "tick", "cron_expression": "0 9 * * MON" }),
+            serde_json::json!({ "component": "tick", "cron_expression": "@hourly" }),
+        ]))
+        .unwrap();
+        assert_eq!(schedules.len(), 3);
+        let start = chrono::DateTime::parse_from_rfc3339("2026-11-27T10:00:01Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let next = |i: usize| {
+            schedules[i]
+                .cron
+                .find_next_occurrence(&start, false)
+                .unwrap()
+                .to_rfc3339()
+        };
+        assert_eq!(next(0), "2026-11-27T10:00:02+00:00");
+        assert_eq!(next(1), "2026-11-30T09:00:00+00:00");
+        assert_eq!(next(2), "2026-11-27T11:00:00+00:00");
+    }
+
+    #[test]
+    fn bad_settings_name_the_trigger_and_the_fix() {
+        for (config, expected) in [
+            (
+                serde_json::json!({ "component": "tick", "cron_expression": "every minute" }),
+                "is not a cron expression",
+            ),
+            (
+                serde_json::json!({ "component": "tick" }),
+                "has no `cron_expression`",
+            ),
+            (
+                serde_json::json!({ "component": "nope", "cron_expression": "* * * * *" }),
+                "component `nope`",
+            ),
+            (
+                serde_json::json!({ "component": "tick", "cron_expression": "* * * * *", "tz": "UTC" }),
+                "unknown cron trigger setting `tz`",
+            ),
+        ] {
+            let err = cron_schedules(&app(&[config])).unwrap_err().to_string();
+            assert!(err.starts_with("trigger `t0`: "), "{err}");
+            assert!(err.contains(expected), "{err}");
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! The MQTT trigger (`[[trigger.mqtt]]` with `component`, `topic` and `qos`, and the
+//! app's `[application.trigger.mqtt]` `address`, `username`, `password` and
+//! `keep_alive_interval`, as SpinKube's MQTT trigger plugin defines them; `{{ variable }}`
+//! templates resolved from application variables): each trigger subscribes to its
+//! topic (wildcards allowed) and every message runs the component's
+//! `spin:mqtt-trigger-sdk/inbound-mqtt` `handle-message` once, in a fresh instance
+//! with the HTTP request's isolation, memory cap and timeout.
+//!
+//! One MQTT 3.1.1 connection per trigger (`rumqttc`), driven from the app's network
+//! (the pod's, in the shim); the broker is the app's own configuration, so it is not
+//! checked against `allowed_outbound_hosts` (as in Spin). Packets larger than
+//! `SPIN_HTTP_MAX_REQUEST_BODY` are refused by the client (the connection drops and is
+//! reopened); a message waits for a free instance before the next one is read, so the
+//! broker sees back-pressure. A lost connection is reopened with back-off (1 s
+//! doubling to 30 s) and the topic subscribed again; a broker refusing the credentials
+//! fails the trigger for good, which stops the app with that reason.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOptions, Packet, QoS};
+use serde_json::Value;
+use spin_app::LockedApp;
+use spin_app::template::Template;
+
+use super::handler::{Failure, new_store};
+use crate::host::bindings::inbound_mqtt::InboundMqttComponentPre;
+use crate::host::bindings::inbound_mqtt::exports::spin::mqtt_trigger_sdk::inbound_mqtt::Error as GuestError;
+use crate::host::state::RequestState;
+use crate::{PreparedApp, RuntimeError};
+
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const LAST_RETRY: Duration = Duration::from_secs(30);
+
+/// The pre-instantiated `inbound-mqtt` handler of a component.
+pub type MqttHandler = InboundMqttComponentPre<RequestState>;
+
+/// One `[[trigger.mqtt]]` subscription.
+pub struct MqttSubscription {
+    pub component: String,
+    pub topic: String,
+    qos: QoS,
+    /// `mqtt://host:port`, as logs show it.
+    pub shown: String,
+    host: String,
+    port: u16,
+    username: String,
+    password: String,
+    keep_alive: Duration,
+}
+
+impl std::fmt::Debug for MqttSubscription {
+    /// Without the credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MqttSubscription")
+            .field("component", &self.component)
+            .field("topic", &self.topic)
+            .field("shown", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The app's MQTT triggers; `values` are the application variables.
+pub fn mqtt_subscriptions(
+    app: &LockedApp,
+    values: &BTreeMap<String, String>,
+) -> Result<Vec<MqttSubscription>, RuntimeError> {
+    let mut subscriptions = Vec::new();
+    for trigger in app.triggers.iter().filter(|t| t.trigger_type == "mqtt") {
+        let problem = |p: String| RuntimeError::Trigger {
+            trigger: trigger.id.clone(),
+            problem: p,
+        };
+        let config = trigger
+            .trigger_config
+            .as_object()
+            .ok_or_else(|| problem("trigger_config is not an object".into()))?;
+        if let Some(key) = config
+            .keys()
+            .find(|k| !["component", "topic", "qos"].contains(&k.as_str()))
+        {
+            return Err(problem(format!(
+                "unknown MQTT trigger setting `{key}` (expected component, topic, qos)"
+            )));
+        }
+        let render = |key: &str, text: &str| {
+            Template::parse(text)
+                .and_then(|t| t.render(values))
+                .map_err(|e| problem(format!("`{key}`: {e}")))
+        };
+        let text = |key: &str| config.get(key).and_then(Value::as_str);
+        let component = text("component").ok_or_else(|| problem("has no `component`".into()))?;
+        if app.component(component).is_none() {
+            return Err(problem(format!(
+                "names component `{component}`, which the app does not define"
+            )));
+        }
+        let topic = text("topic")
+            .ok_or_else(|| problem("has no `topic`; add one, like topic = \"sensors/#\"".into()))?;
+        let topic = render("topic", topic)?;
+        let qos = match config.get("qos") {
+            None => QoS::AtMostOnce,
+            Some(Value::String(q)) if q == "0" => QoS::AtMostOnce,
+            Some(Value::String(q)) if q == "1" => QoS::AtLeastOnce,
+            Some(Value::String(q)) if q == "2" => QoS::ExactlyOnce,
+            Some(other) => {
+                return Err(problem(format!(
+                    "`qos` must be \"0\", \"1\" or \"2\", not {other}"
+                )));
+            }
+        };
+        let setting = |key: &str| -> Result<String, RuntimeError> {
+            match app.trigger_setting("mqtt", key) {
+                Some(text) => render(&format!("application.trigger.mqtt.{key}"), text),
+                None => Ok(String::new()),
+            }
+        };
+        let address = setting("address")?;
+        if address.is_empty() {
+            return Err(problem(
+                "the app has no `[application.trigger.mqtt] address`; set one, like \"mqtt://broker:1883\""
+                    .into(),
+            ));
+        }
+        let url = url::Url::parse(&address)
+            .ok()
+            .filter(|u| u.scheme() == "mqtt")
+            .ok_or_else(|| {
+                problem(format!(
+                    "`address` {address:?} is not an MQTT address; only mqtt://host[:port] is served (no TLS)"
+                ))
+            })?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| problem("`address` has no host".into()))?
+            .trim_matches(|c| c == '[' || c == ']')
+            .to_string();
+        let port = url.port().unwrap_or(1883);
+        let keep_alive = match setting("keep_alive_interval")?.as_str() {
+            "" => 30,
+            text => text.parse::<u64>().map_err(|_| {
+                problem(format!(
+                    "`keep_alive_interval` {text:?} is not a number of seconds"
+                ))
+            })?,
+        };
+        subscriptions.push(MqttSubscription {
+            component: component.to_string(),
+            topic,
+            qos,
+            shown: if host.contains(':') {
+                format!("mqtt://[{host}]:{port}")
+            } else {
+                format!("mqtt://{host}:{port}")
+            },
+            host,
+            port,
+            username: setting("username")?,
+            password: setting("password")?,
+            keep_alive: Duration::from_secs(keep_alive.clamp(1, 65_535)),
+        });
+    }
+    Ok(subscriptions)
+}
+
+/// Why the MQTT trigger stopped for good.
+#[derive(Debug, thiserror::Error)]
+#[error("MQTT trigger on {broker}: the broker refused the connection: {code:?}")]
+pub struct MqttTriggerError {
+    broker: String,
+    code: ConnectReturnCode,
+}
+
+/// What the connection's driver tells the trigger.
+enum Delivery {
+    Message { topic: String, payload: Vec<u8> },
+    Subscribed,
+    Lost(String),
+    Refused(ConnectReturnCode),
+}
+
+/// Runs every subscription; returns only when one fails for good.
+pub async fn run(app: Arc<PreparedApp>) -> Result<(), MqttTriggerError> {
+    let mut subscriptions = tokio::task::JoinSet::new();
+    for index in 0..app.mqtt.len() {
+        subscriptions.spawn(subscribe(app.clone(), index));
+    }
+    while let Some(ended) = subscriptions.join_next().await {
+        if let Ok(Err(e)) = ended {
+            return Err(e);
+        }
+    }
+    std::future::pending().await
+}
+
+async fn subscribe(app: Arc<PreparedApp>, index: usize) -> Result<(), MqttTriggerError> {
+    let sub = &app.mqtt[index];
+    // Resolved as the app's network resolves it; reconnects dial that address.
+    let broker = loop {
+        match app.config.network.resolve(&sub.host, sub.port).await {
+            Ok(addrs) => match addrs[0] {
+                std::net::SocketAddr::V4(a) => break a.ip().to_string(),
+                std::net::SocketAddr::V6(a) => break format!("[{}]", a.ip()),
+            },
+            Err(e) => {
+                tracing::warn!(broker = %sub.shown, "MQTT trigger cannot resolve the broker: {e}; retrying in {LAST_RETRY:?}");
+                tokio::time::sleep(LAST_RETRY).await;
+            }
+        }
+    };
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let client_id = format!(
+        "spin-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut options = MqttOptions::new(client_id, broker, sub.port);
+    options.set_keep_alive(sub.keep_alive);
+    let max = usize::try_from(app.config.limits.max_request_body).unwrap_or(usize::MAX);
+    options.set_max_packet_size(max.saturating_add(64 << 10), 64 << 10);
+    if !sub.username.is_empty() || !sub.password.is_empty() {
+        options.set_credentials(sub.username.clone(), sub.password.clone());
+    }
+    let (client, mut events) = AsyncClient::new(options, 4);
+    // One message in flight between the connection and the trigger: the driver stops
+    // reading until the trigger took it.
+    let (deliver, mut delivered) = tokio::sync::mpsc::channel::<Delivery>(1);
+    let (topic, qos) = (sub.topic.clone(), sub.qos);
+    let network = app.config.network.clone();
+    let driving = async move {
+        network
+            .run(async move {
+                let mut retry = FIRST_RETRY;
+                loop {
+                    let delivery = match events.poll().await {
+                        Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                            retry = FIRST_RETRY;
+                            match client.subscribe(topic.clone(), qos).await {
+                                Ok(()) => continue,
+                                Err(e) => Delivery::Lost(e.to_string()),
+                            }
+                        }
+                        Ok(Event::Incoming(Packet::SubAck(_))) => Delivery::Subscribed,
+                        Ok(Event::Incoming(Packet::Publish(p))) => Delivery::Message {
+                            topic: p.topic,
+                            payload: p.payload.to_vec(),
+                        },
+                        Ok(_) => continue,
+                        Err(ConnectionError::ConnectionRefused(
+                            code @ (ConnectReturnCode::BadUserNamePassword
+                            | ConnectReturnCode::NotAuthorized),
+                        )) => Delivery::Refused(code),
+                        Err(e) => Delivery::Lost(e.to_string()),
+                    };
+                    let failed = matches!(delivery, Delivery::Lost(_) | Delivery::Refused(_));
+                    if deliver.send(delivery).await.is_err() {
+                        return;
+                    }
+                    if failed {
+                        tokio::time::sleep(retry).await;
+                        retry = (retry * 2).min(LAST_RETRY);
+                    }
+                }
+            })
+            .await
+    };
+    let driver = tokio::spawn(driving);
+    let _stop_driver = AbortOnDrop(driver);
+    while let Some(delivery) = delivered.recv().await {
+        match delivery {
+            Delivery::Subscribed => {
+                tracing::info!(broker = %sub.shown, topic = %sub.topic, "MQTT trigger subscribed")
+            }
+            Delivery::Lost(e) => {
+                tracing::warn!(broker = %sub.shown, "MQTT trigger connection lost: {e}; reconnecting")
+            }
+            Delivery::Refused(code) => {
+                return Err(MqttTriggerError {
+                    broker: sub.shown.clone(),
+                    code,
+                });
+            }
+            Delivery::Message { topic, payload } => {
+                let Ok(permit) = app.instances.clone().acquire_owned().await else {
+                    return Ok(());
+                };
+                let app = app.clone();
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    handle(&app, index, &topic, payload).await;
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Aborts the connection's driver when the trigger stops.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs the subscription's component for one message in a fresh instance.
+async fn handle(app: &PreparedApp, index: usize, topic: &str, payload: Vec<u8>) {
+    let id = app.mqtt[index].component.as_str();
+    let Some((host, pre)) = app
+        .components
+        .get(id)
+        .and_then(|c| Some((&c.host, c.mqtt.as_ref()?)))
+    else {
+        return;
+    };
+    let mut store = match new_store(app.engine.engine(), host) {
+        Ok(store) => store,
+        Err(e) => {
+            Failure::Trap(format!("cannot set up the instance: {e}")).log(id);
+            return;
+        }
+    };
+    let timeout = app.config.request_timeout;
+    let run = async {
+        let instance = pre.instantiate_async(&mut store).await?;
+        instance
+            .spin_mqtt_trigger_sdk_inbound_mqtt()
+            .call_handle_message(&mut store, &payload)
+            .await
+    };
+    match tokio::time::timeout(timeout, run).await {
+        Ok(Ok(Ok(()))) => tracing::debug!(component = id, topic, "MQTT message handled"),
+        Ok(Ok(Err(GuestError::Success | GuestError::Error))) => {
+            tracing::error!(
+                component = id,
+                topic,
+                "the component failed to handle an MQTT message"
+            )
+        }
+        Ok(Err(e)) => Failure::classify(e, store.data()).log(id),
+        Err(_) => Failure::Timeout(timeout).log(id),
+    }
+}

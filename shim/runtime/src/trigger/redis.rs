@@ -1,0 +1,435 @@
+//! The Redis trigger: `[[trigger.redis]]` entries (`channel`, `component`, and
+//! `address` or the app's `[application.trigger.redis] address`; `{{ variable }}`
+//! templates resolved from application variables) subscribe to their channels, and
+//! every message published on a channel runs each component subscribed to it once, in a
+//! fresh instance with the same isolation, limits and deadline as an HTTP request.
+//!
+//! One connection per server address carries all its channels. It is opened from the
+//! app's network (the pod's, in the shim) like every outbound connection; the address
+//! is the app's own configuration, so it is not checked against any component's
+//! `allowed_outbound_hosts` (as in Spin). A lost connection is reopened with back-off
+//! (1 s doubling to 30 s, reset once subscribed again); a server refusing the
+//! credentials fails the trigger for good, which stops the app with that reason.
+//! Messages are taken one at a time and wait for a free instance
+//! (`max_concurrent_instances`), so a flood is held back at the socket, not buffered; a
+//! message larger than `SPIN_HTTP_MAX_REQUEST_BODY` is skipped with a log line.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::IntoConnectionInfo;
+use serde_json::Value;
+use spin_app::LockedApp;
+use spin_app::template::Template;
+
+use super::handler::{Failure, new_store};
+use super::redis_subscriber::{Event, SubscribeError, Subscriber};
+use crate::host::bindings::inbound_redis::InboundRedisComponentPre;
+use crate::host::bindings::inbound_redis::exports::fermyon::spin::inbound_redis::Error as GuestError;
+use crate::host::redis_client::{shown, tcp_address};
+use crate::host::state::RequestState;
+use crate::{PreparedApp, RuntimeError};
+
+/// Longest a connect (resolve, TCP) to the trigger's server may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const LAST_RETRY: Duration = Duration::from_secs(30);
+
+/// Every Redis subscription of an app, by server.
+#[derive(Debug, Default)]
+pub struct RedisTriggers {
+    pub servers: Vec<RedisServer>,
+}
+
+/// One server the app subscribes to, and which components each channel runs.
+pub struct RedisServer {
+    /// `redis://host:port`, as logs show it (never the password).
+    pub shown: String,
+    host: String,
+    port: u16,
+    user: Option<String>,
+    password: Option<String>,
+    /// Channel to the components it runs, in trigger order.
+    pub channels: BTreeMap<String, Vec<String>>,
+}
+
+impl RedisTriggers {
+    /// Reads the app's `redis` triggers; `values` are the application variables.
+    pub fn from_app(
+        app: &LockedApp,
+        values: &BTreeMap<String, String>,
+    ) -> Result<Self, RuntimeError> {
+        let app_address = app.trigger_setting("redis", "address");
+        let mut servers: Vec<RedisServer> = Vec::new();
+        for trigger in app.triggers.iter().filter(|t| t.trigger_type == "redis") {
+            let problem = |p: String| RuntimeError::Trigger {
+                trigger: trigger.id.clone(),
+                problem: p,
+            };
+            let config = trigger
+                .trigger_config
+                .as_object()
+                .ok_or_else(|| problem("trigger_config is not an object".into()))?;
+            if let Some(key) = config
+                .keys()
+                .find(|k| !["channel", "component", "address"].contains(&k.as_str()))
+            {
+                return Err(problem(format!(
+                    "unknown Redis trigger setting `{key}` (expected channel, component, address)"
+                )));
+            }
+            let text = |key: &str| match config.get(key) {
+                None => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.as_str())),
+                Some(other) => Err(problem(format!("`{key}` must be a string, not {other}"))),
+            };
+            let component = text("component")?
+                .ok_or_else(|| problem("has no `component`".into()))?
+                .to_string();
+            if app.component(&component).is_none() {
+                return Err(problem(format!(
+                    "names component `{component}`, which the app does not define"
+                )));
+            }
+            let render = |key: &str, template: &str| {
+                Template::parse(template)
+                    .and_then(|t| t.render(values))
+                    .map_err(|e| problem(format!("`{key}`: {e}")))
+            };
+            let channel = text("channel")?.ok_or_else(|| {
+                problem("has no `channel`; add one, like channel = \"messages\"".into())
+            })?;
+            let channel = render("channel", channel)?;
+            if channel.is_empty() {
+                return Err(problem("`channel` is empty".into()));
+            }
+            let address = text("address")?.or(app_address).ok_or_else(|| {
+                problem(
+                    "has no server: set `address` on the trigger or \
+                     `[application.trigger.redis] address`, like \"redis://localhost:6379\""
+                        .into(),
+                )
+            })?;
+            let server = RedisServer::parse(&render("address", address)?).map_err(problem)?;
+            let server = match servers.iter_mut().find(|s| s.same_server(&server)) {
+                Some(existing) => existing,
+                None => {
+                    servers.push(server);
+                    servers.last_mut().expect("just pushed")
+                }
+            };
+            server.channels.entry(channel).or_default().push(component);
+        }
+        Ok(Self { servers })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.servers.is_empty()
+    }
+
+    /// Components some Redis trigger runs.
+    pub fn components(&self) -> impl Iterator<Item = &str> {
+        self.servers
+            .iter()
+            .flat_map(|s| s.channels.values().flatten().map(String::as_str))
+    }
+}
+
+impl std::fmt::Debug for RedisServer {
+    /// Without the credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisServer")
+            .field("shown", &self.shown)
+            .field("channels", &self.channels)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisServer {
+    fn parse(address: &str) -> Result<Self, String> {
+        let info = address.into_connection_info().map_err(|_| {
+            "`address` is not a plain Redis address; use redis://[user:password@]host[:port] \
+             (TLS and Unix sockets are not served)"
+                .to_string()
+        })?;
+        let (host, port) = tcp_address(&info).ok_or_else(|| {
+            "`address` is not a plain Redis address: only redis://host:port is served (TLS and Unix sockets are not served)"
+                .to_string()
+        })?;
+        let settings = info.redis_settings();
+        Ok(Self {
+            shown: shown(&host, port),
+            user: settings.username().map(str::to_string),
+            password: settings.password().map(str::to_string),
+            host,
+            port,
+            channels: BTreeMap::new(),
+        })
+    }
+
+    fn same_server(&self, other: &Self) -> bool {
+        (&self.host, self.port, &self.user, &self.password)
+            == (&other.host, other.port, &other.user, &other.password)
+    }
+}
+
+/// Why the Redis trigger stopped for good.
+#[derive(Debug, thiserror::Error)]
+#[error("Redis trigger on {server}: {source}")]
+pub struct RedisTriggerError {
+    server: String,
+    source: SubscribeError,
+}
+
+/// Runs every subscription until `shutdown` completes (then `Ok`) or one fails for
+/// good (then its error); with no subscription, waits for `shutdown`. Messages being
+/// handled when it stops finish on their own.
+pub async fn run(
+    app: Arc<PreparedApp>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), RedisTriggerError> {
+    let mut subscriptions = tokio::task::JoinSet::new();
+    for index in 0..app.redis.servers.len() {
+        subscriptions.spawn(subscribe(app.clone(), index));
+    }
+    tokio::pin!(shutdown);
+    tokio::select! {
+        () = &mut shutdown => Ok(()),
+        Some(ended) = subscriptions.join_next() => match ended {
+            Ok(result) => result,
+            Err(join) => Err(RedisTriggerError {
+                server: "(task)".into(),
+                source: SubscribeError::Io(std::io::Error::other(join.to_string())),
+            }),
+        },
+    }
+}
+
+/// Keeps one server's subscription alive; returns only when it fails for good.
+async fn subscribe(app: Arc<PreparedApp>, index: usize) -> Result<(), RedisTriggerError> {
+    let server = &app.redis.servers[index];
+    let channels: Vec<String> = server.channels.keys().cloned().collect();
+    let mut retry = FIRST_RETRY;
+    loop {
+        let failure = match connect(&app, server, &channels).await {
+            Ok(mut subscriber) => {
+                tracing::info!(server = %server.shown, ?channels, "Redis trigger subscribed");
+                retry = FIRST_RETRY;
+                loop {
+                    match subscriber.next_or_ping().await {
+                        Ok(event) => dispatch(&app, server, event).await,
+                        Err(e) => break e,
+                    }
+                }
+            }
+            Err(e) => e,
+        };
+        if failure.is_permanent() {
+            return Err(RedisTriggerError {
+                server: server.shown.clone(),
+                source: failure,
+            });
+        }
+        tracing::warn!(server = %server.shown, "Redis trigger connection lost: {failure}; reconnecting in {retry:?}");
+        tokio::time::sleep(retry).await;
+        retry = (retry * 2).min(LAST_RETRY);
+    }
+}
+
+async fn connect(
+    app: &PreparedApp,
+    server: &RedisServer,
+    channels: &[String],
+) -> Result<Subscriber<tokio::net::TcpStream>, SubscribeError> {
+    let connecting = async {
+        let stream = app
+            .config
+            .network
+            .connect(&server.host, server.port)
+            .await?;
+        let _ = stream.set_nodelay(true);
+        Subscriber::start(
+            stream,
+            server.user.as_deref(),
+            server.password.as_deref(),
+            channels,
+            app.config.limits.max_request_body,
+        )
+        .await
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+        .await
+        .unwrap_or_else(|_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+            )
+            .into())
+        })
+}
+
+/// Starts the components subscribed to a message's channel, each once an instance is
+/// free.
+async fn dispatch(app: &Arc<PreparedApp>, server: &RedisServer, event: Event) {
+    let (channel, payload) = match event {
+        Event::Control => return,
+        Event::Oversized { channel, length } => {
+            tracing::warn!(server = %server.shown, channel = %String::from_utf8_lossy(&channel), "message of {length} bytes skipped: larger than the limit of {} bytes (SPIN_HTTP_MAX_REQUEST_BODY)", app.config.limits.max_request_body);
+            return;
+        }
+        Event::Message { channel, payload } => (channel, payload),
+    };
+    let Some(components) = std::str::from_utf8(&channel)
+        .ok()
+        .and_then(|c| server.channels.get(c))
+    else {
+        return;
+    };
+    let payload = Arc::new(payload);
+    for id in components {
+        let Ok(permit) = app.instances.clone().acquire_owned().await else {
+            return;
+        };
+        let app = app.clone();
+        let (id, payload) = (id.clone(), payload.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            handle(&app, &id, payload).await;
+        });
+    }
+}
+
+/// Runs one component for one message in a fresh instance.
+async fn handle(app: &PreparedApp, id: &str, payload: Arc<Vec<u8>>) {
+    let Some((host, pre)) = app
+        .components
+        .get(id)
+        .and_then(|c| Some((&c.host, c.redis.as_ref()?)))
+    else {
+        return;
+    };
+    let mut store = match new_store(app.engine.engine(), host) {
+        Ok(store) => store,
+        Err(e) => {
+            Failure::Trap(format!("cannot set up the instance: {e}")).log(id);
+            return;
+        }
+    };
+    let timeout = app.config.request_timeout;
+    let run = async {
+        let instance = pre.instantiate_async(&mut store).await?;
+        instance
+            .fermyon_spin_inbound_redis()
+            .call_handle_message(&mut store, &payload)
+            .await
+    };
+    match tokio::time::timeout(timeout, run).await {
+        Ok(Ok(Ok(()))) => tracing::debug!(component = id, "Redis message handled"),
+        Ok(Ok(Err(GuestError::Success | GuestError::Error))) => {
+            tracing::error!(
+                component = id,
+                "the component failed to handle a Redis message"
+            )
+        }
+        Ok(Err(e)) => Failure::classify(e, store.data()).log(id),
+        Err(_) => Failure::Timeout(timeout).log(id),
+    }
+}
+
+/// The pre-instantiated Redis handler of a component exporting
+/// `fermyon:spin/inbound-redis`.
+pub type RedisHandler = InboundRedisComponentPre<RequestState>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(json: serde_json::Value) -> LockedApp {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn locked(triggers: serde_json::Value, app_trigger: serde_json::Value) -> LockedApp {
+        app(serde_json::json!({
+            "spin_lock_version": 1,
+            "metadata": { "name": "r", "triggers": { "redis": app_trigger } },
+            "triggers": triggers,
+            "components": [
+                { "id": "a", "source": { "content_type": "application/wasm", "content": {} } },
+                { "id": "b", "source": { "content_type": "application/wasm", "content": {} } }
+            ]
+        }))
+    }
+
+    #[test]
+    fn channels_group_by_server_with_templates_resolved() {
+        let app = locked(
+            serde_json::json!([
+                { "id": "t1", "trigger_type": "redis", "trigger_config": { "channel": "{{ topic }}", "component": "a" } },
+                { "id": "t2", "trigger_type": "redis", "trigger_config": { "channel": "other", "component": "b" } },
+                { "id": "t3", "trigger_type": "redis", "trigger_config": { "channel": "news", "component": "b" } },
+                { "id": "t4", "trigger_type": "redis", "trigger_config": { "channel": "x", "component": "a", "address": "redis://:secret@10.0.0.9:7000" } },
+                { "id": "h", "trigger_type": "http", "trigger_config": { "route": "/", "component": "a" } }
+            ]),
+            serde_json::json!({ "address": "redis://localhost" }),
+        );
+        let values = BTreeMap::from([("topic".to_string(), "news".to_string())]);
+        let triggers = RedisTriggers::from_app(&app, &values).unwrap();
+        assert_eq!(triggers.servers.len(), 2);
+        let first = &triggers.servers[0];
+        assert_eq!(first.shown, "redis://localhost:6379");
+        assert_eq!(first.channels["news"], ["a", "b"]);
+        assert_eq!(first.channels["other"], ["b"]);
+        let second = &triggers.servers[1];
+        assert_eq!(second.shown, "redis://10.0.0.9:7000");
+        assert_eq!(second.password.as_deref(), Some("secret"));
+        assert!(!format!("{triggers:?}").contains("secret"));
+        assert_eq!(triggers.components().count(), 4);
+    }
+
+    #[test]
+    fn bad_settings_name_the_trigger_and_the_fix() {
+        for (config, app_trigger, expected) in [
+            (
+                serde_json::json!({ "channel": "c", "component": "a" }),
+                serde_json::json!({}),
+                "has no server",
+            ),
+            (
+                serde_json::json!({ "component": "a" }),
+                serde_json::json!({ "address": "redis://h" }),
+                "has no `channel`",
+            ),
+            (
+                serde_json::json!({ "channel": "c", "component": "zz" }),
+                serde_json::json!({ "address": "redis://h" }),
+                "component `zz`",
+            ),
+            (
+                serde_json::json!({ "channel": "c", "component": "a", "chanel": "x" }),
+                serde_json::json!({ "address": "redis://h" }),
+                "unknown Redis trigger setting `chanel`",
+            ),
+            (
+                serde_json::json!({ "channel": "c", "component": "a" }),
+                serde_json::json!({ "address": "rediss://h" }),
+                "TLS and Unix sockets are not served",
+            ),
+            (
+                serde_json::json!({ "channel": "{{ nope }}", "component": "a" }),
+                serde_json::json!({ "address": "redis://h" }),
+                "nope",
+            ),
+        ] {
+            let app = locked(
+                serde_json::json!([{ "id": "t", "trigger_type": "redis", "trigger_config": config }]),
+                app_trigger,
+            );
+            let err = RedisTriggers::from_app(&app, &BTreeMap::new())
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("trigger `t`: "), "{err}");
+            assert!(err.contains(expected), "{err}");
+        }
+    }
+}
