@@ -1,6 +1,8 @@
 //! The Redis trigger end to end: `examples/redis-python` (spin-sdk 3.4.1's `spin-all`
-//! world: a Redis handler and an HTTP handler in one Wasm, two components) served by
-//! the real `spin-run` against a real `redis-server` on a free loopback port.
+//! world: a Redis handler and an HTTP handler in one Wasm, two components) and
+//! `examples/redis-python-sdk5` (spin-sdk 5's WASIp3 `spin:redis/inbound-redis@3.0.0`,
+//! no HTTP) served by the real `spin-run` against a real `redis-server` on a free
+//! loopback port.
 
 mod support;
 
@@ -129,4 +131,51 @@ fn refused_credentials_stop_the_app_with_the_reason() {
         "{log}"
     );
     assert!(!log.contains("wrong-one"), "{log}");
+}
+
+/// Waits (up to 10 s) until `list` on the server holds `expected`, in any order.
+fn wait_for_list(server: &RedisServer, list: &str, expected: &[&str], run: &Runner) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = Command::new("redis-cli")
+            .args(["-p", &server.port.to_string(), "lrange", list, "0", "-1"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut got: Vec<&str> = text.lines().collect();
+        got.sort();
+        let mut want = expected.to_vec();
+        want.sort();
+        if got == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{got:?}\n{}", run.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_current_sdks_async_redis_handler_runs_without_http() {
+    let Some(app) = built_sample(
+        "redis-python-sdk5",
+        "../build-python.sh 5.0.0 0.25.1 spin:up/redis-trigger@4.1.0",
+    ) else {
+        return;
+    };
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let run = start(&app, &server.address(), &[]);
+    assert_eq!(
+        run.addr.port(),
+        0,
+        "no HTTP port for an app without HTTP routes"
+    );
+    run.wait_for_log(SUBSCRIBED);
+    publish(&server, "one");
+    publish(&server, "fail");
+    publish(&server, "two");
+    wait_for_list(&server, "received-sdk5", &["one", "two"], &run);
+    let log = run.wait_for_log("failed to handle a Redis message");
+    assert!(log.contains("asked to fail"), "{log}");
 }

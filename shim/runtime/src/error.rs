@@ -18,7 +18,8 @@ pub enum RuntimeError {
     NotHttp { component: String, exports: String },
     #[error(
         "component `{component}` is not a Redis component this runtime can run: it exports {exports}; \
-         the Redis trigger runs components exporting `fermyon:spin/inbound-redis` (Spin 2/3 SDKs)"
+         the Redis trigger runs components exporting `spin:redis/inbound-redis@3.0.0` (current SDKs) \
+         or `fermyon:spin/inbound-redis` (Spin 2/3 SDKs)"
     )]
     NotRedis { component: String, exports: String },
     #[error(

@@ -61,7 +61,9 @@ pub struct Runner {
 
 impl Runner {
     /// Starts `spin-run --from DIR --listen 127.0.0.1:0` and waits for its
-    /// `Serving http://ADDR` line. `Err` holds the log when it exits instead.
+    /// `Serving http://ADDR` line (or, for an app without HTTP routes, its first
+    /// `Subscribing to` line; `addr` is then 0.0.0.0:0). `Err` holds the log when it
+    /// exits instead.
     pub fn start(app: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Self, String> {
         let log_dir = tempfile::tempdir().unwrap();
         let log = log_dir.path().join("stderr.log");
@@ -107,6 +109,10 @@ impl Runner {
                 Some(Ok(line)) => {
                     if let Some(addr) = line.strip_prefix("Serving http://") {
                         break addr.parse().unwrap();
+                    }
+                    // An app without HTTP routes lists its subscriptions instead.
+                    if line.starts_with("Subscribing to ") {
+                        break SocketAddr::from(([0, 0, 0, 0], 0));
                     }
                 }
                 _ => {

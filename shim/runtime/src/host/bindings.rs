@@ -38,6 +38,16 @@ pub mod inbound_redis {
     });
 }
 
+/// The current SDKs' Redis handler (`spin:redis/inbound-redis@3.0.0`, a WASIp3
+/// `async` export called inside `run_concurrent`).
+pub mod inbound_redis_current {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "spin:redis/inbound-redis-component",
+        exports: { default: async | store },
+    });
+}
+
 /// SpinKube's MQTT trigger handler (`spin:mqtt-trigger-sdk/inbound-mqtt`).
 pub mod inbound_mqtt {
     wasmtime::component::bindgen!({

@@ -25,6 +25,8 @@ use super::wasi_http_p3::P3Handler;
 use crate::RuntimeError;
 use crate::config::RuntimeConfig;
 use crate::host::bindings::inbound_http::InboundHttpComponentPre;
+use crate::host::bindings::inbound_redis::InboundRedisComponentPre as Spin2RedisPre;
+use crate::host::bindings::inbound_redis_current::InboundRedisComponentPre as CurrentRedisPre;
 use crate::host::state::{ComponentHost, RequestState};
 use crate::host::unsupported::stub_unsupported_imports;
 
@@ -90,7 +92,8 @@ pub fn detect_handler(
     }
 }
 
-/// Pre-instantiates a component's Redis handler (`fermyon:spin/inbound-redis`).
+/// Pre-instantiates a component's Redis handler (`spin:redis/inbound-redis@3.0.0`,
+/// else `fermyon:spin/inbound-redis`).
 pub fn detect_redis_handler(
     engine: &wasmtime::Engine,
     linker: &Linker<RequestState>,
@@ -99,14 +102,22 @@ pub fn detect_redis_handler(
 ) -> Result<RedisHandler, RuntimeError> {
     let id = &host.id;
     let exports = exports(engine, component);
-    if !exports.iter().any(|e| e == "fermyon:spin/inbound-redis") {
+    let current = exports
+        .iter()
+        .any(|e| e == "spin:redis/inbound-redis@3.0.0");
+    if !current && !exports.iter().any(|e| e == "fermyon:spin/inbound-redis") {
         return Err(RuntimeError::NotRedis {
             component: id.to_string(),
             exports: listing(&exports),
         });
     }
     let pre = instantiate_pre(engine, linker, id, component)?;
-    RedisHandler::new(pre).map_err(|e| link_error(id, e))
+    if current {
+        CurrentRedisPre::new(pre).map(RedisHandler::Current)
+    } else {
+        Spin2RedisPre::new(pre).map(RedisHandler::Spin2)
+    }
+    .map_err(|e| link_error(id, e))
 }
 
 /// Pre-instantiates a command component's `wasi:cli/run@0.2.x`.

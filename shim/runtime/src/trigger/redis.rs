@@ -3,6 +3,8 @@
 //! templates resolved from application variables) subscribe to their channels, and
 //! every message published on a channel runs each component subscribed to it once, in a
 //! fresh instance with the same isolation, limits and deadline as an HTTP request.
+//! Components export `fermyon:spin/inbound-redis` (Spin 2/3 SDKs) or
+//! `spin:redis/inbound-redis@3.0.0` (the current SDKs' WASIp3 `async` export).
 //!
 //! One connection per server address carries all its channels. It is opened from the
 //! app's network (the pod's, in the shim) like every outbound connection; the address
@@ -25,8 +27,9 @@ use spin_app::template::Template;
 
 use super::handler::{Failure, new_store};
 use super::redis_subscriber::{Event, SubscribeError, Subscriber};
-use crate::host::bindings::inbound_redis::InboundRedisComponentPre;
-use crate::host::bindings::inbound_redis::exports::fermyon::spin::inbound_redis::Error as GuestError;
+use crate::host::bindings::inbound_redis::InboundRedisComponentPre as Spin2Pre;
+use crate::host::bindings::inbound_redis::exports::fermyon::spin::inbound_redis::Error as Spin2Error;
+use crate::host::bindings::inbound_redis_current::InboundRedisComponentPre as CurrentPre;
 use crate::host::redis_client::{shown, tcp_address};
 use crate::host::state::RequestState;
 use crate::{PreparedApp, RuntimeError};
@@ -317,29 +320,50 @@ async fn handle(app: &PreparedApp, id: &str, payload: Arc<Vec<u8>>) {
         }
     };
     let timeout = app.config.request_timeout;
+    // The guest's own error, or `None` when it handled the message.
     let run = async {
-        let instance = pre.instantiate_async(&mut store).await?;
-        instance
-            .fermyon_spin_inbound_redis()
-            .call_handle_message(&mut store, &payload)
-            .await
+        match pre {
+            RedisHandler::Spin2(pre) => {
+                let instance = pre.instantiate_async(&mut store).await?;
+                let handled = instance
+                    .fermyon_spin_inbound_redis()
+                    .call_handle_message(&mut store, &payload)
+                    .await?;
+                Ok(handled.err().map(|e: Spin2Error| format!("{e:?}")))
+            }
+            RedisHandler::Current(pre) => {
+                let instance = pre.instantiate_async(&mut store).await?;
+                let payload = payload.to_vec();
+                let handled = store
+                    .run_concurrent(async |accessor| {
+                        instance
+                            .spin_redis_inbound_redis()
+                            .call_handle_message(accessor, payload)
+                            .await
+                    })
+                    .await??;
+                Ok(handled.err().map(|e| format!("{e:?}")))
+            }
+        }
     };
     match tokio::time::timeout(timeout, run).await {
-        Ok(Ok(Ok(()))) => tracing::debug!(component = id, "Redis message handled"),
-        Ok(Ok(Err(GuestError::Success | GuestError::Error))) => {
-            tracing::error!(
-                component = id,
-                "the component failed to handle a Redis message"
-            )
-        }
+        Ok(Ok(None)) => tracing::debug!(component = id, "Redis message handled"),
+        Ok(Ok(Some(error))) => tracing::error!(
+            component = id,
+            "the component failed to handle a Redis message: {error}"
+        ),
         Ok(Err(e)) => Failure::classify(e, store.data()).log(id),
         Err(_) => Failure::Timeout(timeout).log(id),
     }
 }
 
-/// The pre-instantiated Redis handler of a component exporting
-/// `fermyon:spin/inbound-redis`.
-pub type RedisHandler = InboundRedisComponentPre<RequestState>;
+/// The pre-instantiated Redis handler of a component.
+pub enum RedisHandler {
+    /// `fermyon:spin/inbound-redis` (Spin 2/3 SDKs).
+    Spin2(Spin2Pre<RequestState>),
+    /// `spin:redis/inbound-redis@3.0.0` (the current SDKs, WASIp3).
+    Current(CurrentPre<RequestState>),
+}
 
 #[cfg(test)]
 mod tests {
