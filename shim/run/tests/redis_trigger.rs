@@ -109,6 +109,31 @@ fn messages_run_the_component_and_the_subscription_survives_a_server_restart() {
     assert_eq!(log.matches(SUBSCRIBED).count(), 2, "{log}");
     publish(&server, "after restart");
     wait_for_received(&run, &["after restart"]);
+
+    // A burst larger than the instance pool can hold at once (each componentize-py
+    // instance is many core instances) waits for instances; none is dropped.
+    let burst: String = (0..400)
+        .map(|i| format!("PUBLISH messages b{i}\n"))
+        .collect();
+    let mut cli = Command::new("redis-cli")
+        .args(["-p", &server.port.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    cli.stdin
+        .take()
+        .unwrap()
+        .write_all(burst.as_bytes())
+        .unwrap();
+    assert!(cli.wait().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while run.get("/received").body.lines().count() < 401 {
+        assert!(Instant::now() < deadline, "{}", run.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!run.log().contains("event dropped"), "{}", run.log());
 }
 
 #[test]

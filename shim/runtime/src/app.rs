@@ -29,6 +29,7 @@ use crate::host::state::{ComponentHost, RequestState};
 use crate::host::variables::{component_variables, resolve_app_variables};
 use crate::trigger::command::{CommandHandler, command_component};
 use crate::trigger::cron::{CronHandler, CronSchedule, cron_schedules};
+use crate::trigger::delivery::message_concurrency;
 use crate::trigger::handler::{
     HandlerKind, detect_command, detect_cron, detect_handler, detect_mqtt, detect_redis_handler,
 };
@@ -67,6 +68,9 @@ pub struct PreparedApp {
     pub config: RuntimeConfig,
     /// One permit per instance alive (request in flight): `max_concurrent_instances`.
     pub instances: Arc<tokio::sync::Semaphore>,
+    /// One permit per event of a message trigger being handled
+    /// ([`crate::trigger::delivery`]).
+    pub message_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for PreparedApp {
@@ -241,6 +245,9 @@ impl PreparedApp {
             instances: Arc::new(tokio::sync::Semaphore::new(
                 config.max_concurrent_instances as usize,
             )),
+            message_slots: Arc::new(tokio::sync::Semaphore::new(message_concurrency(
+                config.max_concurrent_instances,
+            ))),
             config,
         })
     }

@@ -15,6 +15,7 @@ use croner::parser::{CronParser, Seconds};
 use serde_json::Value;
 use spin_app::LockedApp;
 
+use super::delivery::{Handled, deliver};
 use super::handler::{Failure, new_store};
 use crate::host::bindings::cron::SpinCronPre;
 use crate::host::bindings::cron::fermyon::spin_cron::cron_types::{Error as CronError, Metadata};
@@ -105,33 +106,29 @@ async fn fire(app: Arc<PreparedApp>, index: usize) {
         };
         let wait = (next - now).to_std().unwrap_or(Duration::ZERO);
         tokio::time::sleep(wait).await;
-        let Ok(permit) = app.instances.clone().acquire_owned().await else {
-            return;
-        };
-        let app = app.clone();
         let timestamp = next.timestamp().max(0) as u64;
-        tokio::spawn(async move {
-            let _permit = permit;
-            handle(&app, index, timestamp).await;
-        });
+        deliver(&app, &schedule.component, move |app| async move {
+            handle(&app, index, timestamp).await
+        })
+        .await;
     }
 }
 
 /// Runs the schedule's component once.
-async fn handle(app: &PreparedApp, index: usize, timestamp: u64) {
+async fn handle(app: &PreparedApp, index: usize, timestamp: u64) -> Handled {
     let id = app.cron[index].component.as_str();
     let Some((host, pre)) = app
         .components
         .get(id)
         .and_then(|c| Some((&c.host, c.cron.as_ref()?)))
     else {
-        return;
+        return Handled::Done;
     };
     let mut store = match new_store(app.engine.engine(), host) {
         Ok(store) => store,
         Err(e) => {
             Failure::Trap(format!("cannot set up the instance: {e}")).log(id);
-            return;
+            return Handled::Done;
         }
     };
     let timeout = app.config.request_timeout;
@@ -149,9 +146,13 @@ async fn handle(app: &PreparedApp, index: usize, timestamp: u64) {
                 "the component failed to handle a cron event: {message}"
             )
         }
-        Ok(Err(e)) => Failure::classify(e, store.data()).log(id),
+        Ok(Err(e)) => match Failure::classify(e, store.data()) {
+            Failure::Busy(_) => return Handled::Busy,
+            failure => failure.log(id),
+        },
         Err(_) => Failure::Timeout(timeout).log(id),
     }
+    Handled::Done
 }
 
 #[cfg(test)]

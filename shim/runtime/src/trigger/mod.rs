@@ -5,6 +5,7 @@
 pub mod bounded_body;
 pub mod command;
 pub mod cron;
+pub mod delivery;
 pub mod handler;
 pub mod http;
 mod inbound_http;

@@ -24,6 +24,7 @@ use serde_json::Value;
 use spin_app::LockedApp;
 use spin_app::template::Template;
 
+use super::delivery::{Handled, deliver};
 use super::handler::{Failure, new_store};
 use crate::host::bindings::inbound_mqtt::InboundMqttComponentPre;
 use crate::host::bindings::inbound_mqtt::exports::spin::mqtt_trigger_sdk::inbound_mqtt::Error as GuestError;
@@ -173,7 +174,7 @@ pub struct MqttTriggerError {
 }
 
 /// What the connection's driver tells the trigger.
-enum Delivery {
+enum FromBroker {
     Message { topic: String, payload: Vec<u8> },
     Subscribed,
     Lost(String),
@@ -225,7 +226,7 @@ async fn subscribe(app: Arc<PreparedApp>, index: usize) -> Result<(), MqttTrigge
     let (client, mut events) = AsyncClient::new(options, 4);
     // One message in flight between the connection and the trigger: the driver stops
     // reading until the trigger took it.
-    let (deliver, mut delivered) = tokio::sync::mpsc::channel::<Delivery>(1);
+    let (to_trigger, mut from_broker) = tokio::sync::mpsc::channel::<FromBroker>(1);
     let (topic, qos) = (sub.topic.clone(), sub.qos);
     let network = app.config.network.clone();
     let driving = async move {
@@ -238,11 +239,11 @@ async fn subscribe(app: Arc<PreparedApp>, index: usize) -> Result<(), MqttTrigge
                             retry = FIRST_RETRY;
                             match client.subscribe(topic.clone(), qos).await {
                                 Ok(()) => continue,
-                                Err(e) => Delivery::Lost(e.to_string()),
+                                Err(e) => FromBroker::Lost(e.to_string()),
                             }
                         }
-                        Ok(Event::Incoming(Packet::SubAck(_))) => Delivery::Subscribed,
-                        Ok(Event::Incoming(Packet::Publish(p))) => Delivery::Message {
+                        Ok(Event::Incoming(Packet::SubAck(_))) => FromBroker::Subscribed,
+                        Ok(Event::Incoming(Packet::Publish(p))) => FromBroker::Message {
                             topic: p.topic,
                             payload: p.payload.to_vec(),
                         },
@@ -250,11 +251,11 @@ async fn subscribe(app: Arc<PreparedApp>, index: usize) -> Result<(), MqttTrigge
                         Err(ConnectionError::ConnectionRefused(
                             code @ (ConnectReturnCode::BadUserNamePassword
                             | ConnectReturnCode::NotAuthorized),
-                        )) => Delivery::Refused(code),
-                        Err(e) => Delivery::Lost(e.to_string()),
+                        )) => FromBroker::Refused(code),
+                        Err(e) => FromBroker::Lost(e.to_string()),
                     };
-                    let failed = matches!(delivery, Delivery::Lost(_) | Delivery::Refused(_));
-                    if deliver.send(delivery).await.is_err() {
+                    let failed = matches!(delivery, FromBroker::Lost(_) | FromBroker::Refused(_));
+                    if to_trigger.send(delivery).await.is_err() {
                         return;
                     }
                     if failed {
@@ -267,29 +268,27 @@ async fn subscribe(app: Arc<PreparedApp>, index: usize) -> Result<(), MqttTrigge
     };
     let driver = tokio::spawn(driving);
     let _stop_driver = AbortOnDrop(driver);
-    while let Some(delivery) = delivered.recv().await {
+    while let Some(delivery) = from_broker.recv().await {
         match delivery {
-            Delivery::Subscribed => {
+            FromBroker::Subscribed => {
                 tracing::info!(broker = %sub.shown, topic = %sub.topic, "MQTT trigger subscribed")
             }
-            Delivery::Lost(e) => {
+            FromBroker::Lost(e) => {
                 tracing::warn!(broker = %sub.shown, "MQTT trigger connection lost: {e}; reconnecting")
             }
-            Delivery::Refused(code) => {
+            FromBroker::Refused(code) => {
                 return Err(MqttTriggerError {
                     broker: sub.shown.clone(),
                     code,
                 });
             }
-            Delivery::Message { topic, payload } => {
-                let Ok(permit) = app.instances.clone().acquire_owned().await else {
-                    return Ok(());
-                };
-                let app = app.clone();
-                tokio::spawn(async move {
-                    let _permit = permit;
-                    handle(&app, index, &topic, payload).await;
-                });
+            FromBroker::Message { topic, payload } => {
+                let payload = Arc::new(payload);
+                deliver(&app, &sub.component, move |app| {
+                    let (topic, payload) = (topic.clone(), payload.clone());
+                    async move { handle(&app, index, &topic, &payload).await }
+                })
+                .await;
             }
         }
     }
@@ -306,20 +305,20 @@ impl<T> Drop for AbortOnDrop<T> {
 }
 
 /// Runs the subscription's component for one message in a fresh instance.
-async fn handle(app: &PreparedApp, index: usize, topic: &str, payload: Vec<u8>) {
+async fn handle(app: &PreparedApp, index: usize, topic: &str, payload: &Vec<u8>) -> Handled {
     let id = app.mqtt[index].component.as_str();
     let Some((host, pre)) = app
         .components
         .get(id)
         .and_then(|c| Some((&c.host, c.mqtt.as_ref()?)))
     else {
-        return;
+        return Handled::Done;
     };
     let mut store = match new_store(app.engine.engine(), host) {
         Ok(store) => store,
         Err(e) => {
             Failure::Trap(format!("cannot set up the instance: {e}")).log(id);
-            return;
+            return Handled::Done;
         }
     };
     let timeout = app.config.request_timeout;
@@ -327,7 +326,7 @@ async fn handle(app: &PreparedApp, index: usize, topic: &str, payload: Vec<u8>) 
         let instance = pre.instantiate_async(&mut store).await?;
         instance
             .spin_mqtt_trigger_sdk_inbound_mqtt()
-            .call_handle_message(&mut store, &payload)
+            .call_handle_message(&mut store, payload)
             .await
     };
     match tokio::time::timeout(timeout, run).await {
@@ -339,7 +338,11 @@ async fn handle(app: &PreparedApp, index: usize, topic: &str, payload: Vec<u8>) 
                 "the component failed to handle an MQTT message"
             )
         }
-        Ok(Err(e)) => Failure::classify(e, store.data()).log(id),
+        Ok(Err(e)) => match Failure::classify(e, store.data()) {
+            Failure::Busy(_) => return Handled::Busy,
+            failure => failure.log(id),
+        },
         Err(_) => Failure::Timeout(timeout).log(id),
     }
+    Handled::Done
 }

@@ -25,6 +25,7 @@ use serde_json::Value;
 use spin_app::LockedApp;
 use spin_app::template::Template;
 
+use super::delivery::{Handled, deliver};
 use super::handler::{Failure, new_store};
 use super::redis_subscriber::{Event, SubscribeError, Subscriber};
 use crate::host::bindings::inbound_redis::InboundRedisComponentPre as Spin2Pre;
@@ -291,32 +292,29 @@ async fn dispatch(app: &Arc<PreparedApp>, server: &RedisServer, event: Event) {
     };
     let payload = Arc::new(payload);
     for id in components {
-        let Ok(permit) = app.instances.clone().acquire_owned().await else {
-            return;
-        };
-        let app = app.clone();
-        let (id, payload) = (id.clone(), payload.clone());
-        tokio::spawn(async move {
-            let _permit = permit;
-            handle(&app, &id, payload).await;
-        });
+        let (component, payload) = (id.clone(), payload.clone());
+        deliver(app, id, move |app| {
+            let (component, payload) = (component.clone(), payload.clone());
+            async move { handle(&app, &component, payload).await }
+        })
+        .await;
     }
 }
 
 /// Runs one component for one message in a fresh instance.
-async fn handle(app: &PreparedApp, id: &str, payload: Arc<Vec<u8>>) {
+async fn handle(app: &PreparedApp, id: &str, payload: Arc<Vec<u8>>) -> Handled {
     let Some((host, pre)) = app
         .components
         .get(id)
         .and_then(|c| Some((&c.host, c.redis.as_ref()?)))
     else {
-        return;
+        return Handled::Done;
     };
     let mut store = match new_store(app.engine.engine(), host) {
         Ok(store) => store,
         Err(e) => {
             Failure::Trap(format!("cannot set up the instance: {e}")).log(id);
-            return;
+            return Handled::Done;
         }
     };
     let timeout = app.config.request_timeout;
@@ -352,9 +350,13 @@ async fn handle(app: &PreparedApp, id: &str, payload: Arc<Vec<u8>>) {
             component = id,
             "the component failed to handle a Redis message: {error}"
         ),
-        Ok(Err(e)) => Failure::classify(e, store.data()).log(id),
+        Ok(Err(e)) => match Failure::classify(e, store.data()) {
+            Failure::Busy(_) => return Handled::Busy,
+            failure => failure.log(id),
+        },
         Err(_) => Failure::Timeout(timeout).log(id),
     }
+    Handled::Done
 }
 
 /// The pre-instantiated Redis handler of a component.

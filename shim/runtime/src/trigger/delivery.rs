@@ -1,0 +1,63 @@
+//! Handing one event of a message trigger (Redis, MQTT, cron) to a component. At most
+//! [`message_concurrency`] events of an app are handled at once, each also holding an
+//! instance permit (`max_concurrent_instances`, shared with HTTP), so a burst of
+//! messages waits at the trigger (and, for subscriptions, at the server) instead of
+//! piling up instances. An event refused because every pooled instance is busy (HTTP
+//! traffic, or components made of many core instances such as componentize-py's) is
+//! tried again after a pause, for up to 30 s, rather than dropped.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::PreparedApp;
+
+/// Pause between tries of an event that found no free pooled instance.
+const RETRY: Duration = Duration::from_millis(20);
+/// How long an event keeps trying before it is dropped (and logged).
+const GIVE_UP: Duration = Duration::from_secs(30);
+
+/// What handling an event came to.
+pub enum Handled {
+    /// Handled, or failed for a reason already logged.
+    Done,
+    /// No pooled instance was free; worth another try.
+    Busy,
+}
+
+/// Events of message triggers one app handles at once: eight per core, at most the
+/// instance limit.
+pub fn message_concurrency(max_concurrent_instances: u32) -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (cores * 8).min(max_concurrent_instances.max(1) as usize)
+}
+
+/// Waits for a slot and an instance permit, then runs `handle` on its own task (again,
+/// after a pause, while it reports [`Handled::Busy`]).
+pub async fn deliver<F, Fut>(app: &Arc<PreparedApp>, component: &str, handle: F)
+where
+    F: Fn(Arc<PreparedApp>) -> Fut + Send + 'static,
+    Fut: Future<Output = Handled> + Send,
+{
+    let Ok(slot) = app.message_slots.clone().acquire_owned().await else {
+        return;
+    };
+    let Ok(permit) = app.instances.clone().acquire_owned().await else {
+        return;
+    };
+    let (app, component) = (app.clone(), component.to_string());
+    tokio::spawn(async move {
+        let _held = (slot, permit);
+        let started = Instant::now();
+        while let Handled::Busy = handle(app.clone()).await {
+            if started.elapsed() > GIVE_UP {
+                tracing::error!(
+                    component,
+                    "event dropped: no instance was free for {GIVE_UP:?}"
+                );
+                return;
+            }
+            tokio::time::sleep(RETRY).await;
+        }
+    });
+}
