@@ -719,3 +719,31 @@ pub fn default_cache_root() -> Option<PathBuf> {
 pub fn default_cache_dir() -> Option<PathBuf> {
     default_cache_root().map(|d| d.join("compiled"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn components_to_retain_keep_their_triggers_of_every_type() {
+        let trigger = |id: &str, kind: &str, component: &str| serde_json::json!({ "id": id, "trigger_type": kind, "trigger_config": { "component": component } });
+        let component = |id: &str| serde_json::json!({ "id": id, "source": { "content_type": "application/wasm", "content": {} } });
+        let mut app: LockedApp = serde_json::from_value(serde_json::json!({
+            "spin_lock_version": 1,
+            "triggers": [
+                trigger("h", "http", "web"),
+                trigger("r", "redis", "listener"),
+                trigger("m", "mqtt", "listener"),
+                trigger("c", "cron", "tick"),
+                trigger("j", "command", "job"),
+            ],
+            "components": [component("web"), component("listener"), component("tick"), component("job")]
+        }))
+        .unwrap();
+        retain_components(&mut app, &["listener".into(), "job".into()]).unwrap();
+        let kept: Vec<_> = app.triggers.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(kept, ["r", "m", "j"]);
+        let components: Vec<_> = app.components.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(components, ["listener", "job"]);
+    }
+}

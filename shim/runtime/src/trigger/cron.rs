@@ -15,8 +15,7 @@ use croner::parser::{CronParser, Seconds};
 use serde_json::Value;
 use spin_app::LockedApp;
 
-use super::delivery::{Handled, deliver};
-use super::handler::{Failure, new_store};
+use super::delivery::{Handled, deliver, run_event};
 use crate::host::bindings::cron::SpinCronPre;
 use crate::host::bindings::cron::fermyon::spin_cron::cron_types::{Error as CronError, Metadata};
 use crate::host::state::RequestState;
@@ -117,42 +116,20 @@ async fn fire(app: Arc<PreparedApp>, index: usize) {
 /// Runs the schedule's component once.
 async fn handle(app: &PreparedApp, index: usize, timestamp: u64) -> Handled {
     let id = app.cron[index].component.as_str();
-    let Some((host, pre)) = app
-        .components
-        .get(id)
-        .and_then(|c| Some((&c.host, c.cron.as_ref()?)))
-    else {
-        return Handled::Done;
-    };
-    let mut store = match new_store(app.engine.engine(), host) {
-        Ok(store) => store,
-        Err(e) => {
-            Failure::Trap(format!("cannot set up the instance: {e}")).log(id);
-            return Handled::Done;
-        }
-    };
-    let timeout = app.config.request_timeout;
-    let run = async {
-        let instance = pre.instantiate_async(&mut store).await?;
-        instance
-            .call_handle_cron_event(&mut store, Metadata { timestamp })
-            .await
-    };
-    match tokio::time::timeout(timeout, run).await {
-        Ok(Ok(Ok(()))) => tracing::debug!(component = id, "cron event handled"),
-        Ok(Ok(Err(CronError::Other(message)))) => {
-            tracing::error!(
-                component = id,
-                "the component failed to handle a cron event: {message}"
-            )
-        }
-        Ok(Err(e)) => match Failure::classify(e, store.data()) {
-            Failure::Busy(_) => return Handled::Busy,
-            failure => failure.log(id),
+    run_event(
+        app,
+        id,
+        "a cron event",
+        |c| c.cron.as_ref(),
+        async |pre, store| {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            let handled = instance
+                .call_handle_cron_event(&mut *store, Metadata { timestamp })
+                .await?;
+            Ok(handled.err().map(|CronError::Other(message)| message))
         },
-        Err(_) => Failure::Timeout(timeout).log(id),
-    }
-    Handled::Done
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -10,7 +10,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use wasmtime::Store;
+
+use super::handler::{Failure, new_store};
 use crate::PreparedApp;
+use crate::app::PreparedComponent;
+use crate::host::state::RequestState;
 
 /// Pause between tries of an event that found no free pooled instance.
 const RETRY: Duration = Duration::from_millis(20);
@@ -60,4 +65,45 @@ where
             tokio::time::sleep(RETRY).await;
         }
     });
+}
+
+/// Runs one event in a fresh instance of component `id`: `handler` picks the
+/// component's pre-instantiated handler for this trigger, `call` instantiates and calls
+/// it, returning the guest's own error if it reported one. The request timeout
+/// applies; every failure is logged naming the component, except a full instance pool,
+/// which is [`Handled::Busy`].
+pub async fn run_event<H>(
+    app: &PreparedApp,
+    id: &str,
+    what: &str,
+    handler: fn(&PreparedComponent) -> Option<&H>,
+    call: impl AsyncFnOnce(&H, &mut Store<RequestState>) -> wasmtime::Result<Option<String>>,
+) -> Handled {
+    let Some(component) = app.components.get(id) else {
+        return Handled::Done;
+    };
+    let Some(pre) = handler(component) else {
+        return Handled::Done;
+    };
+    let mut store = match new_store(app.engine.engine(), &component.host) {
+        Ok(store) => store,
+        Err(e) => {
+            Failure::Trap(format!("cannot set up the instance: {e}")).log(id);
+            return Handled::Done;
+        }
+    };
+    let timeout = app.config.request_timeout;
+    match tokio::time::timeout(timeout, call(pre, &mut store)).await {
+        Ok(Ok(None)) => tracing::debug!(component = id, "{what} handled"),
+        Ok(Ok(Some(error))) => tracing::error!(
+            component = id,
+            "the component failed to handle {what}: {error}"
+        ),
+        Ok(Err(e)) => match Failure::classify(e, store.data()) {
+            Failure::Busy(_) => return Handled::Busy,
+            failure => failure.log(id),
+        },
+        Err(_) => Failure::Timeout(timeout).log(id),
+    }
+    Handled::Done
 }

@@ -24,8 +24,7 @@ use serde_json::Value;
 use spin_app::LockedApp;
 use spin_app::template::Template;
 
-use super::delivery::{Handled, deliver};
-use super::handler::{Failure, new_store};
+use super::delivery::{Handled, deliver, run_event};
 use crate::host::bindings::inbound_mqtt::InboundMqttComponentPre;
 use crate::host::bindings::inbound_mqtt::exports::spin::mqtt_trigger_sdk::inbound_mqtt::Error as GuestError;
 use crate::host::state::RequestState;
@@ -307,42 +306,20 @@ impl<T> Drop for AbortOnDrop<T> {
 /// Runs the subscription's component for one message in a fresh instance.
 async fn handle(app: &PreparedApp, index: usize, topic: &str, payload: &Vec<u8>) -> Handled {
     let id = app.mqtt[index].component.as_str();
-    let Some((host, pre)) = app
-        .components
-        .get(id)
-        .and_then(|c| Some((&c.host, c.mqtt.as_ref()?)))
-    else {
-        return Handled::Done;
-    };
-    let mut store = match new_store(app.engine.engine(), host) {
-        Ok(store) => store,
-        Err(e) => {
-            Failure::Trap(format!("cannot set up the instance: {e}")).log(id);
-            return Handled::Done;
-        }
-    };
-    let timeout = app.config.request_timeout;
-    let run = async {
-        let instance = pre.instantiate_async(&mut store).await?;
-        instance
-            .spin_mqtt_trigger_sdk_inbound_mqtt()
-            .call_handle_message(&mut store, payload)
-            .await
-    };
-    match tokio::time::timeout(timeout, run).await {
-        Ok(Ok(Ok(()))) => tracing::debug!(component = id, topic, "MQTT message handled"),
-        Ok(Ok(Err(GuestError::Success | GuestError::Error))) => {
-            tracing::error!(
-                component = id,
-                topic,
-                "the component failed to handle an MQTT message"
-            )
-        }
-        Ok(Err(e)) => match Failure::classify(e, store.data()) {
-            Failure::Busy(_) => return Handled::Busy,
-            failure => failure.log(id),
+    let what = format!("an MQTT message on {topic}");
+    run_event(
+        app,
+        id,
+        &what,
+        |c| c.mqtt.as_ref(),
+        async |pre, store| {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            let handled = instance
+                .spin_mqtt_trigger_sdk_inbound_mqtt()
+                .call_handle_message(&mut *store, payload)
+                .await?;
+            Ok(handled.err().map(|e: GuestError| format!("{e:?}")))
         },
-        Err(_) => Failure::Timeout(timeout).log(id),
-    }
-    Handled::Done
+    )
+    .await
 }

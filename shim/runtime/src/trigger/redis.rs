@@ -25,8 +25,7 @@ use serde_json::Value;
 use spin_app::LockedApp;
 use spin_app::template::Template;
 
-use super::delivery::{Handled, deliver};
-use super::handler::{Failure, new_store};
+use super::delivery::{Handled, deliver, run_event};
 use super::redis_subscriber::{Event, SubscribeError, Subscriber};
 use crate::host::bindings::inbound_redis::InboundRedisComponentPre as Spin2Pre;
 use crate::host::bindings::inbound_redis::exports::fermyon::spin::inbound_redis::Error as Spin2Error;
@@ -303,34 +302,22 @@ async fn dispatch(app: &Arc<PreparedApp>, server: &RedisServer, event: Event) {
 
 /// Runs one component for one message in a fresh instance.
 async fn handle(app: &PreparedApp, id: &str, payload: Arc<Vec<u8>>) -> Handled {
-    let Some((host, pre)) = app
-        .components
-        .get(id)
-        .and_then(|c| Some((&c.host, c.redis.as_ref()?)))
-    else {
-        return Handled::Done;
-    };
-    let mut store = match new_store(app.engine.engine(), host) {
-        Ok(store) => store,
-        Err(e) => {
-            Failure::Trap(format!("cannot set up the instance: {e}")).log(id);
-            return Handled::Done;
-        }
-    };
-    let timeout = app.config.request_timeout;
-    // The guest's own error, or `None` when it handled the message.
-    let run = async {
-        match pre {
+    run_event(
+        app,
+        id,
+        "a Redis message",
+        |c| c.redis.as_ref(),
+        async |pre, store| match pre {
             RedisHandler::Spin2(pre) => {
-                let instance = pre.instantiate_async(&mut store).await?;
+                let instance = pre.instantiate_async(&mut *store).await?;
                 let handled = instance
                     .fermyon_spin_inbound_redis()
-                    .call_handle_message(&mut store, &payload)
+                    .call_handle_message(&mut *store, &payload)
                     .await?;
                 Ok(handled.err().map(|e: Spin2Error| format!("{e:?}")))
             }
             RedisHandler::Current(pre) => {
-                let instance = pre.instantiate_async(&mut store).await?;
+                let instance = pre.instantiate_async(&mut *store).await?;
                 let payload = payload.to_vec();
                 let handled = store
                     .run_concurrent(async |accessor| {
@@ -342,21 +329,9 @@ async fn handle(app: &PreparedApp, id: &str, payload: Arc<Vec<u8>>) -> Handled {
                     .await??;
                 Ok(handled.err().map(|e| format!("{e:?}")))
             }
-        }
-    };
-    match tokio::time::timeout(timeout, run).await {
-        Ok(Ok(None)) => tracing::debug!(component = id, "Redis message handled"),
-        Ok(Ok(Some(error))) => tracing::error!(
-            component = id,
-            "the component failed to handle a Redis message: {error}"
-        ),
-        Ok(Err(e)) => match Failure::classify(e, store.data()) {
-            Failure::Busy(_) => return Handled::Busy,
-            failure => failure.log(id),
         },
-        Err(_) => Failure::Timeout(timeout).log(id),
-    }
-    Handled::Done
+    )
+    .await
 }
 
 /// The pre-instantiated Redis handler of a component.
