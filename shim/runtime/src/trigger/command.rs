@@ -9,12 +9,12 @@
 //! stdin. One command trigger per app (Spin runs only the first; a second is refused
 //! here so none is silently skipped).
 
-use serde_json::Value;
 use spin_app::LockedApp;
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::p2::bindings::CommandPre;
 
 use super::handler::{Failure, new_store};
+use super::settings::TriggerSettings;
 use crate::host::state::RequestState;
 use crate::{PreparedApp, RuntimeError};
 
@@ -25,31 +25,11 @@ pub type CommandHandler = CommandPre<RequestState>;
 pub fn command_component(app: &LockedApp) -> Result<Option<String>, RuntimeError> {
     let mut found = None;
     for trigger in app.triggers.iter().filter(|t| t.trigger_type == "command") {
-        let problem = |p: String| RuntimeError::Trigger {
-            trigger: trigger.id.clone(),
-            problem: p,
-        };
-        let config = trigger
-            .trigger_config
-            .as_object()
-            .ok_or_else(|| problem("trigger_config is not an object".into()))?;
-        if let Some(key) = config.keys().find(|k| k.as_str() != "component") {
-            return Err(problem(format!(
-                "unknown command trigger setting `{key}` (expected component)"
-            )));
-        }
-        let component = config
-            .get("component")
-            .and_then(Value::as_str)
-            .ok_or_else(|| problem("has no `component`".into()))?;
-        if app.component(component).is_none() {
-            return Err(problem(format!(
-                "names component `{component}`, which the app does not define"
-            )));
-        }
+        let settings = TriggerSettings::read(app, trigger, "command", &[])?;
+        let component = settings.component;
         if found.is_some() {
-            return Err(problem(
-                "a second command trigger: an app runs one command; make another app for it".into(),
+            return Err(settings.problem(
+                "a second command trigger: an app runs one command; make another app for it",
             ));
         }
         found = Some(component.to_string());

@@ -12,10 +12,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
-use serde_json::Value;
 use spin_app::LockedApp;
 
 use super::delivery::{Handled, deliver, run_event};
+use super::settings::TriggerSettings;
 use crate::host::bindings::cron::SpinCronPre;
 use crate::host::bindings::cron::fermyon::spin_cron::cron_types::{Error as CronError, Metadata};
 use crate::host::state::RequestState;
@@ -38,30 +38,10 @@ pub fn cron_schedules(app: &LockedApp) -> Result<Vec<CronSchedule>, RuntimeError
     let parser = CronParser::builder().seconds(Seconds::Optional).build();
     let mut schedules = Vec::new();
     for trigger in app.triggers.iter().filter(|t| t.trigger_type == "cron") {
-        let problem = |p: String| RuntimeError::Trigger {
-            trigger: trigger.id.clone(),
-            problem: p,
-        };
-        let config = trigger
-            .trigger_config
-            .as_object()
-            .ok_or_else(|| problem("trigger_config is not an object".into()))?;
-        if let Some(key) = config
-            .keys()
-            .find(|k| !["component", "cron_expression"].contains(&k.as_str()))
-        {
-            return Err(problem(format!(
-                "unknown cron trigger setting `{key}` (expected component, cron_expression)"
-            )));
-        }
-        let text = |key: &str| config.get(key).and_then(Value::as_str);
-        let component = text("component").ok_or_else(|| problem("has no `component`".into()))?;
-        if app.component(component).is_none() {
-            return Err(problem(format!(
-                "names component `{component}`, which the app does not define"
-            )));
-        }
-        let expression = text("cron_expression").ok_or_else(|| {
+        let settings = TriggerSettings::read(app, trigger, "cron", &["cron_expression"])?;
+        let problem = |p: String| settings.problem(p);
+        let component = settings.component;
+        let expression = settings.text("cron_expression")?.ok_or_else(|| {
             problem(
                 "has no `cron_expression`; add one, like cron_expression = \"0 */5 * * * *\""
                     .into(),

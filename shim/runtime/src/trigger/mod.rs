@@ -13,4 +13,5 @@ pub mod mqtt;
 pub mod redis;
 mod redis_subscriber;
 pub mod run;
+mod settings;
 mod wasi_http_p3;

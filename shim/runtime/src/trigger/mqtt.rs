@@ -20,11 +20,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOptions, Packet, QoS};
-use serde_json::Value;
 use spin_app::LockedApp;
 use spin_app::template::Template;
 
 use super::delivery::{Handled, deliver, run_event};
+use super::settings::TriggerSettings;
 use crate::host::bindings::inbound_mqtt::InboundMqttComponentPre;
 use crate::host::bindings::inbound_mqtt::exports::spin::mqtt_trigger_sdk::inbound_mqtt::Error as GuestError;
 use crate::host::state::RequestState;
@@ -68,45 +68,25 @@ pub fn mqtt_subscriptions(
 ) -> Result<Vec<MqttSubscription>, RuntimeError> {
     let mut subscriptions = Vec::new();
     for trigger in app.triggers.iter().filter(|t| t.trigger_type == "mqtt") {
-        let problem = |p: String| RuntimeError::Trigger {
-            trigger: trigger.id.clone(),
-            problem: p,
-        };
-        let config = trigger
-            .trigger_config
-            .as_object()
-            .ok_or_else(|| problem("trigger_config is not an object".into()))?;
-        if let Some(key) = config
-            .keys()
-            .find(|k| !["component", "topic", "qos"].contains(&k.as_str()))
-        {
-            return Err(problem(format!(
-                "unknown MQTT trigger setting `{key}` (expected component, topic, qos)"
-            )));
-        }
+        let settings = TriggerSettings::read(app, trigger, "MQTT", &["topic", "qos"])?;
+        let problem = |p: String| settings.problem(p);
         let render = |key: &str, text: &str| {
             Template::parse(text)
                 .and_then(|t| t.render(values))
                 .map_err(|e| problem(format!("`{key}`: {e}")))
         };
-        let text = |key: &str| config.get(key).and_then(Value::as_str);
-        let component = text("component").ok_or_else(|| problem("has no `component`".into()))?;
-        if app.component(component).is_none() {
-            return Err(problem(format!(
-                "names component `{component}`, which the app does not define"
-            )));
-        }
-        let topic = text("topic")
+        let component = settings.component;
+        let topic = settings
+            .text("topic")?
             .ok_or_else(|| problem("has no `topic`; add one, like topic = \"sensors/#\"".into()))?;
         let topic = render("topic", topic)?;
-        let qos = match config.get("qos") {
-            None => QoS::AtMostOnce,
-            Some(Value::String(q)) if q == "0" => QoS::AtMostOnce,
-            Some(Value::String(q)) if q == "1" => QoS::AtLeastOnce,
-            Some(Value::String(q)) if q == "2" => QoS::ExactlyOnce,
+        let qos = match settings.text("qos")? {
+            None | Some("0") => QoS::AtMostOnce,
+            Some("1") => QoS::AtLeastOnce,
+            Some("2") => QoS::ExactlyOnce,
             Some(other) => {
                 return Err(problem(format!(
-                    "`qos` must be \"0\", \"1\" or \"2\", not {other}"
+                    "`qos` must be \"0\", \"1\" or \"2\", not {other:?}"
                 )));
             }
         };

@@ -21,12 +21,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::IntoConnectionInfo;
-use serde_json::Value;
 use spin_app::LockedApp;
 use spin_app::template::Template;
 
 use super::delivery::{Handled, deliver, run_event};
 use super::redis_subscriber::{Event, SubscribeError, Subscriber};
+use super::settings::TriggerSettings;
 use crate::host::bindings::inbound_redis::InboundRedisComponentPre as Spin2Pre;
 use crate::host::bindings::inbound_redis::exports::fermyon::spin::inbound_redis::Error as Spin2Error;
 use crate::host::bindings::inbound_redis_current::InboundRedisComponentPre as CurrentPre;
@@ -66,35 +66,10 @@ impl RedisTriggers {
         let app_address = app.trigger_setting("redis", "address");
         let mut servers: Vec<RedisServer> = Vec::new();
         for trigger in app.triggers.iter().filter(|t| t.trigger_type == "redis") {
-            let problem = |p: String| RuntimeError::Trigger {
-                trigger: trigger.id.clone(),
-                problem: p,
-            };
-            let config = trigger
-                .trigger_config
-                .as_object()
-                .ok_or_else(|| problem("trigger_config is not an object".into()))?;
-            if let Some(key) = config
-                .keys()
-                .find(|k| !["channel", "component", "address"].contains(&k.as_str()))
-            {
-                return Err(problem(format!(
-                    "unknown Redis trigger setting `{key}` (expected channel, component, address)"
-                )));
-            }
-            let text = |key: &str| match config.get(key) {
-                None => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.as_str())),
-                Some(other) => Err(problem(format!("`{key}` must be a string, not {other}"))),
-            };
-            let component = text("component")?
-                .ok_or_else(|| problem("has no `component`".into()))?
-                .to_string();
-            if app.component(&component).is_none() {
-                return Err(problem(format!(
-                    "names component `{component}`, which the app does not define"
-                )));
-            }
+            let settings = TriggerSettings::read(app, trigger, "Redis", &["channel", "address"])?;
+            let problem = |p: String| settings.problem(p);
+            let text = |key: &str| settings.text(key);
+            let component = settings.component.to_string();
             let render = |key: &str, template: &str| {
                 Template::parse(template)
                     .and_then(|t| t.render(values))
