@@ -17,7 +17,8 @@ if [ ! -x "$venv/bin/componentize-py" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet "componentize-py==$COMPONENTIZE_PY" "spin-sdk==$SPIN_SDK"
 fi
-if [ -f app.wasm ] && [ -z "$(find src -newer app.wasm -name '*.py')" ]; then
+if [ -f app.wasm ] && [ -z "$(find src -newer app.wasm -name '*.py')" ] &&
+  { [ ! -d wit ] || [ -z "$(find wit -newer app.wasm)" ]; }; then
   exit 0
 fi
 case "$SPIN_SDK" in
@@ -27,8 +28,11 @@ case "$SPIN_SDK" in
     ;;
   *)
     # spin-sdk 4+ registers its WIT with componentize-py; it is found from the venv.
+    # An app with a `wit/` folder of its own (a trigger plugin's world) uses that.
+    wit=()
+    if [ -d wit ]; then wit=(-d wit); fi
     PATH="$venv/bin:$PATH" VIRTUAL_ENV="$venv" \
-      "$venv/bin/componentize-py" -w "${WORLD:-spin:up/http-trigger@4.1.0}" componentize app -p src -o app.wasm.tmp
+      "$venv/bin/componentize-py" "${wit[@]}" -w "${WORLD:-spin:up/http-trigger@4.1.0}" componentize app -p src -o app.wasm.tmp
     ;;
 esac
 mv app.wasm.tmp app.wasm

@@ -23,12 +23,17 @@ impl MosquittoServer {
         {
             return None;
         }
-        let (child, port) = local_server::start_on_free_port("mosquitto", "127.0.0.1", |port| {
-            let mut c = Command::new("mosquitto");
-            c.args(["-p", &port.to_string()]);
-            c
-        });
+        let (child, port) = local_server::start_on_free_port("mosquitto", "127.0.0.1", command);
         Some(Self { child, port })
+    }
+
+    /// Stops the broker and starts a new one on the same port, as a broker restart
+    /// does to its clients.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = local_server::start_on_port("mosquitto", "127.0.0.1", self.port, command)
+            .expect("mosquitto restarts on its port");
     }
 
     /// `mqtt://127.0.0.1:PORT`
@@ -73,6 +78,13 @@ impl Drop for MosquittoServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `mosquitto` on `port`.
+fn command(port: u16) -> Command {
+    let mut c = Command::new("mosquitto");
+    c.args(["-p", &port.to_string()]);
+    c
 }
 
 /// A running `mosquitto_sub -d`; killed on drop.

@@ -236,6 +236,19 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<()> {
             println!("  {channel}: {}", components.join(", "));
         }
     }
+    for mqtt in &app.mqtt {
+        println!("Subscribing to {}:", mqtt.shown);
+        println!("  {}: {}", mqtt.topic, mqtt.component);
+    }
+    if !app.cron.is_empty() {
+        println!("Scheduled (UTC):");
+        for schedule in &app.cron {
+            println!("  {}: {}", schedule.expression, schedule.component);
+        }
+    }
+    if let Some(component) = &app.command {
+        println!("Running command {component}");
+    }
     let ended = run_triggers(
         app.clone(),
         server,

@@ -1,13 +1,15 @@
-//! The MQTT trigger end to end: the real `spin-run` serving a component made from WAT
-//! (SpinKube's MQTT trigger interface) subscribed to a wildcard topic on a real
-//! `mosquitto` on a free loopback port, next to an HTTP route of the same app.
+//! The MQTT trigger end to end, against a real `mosquitto` on a free loopback port: the
+//! real `spin-run` serving a component made from WAT (SpinKube's MQTT trigger
+//! interface) subscribed to a wildcard topic next to an HTTP route of the same app,
+//! and through a broker restart; and `examples/mqtt-python`, built with componentize-py
+//! for Spin's current MQTT trigger plugin interface (`spin:mqtt-trigger@3.0.0`).
 
 mod support;
 
 use std::process::Command;
 
 use spin_kube_e2e::mqtt::MosquittoServer;
-use support::TestApp;
+use support::{Runner, TestApp, built_sample};
 use test_guests::{Probe, mqtt_listener, probe};
 
 fn publish(broker: &MosquittoServer, topic: &str, message: &str) {
@@ -21,7 +23,7 @@ fn publish(broker: &MosquittoServer, topic: &str, message: &str) {
 
 #[test]
 fn messages_on_the_topic_run_the_component_beside_http() {
-    let Some(broker) = MosquittoServer::start() else {
+    let Some(mut broker) = MosquittoServer::start() else {
         return;
     };
     let manifest = format!(
@@ -68,4 +70,42 @@ source = "web.wasm"
     assert!(log.contains("mqtt message: open"), "{log}");
     assert!(!log.contains("not for us"), "{log}");
     assert_eq!(run.get("/").status, 200);
+
+    // The broker restarts: the trigger reconnects and subscribes again.
+    broker.restart();
+    let log = run.wait_for_log_count("MQTT trigger subscribed", 2);
+    assert!(log.contains("MQTT trigger connection lost"), "{log}");
+    publish(&broker, "sensors/after", "back again");
+    let log = run.wait_for_log("mqtt message: back again");
+    assert!(log.contains("mqtt message: back again"), "{log}");
+}
+
+#[test]
+fn the_current_plugins_async_handler_gets_the_message_and_its_topic() {
+    let Some(app) = built_sample(
+        "mqtt-python",
+        "../build-python.sh 5.0.0 0.25.1 spin:mqtt-trigger/spin-mqtt@3.0.0",
+    ) else {
+        return;
+    };
+    let Some(broker) = MosquittoServer::start() else {
+        return;
+    };
+    let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("mqtt-python-compiled");
+    let run = Runner::start(
+        &app,
+        &["--cache-dir", cache.to_str().unwrap()],
+        &[("SPIN_VARIABLE_MQTT_ADDRESS", &broker.address())],
+    )
+    .unwrap_or_else(|log| panic!("spin-run did not start:\n{log}"));
+    run.wait_for_log("MQTT trigger subscribed");
+    publish(&broker, "sensors/roof", "windy");
+    publish(&broker, "sensors/roof", "fail");
+    let log = run.wait_for_log("mqtt message on sensors/roof: windy");
+    assert!(log.contains("mqtt message on sensors/roof: windy"), "{log}");
+    let log = run.wait_for_log("asked to fail");
+    assert!(
+        log.contains("failed to handle an MQTT message on sensors/roof"),
+        "{log}"
+    );
 }

@@ -35,8 +35,9 @@ pub enum RuntimeError {
     NotCron { component: String, exports: String },
     #[error(
         "component `{component}` is not an MQTT component this runtime can run: it exports {exports}; \
-         the MQTT trigger runs components exporting `spin:mqtt-trigger-sdk/inbound-mqtt` \
-         (SpinKube's MQTT trigger SDK)"
+         the MQTT trigger runs components exporting `handle-message` of \
+         `spin:mqtt-trigger@3.0.0` (Spin's MQTT trigger plugin) or \
+         `spin:mqtt-trigger-sdk/inbound-mqtt` (SpinKube's MQTT trigger SDK)"
     )]
     NotMqtt { component: String, exports: String },
     #[error("trigger `{trigger}`: {problem}")]

@@ -62,7 +62,7 @@ pub struct Runner {
 impl Runner {
     /// Starts `spin-run --from DIR --listen 127.0.0.1:0` and waits for its
     /// `Serving http://ADDR` line (or, for an app without HTTP routes, its first
-    /// `Subscribing to` line; `addr` is then 0.0.0.0:0). `Err` holds the log when it
+    /// `Subscribing to` or `Scheduled` line; `addr` is then 0.0.0.0:0). `Err` holds the log when it
     /// exits instead.
     pub fn start(app: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Self, String> {
         let log_dir = tempfile::tempdir().unwrap();
@@ -110,8 +110,8 @@ impl Runner {
                     if let Some(addr) = line.strip_prefix("Serving http://") {
                         break addr.parse().unwrap();
                     }
-                    // An app without HTTP routes lists its subscriptions instead.
-                    if line.starts_with("Subscribing to ") {
+                    // An app without HTTP routes lists its other triggers instead.
+                    if line.starts_with("Subscribing to ") || line.starts_with("Scheduled") {
                         break SocketAddr::from(([0, 0, 0, 0], 0));
                     }
                 }

@@ -57,6 +57,16 @@ pub mod inbound_mqtt {
     });
 }
 
+/// Spin's current MQTT trigger plugin's handler (`handle-message` of
+/// `spin:mqtt-trigger@3.0.0`, a WASIp3 `async` export called inside `run_concurrent`).
+pub mod mqtt_trigger_current {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "spin:mqtt-trigger/spin-mqtt@3.0.0",
+        exports: { default: async | store },
+    });
+}
+
 /// The cron trigger's `handle-cron-event` export (`fermyon:spin-cron@2.0.0`).
 pub mod cron {
     wasmtime::component::bindgen!({

@@ -25,8 +25,10 @@ use super::wasi_http_p3::P3Handler;
 use crate::RuntimeError;
 use crate::config::RuntimeConfig;
 use crate::host::bindings::inbound_http::InboundHttpComponentPre;
+use crate::host::bindings::inbound_mqtt::InboundMqttComponentPre;
 use crate::host::bindings::inbound_redis::InboundRedisComponentPre as Spin2RedisPre;
 use crate::host::bindings::inbound_redis_current::InboundRedisComponentPre as CurrentRedisPre;
+use crate::host::bindings::mqtt_trigger_current::SpinMqttPre;
 use crate::host::state::{ComponentHost, RequestState};
 use crate::host::unsupported::stub_unsupported_imports;
 
@@ -158,7 +160,8 @@ pub fn detect_cron(
     CronHandler::new(pre).map_err(|e| link_error(id, e))
 }
 
-/// Pre-instantiates a component's MQTT handler (`spin:mqtt-trigger-sdk/inbound-mqtt`).
+/// Pre-instantiates a component's MQTT handler (`handle-message` of
+/// `spin:mqtt-trigger@3.0.0`, else `spin:mqtt-trigger-sdk/inbound-mqtt`).
 pub fn detect_mqtt(
     engine: &wasmtime::Engine,
     linker: &Linker<RequestState>,
@@ -167,9 +170,11 @@ pub fn detect_mqtt(
 ) -> Result<MqttHandler, RuntimeError> {
     let id = &host.id;
     let exports = exports(engine, component);
-    if !exports
-        .iter()
-        .any(|e| e == "spin:mqtt-trigger-sdk/inbound-mqtt")
+    let current = exports.iter().any(|e| e == "handle-message");
+    if !current
+        && !exports
+            .iter()
+            .any(|e| e == "spin:mqtt-trigger-sdk/inbound-mqtt")
     {
         return Err(RuntimeError::NotMqtt {
             component: id.to_string(),
@@ -177,7 +182,12 @@ pub fn detect_mqtt(
         });
     }
     let pre = instantiate_pre(engine, linker, id, component)?;
-    MqttHandler::new(pre).map_err(|e| link_error(id, e))
+    if current {
+        SpinMqttPre::new(pre).map(MqttHandler::Current)
+    } else {
+        InboundMqttComponentPre::new(pre).map(MqttHandler::SpinKube)
+    }
+    .map_err(|e| link_error(id, e))
 }
 
 fn exports(engine: &wasmtime::Engine, component: &Component) -> Vec<String> {

@@ -2,9 +2,11 @@
 //! app's `[application.trigger.mqtt]` `address`, `username`, `password` and
 //! `keep_alive_interval`, as SpinKube's MQTT trigger plugin defines them; `{{ variable }}`
 //! templates resolved from application variables): each trigger subscribes to its
-//! topic (wildcards allowed) and every message runs the component's
-//! `spin:mqtt-trigger-sdk/inbound-mqtt` `handle-message` once, in a fresh instance
-//! with the HTTP request's isolation, memory cap and timeout.
+//! topic (wildcards allowed) and every message runs the component's handler once, in
+//! a fresh instance with the HTTP request's isolation, memory cap and timeout: the
+//! `handle-message` export of Spin's current MQTT trigger plugin
+//! (`spin:mqtt-trigger@3.0.0`, WASIp3 `async`, given the topic) or SpinKube's
+//! `spin:mqtt-trigger-sdk/inbound-mqtt`.
 //!
 //! One MQTT 3.1.1 connection per trigger (`rumqttc`), driven from the app's network
 //! (the pod's, in the shim); the broker is the app's own configuration, so it is not
@@ -27,14 +29,21 @@ use super::delivery::{Handled, deliver, run_event};
 use super::settings::TriggerSettings;
 use crate::host::bindings::inbound_mqtt::InboundMqttComponentPre;
 use crate::host::bindings::inbound_mqtt::exports::spin::mqtt_trigger_sdk::inbound_mqtt::Error as GuestError;
+use crate::host::bindings::mqtt_trigger_current::SpinMqttPre;
+use crate::host::bindings::mqtt_trigger_current::spin::mqtt_trigger::spin_mqtt_types::Metadata;
 use crate::host::state::RequestState;
 use crate::{PreparedApp, RuntimeError};
 
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 const LAST_RETRY: Duration = Duration::from_secs(30);
 
-/// The pre-instantiated `inbound-mqtt` handler of a component.
-pub type MqttHandler = InboundMqttComponentPre<RequestState>;
+/// The pre-instantiated MQTT handler of a component.
+pub enum MqttHandler {
+    /// `spin:mqtt-trigger-sdk/inbound-mqtt` (SpinKube's MQTT trigger SDK).
+    SpinKube(InboundMqttComponentPre<RequestState>),
+    /// `handle-message` of `spin:mqtt-trigger@3.0.0` (Spin's current plugin, WASIp3).
+    Current(SpinMqttPre<RequestState>),
+}
 
 /// One `[[trigger.mqtt]]` subscription.
 pub struct MqttSubscription {
@@ -292,13 +301,27 @@ async fn handle(app: &PreparedApp, index: usize, topic: &str, payload: &Vec<u8>)
         id,
         &what,
         |c| c.mqtt.as_ref(),
-        async |pre, store| {
-            let instance = pre.instantiate_async(&mut *store).await?;
-            let handled = instance
-                .spin_mqtt_trigger_sdk_inbound_mqtt()
-                .call_handle_message(&mut *store, payload)
-                .await?;
-            Ok(handled.err().map(|e: GuestError| format!("{e:?}")))
+        async |pre, store| match pre {
+            MqttHandler::SpinKube(pre) => {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                let handled = instance
+                    .spin_mqtt_trigger_sdk_inbound_mqtt()
+                    .call_handle_message(&mut *store, payload)
+                    .await?;
+                Ok(handled.err().map(|e: GuestError| format!("{e:?}")))
+            }
+            MqttHandler::Current(pre) => {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                let (payload, topic) = (payload.to_vec(), topic.to_string());
+                let handled = store
+                    .run_concurrent(async |accessor| {
+                        instance
+                            .call_handle_message(accessor, payload, Metadata { topic })
+                            .await
+                    })
+                    .await??;
+                Ok(handled.err().map(|e| format!("{e:?}")))
+            }
         },
     )
     .await
