@@ -67,6 +67,16 @@ pub mod mqtt_trigger_current {
     });
 }
 
+/// The current cron trigger plugin's `handle-cron-event` (the same package as
+/// [`cron`], but a WASIp3 `async` export called inside `run_concurrent`).
+pub mod cron_current {
+    wasmtime::component::bindgen!({
+        path: "wit-cron-async/cron.wit",
+        world: "spin-cron",
+        exports: { default: async | store },
+    });
+}
+
 /// The cron trigger's `handle-cron-event` export (`fermyon:spin-cron@2.0.0`).
 pub mod cron {
     wasmtime::component::bindgen!({

@@ -3,7 +3,8 @@
 //! six fields with seconds first, like `*/5 * * * * *`, or the classic five, plus
 //! `@hourly` and the like), the component's `handle-cron-event` runs once in a fresh
 //! instance with the HTTP request's isolation, memory cap and timeout, given the time
-//! as Unix seconds. A tick that finds no free instance waits for one; ticks that pass
+//! as Unix seconds. Both forms of the export are run: the original plugin's plain
+//! function and the current plugin's WASIp3 `async` one. A tick that finds no free instance waits for one; ticks that pass
 //! meanwhile are skipped, never queued. A failing run is logged and costs only itself.
 
 use std::sync::Arc;
@@ -18,11 +19,20 @@ use super::delivery::{Handled, deliver, run_event};
 use super::settings::TriggerSettings;
 use crate::host::bindings::cron::SpinCronPre;
 use crate::host::bindings::cron::fermyon::spin_cron::cron_types::{Error as CronError, Metadata};
+use crate::host::bindings::cron_current::SpinCronPre as CurrentCronPre;
+use crate::host::bindings::cron_current::fermyon::spin_cron::cron_types::{
+    Error as CurrentError, Metadata as CurrentMetadata,
+};
 use crate::host::state::RequestState;
 use crate::{PreparedApp, RuntimeError};
 
 /// The pre-instantiated `handle-cron-event` of a component.
-pub type CronHandler = SpinCronPre<RequestState>;
+pub enum CronHandler {
+    /// A plain export (the original cron trigger plugin).
+    Sync(SpinCronPre<RequestState>),
+    /// A WASIp3 `async` export (Spin's current cron trigger plugin).
+    Current(CurrentCronPre<RequestState>),
+}
 
 /// One `[[trigger.cron]]` entry.
 #[derive(Debug)]
@@ -101,12 +111,24 @@ async fn handle(app: &PreparedApp, index: usize, timestamp: u64) -> Handled {
         id,
         "a cron event",
         |c| c.cron.as_ref(),
-        async |pre, store| {
-            let instance = pre.instantiate_async(&mut *store).await?;
-            let handled = instance
-                .call_handle_cron_event(&mut *store, Metadata { timestamp })
-                .await?;
-            Ok(handled.err().map(|CronError::Other(message)| message))
+        async |pre, store| match pre {
+            CronHandler::Sync(pre) => {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                let handled = instance
+                    .call_handle_cron_event(&mut *store, Metadata { timestamp })
+                    .await?;
+                Ok(handled.err().map(|CronError::Other(message)| message))
+            }
+            CronHandler::Current(pre) => {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                let metadata = CurrentMetadata { timestamp };
+                let handled = store
+                    .run_concurrent(async |accessor| {
+                        instance.call_handle_cron_event(accessor, metadata).await
+                    })
+                    .await??;
+                Ok(handled.err().map(|CurrentError::Other(message)| message))
+            }
         },
     )
     .await

@@ -24,6 +24,8 @@ use super::redis::RedisHandler;
 use super::wasi_http_p3::P3Handler;
 use crate::RuntimeError;
 use crate::config::RuntimeConfig;
+use crate::host::bindings::cron::SpinCronPre as SyncCronPre;
+use crate::host::bindings::cron_current::SpinCronPre as CurrentCronPre;
 use crate::host::bindings::inbound_http::InboundHttpComponentPre;
 use crate::host::bindings::inbound_mqtt::InboundMqttComponentPre;
 use crate::host::bindings::inbound_redis::InboundRedisComponentPre as Spin2RedisPre;
@@ -31,6 +33,7 @@ use crate::host::bindings::inbound_redis_current::InboundRedisComponentPre as Cu
 use crate::host::bindings::mqtt_trigger_current::SpinMqttPre;
 use crate::host::state::{ComponentHost, RequestState};
 use crate::host::unsupported::stub_unsupported_imports;
+use wasmtime::component::types::ComponentItem;
 
 /// The body of every request the trigger passes on: the client's, size-bounded.
 pub type RequestBody = BoundedBody<Incoming>;
@@ -150,14 +153,26 @@ pub fn detect_cron(
 ) -> Result<CronHandler, RuntimeError> {
     let id = &host.id;
     let exports = exports(engine, component);
-    if !exports.iter().any(|e| e == "handle-cron-event") {
-        return Err(RuntimeError::NotCron {
-            component: id.to_string(),
-            exports: listing(&exports),
-        });
-    }
+    let is_async = match component
+        .component_type()
+        .get_export(engine, "handle-cron-event")
+        .map(|export| export.ty)
+    {
+        Some(ComponentItem::ComponentFunc(func)) => func.async_(),
+        _ => {
+            return Err(RuntimeError::NotCron {
+                component: id.to_string(),
+                exports: listing(&exports),
+            });
+        }
+    };
     let pre = instantiate_pre(engine, linker, id, component)?;
-    CronHandler::new(pre).map_err(|e| link_error(id, e))
+    if is_async {
+        CurrentCronPre::new(pre).map(CronHandler::Current)
+    } else {
+        SyncCronPre::new(pre).map(CronHandler::Sync)
+    }
+    .map_err(|e| link_error(id, e))
 }
 
 /// Pre-instantiates a component's MQTT handler (`handle-message` of
