@@ -16,6 +16,7 @@ use redis::{ConnectionInfo, IntoConnectionInfo};
 
 use crate::host::bindings::spin::fermyon::spin2_0_0::key_value::Error;
 use crate::host::key_value::KeyValueDb;
+use crate::host::outbound::shown_address;
 use crate::host::redis_client;
 use crate::network::Network;
 
@@ -57,7 +58,7 @@ impl RedisKeyValue {
         let (host, port) = redis_client::tcp_address(&info)
             .ok_or("`url` must name a TCP address (redis://HOST:PORT)")?;
         Ok(Self {
-            shown: redis_client::shown(&host, port),
+            shown: shown_address("redis", &host, port),
             info,
             host,
             port,

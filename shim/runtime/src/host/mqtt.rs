@@ -20,7 +20,7 @@ use wasmtime::component::{Accessor, HasSelf, Resource};
 
 use crate::host::bindings::current::spin::mqtt::mqtt as v3;
 use crate::host::bindings::spin::fermyon::spin2_0_0::mqtt::{self as v2, Error, Qos};
-use crate::host::outbound::OutboundPolicy;
+use crate::host::outbound::{OutboundPolicy, shown_address};
 use crate::host::state::RequestState;
 use crate::network::Network;
 
@@ -67,13 +67,8 @@ async fn connect(
     }
     let host = url.host_str().ok_or(Error::InvalidAddress)?.to_string();
     let port = url.port().unwrap_or(1883);
-    let shown = if host.contains(':') && !host.starts_with('[') {
-        format!("mqtt://[{host}]:{port}")
-    } else {
-        format!("mqtt://{host}:{port}")
-    };
-    let uri: http::Uri = shown.parse().map_err(|_| Error::InvalidAddress)?;
-    if !policy.allows(&uri) {
+    let shown = shown_address("mqtt", &host, port);
+    if !policy.allows_address(&shown).ok_or(Error::InvalidAddress)? {
         return Err(Error::ConnectionFailed(format!(
             "address {shown} is not permitted"
         )));

@@ -24,7 +24,7 @@ use tokio::sync::Mutex;
 use crate::host::bindings::current::spin::mysql::mysql::{
     Column, DbDataType, DbValue, Error, ParameterValue,
 };
-use crate::host::outbound::OutboundPolicy;
+use crate::host::outbound::{OutboundPolicy, shown_address};
 use crate::network::Network;
 
 /// Longest a connect (resolve, TCP, handshake and authentication) may take.
@@ -46,15 +46,11 @@ pub async fn connect(address: &str, policy: &OutboundPolicy) -> Result<MysqlConn
     let opts = Opts::from_url(address)
         .map_err(|e| Error::ConnectionFailed(format!("invalid MySQL address: {e}")))?;
     let (host, port) = (opts.ip_or_hostname().to_string(), opts.tcp_port());
-    let shown = if host.contains(':') {
-        format!("mysql://[{host}]:{port}")
-    } else {
-        format!("mysql://{host}:{port}")
-    };
-    let uri: http::Uri = shown
-        .parse()
-        .map_err(|_| Error::ConnectionFailed(format!("invalid MySQL host {host:?}")))?;
-    if !policy.allows(&uri) {
+    let shown = shown_address("mysql", &host, port);
+    let allowed = policy
+        .allows_address(&shown)
+        .ok_or_else(|| Error::ConnectionFailed(format!("invalid MySQL host {host:?}")))?;
+    if !allowed {
         return Err(Error::ConnectionFailed(format!(
             "address {shown} is not permitted"
         )));

@@ -63,6 +63,14 @@ impl OutboundPolicy {
     }
 
     /// Whether the URI may be requested; a refusal is logged with the entry to add.
+    /// Checks a connection to `shown` (a [`shown_address`]) against the allow-list:
+    /// `None` when it is not an address at all, else whether it is allowed (a refusal
+    /// is logged with the entry to add).
+    pub fn allows_address(&self, shown: &str) -> Option<bool> {
+        let uri: http::Uri = shown.parse().ok()?;
+        Some(self.allows(&uri))
+    }
+
     pub fn allows(&self, uri: &http::Uri) -> bool {
         let scheme = uri.scheme_str().unwrap_or("https");
         let host = uri.host().unwrap_or_default();
@@ -81,6 +89,16 @@ impl OutboundPolicy {
             self.component
         );
         false
+    }
+}
+
+/// `scheme://host:port` as allow-list checks and messages show a connection's address:
+/// an IPv6 host bracketed, never credentials.
+pub fn shown_address(scheme: &str, host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("{scheme}://[{host}]:{port}")
+    } else {
+        format!("{scheme}://{host}:{port}")
     }
 }
 

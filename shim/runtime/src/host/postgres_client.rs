@@ -27,7 +27,7 @@ use tokio_postgres::{Client, NoTls};
 use crate::host::bindings::current::spin::postgres4_2_0::postgres::{
     Column, DbError, DbValue, Error, ParameterValue, QueryError,
 };
-use crate::host::outbound::OutboundPolicy;
+use crate::host::outbound::{OutboundPolicy, shown_address};
 use crate::host::postgres_types;
 use crate::host::read_budget::ReadBudget;
 
@@ -53,15 +53,11 @@ pub async fn connect(address: &str, policy: &OutboundPolicy) -> Result<Client, E
         }
     };
     let port = config.get_ports().first().copied().unwrap_or(5432);
-    let shown = if host.contains(':') {
-        format!("postgres://[{host}]:{port}")
-    } else {
-        format!("postgres://{host}:{port}")
-    };
-    let uri: http::Uri = shown
-        .parse()
-        .map_err(|_| Error::ConnectionFailed(format!("invalid PostgreSQL host {host:?}")))?;
-    if !policy.allows(&uri) {
+    let shown = shown_address("postgres", &host, port);
+    let allowed = policy
+        .allows_address(&shown)
+        .ok_or_else(|| Error::ConnectionFailed(format!("invalid PostgreSQL host {host:?}")))?;
+    if !allowed {
         return Err(Error::ConnectionFailed(format!(
             "address {shown} is not permitted"
         )));

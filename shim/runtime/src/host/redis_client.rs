@@ -14,7 +14,7 @@ use redis::aio::MultiplexedConnection;
 use redis::{ConnectionAddr, IntoConnectionInfo, Value};
 
 use crate::host::bindings::spin::fermyon::spin2_0_0::redis::{Error, RedisParameter, RedisResult};
-use crate::host::outbound::OutboundPolicy;
+use crate::host::outbound::{OutboundPolicy, shown_address};
 use crate::host::read_budget::ReadBudget;
 use crate::network::Network;
 
@@ -37,14 +37,9 @@ pub async fn connect(
         }
     };
     // Only the scheme, host and port reach the check and the log (never a password).
-    let shown = if host.contains(':') {
-        format!("redis://[{host}]:{port}")
-    } else {
-        format!("redis://{host}:{port}")
-    };
-    let uri: http::Uri = shown.parse().map_err(|_| Error::InvalidAddress)?;
+    let shown = shown_address("redis", &host, port);
     // Denied as Spin denies it (`invalid-address`); the log names the entry to add.
-    if !policy.allows(&uri) {
+    if policy.allows_address(&shown) != Some(true) {
         return Err(Error::InvalidAddress);
     }
     open(
@@ -98,15 +93,6 @@ pub async fn open(
             "cannot connect to {shown}: no answer within {} s",
             CONNECT_TIMEOUT.as_secs()
         ))),
-    }
-}
-
-/// Only the scheme, host and port: what checks and messages show (never a password).
-pub fn shown(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("redis://[{host}]:{port}")
-    } else {
-        format!("redis://{host}:{port}")
     }
 }
 

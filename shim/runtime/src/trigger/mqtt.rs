@@ -31,6 +31,7 @@ use crate::host::bindings::inbound_mqtt::InboundMqttComponentPre;
 use crate::host::bindings::inbound_mqtt::exports::spin::mqtt_trigger_sdk::inbound_mqtt::Error as GuestError;
 use crate::host::bindings::mqtt_trigger_current::SpinMqttPre;
 use crate::host::bindings::mqtt_trigger_current::spin::mqtt_trigger::spin_mqtt_types::Metadata;
+use crate::host::outbound::shown_address;
 use crate::host::state::RequestState;
 use crate::{PreparedApp, RuntimeError};
 
@@ -138,11 +139,7 @@ pub fn mqtt_subscriptions(
             component: component.to_string(),
             topic,
             qos,
-            shown: if host.contains(':') {
-                format!("mqtt://[{host}]:{port}")
-            } else {
-                format!("mqtt://{host}:{port}")
-            },
+            shown: shown_address("mqtt", &host, port),
             host,
             port,
             username: setting("username")?,

@@ -30,7 +30,8 @@ use super::settings::TriggerSettings;
 use crate::host::bindings::inbound_redis::InboundRedisComponentPre as Spin2Pre;
 use crate::host::bindings::inbound_redis::exports::fermyon::spin::inbound_redis::Error as Spin2Error;
 use crate::host::bindings::inbound_redis_current::InboundRedisComponentPre as CurrentPre;
-use crate::host::redis_client::{shown, tcp_address};
+use crate::host::outbound::shown_address;
+use crate::host::redis_client::tcp_address;
 use crate::host::state::RequestState;
 use crate::{PreparedApp, RuntimeError};
 
@@ -137,7 +138,7 @@ impl RedisServer {
         })?;
         let settings = info.redis_settings();
         Ok(Self {
-            shown: shown(&host, port),
+            shown: shown_address("redis", &host, port),
             user: settings.username().map(str::to_string),
             password: settings.password().map(str::to_string),
             host,
