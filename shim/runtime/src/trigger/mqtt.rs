@@ -323,3 +323,81 @@ async fn handle(app: &PreparedApp, index: usize, topic: &str, payload: &Vec<u8>)
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(config: serde_json::Value, app_trigger: serde_json::Value) -> LockedApp {
+        serde_json::from_value(serde_json::json!({
+            "spin_lock_version": 1,
+            "metadata": { "name": "m", "triggers": { "mqtt": app_trigger } },
+            "triggers": [{ "id": "t", "trigger_type": "mqtt", "trigger_config": config }],
+            "components": [
+                { "id": "c", "source": { "content_type": "application/wasm", "content": {} } }
+            ]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn settings_take_templates_and_defaults() {
+        let app = app(
+            serde_json::json!({ "component": "c", "topic": "{{ room }}/#", "qos": "2" }),
+            serde_json::json!({ "address": "mqtt://{{ host }}", "username": "u", "password": "secret" }),
+        );
+        let values = BTreeMap::from([
+            ("room".to_string(), "kitchen".to_string()),
+            ("host".to_string(), "broker.test".to_string()),
+        ]);
+        let subs = mqtt_subscriptions(&app, &values).unwrap();
+        assert_eq!(subs[0].topic, "kitchen/#");
+        assert_eq!(subs[0].qos, QoS::ExactlyOnce);
+        assert_eq!(subs[0].shown, "mqtt://broker.test:1883");
+        assert_eq!(subs[0].keep_alive, Duration::from_secs(30));
+        assert!(!format!("{subs:?}").contains("secret"));
+    }
+
+    #[test]
+    fn bad_settings_name_the_trigger_and_the_fix() {
+        let ok_app = serde_json::json!({ "address": "mqtt://h" });
+        for (config, app_trigger, expected) in [
+            (
+                serde_json::json!({ "component": "c", "topic": "t", "qos": "3" }),
+                ok_app.clone(),
+                "`qos` must be \"0\", \"1\" or \"2\"",
+            ),
+            (
+                serde_json::json!({ "component": "c" }),
+                ok_app.clone(),
+                "has no `topic`",
+            ),
+            (
+                serde_json::json!({ "component": "c", "topic": "t" }),
+                serde_json::json!({}),
+                "no `[application.trigger.mqtt] address`",
+            ),
+            (
+                serde_json::json!({ "component": "c", "topic": "t" }),
+                serde_json::json!({ "address": "mqtts://h" }),
+                "only mqtt://host[:port] is served",
+            ),
+            (
+                serde_json::json!({ "component": "c", "topic": "t" }),
+                serde_json::json!({ "address": "mqtt://h", "keep_alive_interval": "soon" }),
+                "`keep_alive_interval` \"soon\"",
+            ),
+            (
+                serde_json::json!({ "component": "c", "topic": "t", "retain": true }),
+                ok_app.clone(),
+                "unknown MQTT trigger setting `retain`",
+            ),
+        ] {
+            let err = mqtt_subscriptions(&app(config, app_trigger), &BTreeMap::new())
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("trigger `t`: "), "{err}");
+            assert!(err.contains(expected), "{err}");
+        }
+    }
+}
