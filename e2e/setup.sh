@@ -15,6 +15,8 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 # Servers the data-service tests start on free loopback ports.
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+# Node.js and npm for the JavaScript example (its build tools come from the npm registry).
+command -v npm >/dev/null || need_apt+=(npm)
 command -v mosquitto >/dev/null || need_apt+=(mosquitto)
 command -v mosquitto_sub >/dev/null || need_apt+=(mosquitto-clients)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_apt+=(postgresql)

@@ -6,6 +6,7 @@ source e2e/env.sh
 bash e2e/setup.sh
 # containerd 1.7, runc, CNI plugins, protoc for the shim's end-to-end tests (root).
 bash e2e/setup-containerd.sh
+(cd examples/hello-js && ../build-js.sh)
 (cd examples/hello-python && ../build-python.sh)
 (cd examples/hello-python-sdk5 && ../build-python.sh 5.0.0 0.25.1)
 (cd examples/data-python && ../build-python.sh)

@@ -232,6 +232,7 @@ impl PreparedApp {
                     .collect()
             });
         let components = compiled.into_iter().collect::<Result<HashMap<_, _>, _>>()?;
+        crate::heap::release_freed_memory();
         tracing::info!(app = %name, components = components.len(), pooling = engine.pooling, elapsed_ms = started.elapsed().as_millis() as u64, "app prepared");
         Ok(Self {
             name,

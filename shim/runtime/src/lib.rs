@@ -14,6 +14,7 @@ pub mod content;
 pub mod engine;
 mod error;
 mod files;
+mod heap;
 pub mod host;
 pub mod log_queue;
 pub mod network;
