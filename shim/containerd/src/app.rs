@@ -99,7 +99,7 @@ pub fn prepare(
     spec: &BundleSpec,
     work_dir: &Path,
     locked: LockedApp,
-    content: &dyn ContentResolver,
+    content: Arc<dyn ContentResolver>,
 ) -> Result<PreparedApp, AppError> {
     let config = runtime_config(id, spec, work_dir)?;
     PreparedApp::prepare(locked, config, content).map_err(|source| AppError::Prepare {

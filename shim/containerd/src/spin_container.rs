@@ -163,7 +163,7 @@ impl Workload for SpinPod {
             Ok((locked, content)) => {
                 let (id, spec, dir) = (req.id.clone(), spec.clone(), work.path().to_path_buf());
                 tokio::task::spawn_blocking(move || {
-                    app::prepare(&id, &spec, &dir, locked, content.as_ref())
+                    app::prepare(&id, &spec, &dir, locked, Arc::from(content))
                 })
                 .await
                 .map_err(|e| rpc_error(Code::INTERNAL, e.to_string()))?

@@ -211,7 +211,7 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<()> {
 
     let content = source.content;
     let prepared =
-        tokio::task::spawn_blocking(move || PreparedApp::prepare(app, config, content.as_ref()))
+        tokio::task::spawn_blocking(move || PreparedApp::prepare(app, config, Arc::from(content)))
             .await
             .context("preparing the app")??;
     let app = Arc::new(prepared);

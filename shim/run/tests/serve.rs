@@ -558,5 +558,12 @@ fn components_sharing_one_wasm_compile_it_once() {
         assert_eq!(run.get(&format!("/c{i}/x")).status, 200);
     }
     let log = run.log();
-    assert_eq!(log.matches(": compiled component").count(), 1, "{log}");
+    // Once per compiler: baseline first, then optimized in the background.
+    let compiles = |tier: &str| {
+        log.lines()
+            .filter(|l| l.contains(": compiled component") && l.contains(tier))
+            .count()
+    };
+    assert_eq!(compiles("baseline"), 1, "{log}");
+    assert!(compiles("optimized") <= 1, "{log}");
 }

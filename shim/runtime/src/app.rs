@@ -5,34 +5,30 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::Value;
+use spin_app::LockedApp;
 use spin_app::locked::LockedComponent;
-use spin_app::{LockedApp, Sha256Digest};
-use wasmtime::component::{Component, Linker};
 
 use crate::RuntimeError;
-use crate::compile_cache::{CompileCache, CompileOutcome};
+use crate::code::{AppCode, CodeSources, LiveCode};
+use crate::compile_cache::CompileOutcome;
 use crate::config::DatabaseLocation;
 use crate::config::RuntimeConfig;
-use crate::content::{ContentResolver, read_verified};
-use crate::engine::{PoolLimits, SharedEngine};
-use crate::host::bindings;
+use crate::content::ContentResolver;
 use crate::host::key_value::{KeyValueAccess, KeyValueDb, KeyValueStores};
 use crate::host::key_value_backend::{KeyValueBackend, RedisKeyValue};
 use crate::host::outbound::OutboundPolicy;
 use crate::host::sqlite::{SqliteAccess, SqliteDatabases};
 use crate::host::sqlite_db::{Bounds, SqliteDb};
-use crate::host::state::{ComponentHost, RequestState};
+use crate::host::state::ComponentHost;
 use crate::host::variables::{component_variables, resolve_app_variables};
 use crate::trigger::command::{CommandHandler, command_component};
 use crate::trigger::cron::{CronHandler, CronSchedule, cron_schedules};
 use crate::trigger::delivery::message_concurrency;
-use crate::trigger::handler::{
-    HandlerKind, detect_command, detect_cron, detect_handler, detect_mqtt, detect_redis_handler,
-};
+use crate::trigger::handler::HandlerKind;
 use crate::trigger::mqtt::{MqttHandler, MqttSubscription, mqtt_subscriptions};
 use crate::trigger::redis::{RedisHandler, RedisTriggers};
 use spin_app::routes::Router;
@@ -57,14 +53,14 @@ pub struct PreparedComponent {
 /// An app ready to serve.
 pub struct PreparedApp {
     pub name: String,
-    pub engine: Arc<SharedEngine>,
     pub router: Router,
     pub redis: RedisTriggers,
     /// The component the command trigger runs once, if the app has one.
     pub command: Option<String>,
     pub cron: Vec<CronSchedule>,
     pub mqtt: Vec<MqttSubscription>,
-    pub components: HashMap<String, PreparedComponent>,
+    /// The compiled components ([`crate::code`]).
+    code: LiveCode,
     pub config: RuntimeConfig,
     /// One permit per instance alive (request in flight): `max_concurrent_instances`.
     pub instances: Arc<tokio::sync::Semaphore>,
@@ -84,12 +80,12 @@ impl std::fmt::Debug for PreparedApp {
 
 /// Which triggers run a component.
 #[derive(Clone, Copy)]
-struct Roles {
-    http: bool,
-    redis: bool,
-    command: bool,
-    cron: bool,
-    mqtt: bool,
+pub(crate) struct Roles {
+    pub http: bool,
+    pub redis: bool,
+    pub command: bool,
+    pub cron: bool,
+    pub mqtt: bool,
 }
 
 /// The HTTP trigger settings of one `[[trigger.http]]` entry.
@@ -99,10 +95,15 @@ struct HttpTriggerConfig {
 }
 
 impl PreparedApp {
+    /// The code new requests run: baseline until optimized code replaces it.
+    pub fn code(&self) -> Arc<AppCode> {
+        self.code.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     pub fn prepare(
         mut app: LockedApp,
         config: RuntimeConfig,
-        content: &dyn ContentResolver,
+        content: Arc<dyn ContentResolver>,
     ) -> Result<Self, RuntimeError> {
         let started = Instant::now();
         retain_components(&mut app, &config.components_to_retain)?;
@@ -157,92 +158,39 @@ impl PreparedApp {
         let kv_stores = Arc::new(open_key_value(&app, &config)?);
         let databases = Arc::new(open_sqlite(&app, &config)?);
 
-        let mut hosts = Vec::new();
+        let mut components = Vec::new();
         for component in &app.components {
             let roles = roles(&component.id);
             if !(roles.http || roles.redis || roles.command || roles.cron || roles.mqtt) {
                 continue;
             }
-            hosts.push((
+            let host = component_host(
                 component,
-                roles,
-                component_host(
-                    component,
-                    &app_values,
-                    &kv_stores,
-                    &databases,
-                    &config,
-                    content,
-                )?,
-            ));
+                &app_values,
+                &kv_stores,
+                &databases,
+                &config,
+                content.as_ref(),
+            )?;
+            components.push((component.clone(), roles, Arc::new(host)));
         }
-
-        let engine = Arc::new(SharedEngine::new(PoolLimits {
-            instances: config.max_concurrent_instances,
-            max_memory: config.max_instance_memory,
-        })?);
-        let linker = base_linker(engine.engine())?;
-        let cache = config
-            .compile_cache_dir
-            .clone()
-            .map(|dir| CompileCache::new(dir, engine.engine()));
-
-        // Components compile on at most one thread per core (Wasmtime also
-        // parallelises inside each one), whatever number of components the app lists;
-        // components that share one Wasm compile it once.
-        let workers = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .min(hosts.len().max(1));
-        let queue = Mutex::new(hosts);
-        let shared = SharedCompiles::default();
-        let compiler = Compiler {
-            engine: engine.engine(),
-            linker: &linker,
+        let code = crate::code::build(CodeSources {
+            components,
             content,
-            cache: cache.as_ref(),
-            shared: &shared,
-            config: &config,
-        };
-        let compiled: Vec<Result<(String, PreparedComponent), RuntimeError>> =
-            std::thread::scope(|scope| {
-                let workers: Vec<_> = (0..workers)
-                    .map(|_| {
-                        let (compiler, queue) = (&compiler, &queue);
-                        scope.spawn(move || {
-                            let mut done = Vec::new();
-                            loop {
-                                let job = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
-                                let Some((component, roles, host)) = job else {
-                                    return done;
-                                };
-                                done.push(compiler.prepare(component, roles, host));
-                            }
-                        })
-                    })
-                    .collect();
-                workers
-                    .into_iter()
-                    .flat_map(|worker| {
-                        worker.join().unwrap_or_else(|_| {
-                            vec![Err(RuntimeError::Engine(
-                                "a compile thread panicked".into(),
-                            ))]
-                        })
-                    })
-                    .collect()
-            });
-        let components = compiled.into_iter().collect::<Result<HashMap<_, _>, _>>()?;
-        crate::heap::release_freed_memory();
-        tracing::info!(app = %name, components = components.len(), pooling = engine.pooling, elapsed_ms = started.elapsed().as_millis() as u64, "app prepared");
+            config: config.clone(),
+        })?;
+        {
+            let current = code.read().unwrap_or_else(|p| p.into_inner());
+            tracing::info!(app = %name, components = current.components.len(), pooling = current.engine.pooling, tier = current.engine.tier.name(), elapsed_ms = started.elapsed().as_millis() as u64, "app prepared");
+        }
         Ok(Self {
             name,
-            engine,
             router,
             redis,
             command,
             cron,
             mqtt,
-            components,
+            code,
             instances: Arc::new(tokio::sync::Semaphore::new(
                 config.max_concurrent_instances as usize,
             )),
@@ -507,204 +455,6 @@ fn component_host(
         max_memory: config.max_instance_memory,
         max_log_line: config.limits.max_log_line,
     })
-}
-
-/// The host functions every component may import.
-fn base_linker(engine: &wasmtime::Engine) -> Result<Linker<RequestState>, RuntimeError> {
-    let link = |e: wasmtime::Error| RuntimeError::Engine(format!("{e:#}"));
-    let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link)?;
-    wasmtime_wasi::p3::add_to_linker(&mut linker).map_err(link)?;
-    wasmtime_wasi_http::p3::add_to_linker(&mut linker).map_err(link)?;
-    bindings::spin::SpinHost::add_to_linker::<_, wasmtime::component::HasSelf<RequestState>>(
-        &mut linker,
-        |s| s,
-    )
-    .map_err(link)?;
-    bindings::current::SpinHostCurrent::add_to_linker::<
-        _,
-        wasmtime::component::HasSelf<RequestState>,
-    >(&mut linker, |s| s)
-    .map_err(link)?;
-    bindings::inbound_http::fermyon::spin::http::add_to_linker::<
-        _,
-        wasmtime::component::HasSelf<RequestState>,
-    >(&mut linker, |s| s)
-    .map_err(link)?;
-    Ok(linker)
-}
-
-/// Compiled components by Wasm digest, shared by the components of one app: the first
-/// component to need a digest compiles it while the others wait, so a Wasm file used by
-/// many components is compiled once. A failure is kept as its message.
-type SharedCompiles = Mutex<HashMap<Sha256Digest, Arc<OnceLock<Result<Component, String>>>>>;
-
-/// What the compile workers of one app share.
-struct Compiler<'a> {
-    engine: &'a wasmtime::Engine,
-    linker: &'a Linker<RequestState>,
-    content: &'a dyn ContentResolver,
-    cache: Option<&'a CompileCache>,
-    shared: &'a SharedCompiles,
-    config: &'a RuntimeConfig,
-}
-
-impl Compiler<'_> {
-    /// Compiles (or loads) one component and pre-instantiates its handlers.
-    fn prepare(
-        &self,
-        component: &LockedComponent,
-        roles: Roles,
-        host: ComponentHost,
-    ) -> Result<(String, PreparedComponent), RuntimeError> {
-        let (engine, content) = (self.engine, self.content);
-        let (compiled, outcome) = compile(engine, component, content, self.cache, self.shared)?;
-        let host = Arc::new(host);
-        let http = roles
-            .http
-            .then(|| detect_handler(engine, self.linker, &host, &compiled, self.config))
-            .transpose()?;
-        let redis = roles
-            .redis
-            .then(|| detect_redis_handler(engine, self.linker, &host, &compiled))
-            .transpose()?;
-        let command = roles
-            .command
-            .then(|| detect_command(engine, self.linker, &host, &compiled))
-            .transpose()?;
-        let cron = roles
-            .cron
-            .then(|| detect_cron(engine, self.linker, &host, &compiled))
-            .transpose()?;
-        let mqtt = roles
-            .mqtt
-            .then(|| detect_mqtt(engine, self.linker, &host, &compiled))
-            .transpose()?;
-        Ok((
-            component.id.clone(),
-            PreparedComponent {
-                host,
-                http,
-                redis,
-                command,
-                cron,
-                mqtt,
-                compile: outcome,
-            },
-        ))
-    }
-}
-
-/// Largest component Wasm accepted (componentize-py apps are about 40 MB).
-pub const MAX_COMPONENT_BYTES: u64 = 512 << 20;
-
-/// A component's Wasm: already read (to hash it), or still to be read.
-enum Wasm {
-    Read(Vec<u8>),
-    Unread(crate::content::Blob),
-}
-
-/// Compiles a component, or loads it from the cache by its digest. The resolver
-/// decides first whether the app may name this content at all; a cache entry exists
-/// only for bytes that hashed to its digest.
-fn compile(
-    engine: &wasmtime::Engine,
-    component: &LockedComponent,
-    content: &dyn ContentResolver,
-    cache: Option<&CompileCache>,
-    shared: &SharedCompiles,
-) -> Result<(Component, CompileOutcome), RuntimeError> {
-    let id = &component.id;
-    let source_err = |problem: String| RuntimeError::Source {
-        component: id.clone(),
-        problem,
-    };
-    let started = Instant::now();
-    let blob = content
-        .resolve(&component.source.content)
-        .map_err(source_err)?;
-    // The digest names the Wasm: given by the app (an artifact's layer), or computed
-    // from the bytes (a local app).
-    let expected = component.source.content.digest.clone();
-    let (digest, wasm) = match expected.clone() {
-        Some(digest) => (digest, Wasm::Unread(blob)),
-        None => {
-            let bytes = read_verified(blob, None, MAX_COMPONENT_BYTES).map_err(source_err)?;
-            (Sha256Digest::of(&bytes), Wasm::Read(bytes))
-        }
-    };
-    let cell = shared
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .entry(digest.clone())
-        .or_default()
-        .clone();
-    let mut outcome = CompileOutcome::CacheHit;
-    let mut failure = None;
-    let compiled = cell.get_or_init(|| {
-        if let Some(compiled) = cache.and_then(|c| c.load(engine, &digest)) {
-            tracing::info!(component = %id, %digest, elapsed_ms = started.elapsed().as_millis() as u64, "loaded precompiled component from cache");
-            return Ok(compiled);
-        }
-        let result = (|| {
-            let bytes = match wasm {
-                Wasm::Read(bytes) => bytes,
-                Wasm::Unread(blob) => read_verified(blob, expected.as_ref(), MAX_COMPONENT_BYTES)
-                    .map_err(source_err)?,
-            };
-            compile_bytes(engine, id, &bytes)
-        })();
-        match result {
-            Ok(compiled) => {
-                tracing::info!(component = %id, %digest, elapsed_ms = started.elapsed().as_millis() as u64, "compiled component");
-                if let Some(cache) = cache {
-                    cache.store(&digest, &compiled);
-                }
-                outcome = CompileOutcome::Compiled;
-                Ok(compiled)
-            }
-            Err(e) => {
-                let message = e.to_string();
-                failure = Some(e);
-                Err(message)
-            }
-        }
-    });
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    match compiled {
-        Ok(compiled) => Ok((compiled.clone(), outcome)),
-        Err(first) => Err(source_err(format!(
-            "its Wasm ({digest}) is shared with a component that failed: {first}"
-        ))),
-    }
-}
-
-/// Compiles a component's Wasm. One that imports WASI release candidates is compiled
-/// wrapped, so they reach the release implementation (`prerelease`); if its candidates
-/// do not match their release, it is compiled as it is.
-fn compile_bytes(
-    engine: &wasmtime::Engine,
-    id: &str,
-    bytes: &[u8],
-) -> Result<Component, RuntimeError> {
-    let compile_err = |e: wasmtime::Error| RuntimeError::Compile {
-        component: id.to_string(),
-        detail: format!("{e:#}"),
-    };
-    match crate::prerelease::wrap(bytes) {
-        Ok(Some(wrapped)) => match Component::new(engine, &wrapped) {
-            Ok(component) => return Ok(component),
-            Err(e) => {
-                tracing::warn!(component = %id, "its WASI release-candidate imports differ from the releases; calls to them will fail: {e:#}")
-            }
-        },
-        Ok(None) => {}
-        Err(e) => return Err(compile_err(e.into())),
-    }
-    Component::new(engine, bytes).map_err(compile_err)
 }
 
 /// Where this user's caches live by default: `spin-kube` under `$XDG_CACHE_HOME` or

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use spin_app::Sha256Digest;
 use wasmtime::Engine;
+
+use crate::engine::CodeTier;
 use wasmtime::component::Component;
 
 /// Where a compiled component came from, for logs and metrics.
@@ -32,9 +34,11 @@ pub struct CompileCache {
 }
 
 impl CompileCache {
-    pub fn new(dir: PathBuf, engine: &Engine) -> Self {
+    pub fn new(dir: PathBuf, engine: &Engine, tier: CodeTier) -> Self {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
+        // Baseline and optimized code of one Wasm are different entries.
+        tier.name().hash(&mut hasher);
         env!("CARGO_PKG_VERSION").hash(&mut hasher);
         // What is compiled from the Wasm (a component may be wrapped first).
         crate::prerelease::WRAPPER_VERSION.hash(&mut hasher);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy};
 
 use crate::RuntimeError;
 
@@ -42,23 +42,43 @@ pub struct PoolLimits {
     pub max_memory: usize,
 }
 
+/// Which compiler an engine uses ([`crate::code`] says when each serves).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeTier {
+    /// Winch: compiles fast, runs slower; serves until optimized code is ready.
+    Baseline,
+    /// Cranelift: what the compile cache holds and what serves for good.
+    Optimized,
+}
+
+impl CodeTier {
+    /// As logs and cache entries name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            CodeTier::Baseline => "baseline",
+            CodeTier::Optimized => "optimized",
+        }
+    }
+}
+
 /// An engine plus the thread that advances its epoch (stopped on drop).
 #[derive(Debug)]
 pub struct SharedEngine {
     engine: Engine,
     ticker_stop: Arc<AtomicBool>,
     pub pooling: bool,
+    pub tier: CodeTier,
 }
 
 impl SharedEngine {
-    pub fn new(limits: PoolLimits) -> Result<Self, RuntimeError> {
-        let (engine, pooling) = match Engine::new(&config(Some(limits))) {
+    pub fn new(limits: PoolLimits, tier: CodeTier) -> Result<Self, RuntimeError> {
+        let (engine, pooling) = match Engine::new(&config(Some(limits), tier)) {
             Ok(engine) => (engine, true),
             Err(err) => {
                 // Pooling reserves virtual memory up front; hosts that cap address space
                 // (ulimit -v) refuse it. Serving with on-demand allocation still works.
                 tracing::warn!(error = %err, "pooling allocator unavailable; allocating instances on demand");
-                let engine = Engine::new(&config(None))
+                let engine = Engine::new(&config(None, tier))
                     .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
                 (engine, false)
             }
@@ -82,6 +102,7 @@ impl SharedEngine {
             engine,
             ticker_stop,
             pooling,
+            tier,
         })
     }
 
@@ -96,8 +117,11 @@ impl Drop for SharedEngine {
     }
 }
 
-fn config(pool: Option<PoolLimits>) -> Config {
+fn config(pool: Option<PoolLimits>, tier: CodeTier) -> Config {
     let mut config = Config::new();
+    if tier == CodeTier::Baseline {
+        config.strategy(Strategy::Winch);
+    }
     config.wasm_component_model(true);
     // WASIp3 components (current Spin SDKs) use the component model's async ABI.
     config.wasm_component_model_async(true);

@@ -8,6 +8,7 @@
 //! ```
 
 pub mod app;
+pub mod code;
 mod compile_cache;
 pub mod config;
 pub mod content;

@@ -39,14 +39,15 @@ pub fn command_component(app: &LockedApp) -> Result<Option<String>, RuntimeError
 
 /// Runs the app's command once; its exit status.
 pub async fn run(app: &PreparedApp, id: &str) -> i32 {
-    let Some((host, pre)) = app
+    let code = app.code();
+    let Some((host, pre)) = code
         .components
         .get(id)
         .and_then(|c| Some((&c.host, c.command.as_ref()?)))
     else {
         return 1;
     };
-    let mut store = match new_store(app.engine.engine(), host) {
+    let mut store = match new_store(code.engine.engine(), host) {
         Ok(store) => store,
         Err(e) => {
             Failure::Trap(format!("cannot set up the instance: {e}")).log(id);

@@ -79,13 +79,14 @@ pub async fn run_event<H>(
     handler: fn(&PreparedComponent) -> Option<&H>,
     call: impl AsyncFnOnce(&H, &mut Store<RequestState>) -> wasmtime::Result<Option<String>>,
 ) -> Handled {
-    let Some(component) = app.components.get(id) else {
+    let code = app.code();
+    let Some(component) = code.components.get(id) else {
         return Handled::Done;
     };
     let Some(pre) = handler(component) else {
         return Handled::Done;
     };
-    let mut store = match new_store(app.engine.engine(), &component.host) {
+    let mut store = match new_store(code.engine.engine(), &component.host) {
         Ok(store) => store,
         Err(e) => {
             Failure::Trap(format!("cannot set up the instance: {e}")).log(id);

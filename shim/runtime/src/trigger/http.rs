@@ -207,7 +207,8 @@ async fn handle(
         tracing::debug!(%path, "no route");
         return text_response(http::StatusCode::NOT_FOUND, "Not Found\n");
     };
-    let Some((component, handler)) = app
+    let code = app.code();
+    let Some((component, handler)) = code
         .components
         .get(matched.component)
         .and_then(|c| Some((c, c.http.as_ref()?)))
@@ -231,7 +232,7 @@ async fn handle(
     set_spin_headers(&mut req, &matched, client, local);
     let req = req.map(|body| BoundedBody::new(body, limit, Bound::Request));
     let method = req.method().clone();
-    let engine = app.engine.engine();
+    let engine = code.engine.engine();
     let timeout = app.config.request_timeout;
     let response = match handler {
         HandlerKind::WasiHttpP3(handler) => handler.call(absolute_uri(req), permit).await,

@@ -1,0 +1,396 @@
+//! An app's compiled code, and which compiler produces it.
+//!
+//! Optimized code (Cranelift) is what serves, from the node's compile cache when it is
+//! there. A component this node has never compiled is first compiled with Winch, a
+//! baseline compiler that takes about a fifth of the time (a 37 MB componentize-py app:
+//! 1.1 s instead of 5 s on 2 cores), so the first request does not wait for Cranelift;
+//! Cranelift then compiles in the background, fills the cache and replaces the baseline
+//! code for the requests that follow (those in flight finish on the code they started
+//! with). A component Winch cannot compile is compiled with Cranelift before serving.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
+use std::time::Instant;
+
+use spin_app::Sha256Digest;
+use spin_app::locked::LockedComponent;
+use wasmtime::component::{Component, Linker};
+
+use crate::RuntimeError;
+use crate::app::{PreparedComponent, Roles};
+use crate::compile_cache::{CompileCache, CompileOutcome};
+use crate::config::RuntimeConfig;
+use crate::content::{ContentResolver, read_verified};
+use crate::engine::{CodeTier, PoolLimits, SharedEngine};
+use crate::host::bindings;
+use crate::host::state::{ComponentHost, RequestState};
+use crate::trigger::handler::{
+    detect_command, detect_cron, detect_handler, detect_mqtt, detect_redis_handler,
+};
+
+/// Every served component compiled for one engine.
+pub struct AppCode {
+    pub engine: Arc<SharedEngine>,
+    pub components: HashMap<String, PreparedComponent>,
+}
+
+/// The code requests run now; replaced whole when optimized code is ready.
+pub(crate) type LiveCode = Arc<RwLock<Arc<AppCode>>>;
+
+/// What compiling an app needs, owned, so the background compile can outlive
+/// `PreparedApp::prepare`.
+pub(crate) struct CodeSources {
+    pub components: Vec<(LockedComponent, Roles, Arc<ComponentHost>)>,
+    pub content: Arc<dyn ContentResolver>,
+    pub config: RuntimeConfig,
+}
+
+/// What a compile pass does with a component the cache does not hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    Compile,
+    Leave,
+}
+
+/// The app's code: optimized from the cache, or baseline now and optimized later.
+pub(crate) fn build(sources: CodeSources) -> Result<LiveCode, RuntimeError> {
+    let limits = PoolLimits {
+        instances: sources.config.max_concurrent_instances,
+        max_memory: sources.config.max_instance_memory,
+    };
+    let optimized = Arc::new(SharedEngine::new(limits, CodeTier::Optimized)?);
+    if let Some(code) = compile_app(&optimized, &sources, Missing::Leave)? {
+        return serving(Some(code));
+    }
+    let baseline = Arc::new(SharedEngine::new(limits, CodeTier::Baseline)?);
+    let code = match compile_app(&baseline, &sources, Missing::Compile) {
+        Ok(code) => code,
+        Err(RuntimeError::Compile { component, detail }) => {
+            tracing::info!(%component, "Winch cannot compile it ({detail}); compiling with Cranelift before serving");
+            drop(baseline);
+            return serving(compile_app(&optimized, &sources, Missing::Compile)?);
+        }
+        Err(e) => return Err(e),
+    };
+    let live = serving(code)?;
+    let weak = Arc::downgrade(&live);
+    std::thread::Builder::new()
+        .name("optimize".into())
+        .spawn(move || optimize(weak, &optimized, &sources))
+        .map_err(|e| RuntimeError::Engine(format!("cannot start the optimizing compile: {e}")))?;
+    Ok(live)
+}
+
+/// A pass told to compile what is missing always yields code.
+fn serving(code: Option<AppCode>) -> Result<LiveCode, RuntimeError> {
+    let code = code.ok_or_else(|| RuntimeError::Engine("a compile pass yielded no code".into()))?;
+    Ok(Arc::new(RwLock::new(Arc::new(code))))
+}
+
+/// Compiles the app with Cranelift and puts that code in place of the baseline code,
+/// unless the app stopped meanwhile.
+fn optimize(live: Weak<RwLock<Arc<AppCode>>>, engine: &Arc<SharedEngine>, sources: &CodeSources) {
+    let started = Instant::now();
+    if live.strong_count() == 0 {
+        return;
+    }
+    match compile_app(engine, sources, Missing::Compile) {
+        Ok(Some(code)) => {
+            if let Some(live) = live.upgrade() {
+                *live.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(code);
+                tracing::info!(
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "optimized code now serves"
+                );
+            }
+        }
+        Ok(None) => {}
+        // The baseline code keeps serving; the next start compiles again.
+        Err(e) => tracing::warn!("optimizing compile failed; the baseline code keeps serving: {e}"),
+    }
+    crate::heap::release_freed_memory();
+}
+
+/// Compiles (or loads) every component for `engine`; `None` when one is not cached
+/// and `missing` says to leave it.
+fn compile_app(
+    engine: &Arc<SharedEngine>,
+    sources: &CodeSources,
+    missing: Missing,
+) -> Result<Option<AppCode>, RuntimeError> {
+    let linker = base_linker(engine.engine())?;
+    let cache = sources
+        .config
+        .compile_cache_dir
+        .clone()
+        .map(|dir| CompileCache::new(dir, engine.engine(), engine.tier));
+    if cache.is_none() && missing == Missing::Leave {
+        return Ok(None);
+    }
+    // Components compile on at most one thread per core (Wasmtime also parallelises
+    // inside each one), whatever number of components the app lists; components that
+    // share one Wasm compile it once.
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(sources.components.len().max(1));
+    let queue = Mutex::new(sources.components.iter().collect::<Vec<_>>());
+    let shared = SharedCompiles::default();
+    let compiler = Compiler {
+        engine: engine.engine(),
+        tier: engine.tier,
+        linker: &linker,
+        content: sources.content.as_ref(),
+        cache: cache.as_ref(),
+        shared: &shared,
+        config: &sources.config,
+        missing,
+    };
+    let compiled: Vec<Result<Option<(String, PreparedComponent)>, RuntimeError>> =
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..workers)
+                .map(|_| {
+                    let (compiler, queue) = (&compiler, &queue);
+                    scope.spawn(move || {
+                        let mut done = Vec::new();
+                        loop {
+                            let job = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
+                            let Some((component, roles, host)) = job else {
+                                return done;
+                            };
+                            done.push(compiler.prepare(component, *roles, host));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| {
+                    worker.join().unwrap_or_else(|_| {
+                        vec![Err(RuntimeError::Engine(
+                            "a compile thread panicked".into(),
+                        ))]
+                    })
+                })
+                .collect()
+        });
+    crate::heap::release_freed_memory();
+    let components = compiled
+        .into_iter()
+        .collect::<Result<Option<HashMap<_, _>>, _>>()?;
+    Ok(components.map(|components| AppCode {
+        engine: engine.clone(),
+        components,
+    }))
+}
+
+/// The host functions every component may import.
+pub(crate) fn base_linker(engine: &wasmtime::Engine) -> Result<Linker<RequestState>, RuntimeError> {
+    let link = |e: wasmtime::Error| RuntimeError::Engine(format!("{e:#}"));
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link)?;
+    wasmtime_wasi::p3::add_to_linker(&mut linker).map_err(link)?;
+    wasmtime_wasi_http::p3::add_to_linker(&mut linker).map_err(link)?;
+    bindings::spin::SpinHost::add_to_linker::<_, wasmtime::component::HasSelf<RequestState>>(
+        &mut linker,
+        |s| s,
+    )
+    .map_err(link)?;
+    bindings::current::SpinHostCurrent::add_to_linker::<
+        _,
+        wasmtime::component::HasSelf<RequestState>,
+    >(&mut linker, |s| s)
+    .map_err(link)?;
+    bindings::inbound_http::fermyon::spin::http::add_to_linker::<
+        _,
+        wasmtime::component::HasSelf<RequestState>,
+    >(&mut linker, |s| s)
+    .map_err(link)?;
+    Ok(linker)
+}
+
+/// Compiled components by Wasm digest, shared by the components of one app: the first
+/// component to need a digest compiles it while the others wait, so a Wasm file used by
+/// many components is compiled once. A failure is kept as its message.
+type SharedCompiles =
+    Mutex<HashMap<Sha256Digest, Arc<OnceLock<Result<Option<Component>, String>>>>>;
+
+/// What the compile workers of one app share.
+struct Compiler<'a> {
+    engine: &'a wasmtime::Engine,
+    tier: CodeTier,
+    linker: &'a Linker<RequestState>,
+    content: &'a dyn ContentResolver,
+    cache: Option<&'a CompileCache>,
+    shared: &'a SharedCompiles,
+    config: &'a RuntimeConfig,
+    missing: Missing,
+}
+
+impl Compiler<'_> {
+    /// Compiles (or loads) one component and pre-instantiates its handlers; `None` when
+    /// it is not in the cache and `missing` says to leave it.
+    fn prepare(
+        &self,
+        component: &LockedComponent,
+        roles: Roles,
+        host: &Arc<ComponentHost>,
+    ) -> Result<Option<(String, PreparedComponent)>, RuntimeError> {
+        let engine = self.engine;
+        let Some((compiled, outcome)) = compile(self, component)? else {
+            return Ok(None);
+        };
+        let host = host.clone();
+        let http = roles
+            .http
+            .then(|| detect_handler(engine, self.linker, &host, &compiled, self.config))
+            .transpose()?;
+        let redis = roles
+            .redis
+            .then(|| detect_redis_handler(engine, self.linker, &host, &compiled))
+            .transpose()?;
+        let command = roles
+            .command
+            .then(|| detect_command(engine, self.linker, &host, &compiled))
+            .transpose()?;
+        let cron = roles
+            .cron
+            .then(|| detect_cron(engine, self.linker, &host, &compiled))
+            .transpose()?;
+        let mqtt = roles
+            .mqtt
+            .then(|| detect_mqtt(engine, self.linker, &host, &compiled))
+            .transpose()?;
+        Ok(Some((
+            component.id.clone(),
+            PreparedComponent {
+                host,
+                http,
+                redis,
+                command,
+                cron,
+                mqtt,
+                compile: outcome,
+            },
+        )))
+    }
+}
+
+/// Largest component Wasm accepted (componentize-py apps are about 40 MB).
+pub const MAX_COMPONENT_BYTES: u64 = 512 << 20;
+
+/// A component's Wasm: already read (to hash it), or still to be read.
+enum Wasm {
+    Read(Vec<u8>),
+    Unread(crate::content::Blob),
+}
+
+/// Compiles a component, or loads it from the cache by its digest (`None`: not cached,
+/// and the compiler was told to leave what is missing). The resolver decides first
+/// whether the app may name this content at all; a cache entry exists only for bytes
+/// that hashed to its digest.
+fn compile(
+    compiler: &Compiler<'_>,
+    component: &LockedComponent,
+) -> Result<Option<(Component, CompileOutcome)>, RuntimeError> {
+    let (engine, content, cache, shared) = (
+        compiler.engine,
+        compiler.content,
+        compiler.cache,
+        compiler.shared,
+    );
+    let tier = compiler.tier.name();
+    let id = &component.id;
+    let source_err = |problem: String| RuntimeError::Source {
+        component: id.clone(),
+        problem,
+    };
+    let started = Instant::now();
+    let blob = content
+        .resolve(&component.source.content)
+        .map_err(source_err)?;
+    // The digest names the Wasm: given by the app (an artifact's layer), or computed
+    // from the bytes (a local app).
+    let expected = component.source.content.digest.clone();
+    let (digest, wasm) = match expected.clone() {
+        Some(digest) => (digest, Wasm::Unread(blob)),
+        None => {
+            let bytes = read_verified(blob, None, MAX_COMPONENT_BYTES).map_err(source_err)?;
+            (Sha256Digest::of(&bytes), Wasm::Read(bytes))
+        }
+    };
+    let cell = shared
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(digest.clone())
+        .or_default()
+        .clone();
+    let mut outcome = CompileOutcome::CacheHit;
+    let mut failure = None;
+    let compiled = cell.get_or_init(|| {
+        if let Some(compiled) = cache.and_then(|c| c.load(engine, &digest)) {
+            tracing::info!(component = %id, %digest, tier, elapsed_ms = started.elapsed().as_millis() as u64, "loaded precompiled component from cache");
+            return Ok(Some(compiled));
+        }
+        if compiler.missing == Missing::Leave {
+            return Ok(None);
+        }
+        let result = (|| {
+            let bytes = match wasm {
+                Wasm::Read(bytes) => bytes,
+                Wasm::Unread(blob) => read_verified(blob, expected.as_ref(), MAX_COMPONENT_BYTES)
+                    .map_err(source_err)?,
+            };
+            compile_bytes(engine, id, &bytes)
+        })();
+        match result {
+            Ok(compiled) => {
+                tracing::info!(component = %id, %digest, tier, elapsed_ms = started.elapsed().as_millis() as u64, "compiled component");
+                if let Some(cache) = cache {
+                    cache.store(&digest, &compiled);
+                }
+                outcome = CompileOutcome::Compiled;
+                Ok(Some(compiled))
+            }
+            Err(e) => {
+                let message = e.to_string();
+                failure = Some(e);
+                Err(message)
+            }
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    match compiled {
+        Ok(compiled) => Ok(compiled.clone().map(|c| (c, outcome))),
+        Err(first) => Err(source_err(format!(
+            "its Wasm ({digest}) is shared with a component that failed: {first}"
+        ))),
+    }
+}
+
+/// Compiles a component's Wasm. One that imports WASI release candidates is compiled
+/// wrapped, so they reach the release implementation (`prerelease`); if its candidates
+/// do not match their release, it is compiled as it is.
+fn compile_bytes(
+    engine: &wasmtime::Engine,
+    id: &str,
+    bytes: &[u8],
+) -> Result<Component, RuntimeError> {
+    let compile_err = |e: wasmtime::Error| RuntimeError::Compile {
+        component: id.to_string(),
+        detail: format!("{e:#}"),
+    };
+    match crate::prerelease::wrap(bytes) {
+        Ok(Some(wrapped)) => match Component::new(engine, &wrapped) {
+            Ok(component) => return Ok(component),
+            Err(e) => {
+                tracing::warn!(component = %id, "its WASI release-candidate imports differ from the releases; calls to them will fail: {e:#}")
+            }
+        },
+        Ok(None) => {}
+        Err(e) => return Err(compile_err(e.into())),
+    }
+    Component::new(engine, bytes).map_err(compile_err)
+}
