@@ -2,7 +2,10 @@
 # HTTP benchmark: our runtime vs `wasmtime serve` (wasmtime-cli at the same Wasmtime
 # version, installed from crates.io into the cache on first use) vs native hyper, all
 # serving hello-world under the same bounded wrk load on 127.0.0.1; then the Python SDK
-# samples (WASI 0.2 and WASIp3, the latter also with instance reuse) on our runtime.
+# samples (WASI 0.2 and WASIp3, the latter also with instance reuse) on our runtime;
+# then the SDK-built samples (JavaScript, both Pythons) end to end: first start with an
+# empty compile cache and from it, idle RSS after each, throughput against
+# `wasmtime serve` (JavaScript) and against reference figures.
 #   ./e2e/bench-http.sh [--duration SECS] [--connections N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,10 +18,12 @@ if [ ! -x "$root/bin/wasmtime" ]; then
   cargo install --quiet --locked wasmtime-cli --version "$WASMTIME_VERSION" --root "$root"
 fi
 cargo build --release -p spin-run -p spin-kube-e2e
+(cd examples/hello-js && ../build-js.sh)
 (cd examples/hello-python && ../build-python.sh)
 (cd examples/hello-python-sdk5 && ../build-python.sh 5.0.0 0.25.1)
 exec "$CARGO_TARGET_DIR/release/bench-http" \
   --spin-run "$CARGO_TARGET_DIR/release/spin-run" \
   --wasmtime "$root/bin/wasmtime" \
   --native "$CARGO_TARGET_DIR/release/native-hello" \
-  --python-p2 examples/hello-python --python-p3 examples/hello-python-sdk5 "$@"
+  --python-p2 examples/hello-python --python-p3 examples/hello-python-sdk5 \
+  --js examples/hello-js "$@"

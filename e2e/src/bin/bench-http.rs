@@ -38,6 +38,9 @@ struct Args {
     /// The Python SDK 5 sample (WASIp3), built.
     #[arg(long)]
     python_p3: Option<PathBuf>,
+    /// The JavaScript sample (`@spinframework/build-tools`), built.
+    #[arg(long)]
+    js: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -214,7 +217,229 @@ fn main() -> anyhow::Result<()> {
             );
         }
     }
+    sdk_apps(&args, work.path())
+}
+
+/// Figures spin-run had on this 2-core machine on 2026-11-26, before instance memory
+/// was kept resident and before baseline code served first starts.
+struct Reference {
+    rps: f64,
+    p99_ms: f64,
+    /// wasmtime serve -O pooling-allocator=y in that run, where it can run the app.
+    wasmtime_rps: Option<f64>,
+    cold_start_s: f64,
+    idle_rss_cold_mib: Option<f64>,
+    idle_rss_warm_mib: Option<f64>,
+}
+
+/// An SDK-built sample app.
+struct SdkApp<'a> {
+    name: &'static str,
+    dir: &'a PathBuf,
+    /// Its Wasm, when `wasmtime serve` can run it (no Spin imports).
+    wasmtime_wasm: Option<PathBuf>,
+    reference: Reference,
+}
+
+/// Start-up of one app: time to the first 200 and RSS once idle.
+struct Started {
+    start_ms: f64,
+    idle_rss_mib: f64,
+}
+
+/// The SDK samples end to end: a first start with an empty compile cache (start→200,
+/// then idle RSS once the optimized code has replaced the baseline code), a start from
+/// the cache (start→200, idle RSS), and throughput under the same load as above, each
+/// against `wasmtime serve` where it can run the app and against the reference figures.
+fn sdk_apps(args: &Args, work: &std::path::Path) -> anyhow::Result<()> {
+    let mut apps = Vec::new();
+    if let Some(dir) = &args.js {
+        apps.push(SdkApp {
+            name: "js hello",
+            dir,
+            wasmtime_wasm: Some(dir.join("app.wasm")),
+            reference: Reference {
+                rps: 887.0,
+                p99_ms: 17.8,
+                wasmtime_rps: Some(757.0),
+                cold_start_s: 5.3,
+                idle_rss_cold_mib: Some(335.0),
+                idle_rss_warm_mib: None,
+            },
+        });
+    }
+    for (dir, name, reference) in [
+        (
+            &args.python_p2,
+            "python sdk 3.4.1",
+            Reference {
+                rps: 228.0,
+                p99_ms: 63.2,
+                wasmtime_rps: None,
+                cold_start_s: 6.6,
+                idle_rss_cold_mib: Some(359.0),
+                idle_rss_warm_mib: Some(51.0),
+            },
+        ),
+        (
+            &args.python_p3,
+            "python sdk 5",
+            Reference {
+                rps: 261.0,
+                p99_ms: 52.2,
+                wasmtime_rps: None,
+                cold_start_s: 4.6,
+                idle_rss_cold_mib: None,
+                idle_rss_warm_mib: None,
+            },
+        ),
+    ] {
+        if let Some(dir) = dir {
+            apps.push(SdkApp {
+                name,
+                dir,
+                wasmtime_wasm: None,
+                reference,
+            });
+        }
+    }
+    if apps.is_empty() {
+        return Ok(());
+    }
+    println!();
+    println!(
+        "SDK-built apps: start→200 and idle RSS with an empty compile cache (cold) and from it (warm); load as above"
+    );
+    println!(
+        "{:<18} {:<28} {:>8} {:>8} {:>8} {:>11} {:>11} {:>10} {:>10}",
+        "app",
+        "server",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "cold start",
+        "warm start",
+        "RSS cold",
+        "RSS warm"
+    );
+    let mut verdicts = Vec::new();
+    for (i, app) in apps.iter().enumerate() {
+        let cache = work.join(format!("sdk-cache-{i}"));
+        let spin = |extra: &[&str], addr: SocketAddr, log: &str| {
+            let mut c = Command::new(&args.spin_run);
+            c.arg("--from")
+                .arg(app.dir)
+                .arg("--cache-dir")
+                .arg(&cache)
+                .arg("--state-dir")
+                .arg(work.join(format!("sdk-state-{i}")))
+                .args(["--listen", &addr.to_string()])
+                .args(extra)
+                .env("RUST_LOG", log)
+                .stdout(Stdio::null());
+            c
+        };
+        let cold = start_idle(|addr| spin(&[], addr, "info"), true)?;
+        let warm = start_idle(|addr| spin(&[], addr, "info"), false)?;
+        let ours = measure("spin-run", args, |addr| spin(&[], addr, "warn"))?;
+        println!(
+            "{:<18} {:<28} {:>8.0} {:>8.2} {:>8.2} {:>9.2} s {:>9.3} s {:>6.0} MiB {:>6.0} MiB",
+            app.name,
+            "spin-run",
+            ours.rps,
+            ours.p50_ms,
+            ours.p99_ms,
+            cold.start_ms / 1000.0,
+            warm.start_ms / 1000.0,
+            cold.idle_rss_mib,
+            warm.idle_rss_mib
+        );
+        let r = &app.reference;
+        let mib = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0} MiB"));
+        println!(
+            "{:<18} {:<28} {:>8.0} {:>8} {:>8.2} {:>9.2} s {:>11} {:>10} {:>10}",
+            "",
+            "reference (2026-11-26)",
+            r.rps,
+            "",
+            r.p99_ms,
+            r.cold_start_s,
+            "",
+            mib(r.idle_rss_cold_mib),
+            mib(r.idle_rss_warm_mib)
+        );
+        let mut verdict = format!(
+            "{}: vs reference {:.2}x req/s; first start {:.2} s; idle RSS cold/warm {:.2}x",
+            app.name,
+            ours.rps / r.rps,
+            cold.start_ms / 1000.0,
+            cold.idle_rss_mib / warm.idle_rss_mib
+        );
+        if let Some(wasm) = &app.wasmtime_wasm {
+            let wt = measure("wasmtime serve -O pooling", args, |addr| {
+                let mut c = Command::new(&args.wasmtime);
+                c.args([
+                    "serve",
+                    "-O",
+                    "pooling-allocator=y",
+                    "-S",
+                    "cli=y",
+                    "--addr",
+                    &addr.to_string(),
+                ])
+                .arg(wasm);
+                c.stdout(Stdio::null()).stderr(Stdio::null());
+                c
+            })?;
+            println!(
+                "{:<18} {:<28} {:>8.0} {:>8.2} {:>8.2}",
+                "", "wasmtime serve -O pooling", wt.rps, wt.p50_ms, wt.p99_ms
+            );
+            verdict += &format!(
+                "; vs wasmtime serve -O pooling {:.2}x req/s, p99 {:.2}x",
+                ours.rps / wt.rps,
+                ours.p99_ms / wt.p99_ms
+            );
+            if let Some(before) = r.wasmtime_rps {
+                verdict += &format!(" (reference: {:.2}x)", r.rps / before);
+            }
+        }
+        verdicts.push(verdict);
+    }
+    println!();
+    for v in verdicts {
+        println!("{v}");
+    }
     Ok(())
+}
+
+/// Starts a server, times its first 200, then reads its RSS once idle: for a `cold`
+/// start, after its log says the optimized code serves (the background compile done).
+fn start_idle(cmd: impl Fn(SocketAddr) -> Command, cold: bool) -> anyhow::Result<Started> {
+    let addr = free_addr()?;
+    let mut command = cmd(addr);
+    command.stderr(Stdio::piped());
+    let (mut child, start) = start_and_wait(&mut command, addr)?;
+    let stderr = child.stderr.take().context("server stderr")?;
+    let child = Killed(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(|l| l.ok()) {
+            if line.contains("optimized code now serves") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    if cold {
+        rx.recv_timeout(Duration::from_secs(120))
+            .context("the optimized code did not replace the baseline code within 120 s")?;
+    }
+    // Idle: let the last request's instance and any compile threads settle.
+    std::thread::sleep(Duration::from_secs(2));
+    Ok(Started {
+        start_ms: start.as_secs_f64() * 1000.0,
+        idle_rss_mib: rss_mib(child.0.id())?,
+    })
 }
 
 fn print_table(results: &[Result]) {

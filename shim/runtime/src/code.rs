@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use spin_app::Sha256Digest;
 use spin_app::locked::LockedComponent;
@@ -19,6 +19,7 @@ use wasmtime::component::{Component, Linker};
 use crate::RuntimeError;
 use crate::app::{PreparedComponent, Roles};
 use crate::compile_cache::{CompileCache, CompileOutcome};
+use crate::compile_child::{self, ChildFailure};
 use crate::config::RuntimeConfig;
 use crate::content::{ContentResolver, read_verified};
 use crate::engine::{CodeTier, PoolLimits, SharedEngine};
@@ -54,6 +55,7 @@ enum Missing {
 
 /// The app's code: optimized from the cache, or baseline now and optimized later.
 pub(crate) fn build(sources: CodeSources) -> Result<LiveCode, RuntimeError> {
+    crate::heap::keep_large_buffers_out_of_the_heap();
     let limits = PoolLimits {
         instances: sources.config.max_concurrent_instances,
         max_memory: sources.config.max_instance_memory,
@@ -96,20 +98,35 @@ fn optimize(live: Weak<RwLock<Arc<AppCode>>>, engine: &Arc<SharedEngine>, source
     }
     match compile_app(engine, sources, Missing::Compile) {
         Ok(Some(code)) => {
-            if let Some(live) = live.upgrade() {
-                *live.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(code);
-                tracing::info!(
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    "optimized code now serves"
-                );
+            let Some(live) = live.upgrade() else { return };
+            let replaced = std::mem::replace(
+                &mut *live.write().unwrap_or_else(|p| p.into_inner()),
+                Arc::new(code),
+            );
+            drop(live);
+            let baseline = Arc::downgrade(&replaced);
+            drop(replaced);
+            tracing::info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "optimized code now serves"
+            );
+            // Requests in flight finish on the baseline code; once the last one has,
+            // its engine, instance pool and compile heap go back to the system.
+            let deadline = Instant::now() + BASELINE_DRAIN;
+            while baseline.strong_count() > 0 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
             }
+            crate::heap::release_freed_memory();
         }
         Ok(None) => {}
         // The baseline code keeps serving; the next start compiles again.
         Err(e) => tracing::warn!("optimizing compile failed; the baseline code keeps serving: {e}"),
     }
-    crate::heap::release_freed_memory();
 }
+
+/// How long the optimizing thread waits for requests on the baseline code to finish
+/// before returning the freed heap anyway (the longest request timeout is the user's).
+const BASELINE_DRAIN: Duration = Duration::from_secs(60);
 
 /// Compiles (or loads) every component for `engine`; `None` when one is not cached
 /// and `missing` says to leave it.
@@ -137,6 +154,7 @@ fn compile_app(
     let shared = SharedCompiles::default();
     let compiler = Compiler {
         engine: engine.engine(),
+        shared_engine: engine,
         tier: engine.tier,
         linker: &linker,
         content: sources.content.as_ref(),
@@ -218,6 +236,7 @@ type SharedCompiles =
 /// What the compile workers of one app share.
 struct Compiler<'a> {
     engine: &'a wasmtime::Engine,
+    shared_engine: &'a SharedEngine,
     tier: CodeTier,
     linker: &'a Linker<RequestState>,
     content: &'a dyn ContentResolver,
@@ -335,20 +354,24 @@ fn compile(
         if compiler.missing == Missing::Leave {
             return Ok(None);
         }
-        let result = (|| {
+        let result = (|| -> Result<(Component, &str), RuntimeError> {
             let bytes = match wasm {
                 Wasm::Read(bytes) => bytes,
                 Wasm::Unread(blob) => read_verified(blob, expected.as_ref(), MAX_COMPONENT_BYTES)
                     .map_err(source_err)?,
             };
-            compile_bytes(engine, id, &bytes)
+            if let Some(compiled) = compile_in_child(compiler, id, &digest, &bytes)? {
+                return Ok((compiled, "child process"));
+            }
+            let compiled = compile_bytes(engine, id, &bytes)?;
+            if let Some(cache) = cache {
+                cache.store(&digest, &compiled);
+            }
+            Ok((compiled, "in process"))
         })();
         match result {
-            Ok(compiled) => {
-                tracing::info!(component = %id, %digest, tier, elapsed_ms = started.elapsed().as_millis() as u64, "compiled component");
-                if let Some(cache) = cache {
-                    cache.store(&digest, &compiled);
-                }
+            Ok((compiled, place)) => {
+                tracing::info!(component = %id, %digest, tier, place, elapsed_ms = started.elapsed().as_millis() as u64, "compiled component");
                 outcome = CompileOutcome::Compiled;
                 Ok(Some(compiled))
             }
@@ -370,10 +393,41 @@ fn compile(
     }
 }
 
+/// Compiles optimized code in a child process ([`crate::compile_child`]) and stores the
+/// result in the cache; `None` means compile in-process: baseline code (a child costs
+/// it 0.1–0.3 s of the first start, and its heap is returned once the optimized code
+/// has replaced it), or a child that could not run.
+fn compile_in_child(
+    compiler: &Compiler<'_>,
+    id: &str,
+    digest: &Sha256Digest,
+    bytes: &[u8],
+) -> Result<Option<Component>, RuntimeError> {
+    if compiler.tier == CodeTier::Baseline {
+        return Ok(None);
+    }
+    match compile_child::compile(compiler.shared_engine, id, bytes) {
+        Ok((component, serialized)) => {
+            if let Some(cache) = compiler.cache {
+                cache.store_serialized(digest, &serialized);
+            }
+            Ok(Some(component))
+        }
+        Err(ChildFailure::Compile(detail)) => Err(RuntimeError::Compile {
+            component: id.to_string(),
+            detail,
+        }),
+        Err(ChildFailure::Unavailable(why)) => {
+            tracing::warn!(component = %id, "{why}; compiling in-process");
+            Ok(None)
+        }
+    }
+}
+
 /// Compiles a component's Wasm. One that imports WASI release candidates is compiled
 /// wrapped, so they reach the release implementation (`prerelease`); if its candidates
 /// do not match their release, it is compiled as it is.
-fn compile_bytes(
+pub(crate) fn compile_bytes(
     engine: &wasmtime::Engine,
     id: &str,
     bytes: &[u8],

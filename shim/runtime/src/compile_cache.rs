@@ -80,22 +80,30 @@ impl CompileCache {
     /// Writes an entry atomically (temp file, then rename); failures are only logged,
     /// since the cache is an optimisation.
     pub fn store(&self, wasm_digest: &Sha256Digest, component: &Component) {
-        let result = (|| -> std::io::Result<()> {
-            let bytes = component
-                .serialize()
-                .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
-            std::fs::create_dir_all(&self.dir)?;
-            let path = self.entry(wasm_digest);
-            let sum = checksum_path(&path);
-            let tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
-            std::fs::write(tmp.path(), &bytes)?;
-            std::fs::write(&sum, hex::encode(Sha256::digest(&bytes)))?;
-            tmp.persist(&path).map_err(|e| e.error)?;
-            Ok(())
-        })();
-        if let Err(err) = result {
+        match component.serialize() {
+            Ok(bytes) => self.store_serialized(wasm_digest, &bytes),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not serialize a compiled component for the cache")
+            }
+        }
+    }
+
+    /// The same for a component serialized already (by a compile child).
+    pub fn store_serialized(&self, wasm_digest: &Sha256Digest, bytes: &[u8]) {
+        if let Err(err) = self.write(wasm_digest, bytes) {
             tracing::warn!(dir = %self.dir.display(), error = %err, "could not write compiled component cache");
         }
+    }
+
+    fn write(&self, wasm_digest: &Sha256Digest, bytes: &[u8]) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let path = self.entry(wasm_digest);
+        let sum = checksum_path(&path);
+        let tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        std::fs::write(tmp.path(), bytes)?;
+        std::fs::write(&sum, hex::encode(Sha256::digest(bytes)))?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(())
     }
 
     fn discard(&self, path: &Path) {

@@ -68,6 +68,8 @@ pub struct SharedEngine {
     ticker_stop: Arc<AtomicBool>,
     pub pooling: bool,
     pub tier: CodeTier,
+    /// What it was built for (a compile child builds the same engine from them).
+    pub limits: PoolLimits,
 }
 
 impl SharedEngine {
@@ -103,6 +105,7 @@ impl SharedEngine {
             ticker_stop,
             pooling,
             tier,
+            limits,
         })
     }
 

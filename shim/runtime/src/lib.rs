@@ -10,6 +10,7 @@
 pub mod app;
 pub mod code;
 mod compile_cache;
+pub mod compile_child;
 pub mod config;
 pub mod content;
 pub mod engine;
