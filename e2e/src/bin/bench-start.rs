@@ -6,7 +6,12 @@
 //!   node: compile) and warm (compile cache hit);
 //! - RSS of the shim per idle pod, with `--pods` pods running;
 //! - how many idle pods fit in 2 GiB at that RSS;
-//! - `spin-run` spawn→first 200, cold (empty cache) and warm, and the ratios.
+//! - `spin-run` spawn→first 200, cold (empty cache) and warm, and the ratios;
+//! - with `--python DIR`, a Python SDK app (37 MB component) first, alone on the node:
+//!   CreateContainer and StartContainer→first 200 cold (never compiled on the node:
+//!   baseline code; the shim compiles at CreateContainer) and warm
+//!   (optimized code from the node's cache), and the shim's idle RSS after each (the
+//!   cold pod's once its optimized code serves).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -20,6 +25,9 @@ struct Args {
     /// Idle pods to run for the memory and density figures.
     #[arg(long, default_value_t = 20)]
     pods: usize,
+    /// A built Python SDK sample (spin.toml, app.wasm, static/) to measure first.
+    #[arg(long)]
+    python: Option<std::path::PathBuf>,
 }
 
 /// Resident memory of every running `containerd-shim-spin-v2`, MiB, and their count.
@@ -62,8 +70,12 @@ async fn main() {
     // Kept whole: dropping it stops containerd and the registry.
     let mut node = HelloNode::start().await;
     let image = node.image.clone();
-    let cri = &mut node.cri;
     let logs = tempfile::tempdir().unwrap();
+    let python = match &args.python {
+        Some(dir) => Some(python_pods(&mut node, dir, logs.path()).await),
+        None => None,
+    };
+    let cri = &mut node.cri;
     let mut pods = Vec::new();
     for i in 0..args.pods.max(2) {
         let name = match i {
@@ -137,9 +149,97 @@ async fn main() {
         ms(warm.create_to_200) / ms(run_warm)
     );
 
+    if let Some(py) = python {
+        println!();
+        println!("Python SDK app (spin-sdk 3.4.1, 37 MB component), one pod at a time");
+        println!(
+            "{:<42} {:>12} {:>12} {:>14}",
+            "pod", "create→200", "start→200", "idle shim RSS"
+        );
+        for (name, pod) in [
+            ("cold (never compiled on the node)", &py.cold),
+            ("warm (optimized code in the node cache)", &py.warm),
+        ] {
+            println!(
+                "{name:<42} {:>9.0} ms {:>9.0} ms {:>10.1} MiB",
+                ms(pod.create_to_200),
+                ms(pod.start_to_200),
+                pod.idle_rss
+            );
+        }
+        println!(
+            "ratios: cold/warm create→200 = {:.1}x   idle RSS cold/warm = {:.2}x",
+            ms(py.cold.create_to_200) / ms(py.warm.create_to_200),
+            py.cold.idle_rss / py.warm.idle_rss
+        );
+    }
+
     for pod in &pods {
         cri.remove_app_pod(pod, 0).await;
     }
+}
+
+/// One Python pod's figures.
+struct PythonPod {
+    create_to_200: Duration,
+    start_to_200: Duration,
+    /// The shim's RSS once idle, MiB.
+    idle_rss: f64,
+}
+
+struct PythonPods {
+    cold: PythonPod,
+    warm: PythonPod,
+}
+
+/// Pushes the Python app and runs a pod of it twice, one at a time: on a node that
+/// never compiled it, then from the node's compile cache.
+async fn python_pods(node: &mut HelloNode, dir: &Path, logs: &Path) -> PythonPods {
+    let app = tempfile::tempdir().unwrap();
+    for name in ["spin.toml", "app.wasm", "static/hello.txt"] {
+        let to = app.path().join(name);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(dir.join(name), to).unwrap();
+    }
+    let image = node.registry.push_app(app.path(), "bench-python:v1");
+    node.cri.pull(&image).await;
+    let mut figures = Vec::new();
+    for name in ["py-cold", "py-warm"] {
+        let pod = node
+            .cri
+            .start_app_pod(PodSpec {
+                name,
+                image: &image,
+                log_root: logs,
+                cgroup_parent: None,
+                memory_limit: None,
+                mounts: Vec::new(),
+            })
+            .await;
+        if name == "py-cold" {
+            let log = pod.log_dir.join("app.log");
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("optimized code now serves")
+            {
+                assert!(Instant::now() < deadline, "no optimized code within 120 s");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        // Idle: the first request's instance is back in the pool, compile threads gone.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (rss, shims) = shim_rss();
+        figures.push(PythonPod {
+            create_to_200: pod.create_to_200,
+            start_to_200: pod.start_to_200,
+            idle_rss: rss / shims.max(1) as f64,
+        });
+        node.cri.remove_app_pod(&pod, 10).await;
+    }
+    let warm = figures.pop().expect("two pods");
+    let cold = figures.pop().expect("two pods");
+    PythonPods { cold, warm }
 }
 
 fn containerd_version() -> String {
