@@ -17,7 +17,7 @@ if [ ! -x "$root/bin/wasmtime" ]; then
   echo "installing wasmtime-cli $WASMTIME_VERSION (once; this compiles Wasmtime)..." >&2
   cargo install --quiet --locked wasmtime-cli --version "$WASMTIME_VERSION" --root "$root"
 fi
-cargo build --release -p spin-run -p spin-kube-e2e
+cargo build --release --workspace --bins
 (cd examples/hello-js && ../build-js.sh)
 (cd examples/hello-python && ../build-python.sh)
 (cd examples/hello-python-sdk5 && ../build-python.sh 5.0.0 0.25.1)

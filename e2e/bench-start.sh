@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 source e2e/env.sh
 bash e2e/setup.sh
 bash e2e/setup-containerd.sh >/dev/null
-cargo build --release -p containerd-shim-spin -p spin-kube -p spin-run -p spin-kube-e2e
+cargo build --release --workspace --bins
 (cd examples/hello-python && ../build-python.sh)
 exec "$CARGO_TARGET_DIR/release/bench-start" --python examples/hello-python "$@"

@@ -179,6 +179,8 @@ impl PreparedApp {
             content,
             config: config.clone(),
         })?;
+        // What loading the app freed (manifests, layers, Wasm) goes back to the system.
+        crate::heap::release_freed_memory();
         {
             let current = code.read().unwrap_or_else(|p| p.into_inner());
             tracing::info!(app = %name, components = current.components.len(), pooling = current.engine.pooling, tier = current.engine.tier.name(), elapsed_ms = started.elapsed().as_millis() as u64, "app prepared");
