@@ -14,7 +14,6 @@ use spin_app::locked::LockedComponent;
 
 use crate::RuntimeError;
 use crate::code::{AppCode, CodeSources, LiveCode};
-use crate::compile_cache::CompileOutcome;
 use crate::config::DatabaseLocation;
 use crate::config::RuntimeConfig;
 use crate::content::ContentResolver;
@@ -46,8 +45,6 @@ pub struct PreparedComponent {
     pub cron: Option<CronHandler>,
     /// Its `inbound-mqtt` handler, when an MQTT trigger runs it.
     pub mqtt: Option<MqttHandler>,
-    /// Whether the compiled code came from the cache.
-    pub compile: CompileOutcome,
 }
 
 /// An app ready to serve.

@@ -18,7 +18,7 @@ use wasmtime::component::{Component, Linker};
 
 use crate::RuntimeError;
 use crate::app::{PreparedComponent, Roles};
-use crate::compile_cache::{CompileCache, CompileOutcome};
+use crate::compile_cache::CompileCache;
 use crate::compile_child::{self, ChildFailure};
 use crate::config::RuntimeConfig;
 use crate::content::{ContentResolver, read_verified};
@@ -153,9 +153,7 @@ fn compile_app(
     let queue = Mutex::new(sources.components.iter().collect::<Vec<_>>());
     let shared = SharedCompiles::default();
     let compiler = Compiler {
-        engine: engine.engine(),
-        shared_engine: engine,
-        tier: engine.tier,
+        engine,
         linker: &linker,
         content: sources.content.as_ref(),
         cache: cache.as_ref(),
@@ -235,9 +233,7 @@ type SharedCompiles =
 
 /// What the compile workers of one app share.
 struct Compiler<'a> {
-    engine: &'a wasmtime::Engine,
-    shared_engine: &'a SharedEngine,
-    tier: CodeTier,
+    engine: &'a SharedEngine,
     linker: &'a Linker<RequestState>,
     content: &'a dyn ContentResolver,
     cache: Option<&'a CompileCache>,
@@ -255,8 +251,8 @@ impl Compiler<'_> {
         roles: Roles,
         host: &Arc<ComponentHost>,
     ) -> Result<Option<(String, PreparedComponent)>, RuntimeError> {
-        let engine = self.engine;
-        let Some((compiled, outcome)) = compile(self, component)? else {
+        let engine = self.engine.engine();
+        let Some(compiled) = compile(self, component)? else {
             return Ok(None);
         };
         let host = host.clone();
@@ -289,7 +285,6 @@ impl Compiler<'_> {
                 command,
                 cron,
                 mqtt,
-                compile: outcome,
             },
         )))
     }
@@ -311,14 +306,14 @@ enum Wasm {
 fn compile(
     compiler: &Compiler<'_>,
     component: &LockedComponent,
-) -> Result<Option<(Component, CompileOutcome)>, RuntimeError> {
+) -> Result<Option<Component>, RuntimeError> {
     let (engine, content, cache, shared) = (
-        compiler.engine,
+        compiler.engine.engine(),
         compiler.content,
         compiler.cache,
         compiler.shared,
     );
-    let tier = compiler.tier.name();
+    let tier = compiler.engine.tier.name();
     let id = &component.id;
     let source_err = |problem: String| RuntimeError::Source {
         component: id.clone(),
@@ -344,7 +339,6 @@ fn compile(
         .entry(digest.clone())
         .or_default()
         .clone();
-    let mut outcome = CompileOutcome::CacheHit;
     let mut failure = None;
     let compiled = cell.get_or_init(|| {
         if let Some(compiled) = cache.and_then(|c| c.load(engine, &digest)) {
@@ -372,7 +366,6 @@ fn compile(
         match result {
             Ok((compiled, place)) => {
                 tracing::info!(component = %id, %digest, tier, place, elapsed_ms = started.elapsed().as_millis() as u64, "compiled component");
-                outcome = CompileOutcome::Compiled;
                 Ok(Some(compiled))
             }
             Err(e) => {
@@ -386,7 +379,7 @@ fn compile(
         return Err(e);
     }
     match compiled {
-        Ok(compiled) => Ok(compiled.clone().map(|c| (c, outcome))),
+        Ok(compiled) => Ok(compiled.clone()),
         Err(first) => Err(source_err(format!(
             "its Wasm ({digest}) is shared with a component that failed: {first}"
         ))),
@@ -403,10 +396,10 @@ fn compile_in_child(
     digest: &Sha256Digest,
     bytes: &[u8],
 ) -> Result<Option<Component>, RuntimeError> {
-    if compiler.tier == CodeTier::Baseline {
+    if compiler.engine.tier == CodeTier::Baseline {
         return Ok(None);
     }
-    match compile_child::compile(compiler.shared_engine, id, bytes) {
+    match compile_child::compile(compiler.engine, id, bytes) {
         Ok((component, serialized)) => {
             if let Some(cache) = compiler.cache {
                 cache.store_serialized(digest, &serialized);

@@ -20,13 +20,6 @@ use wasmtime::Engine;
 use crate::engine::CodeTier;
 use wasmtime::component::Component;
 
-/// Where a compiled component came from, for logs and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompileOutcome {
-    Compiled,
-    CacheHit,
-}
-
 #[derive(Debug, Clone)]
 pub struct CompileCache {
     dir: PathBuf,

@@ -25,6 +25,5 @@ pub mod runtime_config_file;
 pub mod trigger;
 
 pub use app::PreparedApp;
-pub use compile_cache::CompileOutcome;
 pub use config::RuntimeConfig;
 pub use error::RuntimeError;
