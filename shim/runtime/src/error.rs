@@ -68,6 +68,8 @@ pub enum RuntimeError {
         component: String,
         known: Vec<String>,
     },
+    #[error("cannot start the HTTP server's connection threads: {0}")]
+    ConnectionWorkers(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,

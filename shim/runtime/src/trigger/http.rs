@@ -11,12 +11,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::bounded_body::{Bound, BoundedBody};
+use super::connection_workers::ConnectionWorkers;
 use super::handler::{HandlerKind, ResponseBody, call_spin_inbound, call_wasi_http, text_response};
 use crate::config::Limits;
 use crate::{PreparedApp, RuntimeError};
@@ -31,6 +32,7 @@ pub struct HttpServer {
     app: Arc<PreparedApp>,
     listener: TcpListener,
     local_addr: SocketAddr,
+    workers: ConnectionWorkers,
 }
 
 impl HttpServer {
@@ -54,10 +56,12 @@ impl HttpServer {
                 addr: app.config.listen,
                 source,
             })?;
+        let workers = ConnectionWorkers::per_core().map_err(RuntimeError::ConnectionWorkers)?;
         Ok(Self {
             app,
             listener,
             local_addr,
+            workers,
         })
     }
 
@@ -74,6 +78,7 @@ impl HttpServer {
         let local_addr = self.local_addr;
         let limits = app.config.limits;
         let connections = Arc::new(Semaphore::new(limits.max_connections));
+        let streams = SharedRuntime(tokio::runtime::Handle::current());
         tokio::pin!(shutdown);
         loop {
             let permit = tokio::select! {
@@ -93,35 +98,23 @@ impl HttpServer {
                 () = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
-            let app = app.clone();
-            let watcher = graceful.watcher();
-            tokio::spawn(async move {
-                let _permit = permit;
-                let service = hyper::service::service_fn(move |req| {
-                    let app = app.clone();
-                    async move {
-                        Ok::<_, std::convert::Infallible>(
-                            handle(&app, req, client, local_addr).await,
-                        )
-                    }
-                });
-                let served = match detect_http2(&stream, limits.header_read_timeout).await {
-                    None => return,
-                    Some(true) => {
-                        let conn =
-                            http2_builder(&limits).serve_connection(TokioIo::new(stream), service);
-                        watcher.watch(conn).await
-                    }
-                    Some(false) => {
-                        let conn =
-                            http1_builder(&limits).serve_connection(TokioIo::new(stream), service);
-                        watcher.watch(conn).await
-                    }
-                };
-                if let Err(e) = served {
-                    tracing::debug!(%client, "connection ended: {e}");
+            let stream = match stream.into_std() {
+                Ok(stream) => stream,
+                Err(e) => {
+                    tracing::debug!(%client, "connection dropped: {e}");
+                    continue;
                 }
-            });
+            };
+            let connection = Connection {
+                app: app.clone(),
+                client,
+                local: local_addr,
+                streams: streams.clone(),
+                _permit: permit,
+            };
+            let watcher = graceful.watcher();
+            self.workers
+                .spawn(move || connection.serve(stream, watcher));
         }
         tracing::info!("shutting down: draining in-flight requests");
         if tokio::time::timeout(drain, graceful.shutdown())
@@ -139,6 +132,65 @@ impl HttpServer {
     }
 }
 
+/// One accepted connection, served on a connection worker.
+struct Connection {
+    app: Arc<PreparedApp>,
+    client: SocketAddr,
+    local: SocketAddr,
+    /// Where an HTTP/2 connection's streams run.
+    streams: SharedRuntime,
+    /// Counts the connection against `max_connections` while it is open.
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Connection {
+    async fn serve(self, stream: std::net::TcpStream, watcher: Watcher) {
+        let stream = match TcpStream::from_std(stream) {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::debug!(client = %self.client, "connection dropped: {e}");
+                return;
+            }
+        };
+        let limits = self.app.config.limits;
+        let (app, client, local) = (self.app.clone(), self.client, self.local);
+        let service = hyper::service::service_fn(move |req| {
+            let app = app.clone();
+            async move { Ok::<_, std::convert::Infallible>(handle(&app, req, client, local).await) }
+        });
+        let served = match detect_http2(&stream, limits.header_read_timeout).await {
+            None => return,
+            Some(true) => {
+                let conn = http2_builder(&limits, self.streams)
+                    .serve_connection(TokioIo::new(stream), service);
+                watcher.watch(conn).await
+            }
+            Some(false) => {
+                let conn = http1_builder(&limits).serve_connection(TokioIo::new(stream), service);
+                watcher.watch(conn).await
+            }
+        };
+        if let Err(e) = served {
+            tracing::debug!(%client, "connection ended: {e}");
+        }
+    }
+}
+
+/// The process's shared (work-stealing) runtime, as hyper's executor: the streams of
+/// one HTTP/2 connection spread over all cores instead of its worker's one.
+#[derive(Clone)]
+struct SharedRuntime(tokio::runtime::Handle);
+
+impl<F> hyper::rt::Executor<F> for SharedRuntime
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, future: F) {
+        self.0.spawn(future);
+    }
+}
+
 /// HTTP/1.1 with the head bounded in size, field count and time (the timer also closes
 /// connections idle between requests).
 fn http1_builder(limits: &Limits) -> hyper::server::conn::http1::Builder {
@@ -153,8 +205,11 @@ fn http1_builder(limits: &Limits) -> hyper::server::conn::http1::Builder {
 
 /// HTTP/2 (prior knowledge, h2c) with bounded header lists and streams, and pings so
 /// dead peers are dropped.
-fn http2_builder(limits: &Limits) -> hyper::server::conn::http2::Builder<TokioExecutor> {
-    let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+fn http2_builder(
+    limits: &Limits,
+    streams: SharedRuntime,
+) -> hyper::server::conn::http2::Builder<SharedRuntime> {
+    let mut builder = hyper::server::conn::http2::Builder::new(streams);
     builder
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))

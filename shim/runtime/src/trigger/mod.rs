@@ -4,6 +4,7 @@
 
 pub mod bounded_body;
 pub mod command;
+mod connection_workers;
 pub mod cron;
 pub mod delivery;
 pub mod handler;
