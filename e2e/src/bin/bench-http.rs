@@ -496,8 +496,13 @@ fn free_addr() -> anyhow::Result<SocketAddr> {
 }
 
 /// Spawns the server and polls until it answers 200; returns the time that took.
+/// Servers run without the shell's `RUST_BACKTRACE`/`RUST_LIB_BACKTRACE`, as deployed:
+/// with them set, every error a server makes and drops (Wasmtime makes one per request
+/// in tearing down a store) captures a backtrace, ours and `wasmtime serve`'s alike.
 fn start_and_wait(cmd: &mut Command, addr: SocketAddr) -> anyhow::Result<(Child, Duration)> {
     let started = Instant::now();
+    cmd.env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE");
     let mut child = cmd.spawn().context("spawning server")?;
     loop {
         if let Ok(200) = get_status(addr) {
