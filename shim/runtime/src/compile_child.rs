@@ -18,10 +18,12 @@
 // Loading a compiled artifact is `unsafe` in Wasmtime because the bytes are trusted to
 // be machine code Wasmtime produced. The only bytes loaded here are those the child —
 // this same executable, started by this process — wrote with `Component::serialize`;
-// Wasmtime also checks the artifact's header against the running engine.
+// Wasmtime also checks the artifact's header against the running engine. Starting the
+// child sets its parent-death signal between fork and exec.
 #![allow(unsafe_code)]
 
 use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
 use wasmtime::component::Component;
@@ -54,7 +56,8 @@ pub(crate) fn compile(
         |what: &str, e: &dyn std::fmt::Display| ChildFailure::Unavailable(format!("{what}: {e}"));
     let exe =
         std::env::current_exe().map_err(|e| unavailable("cannot find this executable", &e))?;
-    let mut child = Command::new(exe)
+    let mut command = Command::new(exe);
+    command
         .arg(COMPILE_ARG)
         .arg(component)
         .arg(engine.tier.name())
@@ -62,7 +65,20 @@ pub(crate) fn compile(
         .arg(engine.limits.max_memory.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: between fork and exec the child only calls `prctl`, which is
+    // async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            // The child ends with the thread that waits for it (the server's), so a
+            // killed server leaves no compile running on the node.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command
         .spawn()
         .map_err(|e| unavailable("cannot start a compile process", &e))?;
     // The child reads all of its input before it writes anything.
