@@ -400,11 +400,22 @@ fn compile_in_child(
         return Ok(None);
     }
     match compile_child::compile(compiler.engine, id, bytes) {
-        Ok((component, serialized)) => {
+        Ok(serialized) => {
+            // Loaded from the cache entry when there is one, mapped as a later start
+            // would load it, so this server's size does not depend on having compiled.
             if let Some(cache) = compiler.cache {
                 cache.store_serialized(digest, &serialized);
+                if let Some(component) = cache.load(compiler.engine.engine(), digest) {
+                    return Ok(Some(component));
+                }
             }
-            Ok(Some(component))
+            match compile_child::load(compiler.engine, &serialized) {
+                Ok(component) => Ok(Some(component)),
+                Err(why) => {
+                    tracing::warn!(component = %id, "{why}; compiling in-process");
+                    Ok(None)
+                }
+            }
         }
         Err(ChildFailure::Compile(detail)) => Err(RuntimeError::Compile {
             component: id.to_string(),

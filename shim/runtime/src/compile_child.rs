@@ -45,13 +45,13 @@ pub(crate) enum ChildFailure {
     Compile(String),
 }
 
-/// Compiles `wasm` for `engine` in a child process; the component and its serialized
-/// bytes (for the compile cache).
+/// Compiles `wasm` for `engine` in a child process; the serialized component, for the
+/// compile cache and [`load`].
 pub(crate) fn compile(
     engine: &SharedEngine,
     component: &str,
     wasm: &[u8],
-) -> Result<(Component, Vec<u8>), ChildFailure> {
+) -> Result<Vec<u8>, ChildFailure> {
     let unavailable =
         |what: &str, e: &dyn std::fmt::Display| ChildFailure::Unavailable(format!("{what}: {e}"));
     let exe =
@@ -101,11 +101,15 @@ pub(crate) fn compile(
             )));
         }
     }
-    // SAFETY: see the module comment: these bytes are `Component::serialize` output of
-    // the child this function started.
-    let component = unsafe { Component::deserialize(engine.engine(), &output.stdout) }
-        .map_err(|e| unavailable("the compile process's output does not load", &e))?;
-    Ok((component, output.stdout))
+    Ok(output.stdout)
+}
+
+/// Loads what [`compile`] returned.
+pub(crate) fn load(engine: &SharedEngine, serialized: &[u8]) -> Result<Component, String> {
+    // SAFETY: see the module comment: `compile` only returns the `Component::serialize`
+    // output of the child it started.
+    unsafe { Component::deserialize(engine.engine(), serialized) }
+        .map_err(|e| format!("the compile process's output does not load: {e:#}"))
 }
 
 /// In a compile child, compiles and exits; otherwise returns at once.
