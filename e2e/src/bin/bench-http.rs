@@ -445,6 +445,8 @@ fn start_idle(cmd: impl Fn(SocketAddr) -> Command, cold: bool) -> anyhow::Result
     if cold {
         rx.recv_timeout(Duration::from_secs(120))
             .context("the optimized code did not replace the baseline code within 120 s")?;
+        // As the warm start's first request did, one request runs on optimized code.
+        anyhow::ensure!(get_status(addr)? == 200, "no 200 from the optimized code");
     }
     // Idle: let the last request's instance and any compile threads settle.
     std::thread::sleep(Duration::from_secs(2));

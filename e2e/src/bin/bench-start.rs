@@ -30,27 +30,51 @@ struct Args {
     python: Option<std::path::PathBuf>,
 }
 
-/// Resident memory of every running `containerd-shim-spin-v2`, MiB, and their count.
-fn shim_rss() -> (f64, usize) {
-    let mut total_kib = 0u64;
-    let mut count = 0;
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let exe = std::fs::read_link(entry.path().join("exe")).unwrap_or_default();
-        if !exe.to_string_lossy().ends_with("containerd-shim-spin-v2") {
-            continue;
+/// Memory of the running `containerd-shim-spin-v2` processes, MiB.
+struct ShimMemory {
+    count: usize,
+    /// Resident set: every page a shim maps, shared or not.
+    rss: f64,
+    /// Proportional set: pages shared by several shims (the binary's code, compiled
+    /// code mapped from the node's compile cache) split between them, so the sum is
+    /// what the shims take from the node.
+    pss: f64,
+}
+
+impl ShimMemory {
+    fn read() -> Self {
+        let mut memory = ShimMemory {
+            count: 0,
+            rss: 0.0,
+            pss: 0.0,
+        };
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let exe = std::fs::read_link(entry.path().join("exe")).unwrap_or_default();
+            if !exe.to_string_lossy().ends_with("containerd-shim-spin-v2") {
+                continue;
+            }
+            let rollup =
+                std::fs::read_to_string(entry.path().join("smaps_rollup")).unwrap_or_default();
+            let field = |name: &str| {
+                rollup
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+                    .map(|kib| kib / 1024.0)
+            };
+            if let (Some(rss), Some(pss)) = (field("Rss:"), field("Pss:")) {
+                memory.count += 1;
+                memory.rss += rss;
+                memory.pss += pss;
+            }
         }
-        let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
-        if let Some(kib) = status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-        {
-            total_kib += kib;
-            count += 1;
-        }
+        memory
     }
-    (total_kib as f64 / 1024.0, count)
+
+    fn per_shim(&self) -> (f64, f64) {
+        let n = self.count.max(1) as f64;
+        (self.rss / n, self.pss / n)
+    }
 }
 
 /// `spin-run` spawn → first 200 on loopback.
@@ -94,8 +118,8 @@ async fn main() {
         pods.push(cri.start_app_pod(spec).await);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (rss, shims) = shim_rss();
-    let per_pod = rss / shims.max(1) as f64;
+    let idle = ShimMemory::read();
+    let (rss_per_pod, pss_per_pod) = idle.per_shim();
 
     let cache = tempfile::tempdir().unwrap();
     let run_cold = spin_run_start(node.app.path(), cache.path());
@@ -139,9 +163,11 @@ async fn main() {
     );
     println!();
     println!(
-        "idle pods: {} shims, {rss:.1} MiB RSS in all, {per_pod:.1} MiB per pod → {} idle pods in 2 GiB",
-        shims,
-        (2048.0 / per_pod).floor()
+        "idle pods: {} shims; RSS {:.1} MiB in all, {rss_per_pod:.1} MiB per pod; PSS {:.1} MiB in all, {pss_per_pod:.1} MiB per pod → {} idle pods in 2 GiB",
+        idle.count,
+        idle.rss,
+        idle.pss,
+        (2048.0 / pss_per_pod).floor()
     );
     println!(
         "ratios: cold pod create→200 / spin-run cold = {:.2}x   warm pod create→200 / spin-run warm = {:.2}x",
@@ -153,18 +179,19 @@ async fn main() {
         println!();
         println!("Python SDK app (spin-sdk 3.4.1, 37 MB component), one pod at a time");
         println!(
-            "{:<42} {:>12} {:>12} {:>14}",
-            "pod", "create→200", "start→200", "idle shim RSS"
+            "{:<42} {:>12} {:>12} {:>14} {:>14}",
+            "pod", "create→200", "start→200", "idle shim RSS", "idle shim PSS"
         );
         for (name, pod) in [
             ("cold (never compiled on the node)", &py.cold),
             ("warm (optimized code in the node cache)", &py.warm),
         ] {
             println!(
-                "{name:<42} {:>9.0} ms {:>9.0} ms {:>10.1} MiB",
+                "{name:<42} {:>9.0} ms {:>9.0} ms {:>10.1} MiB {:>10.1} MiB",
                 ms(pod.create_to_200),
                 ms(pod.start_to_200),
-                pod.idle_rss
+                pod.idle_rss,
+                pod.idle_pss
             );
         }
         println!(
@@ -183,8 +210,9 @@ async fn main() {
 struct PythonPod {
     create_to_200: Duration,
     start_to_200: Duration,
-    /// The shim's RSS once idle, MiB.
+    /// The shim's RSS and PSS once idle, MiB.
     idle_rss: f64,
+    idle_pss: f64,
 }
 
 struct PythonPods {
@@ -226,14 +254,18 @@ async fn python_pods(node: &mut HelloNode, dir: &Path, logs: &Path) -> PythonPod
                 assert!(Instant::now() < deadline, "no optimized code within 120 s");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
+            // As the warm pod's first request did, one request runs on optimized code.
+            let answered = spin_kube_e2e::probe::get(&pod.ip, 80, "/").map(|(status, _)| status);
+            assert_eq!(answered, Some(200), "the cold pod on optimized code");
         }
         // Idle: the first request's instance is back in the pool, compile threads gone.
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let (rss, shims) = shim_rss();
+        let (idle_rss, idle_pss) = ShimMemory::read().per_shim();
         figures.push(PythonPod {
             create_to_200: pod.create_to_200,
             start_to_200: pod.start_to_200,
-            idle_rss: rss / shims.max(1) as f64,
+            idle_rss,
+            idle_pss,
         });
         node.cri.remove_app_pod(&pod, 10).await;
     }
