@@ -56,6 +56,7 @@ enum Missing {
 /// The app's code: optimized from the cache, or baseline now and optimized later.
 pub(crate) fn build(sources: CodeSources) -> Result<LiveCode, RuntimeError> {
     crate::heap::keep_large_buffers_out_of_the_heap();
+    let _compiling = crate::heap::Compiling::start();
     let limits = PoolLimits {
         instances: sources.config.max_concurrent_instances,
         max_memory: sources.config.max_instance_memory,
@@ -92,6 +93,8 @@ fn serving(code: Option<AppCode>) -> Result<LiveCode, RuntimeError> {
 /// Compiles the app with Cranelift and puts that code in place of the baseline code,
 /// unless the app stopped meanwhile.
 fn optimize(live: Weak<RwLock<Arc<AppCode>>>, engine: &Arc<SharedEngine>, sources: &CodeSources) {
+    // Until the baseline code is gone too.
+    let _compiling = crate::heap::Compiling::start();
     let started = Instant::now();
     if live.strong_count() == 0 {
         return;

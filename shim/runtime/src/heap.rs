@@ -14,10 +14,52 @@
 /// Buffers of this size or more get their own mapping, returned to the kernel when freed.
 const MMAP_THRESHOLD: i32 = 4 << 20;
 
-/// Free memory at the top of the main heap is handed back only beyond this much (fixing
-/// the threshold above would otherwise leave glibc trimming at every 128 KiB, which
-/// cost the JavaScript sample 10–20% of its throughput); compiles trim explicitly.
+/// Free memory at the top of a heap is handed back only beyond this much (fixing the
+/// threshold above would otherwise leave glibc trimming at every 128 KiB, which cost the
+/// JavaScript sample 10–20% of its throughput); compiles trim explicitly.
 const TRIM_THRESHOLD: i32 = 64 << 20;
+
+/// The trim threshold while something compiles. `malloc_trim` returns the free top of
+/// the main heap only; the other threads' heaps give theirs back only as it is freed and
+/// only beyond the threshold, so with the serving threshold a server that compiled kept
+/// 17–24 MiB of free heap top resident in the compile threads' heaps for good.
+const COMPILING_TRIM_THRESHOLD: i32 = 1 << 20;
+
+/// How many compiles run now (the low threshold holds while any does).
+static COMPILING: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+
+/// While it lives, memory freed at the top of any thread's heap beyond 1 MiB goes back
+/// to the kernel, so what a compile frees, in whichever thread, does not stay resident.
+pub struct Compiling(());
+
+impl Compiling {
+    pub fn start() -> Self {
+        let mut running = COMPILING.lock().unwrap_or_else(|p| p.into_inner());
+        if *running == 0 {
+            set_trim_threshold(COMPILING_TRIM_THRESHOLD);
+        }
+        *running += 1;
+        Self(())
+    }
+}
+
+impl Drop for Compiling {
+    fn drop(&mut self) {
+        let mut running = COMPILING.lock().unwrap_or_else(|p| p.into_inner());
+        *running -= 1;
+        if *running == 0 {
+            set_trim_threshold(TRIM_THRESHOLD);
+        }
+    }
+}
+
+fn set_trim_threshold(bytes: i32) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: see the module comment.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, bytes);
+    }
+}
 
 /// Fixes the allocator's `mmap` and trim thresholds (they stop adapting). Idempotent.
 /// Measured on the samples: per-request throughput unchanged; idle size after a first
@@ -28,7 +70,9 @@ pub fn keep_large_buffers_out_of_the_heap() {
     // SAFETY: see the module comment.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD);
+    }
+    if *COMPILING.lock().unwrap_or_else(|p| p.into_inner()) == 0 {
+        set_trim_threshold(TRIM_THRESHOLD);
     }
 }
 
