@@ -55,7 +55,6 @@ enum Missing {
 
 /// The app's code: optimized from the cache, or baseline now and optimized later.
 pub(crate) fn build(sources: CodeSources) -> Result<LiveCode, RuntimeError> {
-    crate::heap::keep_large_buffers_out_of_the_heap();
     let _compiling = crate::heap::Compiling::start();
     let limits = PoolLimits {
         instances: sources.config.max_concurrent_instances,
