@@ -19,8 +19,13 @@ use clap::Parser;
 
 #[derive(Debug, Parser)]
 struct Args {
+    /// Our server as shipped (the `dist` profile).
     #[arg(long)]
     spin_run: PathBuf,
+    /// The same built with the `release` profile (what the tests run), to show what the
+    /// `dist` profile's whole-program optimization gives.
+    #[arg(long)]
+    spin_run_release: Option<PathBuf>,
     #[arg(long)]
     wasmtime: PathBuf,
     #[arg(long)]
@@ -96,6 +101,19 @@ fn main() -> anyhow::Result<()> {
         c.stdout(Stdio::null());
         c
     })?);
+    if let Some(release) = &args.spin_run_release {
+        results.push(measure("spin-run (release profile)", &args, |addr| {
+            let mut c = Command::new(release);
+            c.arg("--from")
+                .arg(&manifest)
+                .arg("--cache-dir")
+                .arg(&cache)
+                .args(["--listen", &addr.to_string()])
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null());
+            c
+        })?);
+    }
     results.push(measure("wasmtime serve", &args, |addr| {
         let mut c = Command::new(&args.wasmtime);
         c.args(["serve", "--addr", &addr.to_string()]).arg(&wasm);
@@ -197,9 +215,20 @@ fn main() -> anyhow::Result<()> {
         ours.rps / wt_pool.rps,
         ours.rps / native.rps
     );
+    if let Some(release) = results
+        .iter()
+        .find(|r| r.name == "spin-run (release profile)")
+    {
+        println!(
+            "            ours (release profile)/wasmtime-serve-pooling = {:.2}x   dist/release profile = {:.2}x",
+            release.rps / wt_pool.rps,
+            ours.rps / release.rps
+        );
+    }
     println!(
-        "p99 latency ours/wasmtime-serve = {:.2}x   ours/native = {:.2}x",
+        "p99 latency ours/wasmtime-serve = {:.2}x   ours/wasmtime-serve-pooling = {:.2}x   ours/native = {:.2}x",
         ours.p99_ms / wt.p99_ms,
+        ours.p99_ms / wt_pool.p99_ms,
         ours.p99_ms / native.p99_ms
     );
     println!(

@@ -11,7 +11,7 @@ use spin_kube_images::{IMAGES, build};
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// Where the release binaries are [default: this binary's directory].
+    /// Where the binaries are [default: this binary's directory, i.e. the same profile].
     #[arg(long, env = "SPIN_KUBE_BIN_DIR")]
     bin_dir: Option<PathBuf>,
     /// Where the tarballs go [default: <bin-dir>/images].

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use http::HeaderName;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
@@ -153,10 +154,11 @@ impl Connection {
             }
         };
         let limits = self.app.config.limits;
-        let (app, client, local) = (self.app.clone(), self.client, self.local);
+        let app = self.app.clone();
+        let peer = Arc::new(Peer::new(self.client, self.local));
         let service = hyper::service::service_fn(move |req| {
-            let app = app.clone();
-            async move { Ok::<_, std::convert::Infallible>(handle(&app, req, client, local).await) }
+            let (app, peer) = (app.clone(), peer.clone());
+            async move { Ok::<_, std::convert::Infallible>(handle(&app, req, &peer).await) }
         });
         let served = match detect_http2(&stream, limits.header_read_timeout).await {
             None => return,
@@ -171,7 +173,7 @@ impl Connection {
             }
         };
         if let Err(e) = served {
-            tracing::debug!(%client, "connection ended: {e}");
+            tracing::debug!(client = %self.client, "connection ended: {e}");
         }
     }
 }
@@ -250,8 +252,7 @@ async fn detect_http2(stream: &TcpStream, within: Duration) -> Option<bool> {
 async fn handle(
     app: &PreparedApp,
     mut req: http::Request<Incoming>,
-    client: SocketAddr,
-    local: SocketAddr,
+    peer: &Peer,
 ) -> http::Response<ResponseBody> {
     let started = Instant::now();
     let path = req.uri().path().to_string();
@@ -284,7 +285,7 @@ async fn handle(
             "Service Unavailable\n",
         );
     };
-    set_spin_headers(&mut req, &matched, client, local);
+    set_spin_headers(&mut req, &matched, peer);
     let req = req.map(|body| BoundedBody::new(body, limit, Bound::Request));
     let method = req.method().clone();
     let engine = code.engine.engine();
@@ -343,53 +344,151 @@ fn declared_length<B>(req: &http::Request<B>) -> Option<u64> {
         .ok()
 }
 
-/// The headers Spin sets on every request it passes to a component.
-fn set_spin_headers<B>(
-    req: &mut http::Request<B>,
-    m: &RouteMatch<'_>,
-    client: SocketAddr,
-    local: SocketAddr,
-) {
-    let host = req
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .unwrap_or_else(|| local.to_string());
-    let path_and_query = req
-        .uri()
-        .path_and_query()
-        .map(|pq| pq.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
-    let full_url = format!("http://{host}{path_and_query}");
-    let client = client.to_string();
-    let fixed = [
-        ("spin-full-url", full_url.as_str()),
-        ("spin-path-info", m.path_info.as_str()),
-        ("spin-matched-route", m.raw_route),
-        ("spin-raw-component-route", m.raw_route),
-        ("spin-component-route", m.component_route()),
-        ("spin-base-path", "/"),
-        ("spin-client-addr", client.as_str()),
-    ];
-    let headers = req.headers_mut();
-    if !headers.contains_key(http::header::HOST)
-        && let Ok(v) = http::HeaderValue::from_str(&host)
-    {
-        headers.insert(http::header::HOST, v);
-    }
-    for (name, value) in fixed {
-        if let Ok(value) = http::HeaderValue::from_str(value) {
-            headers.insert(http::HeaderName::from_static(name), value);
+/// A connection's ends as Spin's request headers carry them, formatted once per
+/// connection rather than per request.
+struct Peer {
+    /// `spin-client-addr`.
+    client: http::HeaderValue,
+    /// The `Host` of a request that sent none: the address the client connected to.
+    local: String,
+}
+
+impl Peer {
+    fn new(client: SocketAddr, local: SocketAddr) -> Self {
+        Self {
+            client: http::HeaderValue::try_from(client.to_string())
+                .expect("a socket address is a valid header value"),
+            local: local.to_string(),
         }
     }
+}
+
+const SPIN_FULL_URL: HeaderName = HeaderName::from_static("spin-full-url");
+const SPIN_PATH_INFO: HeaderName = HeaderName::from_static("spin-path-info");
+const SPIN_MATCHED_ROUTE: HeaderName = HeaderName::from_static("spin-matched-route");
+const SPIN_RAW_COMPONENT_ROUTE: HeaderName = HeaderName::from_static("spin-raw-component-route");
+const SPIN_COMPONENT_ROUTE: HeaderName = HeaderName::from_static("spin-component-route");
+const SPIN_BASE_PATH: HeaderName = HeaderName::from_static("spin-base-path");
+const SPIN_CLIENT_ADDR: HeaderName = HeaderName::from_static("spin-client-addr");
+
+/// The headers Spin sets on every request it passes to a component. Values that are not
+/// valid header values (a route or path with bytes a header cannot carry) are left out.
+fn set_spin_headers<B>(req: &mut http::Request<B>, m: &RouteMatch<'_>, peer: &Peer) {
+    let sent_host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let host = sent_host.unwrap_or(&peer.local);
+    let path_and_query = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let mut full_url = String::with_capacity("http://".len() + host.len() + path_and_query.len());
+    full_url.push_str("http://");
+    full_url.push_str(host);
+    full_url.push_str(path_and_query);
+    let missing_host = (!req.headers().contains_key(http::header::HOST))
+        .then(|| http::HeaderValue::from_str(&peer.local).ok())
+        .flatten();
+    let headers = req.headers_mut();
+    headers.reserve(8 + m.params.len());
+    if let Some(local) = missing_host {
+        headers.insert(http::header::HOST, local);
+    }
+    let mut set = |name: HeaderName, value: Result<http::HeaderValue, _>| {
+        if let Ok(value) = value {
+            headers.insert(name, value);
+        }
+    };
+    set(SPIN_FULL_URL, http::HeaderValue::try_from(full_url));
+    set(SPIN_PATH_INFO, http::HeaderValue::from_str(&m.path_info));
+    set(SPIN_MATCHED_ROUTE, http::HeaderValue::from_str(m.raw_route));
+    set(
+        SPIN_RAW_COMPONENT_ROUTE,
+        http::HeaderValue::from_str(m.raw_route),
+    );
+    set(
+        SPIN_COMPONENT_ROUTE,
+        http::HeaderValue::from_str(m.component_route()),
+    );
+    set(SPIN_BASE_PATH, Ok(http::HeaderValue::from_static("/")));
+    set(SPIN_CLIENT_ADDR, Ok(peer.client.clone()));
     for (name, value) in &m.params {
         let name = format!("spin-path-match-{}", name.to_ascii_lowercase());
         if let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(name.as_bytes()),
+            HeaderName::from_bytes(name.as_bytes()),
             http::HeaderValue::from_str(value),
         ) {
             headers.insert(name, value);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matched() -> RouteMatch<'static> {
+        RouteMatch {
+            component: "api",
+            raw_route: "/api/...",
+            path_info: "/users/7".into(),
+            params: vec![("Id".into(), "7".into())],
+        }
+    }
+
+    fn peer() -> Peer {
+        Peer::new(
+            "10.0.0.9:41000".parse().unwrap(),
+            "10.0.0.1:80".parse().unwrap(),
+        )
+    }
+
+    fn header<'a>(req: &'a http::Request<()>, name: &str) -> Option<&'a str> {
+        req.headers().get(name).map(|v| v.to_str().unwrap())
+    }
+
+    #[test]
+    fn spin_headers_describe_the_route_and_the_connection() {
+        let mut req = http::Request::get("/api/users/7?q=1")
+            .header("host", "example.com")
+            .body(())
+            .unwrap();
+        set_spin_headers(&mut req, &matched(), &peer());
+        let expected = [
+            ("host", "example.com"),
+            ("spin-full-url", "http://example.com/api/users/7?q=1"),
+            ("spin-path-info", "/users/7"),
+            ("spin-matched-route", "/api/..."),
+            ("spin-raw-component-route", "/api/..."),
+            ("spin-component-route", "/api"),
+            ("spin-base-path", "/"),
+            ("spin-client-addr", "10.0.0.9:41000"),
+            ("spin-path-match-id", "7"),
+        ];
+        for (name, value) in expected {
+            assert_eq!(header(&req, name), Some(value), "{name}");
+        }
+        assert_eq!(req.headers().len(), expected.len());
+    }
+
+    #[test]
+    fn a_request_without_host_gets_the_address_it_connected_to() {
+        let mut req = http::Request::get("/api/users/7").body(()).unwrap();
+        set_spin_headers(&mut req, &matched(), &peer());
+        assert_eq!(header(&req, "host"), Some("10.0.0.1:80"));
+        assert_eq!(
+            header(&req, "spin-full-url"),
+            Some("http://10.0.0.1:80/api/users/7")
+        );
+    }
+
+    #[test]
+    fn a_client_header_that_is_set_is_replaced() {
+        let mut req = http::Request::get("/api/x")
+            .header("host", "example.com")
+            .header("spin-client-addr", "1.2.3.4:5")
+            .body(())
+            .unwrap();
+        set_spin_headers(&mut req, &matched(), &peer());
+        let values: Vec<_> = req.headers().get_all("spin-client-addr").iter().collect();
+        assert_eq!(values, ["10.0.0.9:41000"]);
     }
 }
