@@ -51,6 +51,8 @@ fn python_sample_serves_every_capability() {
         log.contains("add \"http://example.com\" to allowed_outbound_hosts"),
         "{log}"
     );
+    // The baseline code is written to the cache in the background.
+    run.wait_for_log("compiled component written to the cache");
     drop(run);
 
     let run = Runner::start(

@@ -449,6 +449,8 @@ fn compiled_components_are_cached_and_corrupt_entries_rebuilt() {
     let cache_arg = cache.path().to_str().unwrap();
     let run = app.start(&["--cache-dir", cache_arg], &[]);
     assert!(run.log().contains("compiled component"), "{}", run.log());
+    // The compiled code is written to the cache in the background.
+    run.wait_for_log("compiled component written to the cache");
     drop(run);
 
     let run = app.start(&["--cache-dir", cache_arg], &[]);

@@ -361,7 +361,7 @@ fn compile(
             }
             let compiled = compile_bytes(engine, id, &bytes)?;
             if let Some(cache) = cache {
-                store_in_background(cache, &digest, &compiled);
+                store_in_background(cache, id, tier, &digest, &compiled);
             }
             Ok((compiled, "in process"))
         })();
@@ -434,14 +434,27 @@ fn compile_in_child(
 /// serializing, writing and checksumming a 37 MB app's code took 80–180 ms of its first
 /// start, which its first request need not wait for. A server stopped before the write
 /// ends leaves no entry (at most a temporary file), and its next start compiles again.
-fn store_in_background(cache: &CompileCache, digest: &Sha256Digest, component: &Component) {
-    let (cache, digest, component) = (cache.clone(), digest.clone(), component.clone());
+fn store_in_background(
+    cache: &CompileCache,
+    id: &str,
+    tier: &'static str,
+    digest: &Sha256Digest,
+    component: &Component,
+) {
+    let (cache, id, digest, component) = (
+        cache.clone(),
+        id.to_string(),
+        digest.clone(),
+        component.clone(),
+    );
     let spawned = std::thread::Builder::new()
         .name("cache-store".into())
         .spawn(move || {
             // The serialized copy is freed back to the system, not kept in a heap.
             let _compiling = crate::heap::Compiling::start();
-            cache.store(&digest, &component);
+            if cache.store(&digest, &component) {
+                tracing::info!(component = %id, %digest, tier, "compiled component written to the cache");
+            }
         });
     if let Err(e) = spawned {
         tracing::warn!("cannot start the compile cache writer; the component is not cached: {e}");

@@ -75,21 +75,26 @@ impl CompileCache {
         }
     }
 
-    /// Writes an entry atomically (temp file, then rename); failures are only logged,
-    /// since the cache is an optimisation.
-    pub fn store(&self, wasm_digest: &Sha256Digest, component: &Component) {
+    /// Writes an entry atomically (temp file, then rename); whether it was written.
+    /// Failures are only logged, since the cache is an optimisation.
+    pub fn store(&self, wasm_digest: &Sha256Digest, component: &Component) -> bool {
         match component.serialize() {
             Ok(bytes) => self.store_serialized(wasm_digest, &bytes),
             Err(err) => {
-                tracing::warn!(error = %err, "could not serialize a compiled component for the cache")
+                tracing::warn!(error = %err, "could not serialize a compiled component for the cache");
+                false
             }
         }
     }
 
     /// The same for a component serialized already (by a compile child).
-    pub fn store_serialized(&self, wasm_digest: &Sha256Digest, bytes: &[u8]) {
-        if let Err(err) = self.write(wasm_digest, bytes) {
-            tracing::warn!(dir = %self.dir.display(), error = %err, "could not write compiled component cache");
+    pub fn store_serialized(&self, wasm_digest: &Sha256Digest, bytes: &[u8]) -> bool {
+        match self.write(wasm_digest, bytes) {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!(dir = %self.dir.display(), error = %err, "could not write compiled component cache");
+                false
+            }
         }
     }
 
