@@ -3,6 +3,7 @@
 pub mod abuse;
 pub mod containerd;
 pub mod cri;
+pub mod hostile_peer;
 pub mod images;
 pub mod local_server;
 pub mod mariadb;

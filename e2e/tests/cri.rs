@@ -180,9 +180,17 @@ fn cgroup_memory_limit(parent: &str) -> Option<u64> {
     None
 }
 
-/// Removes the (by now empty) cgroups the pods' shims made under `parent`, waiting for
-/// the shims to exit.
+/// Removes the (by now empty) cgroups under `parent` and `parent` itself, deepest
+/// first, waiting for the pods' shims to exit.
 fn remove_cgroups(parent: &str) {
+    fn remove_tree(dir: &std::path::Path) -> bool {
+        for child in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if child.path().is_dir() {
+                remove_tree(&child.path());
+            }
+        }
+        std::fs::remove_dir(dir).is_ok()
+    }
     let rel = parent.trim_start_matches('/');
     for hierarchy in ["memory", "cpu", "pids", ""] {
         let dir = std::path::Path::new("/sys/fs/cgroup")
@@ -192,18 +200,86 @@ fn remove_cgroups(parent: &str) {
             continue;
         }
         let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            for child in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                if child.path().is_dir() {
-                    let _ = std::fs::remove_dir(child.path());
-                }
-            }
-            if std::fs::remove_dir(&dir).is_ok() || Instant::now() > deadline {
-                break;
-            }
+        while !remove_tree(&dir) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// The hierarchies a cgroup is made in on this node: the v2 root, or the v1 memory, cpu
+/// and pids hierarchies.
+fn cgroup_hierarchies() -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new("/sys/fs/cgroup");
+    if root.join("cgroup.controllers").exists() {
+        return vec![root.to_path_buf()];
+    }
+    ["memory", "cpu", "pids"]
+        .iter()
+        .map(|h| root.join(h))
+        .filter(|h| h.is_dir())
+        .collect()
+}
+
+/// The cgroup (memory controller's, or v2's) of the running shim whose cgroup is under
+/// `parent`.
+fn shim_cgroup(parent: &str) -> Option<String> {
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let exe = std::fs::read_link(entry.path().join("exe")).unwrap_or_default();
+        if !exe.to_string_lossy().ends_with("containerd-shim-spin-v2") {
+            continue;
+        }
+        let cgroups = std::fs::read_to_string(entry.path().join("cgroup")).unwrap_or_default();
+        for line in cgroups.lines() {
+            let mut parts = line.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            if matches!(controllers, "memory" | "") && path.starts_with(parent) {
+                return Some(path.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// On nodes whose kubelet and containerd use the systemd cgroup driver (kubeadm's and
+/// most managed clusters' default) the container's cgroups path is
+/// `<pod slice>:cri-containerd:<id>`: the shim makes the scope `cri-containerd-<id>.scope`
+/// in the pod's slice and joins it, with the container's memory limit. This machine has
+/// no systemd, so the test makes the pod's slice where systemd would (as the kubelet
+/// has it made), in every hierarchy.
+#[tokio::test(flavor = "multi_thread")]
+async fn systemd_driver_pods_run_inside_their_pods_slice() {
+    let mut node = HelloNode::start().await;
+    let (cri, image) = (&mut node.cri, node.image.clone());
+    let logs = tempfile::tempdir().unwrap();
+    let top = format!("spine2e{}", std::process::id());
+    let pod_slice = format!("/{top}.slice/{top}-poda.slice");
+    for hierarchy in cgroup_hierarchies() {
+        std::fs::create_dir_all(hierarchy.join(pod_slice.trim_start_matches('/'))).unwrap();
+    }
+    let pod = cri
+        .start_app_pod(PodSpec {
+            name: "systemd-pod",
+            image: &image,
+            log_root: logs.path(),
+            cgroup_parent: Some(pod_slice.clone()),
+            memory_limit: Some(96 << 20),
+            mounts: Vec::new(),
+        })
+        .await;
+    let (status, body) = probe::get(&pod.ip, 80, "/").unwrap();
+    assert_eq!((status, body.contains("Hello")), (200, true), "{body}");
+    assert_eq!(
+        shim_cgroup(&pod_slice),
+        Some(format!(
+            "{pod_slice}/cri-containerd-{}.scope",
+            pod.container
+        )),
+        "{}",
+        node.containerd.log()
+    );
+    assert_eq!(cgroup_memory_limit(&pod_slice), Some(96 << 20));
+    assert_eq!(cri.remove_app_pod(&pod, 10).await, 0, "graceful stop");
+    remove_cgroups(&format!("/{top}.slice"));
 }
 
 /// A pod's outbound connections leave from the pod's network, whatever the app's

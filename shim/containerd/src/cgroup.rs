@@ -1,27 +1,55 @@
-//! Joining the container's cgroup, so the kernel enforces the pod's memory limit on
-//! the whole shim (every instance together) and the node's accounting sees the app.
-//! Where the host does not allow it (no write access, systemd-driver paths), the shim
-//! says so in the container log and goes on: the runtime still caps each instance.
+//! Joining the container's cgroup, so the kernel enforces the pod's memory and CPU
+//! limits on the whole shim (every instance together, and the compile children it
+//! starts afterwards, which inherit it) and the node's accounting sees the app. The
+//! container is not started when the shim cannot join: a pod whose limits are not
+//! applied would run unbounded on a shared node.
+//!
+//! The path is the OCI spec's `linux.cgroupsPath`, in either driver's form:
+//! - cgroupfs: `/kubepods/burstable/pod<uid>/<id>`, under each hierarchy's root;
+//! - systemd: `<slice>:<prefix>:<name>` (kubeadm's default, `SystemdCgroup = true`),
+//!   which puts the container in the unit `<prefix>-<name>.scope` inside the pod's
+//!   slice; a slice name stands for its ancestors too (`kubepods-burstable-pod1.slice`
+//!   is `kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice`). The
+//!   pod's slice must exist (the kubelet creates it, with the pod's limits); the
+//!   shim creates its scope directory there, as runc would have systemd do.
+//!
+//! Both on cgroup v2 and on the v1 memory, cpu and pids hierarchies.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 const ROOT: &str = "/sys/fs/cgroup";
 
-/// Moves this process into `cgroups_path` (cgroupfs style, `/kubepods/.../<id>`) on
-/// cgroup v2 or the v1 memory/cpu/pids hierarchies, and applies `memory_limit`.
-/// Returns the directories joined.
+/// Where a cgroups path puts the container, relative to a hierarchy's root.
+#[derive(Debug, PartialEq)]
+struct Placement {
+    /// What must exist already (systemd: the pod's slice) or is created (cgroupfs).
+    parent: PathBuf,
+    /// The container's own cgroup under it.
+    leaf: String,
+    /// Whether `parent` must exist.
+    parent_must_exist: bool,
+}
+
+/// Moves this process into `cgroups_path` and applies `memory_limit`. Returns the
+/// directories joined.
 pub fn join(cgroups_path: &str, memory_limit: Option<u64>) -> Result<Vec<PathBuf>, String> {
-    if !cgroups_path.starts_with('/') {
-        return Err(format!(
-            "cgroup {cgroups_path:?} is a systemd-driver path, which this shim does not join yet"
-        ));
-    }
-    let rel = cgroups_path.trim_start_matches('/');
-    let root = Path::new(ROOT);
+    join_under(Path::new(ROOT), cgroups_path, memory_limit)
+}
+
+fn join_under(
+    root: &Path,
+    cgroups_path: &str,
+    memory_limit: Option<u64>,
+) -> Result<Vec<PathBuf>, String> {
+    let placement = placement(cgroups_path)?;
     let pid = std::process::id().to_string();
     if root.join("cgroup.controllers").exists() {
-        let dir = root.join(rel);
-        enter(&dir, &pid, memory_limit.map(|l| ("memory.max", l)))?;
+        let dir = enter(
+            root,
+            &placement,
+            &pid,
+            memory_limit.map(|l| ("memory.max", l)),
+        )?;
         return Ok(vec![dir]);
     }
     let mut joined = Vec::new();
@@ -30,36 +58,204 @@ pub fn join(cgroups_path: &str, memory_limit: Option<u64>) -> Result<Vec<PathBuf
         if !hierarchy.is_dir() {
             continue;
         }
-        let dir = hierarchy.join(rel);
         let limit = (controller == "memory")
             .then_some(memory_limit)
             .flatten()
             .map(|l| ("memory.limit_in_bytes", l));
-        enter(&dir, &pid, limit)?;
-        joined.push(dir);
+        joined.push(enter(&hierarchy, &placement, &pid, limit)?);
     }
     if joined.is_empty() {
-        return Err(format!("no cgroup hierarchy under {ROOT}"));
+        return Err(format!("no cgroup hierarchy under {}", root.display()));
     }
     Ok(joined)
 }
 
-fn enter(dir: &Path, pid: &str, limit: Option<(&str, u64)>) -> Result<(), String> {
+/// Reads either driver's form of a cgroups path.
+fn placement(cgroups_path: &str) -> Result<Placement, String> {
+    let invalid = |why: &str| format!("cgroups path {cgroups_path:?}: {why}");
+    if cgroups_path.starts_with('/') {
+        let path = Path::new(cgroups_path);
+        if !path
+            .components()
+            .skip(1)
+            .all(|c| matches!(c, Component::Normal(_)))
+        {
+            return Err(invalid("has `.` or `..` components"));
+        }
+        let leaf = path
+            .file_name()
+            .ok_or_else(|| invalid("names no cgroup"))?
+            .to_string_lossy()
+            .into_owned();
+        let parent = path
+            .parent()
+            .and_then(|p| p.strip_prefix("/").ok())
+            .unwrap_or(Path::new(""))
+            .to_path_buf();
+        return Ok(Placement {
+            parent,
+            leaf,
+            parent_must_exist: false,
+        });
+    }
+    let [slice, prefix, name] = cgroups_path.split(':').collect::<Vec<_>>()[..] else {
+        return Err(invalid(
+            "is neither a cgroupfs path (`/...`) nor a systemd one (`slice:prefix:name`)",
+        ));
+    };
+    let unit_part =
+        |part: &str| !part.contains('/') && part != "." && part != ".." && !part.contains('\0');
+    if !unit_part(prefix) || !unit_part(name) || name.is_empty() {
+        return Err(invalid("names an invalid systemd unit"));
+    }
+    let parent = expand_slice(if slice.is_empty() {
+        "system.slice"
+    } else {
+        slice
+    })
+    .ok_or_else(|| invalid("names an invalid systemd slice"))?;
+    let leaf = if name.ends_with(".slice") {
+        name.to_string()
+    } else if prefix.is_empty() {
+        format!("{name}.scope")
+    } else {
+        format!("{prefix}-{name}.scope")
+    };
+    Ok(Placement {
+        parent,
+        leaf,
+        parent_must_exist: true,
+    })
+}
+
+/// The directory of a systemd slice: `a-b-c.slice` is `a.slice/a-b.slice/a-b-c.slice`,
+/// `-.slice` the root. `None` for a name systemd would refuse.
+fn expand_slice(slice: &str) -> Option<PathBuf> {
+    let stem = slice.strip_suffix(".slice")?;
+    if stem == "-" {
+        return Some(PathBuf::new());
+    }
+    if stem.is_empty()
+        || stem.contains('/')
+        || stem.starts_with('-')
+        || stem.ends_with('-')
+        || stem.contains("--")
+    {
+        return None;
+    }
+    let mut dir = PathBuf::new();
+    let mut name = String::new();
+    for part in stem.split('-') {
+        if !name.is_empty() {
+            name.push('-');
+        }
+        name.push_str(part);
+        dir.push(format!("{name}.slice"));
+    }
+    Some(dir)
+}
+
+/// Creates the container's cgroup under `hierarchy`, applies the limit and joins it.
+fn enter(
+    hierarchy: &Path,
+    placement: &Placement,
+    pid: &str,
+    limit: Option<(&str, u64)>,
+) -> Result<PathBuf, String> {
+    let parent = hierarchy.join(&placement.parent);
+    if placement.parent_must_exist && !parent.is_dir() {
+        return Err(format!(
+            "the pod's cgroup {} does not exist (the kubelet creates it with the systemd driver)",
+            parent.display()
+        ));
+    }
+    let dir = parent.join(&placement.leaf);
     let err = |what: &str, e: std::io::Error| format!("{what} {}: {e}", dir.display());
-    std::fs::create_dir_all(dir).map_err(|e| err("creating", e))?;
+    std::fs::create_dir_all(&dir).map_err(|e| err("creating", e))?;
     if let Some((file, bytes)) = limit {
         std::fs::write(dir.join(file), bytes.to_string()).map_err(|e| err(file, e))?;
     }
-    std::fs::write(dir.join("cgroup.procs"), pid).map_err(|e| err("joining", e))
+    std::fs::write(dir.join("cgroup.procs"), pid).map_err(|e| err("joining", e))?;
+    Ok(dir)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn placed(path: &str) -> (String, String, bool) {
+        let p = placement(path).unwrap();
+        (p.parent.display().to_string(), p.leaf, p.parent_must_exist)
+    }
+
     #[test]
-    fn systemd_paths_are_refused_with_the_reason() {
-        let e = join("kubepods-pod1.slice:cri-containerd:abc", None).unwrap_err();
-        assert!(e.contains("systemd-driver path"), "{e}");
+    fn both_drivers_paths_are_placed_as_runc_places_them() {
+        assert_eq!(
+            placed("/kubepods/burstable/pod1/c1"),
+            ("kubepods/burstable/pod1".into(), "c1".into(), false)
+        );
+        assert_eq!(
+            placed("kubepods-burstable-pod1.slice:cri-containerd:c1"),
+            (
+                "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice".into(),
+                "cri-containerd-c1.scope".into(),
+                true
+            )
+        );
+        assert_eq!(placed("-.slice::c1"), ("".into(), "c1.scope".into(), true));
+        assert_eq!(
+            placed(":cri-containerd:c1"),
+            (
+                "system.slice".into(),
+                "cri-containerd-c1.scope".into(),
+                true
+            )
+        );
+    }
+
+    #[test]
+    fn paths_that_would_leave_the_hierarchy_are_refused() {
+        for bad in [
+            "/kubepods/../../etc",
+            "kubepods.slice:p:../../x",
+            "a--b.slice:p:c",
+            "nonsense",
+            "a.slice:p",
+            "a.slice:p:c:d",
+            "/",
+        ] {
+            assert!(placement(bad).is_err(), "{bad}");
+        }
+        // A slice part is a name, never a path.
+        assert!(placement("../x.slice:p:c").is_err());
+    }
+
+    #[test]
+    fn a_systemd_scope_is_made_inside_the_pods_existing_slice() {
+        let root = tempfile::tempdir().unwrap();
+        let memory = root.path().join("memory");
+        let pod = memory.join("kubepods.slice/kubepods-pod1.slice");
+        std::fs::create_dir_all(&pod).unwrap();
+        let joined = join_under(
+            root.path(),
+            "kubepods-pod1.slice:cri-containerd:c1",
+            Some(64 << 20),
+        )
+        .unwrap();
+        let scope = pod.join("cri-containerd-c1.scope");
+        assert_eq!(joined, std::slice::from_ref(&scope));
+        assert_eq!(
+            std::fs::read_to_string(scope.join("memory.limit_in_bytes")).unwrap(),
+            (64u64 << 20).to_string()
+        );
+        assert_eq!(
+            std::fs::read_to_string(scope.join("cgroup.procs")).unwrap(),
+            std::process::id().to_string()
+        );
+
+        // A pod slice that does not exist means the path was not understood: refused,
+        // never created in a place the kubelet's limits do not cover.
+        let e = join_under(root.path(), "kubepods-pod2.slice:cri-containerd:c2", None).unwrap_err();
+        assert!(e.contains("kubepods-pod2.slice does not exist"), "{e}");
     }
 }

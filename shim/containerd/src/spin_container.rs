@@ -151,7 +151,15 @@ impl Workload for SpinPod {
                 Ok(dirs) => {
                     tracing::info!(container = %req.id, ?dirs, "joined the container's cgroup")
                 }
-                Err(e) => tracing::warn!(container = %req.id, "not in the container's cgroup: {e}"),
+                Err(e) => {
+                    return Err(rpc_error(
+                        Code::FAILED_PRECONDITION,
+                        format!(
+                            "container {}: cannot join its cgroup, so the pod's limits would                              not apply: {e}",
+                            req.id
+                        ),
+                    ));
+                }
             }
         }
         let mounted = Self::mount_rootfs(req, &spec).await?;

@@ -478,6 +478,50 @@ fn compiled_components_are_cached_and_corrupt_entries_rebuilt() {
     assert_eq!(run.get("/").status, 200);
 }
 
+/// The compile cache is found by the digest of the bytes an app carries: a component
+/// with `inline` bytes and another app's `digest` is refused at start, never served
+/// that app's cached code (with the first app's variables and hosts).
+#[test]
+fn inline_bytes_with_another_apps_digest_do_not_reach_its_cached_code() {
+    use base64::Engine as _;
+    let victim_wasm = probe("victim", Probe::Echo);
+    let victim = TestApp::new(
+        &manifest("victim", &[("/...", "victim", "victim.wasm", "")]),
+        &[("victim.wasm", victim_wasm.clone())],
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let cache_arg = cache.path().to_str().unwrap();
+    let run = victim.start(&["--cache-dir", cache_arg], &[]);
+    run.wait_for_log("compiled component written to the cache");
+    drop(run);
+
+    let victim_digest = spin_app::Sha256Digest::of(&victim_wasm).to_string();
+    let attacker_wasm = probe("attacker", Probe::Hello);
+    let locked = serde_json::json!({
+        "spin_lock_version": 1,
+        "metadata": {"name": "attacker"},
+        "triggers": [{"id": "t", "trigger_type": "http",
+                      "trigger_config": {"route": "/...", "component": "attacker"}}],
+        "components": [{"id": "attacker", "source": {
+            "content_type": "application/wasm",
+            "inline": base64::engine::general_purpose::STANDARD.encode(&attacker_wasm),
+            "digest": victim_digest,
+        }}],
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spin.lock");
+    std::fs::write(&path, locked.to_string()).unwrap();
+    let error = start_error(&path, &["--cache-dir", cache_arg], &[]);
+    let actual = spin_app::Sha256Digest::of(&attacker_wasm).to_string();
+    assert!(
+        error.contains(&format!(
+            "its Wasm has digest {actual}, but the app says {victim_digest}"
+        )),
+        "{error}"
+    );
+    assert!(!error.contains("loaded precompiled component"), "{error}");
+}
+
 #[test]
 fn bad_apps_fail_at_start_with_the_field_to_fix() {
     let one = |route: &str, source: &str| {

@@ -21,7 +21,7 @@ use crate::host::key_value::{KeyValueAccess, KeyValueDb, KeyValueStores};
 use crate::host::key_value_backend::{KeyValueBackend, RedisKeyValue};
 use crate::host::outbound::OutboundPolicy;
 use crate::host::sqlite::{SqliteAccess, SqliteDatabases};
-use crate::host::sqlite_db::{Bounds, SqliteDb};
+use crate::host::sqlite_db::{self, Bounds, SqliteDb};
 use crate::host::state::ComponentHost;
 use crate::host::variables::{component_variables, resolve_app_variables};
 use crate::trigger::command::{CommandHandler, command_component};
@@ -319,6 +319,7 @@ fn open_sqlite(app: &LockedApp, config: &RuntimeConfig) -> Result<SqliteDatabase
         max_result_bytes: config.max_instance_memory,
         timeout: config.request_timeout,
     };
+    sqlite_db::limit_process_heap(config.max_instance_memory).map_err(RuntimeError::SqliteHeap)?;
     open_databases(
         app,
         Databases {

@@ -21,7 +21,7 @@ use crate::app::{PreparedComponent, Roles};
 use crate::compile_cache::CompileCache;
 use crate::compile_child::{self, ChildFailure};
 use crate::config::RuntimeConfig;
-use crate::content::{ContentResolver, read_verified};
+use crate::content::{Blob, ContentResolver, read_verified};
 use crate::engine::{CodeTier, PoolLimits, SharedEngine};
 use crate::host::bindings;
 use crate::host::state::{ComponentHost, RequestState};
@@ -298,7 +298,7 @@ pub const MAX_COMPONENT_BYTES: u64 = 512 << 20;
 /// A component's Wasm: already read (to hash it), or still to be read.
 enum Wasm {
     Read(Vec<u8>),
-    Unread(crate::content::Blob),
+    Unread(Blob),
 }
 
 /// Compiles a component, or loads it from the cache by its digest (`None`: not cached,
@@ -325,14 +325,25 @@ fn compile(
     let blob = content
         .resolve(&component.source.content)
         .map_err(source_err)?;
-    // The digest names the Wasm: given by the app (an artifact's layer), or computed
-    // from the bytes (a local app).
+    // The digest names the compiled code in the caches, so it must be the digest of the
+    // bytes this app carries: a layer of the node's blob cache was verified when it was
+    // stored; anything else (inline bytes, a file of a local app or a container's root)
+    // is hashed here, and a `digest` the app gives beside it must agree. Otherwise an
+    // app could name another app's digest and run that app's code.
     let expected = component.source.content.digest.clone();
-    let (digest, wasm) = match expected.clone() {
-        Some(digest) => (digest, Wasm::Unread(blob)),
-        None => {
+    let (digest, wasm) = match (expected.clone(), blob) {
+        (Some(digest), blob @ Blob::File { .. }) if content.files_match_their_digests() => {
+            (digest, Wasm::Unread(blob))
+        }
+        (expected, blob) => {
             let bytes = read_verified(blob, None, MAX_COMPONENT_BYTES).map_err(source_err)?;
-            (Sha256Digest::of(&bytes), Wasm::Read(bytes))
+            let actual = Sha256Digest::of(&bytes);
+            if let Some(expected) = expected.filter(|e| *e != actual) {
+                return Err(source_err(format!(
+                    "its Wasm has digest {actual}, but the app says {expected}"
+                )));
+            }
+            (actual, Wasm::Read(bytes))
         }
     };
     let cell = shared

@@ -36,6 +36,13 @@ pub enum Blob {
 /// Resolves content references; the error is a sentence for the user.
 pub trait ContentResolver: Send + Sync + std::fmt::Debug {
     fn resolve(&self, content: &ContentRef) -> Result<Blob, String>;
+
+    /// Whether a [`Blob::File`] this resolver returns for a `digest` was checked against
+    /// that digest when it was stored (the node's blob cache), so that the digest may
+    /// name its bytes before they are read. Inline bytes never are.
+    fn files_match_their_digests(&self) -> bool {
+        false
+    }
 }
 
 /// Inline content and `file://` sources: an app on the developer's own disk.
@@ -105,6 +112,12 @@ impl ContentResolver for ArtifactContent {
             file,
             path: Some(path),
         })
+    }
+
+    /// The blob cache holds only bytes that hashed to their name when they were copied
+    /// from containerd's content store.
+    fn files_match_their_digests(&self) -> bool {
+        true
     }
 }
 

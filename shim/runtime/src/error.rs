@@ -68,6 +68,8 @@ pub enum RuntimeError {
         component: String,
         known: Vec<String>,
     },
+    #[error("cannot bound SQLite's memory to SPIN_MAX_INSTANCE_MEMORY: {0}")]
+    SqliteHeap(rusqlite::Error),
     #[error("cannot start the HTTP server's connection threads: {0}")]
     ConnectionWorkers(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]

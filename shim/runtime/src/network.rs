@@ -230,9 +230,12 @@ fn join(namespace: &File) -> io::Result<()> {
     nix::sched::setns(namespace, nix::sched::CloneFlags::CLONE_NEWNET).map_err(io::Error::from)
 }
 
+/// Reads a pod's hosts or resolver file: it comes from the pod's mounts, so it is opened
+/// only if it is a regular file (a FIFO there would hang the read, a device never end).
 fn read_name_file(path: &Path) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    File::open(path)?
+    crate::content::open_regular(path)
+        .map_err(io::Error::other)?
         .take(MAX_NAME_FILE)
         .read_to_end(&mut bytes)
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
@@ -280,6 +283,26 @@ fn hosts(path: Option<&Path>) -> io::Result<Hosts> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fifo_in_place_of_the_name_files_is_refused_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("hosts");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let refused = read_name_file(&fifo).unwrap_err();
+        assert!(
+            refused.to_string().contains("is not a regular file"),
+            "{refused}"
+        );
+        // Start-up goes on without them.
+        assert!(hosts(Some(&fifo)).is_ok());
+        let (config, _) = resolver_config(Some(&fifo)).unwrap();
+        assert!(config.name_servers().is_empty());
+    }
 
     #[test]
     fn resolv_conf_gives_servers_search_and_ndots() {

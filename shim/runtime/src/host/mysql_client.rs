@@ -10,7 +10,11 @@
 //! and a `socket` option refused, so nothing on the node's file system is reached),
 //! never with TLS (refused as not supported yet), and the server cannot read client
 //! files (`LOAD DATA LOCAL INFILE` has no handler). The server is the app's choice: a
-//! packet from it is at most 16 MiB and one result at most an instance's memory.
+//! packet from it is at most 16 MiB, a result declares at most 65,535 columns whose
+//! definitions together are at most 16 MiB (the workspace's vendored `mysql_async`,
+//! `shim/vendor/mysql_async/VENDORED.md`), and one result holds at most an instance's
+//! memory. A panic in the client library fails the call that met it
+//! ([`crate::host::contained`]).
 //! Statements run as prepared statements, so values arrive typed.
 
 use std::sync::Arc;
@@ -24,11 +28,14 @@ use tokio::sync::Mutex;
 use crate::host::bindings::current::spin::mysql::mysql::{
     Column, DbDataType, DbValue, Error, ParameterValue,
 };
+use crate::host::contained::contained;
 use crate::host::outbound::{OutboundPolicy, shown_address};
 use crate::network::Network;
 
 /// Longest a connect (resolve, TCP, handshake and authentication) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Who fails when the library panics.
+const CLIENT: &str = "the MySQL client";
 /// Largest packet accepted from a server.
 const MAX_PACKET: usize = 16 << 20;
 /// MySQL's character set number for binary data.
@@ -76,13 +83,14 @@ pub async fn connect(address: &str, policy: &OutboundPolicy) -> Result<MysqlConn
         .socket(None::<String>)
         .max_allowed_packet(Some(MAX_PACKET))
         .stmt_cache_size(0);
-    let connecting = network.run(async move { Conn::new(opts).await });
+    let connecting = network.run(contained(CLIENT, Conn::new(opts)));
     match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-        Ok(Ok(Ok(conn))) => Ok(MysqlConnection {
+        Ok(Ok(Ok(Ok(conn)))) => Ok(MysqlConnection {
             conn: Arc::new(Mutex::new(conn)),
             network,
         }),
-        Ok(Ok(Err(e))) => Err(Error::ConnectionFailed(format!("{shown}: {e}"))),
+        Ok(Ok(Ok(Err(e)))) => Err(Error::ConnectionFailed(format!("{shown}: {e}"))),
+        Ok(Ok(Err(panicked))) => Err(Error::ConnectionFailed(format!("{shown}: {panicked}"))),
         Ok(Err(e)) => Err(Error::ConnectionFailed(format!("{shown}: {e}"))),
         Err(_) => Err(Error::ConnectionFailed(format!(
             "{shown}: no answer within {} s",
@@ -101,41 +109,43 @@ impl MysqlConnection {
     ) -> Result<(Vec<Column>, Vec<Vec<DbValue>>), Error> {
         let conn = self.conn.clone().lock_owned().await;
         let params = parameters(params);
-        self.network
-            .run(async move {
-                let mut conn = conn;
-                let mut result = conn
-                    .exec_iter(statement, params)
-                    .await
-                    .map_err(query_failed)?;
-                let columns = result.columns().unwrap_or_else(|| Arc::from([]));
-                let (mut rows, mut held) = (Vec::new(), 0usize);
-                while let Some(row) = result.next().await.map_err(query_failed)? {
-                    let values = row
-                        .unwrap()
-                        .into_iter()
-                        .zip(columns.iter())
-                        .map(|(value, column)| db_value(value, column))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    held += values.iter().map(size_of).sum::<usize>();
-                    if held > max_bytes {
-                        return Err(Error::QueryFailed(format!(
-                            "the result is larger than an instance's memory ({max_bytes} bytes)"
-                        )));
-                    }
-                    rows.push(values);
+        let querying = async move {
+            let mut conn = conn;
+            let mut result = conn
+                .exec_iter(statement, params)
+                .await
+                .map_err(query_failed)?;
+            let columns = result.columns().unwrap_or_else(|| Arc::from([]));
+            let (mut rows, mut held) = (Vec::new(), 0usize);
+            while let Some(row) = result.next().await.map_err(query_failed)? {
+                let values = row
+                    .unwrap()
+                    .into_iter()
+                    .zip(columns.iter())
+                    .map(|(value, column)| db_value(value, column))
+                    .collect::<Result<Vec<_>, _>>()?;
+                held += values.iter().map(size_of).sum::<usize>();
+                if held > max_bytes {
+                    return Err(Error::QueryFailed(format!(
+                        "the result is larger than an instance's memory ({max_bytes} bytes)"
+                    )));
                 }
-                let columns = columns
-                    .iter()
-                    .map(|c| Column {
-                        name: c.name_str().into_owned(),
-                        data_type: data_type(c),
-                    })
-                    .collect();
-                Ok((columns, rows))
-            })
+                rows.push(values);
+            }
+            let columns = columns
+                .iter()
+                .map(|c| Column {
+                    name: c.name_str().into_owned(),
+                    data_type: data_type(c),
+                })
+                .collect();
+            Ok((columns, rows))
+        };
+        self.network
+            .run(contained(CLIENT, querying))
             .await
             .map_err(|e| Error::Other(e.to_string()))?
+            .unwrap_or_else(|panicked| Err(Error::Other(panicked.to_string())))
     }
 
     /// Runs a statement, dropping any rows it returns.
@@ -146,15 +156,17 @@ impl MysqlConnection {
     ) -> Result<(), Error> {
         let conn = self.conn.clone().lock_owned().await;
         let params = parameters(params);
+        let executing = async move {
+            let mut conn = conn;
+            conn.exec_drop(statement, params)
+                .await
+                .map_err(query_failed)
+        };
         self.network
-            .run(async move {
-                let mut conn = conn;
-                conn.exec_drop(statement, params)
-                    .await
-                    .map_err(query_failed)
-            })
+            .run(contained(CLIENT, executing))
             .await
             .map_err(|e| Error::Other(e.to_string()))?
+            .unwrap_or_else(|panicked| Err(Error::Other(panicked.to_string())))
     }
 }
 

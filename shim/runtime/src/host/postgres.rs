@@ -15,14 +15,13 @@
 
 use std::sync::Arc;
 
-use tokio_postgres::Client;
 use wasmtime::component::{Accessor, FutureReader, HasSelf, Resource, StreamReader};
 
 use crate::host::bindings::current::spin::postgres3_0_0::postgres as v3;
 use crate::host::bindings::current::spin::postgres4_2_0::postgres as v4;
 use crate::host::bindings::spin::fermyon::spin2_0_0::{postgres as v2, rdbms_types as v2_types};
 use crate::host::outbound::OutboundPolicy;
-use crate::host::postgres_client;
+use crate::host::postgres_client::{self, PostgresConnection};
 use crate::host::state::RequestState;
 
 /// Most PostgreSQL connections one request may hold.
@@ -30,7 +29,7 @@ pub const MAX_POSTGRES_CONNECTIONS: usize = 8;
 
 /// A connection the guest opened.
 pub struct OpenPostgres {
-    client: Arc<Client>,
+    client: Arc<PostgresConnection>,
 }
 
 /// A `connection-builder`: an address and its options, until `build`.
@@ -49,14 +48,20 @@ impl RequestState {
         Ok(())
     }
 
-    fn keep_postgres(&mut self, client: Client) -> wasmtime::Result<Resource<OpenPostgres>> {
+    fn keep_postgres(
+        &mut self,
+        client: PostgresConnection,
+    ) -> wasmtime::Result<Resource<OpenPostgres>> {
         self.open_postgres += 1;
         Ok(self.table.push(OpenPostgres {
             client: Arc::new(client),
         })?)
     }
 
-    fn postgres_of(&self, conn: &Resource<OpenPostgres>) -> wasmtime::Result<Arc<Client>> {
+    fn postgres_of(
+        &self,
+        conn: &Resource<OpenPostgres>,
+    ) -> wasmtime::Result<Arc<PostgresConnection>> {
         Ok(self.table.get(conn)?.client.clone())
     }
 

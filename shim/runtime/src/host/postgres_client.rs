@@ -10,8 +10,12 @@
 //! app's [`crate::network::Network`] within 10 s, without TLS (`sslmode=require` and
 //! `verify-*` are refused; `prefer`, the default, connects in the clear). The server is
 //! the app's choice, so it is not trusted: a connection reads at most
-//! `SPIN_OUTBOUND_MAX_RESPONSE_BODY` bytes in all, and one result at most an instance's
-//! memory.
+//! `SPIN_OUTBOUND_MAX_RESPONSE_BODY` bytes in all, one result holds at most an
+//! instance's memory, and one statement may wait for at most
+//! [`crate::host::postgres_replies::MAX_REPLIES_PER_STATEMENT`] answers (type lookups
+//! included); statements on one connection run one at a time,
+//! so each has its own allowance. A panic in the client library fails the statement
+//! that met it ([`crate::host::contained`]).
 
 // The error is the interface's own generated type (its `db-error` record makes it
 // large), handed to the guest as it is.
@@ -27,16 +31,27 @@ use tokio_postgres::{Client, NoTls};
 use crate::host::bindings::current::spin::postgres4_2_0::postgres::{
     Column, DbError, DbValue, Error, ParameterValue, QueryError,
 };
+use crate::host::contained::contained;
 use crate::host::outbound::{OutboundPolicy, shown_address};
+use crate::host::postgres_replies::{PostgresReplies, RepliesLeft};
 use crate::host::postgres_types;
-use crate::host::read_budget::ReadBudget;
+use crate::host::read_budget::{ReadBudget, Refusal};
 
 /// Longest a connect (resolve, TCP, start-up and authentication) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// An open connection: the client, and what bounds the server's answers on it.
+pub struct PostgresConnection {
+    client: Client,
+    replies_left: RepliesLeft,
+    refusal: Refusal,
+    /// Held while a statement runs, so each has the whole answer allowance.
+    one_at_a_time: tokio::sync::Mutex<()>,
+}
+
 /// Connects to `address` for a component with `policy`; the connection is driven by a
-/// task of its own and closes when the returned client is dropped.
-pub async fn connect(address: &str, policy: &OutboundPolicy) -> Result<Client, Error> {
+/// task of its own and closes when the returned connection is dropped.
+pub async fn connect(address: &str, policy: &OutboundPolicy) -> Result<PostgresConnection, Error> {
     let config = tokio_postgres::Config::from_str(address)
         .map_err(|e| Error::ConnectionFailed(format!("invalid PostgreSQL address: {e}")))?;
     let host = match config.get_hosts() {
@@ -75,17 +90,31 @@ pub async fn connect(address: &str, policy: &OutboundPolicy) -> Result<Client, E
             .await
             .map_err(|e| e.to_string())?;
         let _ = stream.set_nodelay(true);
-        let stream = ReadBudget::new(stream, policy.max_response_body, "the PostgreSQL server");
-        let (client, connection) = config
-            .connect_raw(stream, NoTls)
+        let replies_left = RepliesLeft::default();
+        let stream = ReadBudget::checked(
+            stream,
+            policy.max_response_body,
+            "the PostgreSQL server",
+            PostgresReplies::new(replies_left.clone()),
+        );
+        let refusal = stream.refusal();
+        let connected = contained("the PostgreSQL client", config.connect_raw(stream, NoTls))
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|panicked| panicked.to_string())?;
+        let (client, connection) = connected.map_err(|e| failure(&refusal, e).to_string())?;
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!("PostgreSQL connection ended: {e}");
+            match contained("the PostgreSQL client", connection).await {
+                Ok(Err(e)) => tracing::debug!("PostgreSQL connection ended: {e}"),
+                Err(panicked) => tracing::warn!("PostgreSQL connection ended: {panicked}"),
+                Ok(Ok(())) => {}
             }
         });
-        Ok::<_, String>(client)
+        Ok::<_, String>(PostgresConnection {
+            client,
+            replies_left,
+            refusal,
+            one_at_a_time: tokio::sync::Mutex::new(()),
+        })
     };
     match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(client)) => Ok(client),
@@ -100,13 +129,30 @@ pub async fn connect(address: &str, policy: &OutboundPolicy) -> Result<Client, E
 /// Runs a query; its rows (all of them, at most `max_bytes` on the host) with their
 /// columns.
 pub async fn query(
-    client: &Client,
+    conn: &PostgresConnection,
     statement: &str,
     params: Vec<ParameterValue>,
     max_bytes: usize,
 ) -> Result<(Vec<Column>, Vec<Vec<DbValue>>), Error> {
     let params = parameters(params)?;
-    let prepared = client.prepare(statement).await.map_err(query_failed)?;
+    let _turn = conn.one_at_a_time.lock().await;
+    conn.replies_left.start_statement();
+    contained(
+        "the PostgreSQL client",
+        query_rows(conn, statement, params, max_bytes),
+    )
+    .await
+    .unwrap_or_else(|panicked| Err(Error::Other(panicked.to_string())))
+}
+
+async fn query_rows(
+    conn: &PostgresConnection,
+    statement: &str,
+    params: Vec<Box<dyn tokio_postgres::types::ToSql + Send + Sync>>,
+    max_bytes: usize,
+) -> Result<(Vec<Column>, Vec<Vec<DbValue>>), Error> {
+    let failed = |e| query_failed(&conn.refusal, e);
+    let prepared = conn.client.prepare(statement).await.map_err(failed)?;
     let columns = prepared
         .columns()
         .iter()
@@ -115,7 +161,8 @@ pub async fn query(
             data_type: postgres_types::data_type(c.type_()),
         })
         .collect();
-    let rows = client
+    let rows = conn
+        .client
         .query_raw(
             &prepared,
             params
@@ -123,11 +170,11 @@ pub async fn query(
                 .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)),
         )
         .await
-        .map_err(query_failed)?;
+        .map_err(failed)?;
     let mut rows = std::pin::pin!(rows);
     let (mut out, mut held) = (Vec::new(), 0usize);
     while let Some(row) = rows.next().await {
-        let row = row.map_err(query_failed)?;
+        let row = row.map_err(failed)?;
         let values = (0..row.len())
             .map(|i| postgres_types::value(&row, i))
             .collect::<Result<Vec<_>, _>>()
@@ -145,20 +192,23 @@ pub async fn query(
 
 /// Runs a statement; the number of rows it changed.
 pub async fn execute(
-    client: &Client,
+    conn: &PostgresConnection,
     statement: &str,
     params: Vec<ParameterValue>,
 ) -> Result<u64, Error> {
     let params = parameters(params)?;
-    client
-        .execute_raw(
-            statement,
-            params
-                .iter()
-                .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)),
-        )
-        .await
-        .map_err(query_failed)
+    let _turn = conn.one_at_a_time.lock().await;
+    conn.replies_left.start_statement();
+    let executing = conn.client.execute_raw(
+        statement,
+        params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)),
+    );
+    match contained("the PostgreSQL client", executing).await {
+        Ok(result) => result.map_err(|e| query_failed(&conn.refusal, e)),
+        Err(panicked) => Err(Error::Other(panicked.to_string())),
+    }
 }
 
 fn parameters(
@@ -174,8 +224,19 @@ fn parameters(
         .collect()
 }
 
+/// Why the client failed: the bound the server passed when one was, else its own error.
+fn failure(refusal: &Refusal, e: tokio_postgres::Error) -> String {
+    match refusal.reason() {
+        Some(reason) => reason.to_string(),
+        None => e.to_string(),
+    }
+}
+
 /// A failed statement, with the server's error fields when it sent them.
-fn query_failed(e: tokio_postgres::Error) -> Error {
+fn query_failed(refusal: &Refusal, e: tokio_postgres::Error) -> Error {
+    if let Some(reason) = refusal.reason() {
+        return Error::QueryFailed(QueryError::Text(reason.to_string()));
+    }
     Error::QueryFailed(match e.as_db_error() {
         Some(db) => QueryError::DbError(DbError {
             as_text: format!("{} {}: {}", db.severity(), db.code().code(), db.message()),

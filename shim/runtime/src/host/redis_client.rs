@@ -6,7 +6,9 @@
 //! `redis://host:port[/db]` addresses are served (TLS and Unix sockets are refused as
 //! invalid addresses). The server is the app's choice, so it is not trusted either: the
 //! connect has a deadline, and a connection may read at most
-//! `SPIN_OUTBOUND_MAX_RESPONSE_BODY` bytes in all, after which its commands fail.
+//! `SPIN_OUTBOUND_MAX_RESPONSE_BODY` bytes in all, each value counted as the host will
+//! hold it once parsed and nested at most 32 deep ([`crate::host::resp_replies`]),
+//! after which its commands fail.
 
 use std::time::Duration;
 
@@ -16,6 +18,7 @@ use redis::{ConnectionAddr, IntoConnectionInfo, Value};
 use crate::host::bindings::spin::fermyon::spin2_0_0::redis::{Error, RedisParameter, RedisResult};
 use crate::host::outbound::{OutboundPolicy, shown_address};
 use crate::host::read_budget::ReadBudget;
+use crate::host::resp_replies::RespReplies;
 use crate::network::Network;
 
 /// Longest a connect (resolve, TCP, handshake) may take.
@@ -74,7 +77,8 @@ pub async fn open(
     let connecting = async {
         let stream = network.connect(host, port).await?;
         let _ = stream.set_nodelay(true);
-        let capped = ReadBudget::new(stream, max_read, "the Redis server");
+        let capped =
+            ReadBudget::checked(stream, max_read, "the Redis server", RespReplies::default());
         let (conn, driver) = MultiplexedConnection::new_with_config(
             info.redis_settings(),
             capped,

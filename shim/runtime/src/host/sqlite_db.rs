@@ -5,10 +5,14 @@
 //! INTO`, which attaches its target) is refused, as is every `PRAGMA` outside a short
 //! list of harmless ones (a guest must not lift the size cap, the cache size or the
 //! busy timeout), and the connection runs in SQLite's defensive mode. What a statement
-//! may make the host hold is bounded: the database (and its `TEMP` tables) by
-//! `max_page_count`, one value by
+//! may make the host hold is bounded: the database by `max_page_count`, one value by
 //! `SQLITE_LIMIT_LENGTH`, a result by [`Bounds::max_result_bytes`], and its running
-//! time by a progress handler that interrupts it at [`Bounds::timeout`].
+//! time by a progress handler that interrupts it at [`Bounds::timeout`]. What a
+//! statement needs beside its database (sorts, `TEMP` tables, materialized views,
+//! transient indexes) stays in memory (`temp_store = MEMORY`), never in the node's
+//! temporary directory: `TEMP` tables are capped at the smaller of the database's cap
+//! and an instance's memory, and all of SQLite's memory in the process by
+//! [`limit_process_heap`].
 //!
 //! Connections are pooled per database (a guest's open connection holds one until it
 //! drops it), so requests run their statements concurrently where SQLite allows.
@@ -74,6 +78,18 @@ pub struct Bounds {
     pub max_result_bytes: usize,
     /// Longest one statement runs before it is interrupted.
     pub timeout: Duration,
+}
+
+/// Caps all the memory SQLite uses in this process (page caches, sorts and `TEMP`
+/// tables of every connection together) at `max_bytes`: past it a statement fails with
+/// "out of memory" and the connection stays usable. SQLite's own limit is process-wide
+/// and only ever lowered, so the runtime sets it once per app (one app per process),
+/// to an instance's memory.
+pub fn limit_process_heap(max_bytes: usize) -> rusqlite::Result<()> {
+    let conn = Connection::open_in_memory()?;
+    conn.query_row(&format!("PRAGMA hard_heap_limit = {max_bytes}"), [], |_| {
+        Ok(())
+    })
 }
 
 /// One SQLite database: a file, or memory shared by its connections.
@@ -274,11 +290,16 @@ impl SqliteDb {
             conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
             conn.execute_batch("PRAGMA busy_timeout = 5000;")?;
         }
+        conn.execute_batch("PRAGMA temp_store = MEMORY;")?;
         let page_size: u64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0))?;
-        let max_pages = self.max_bytes.div_ceil(page_size.max(1)).max(1);
-        // The pragma answers with the new maximum, so it is read like a query. `TEMP`
-        // tables live in a database of their own, capped the same.
-        for schema in ["main", "temp"] {
+        let pages = |bytes: u64| bytes.div_ceil(page_size.max(1)).max(1);
+        // `TEMP` tables live in a database of their own, in memory.
+        let max_temp_bytes = self.max_bytes.min(self.bounds.max_result_bytes as u64);
+        for (schema, max_pages) in [
+            ("main", pages(self.max_bytes)),
+            ("temp", pages(max_temp_bytes)),
+        ] {
+            // The pragma answers with the new maximum, so it is read like a query.
             conn.query_row(
                 &format!("PRAGMA {schema}.max_page_count = {max_pages}"),
                 [],
