@@ -102,6 +102,8 @@ state = "{root}/state"
             .arg(&config_path)
             .env("PATH", path)
             .env("SPIN_SHIM_CACHE_DIR", root.join("compiled"))
+            // Absent until a test writes it: the shim's default ceilings.
+            .env("SPIN_SHIM_NODE_CONFIG", root.join("node.toml"))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .stdin(Stdio::null())
@@ -231,6 +233,11 @@ state = "{root}/state"
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
+    }
+
+    /// The node config (ceilings on pods' settings) the shims read; absent at start.
+    pub fn node_config(&self) -> PathBuf {
+        self.dir.path().join("node.toml")
     }
 
     /// The node's compile cache the shims use.

@@ -239,8 +239,11 @@ fn ctr_runs_a_classic_image_whose_rootfs_holds_the_app() {
     assert_eq!((status, body.contains("Hello")), (200, true), "{body}");
 }
 
+/// Limits come from the container's env (a bad value is refused naming it), lowered to
+/// the node's ceilings from the node config the shim reads; a broken node config stops
+/// every container, naming the file.
 #[test]
-fn limits_come_from_the_container_env_and_bad_values_are_refused() {
+fn limits_come_from_the_container_env_within_the_nodes_ceilings() {
     let containerd = LocalContainerd::start();
     let rootfs = tempfile::tempdir().unwrap();
     app_rootfs(rootfs.path(), test_guests::hello());
@@ -277,6 +280,41 @@ fn limits_come_from_the_container_env_and_bad_values_are_refused() {
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
         e.contains("container bad-limit: environment: SPIN_HTTP_MAX_REQUEST_BODY=\"lots\""),
+        "{e}"
+    );
+
+    // The node's ceiling bounds what a pod asks for: 1 GiB bodies become 1 KiB ones.
+    std::fs::write(
+        containerd.node_config(),
+        "[ceilings]\nSPIN_HTTP_MAX_REQUEST_BODY = \"1Ki\"\n",
+    )
+    .unwrap();
+    let port = free_port();
+    containerd.run_rootfs_app(
+        "clamped",
+        rootfs.path(),
+        port,
+        &["SPIN_HTTP_MAX_REQUEST_BODY=1Gi"],
+    );
+    let post = |len: usize| {
+        let head = format!("POST / HTTP/1.1\r\nhost: x\r\ncontent-length: {len}\r\n\r\n");
+        probe::send_raw("127.0.0.1", port, head.as_bytes(), 0)
+    };
+    assert_eq!(post(2048), 413, "the node's ceiling applies");
+
+    // A broken node config stops every container, naming the file and the key.
+    std::fs::write(containerd.node_config(), "[ceilings]\nSPIN_NOPE = 1\n").unwrap();
+    let out = containerd
+        .spin_run("--rm", None, &["--rootfs", &root, "bad-node", "/"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains(&format!(
+            "node config {}: ceilings.SPIN_NOPE is not a setting",
+            containerd.node_config().display()
+        )),
         "{e}"
     );
 }

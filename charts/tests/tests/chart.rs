@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
-use k8s_openapi::api::core::v1::{Namespace, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
 use k8s_openapi::api::node::v1::RuntimeClass;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use serde_json::{Value, json};
@@ -54,6 +54,7 @@ fn check_types(manifests: &[Manifest]) {
             "ClusterRoleBinding" => round_trips::<ClusterRoleBinding>(m),
             "RuntimeClass" => round_trips::<RuntimeClass>(m),
             "Namespace" => round_trips::<Namespace>(m),
+            "ConfigMap" => round_trips::<ConfigMap>(m),
             "SpinAppExecutor" => {
                 let problems = spin_crds::schema_check::check(&m.value);
                 assert!(problems.is_empty(), "{}: {problems:?}", m.source);
@@ -272,6 +273,38 @@ fn options_change_what_is_installed() {
         e["SPIN_INSTALLER_RESTART_COMMAND"],
         "/etc/init.d/containerd restart"
     );
+}
+
+/// The node config reaches the installer as a file from a ConfigMap, and a change to it
+/// rolls the installers.
+#[test]
+fn the_node_config_reaches_the_installer() {
+    let config = "[ceilings]\nSPIN_KEY_VALUE_MAX_BYTES = \"256Mi\"\n";
+    let manifests = render(&[&format!("nodeInstaller.nodeConfig={config}")]).unwrap();
+    check_types(&manifests);
+    let map = manifests
+        .iter()
+        .find(|m| m.kind() == "ConfigMap" && m.name().ends_with("node-installer-node-config"))
+        .expect("the node config's ConfigMap");
+    assert_eq!(map.value["data"]["node.toml"], config);
+    let ds = one(&manifests, "DaemonSet");
+    let pod = &ds["spec"]["template"];
+    let e = env(&pod["spec"]["containers"][0]);
+    assert_eq!(
+        e["SPIN_INSTALLER_NODE_CONFIG"],
+        "/etc/spin-node-installer/node.toml"
+    );
+    assert_eq!(
+        pod["spec"]["volumes"][1]["configMap"]["name"],
+        map.value["metadata"]["name"]
+    );
+    assert!(
+        pod["metadata"]["annotations"]["spin-kube.dev/node-config-sha256"]
+            .as_str()
+            .is_some_and(|h| h.len() == 64)
+    );
+    let default = render(&[]).unwrap();
+    assert!(!default.iter().any(|m| m.kind() == "ConfigMap"));
 }
 
 #[test]

@@ -18,6 +18,7 @@ pub mod load;
 pub mod locked;
 pub mod manifest;
 pub mod manifest_v1;
+pub mod node_config;
 pub mod oci;
 pub mod routes;
 pub mod runtime_config;

@@ -27,6 +27,37 @@ pub fn cache_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/var/lib/containerd-shim-spin"))
 }
 
+/// The node's ceilings on a pod's settings ([`spin_app::node_config`]): the file named by
+/// `SPIN_SHIM_NODE_CONFIG` in containerd's environment, else
+/// `containerd-shim-spin-v2.toml` beside the shim binary (where `spin-node-installer`
+/// writes it); the defaults without one.
+pub fn node_ceilings() -> Result<spin_app::node_config::Ceilings, AppError> {
+    let path = match std::env::var_os("SPIN_SHIM_NODE_CONFIG") {
+        Some(path) => PathBuf::from(path),
+        None => std::env::current_exe()
+            .map_err(|e| {
+                AppError::NodeConfig(spin_app::node_config::NodeConfigError {
+                    file: "beside the shim".into(),
+                    problem: format!("cannot find the shim's own path: {e}"),
+                })
+            })?
+            .with_extension("toml"),
+    };
+    let shown = path.display().to_string();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            spin_app::node_config::Ceilings::parse(&text, &shown).map_err(AppError::NodeConfig)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
+        Err(e) => Err(AppError::NodeConfig(
+            spin_app::node_config::NodeConfigError {
+                file: shown,
+                problem: e.to_string(),
+            },
+        )),
+    }
+}
+
 /// Why an app container cannot be created or started; returned to containerd, so
 /// `ctr`, `crictl` and the pod's events show it.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +117,9 @@ pub enum AppError {
     },
     #[error("container {id}: {0}", id = .0)]
     Io(String),
+    /// The node's own configuration is broken: no container starts until it is fixed.
+    #[error("{0}")]
+    NodeConfig(spin_app::node_config::NodeConfigError),
 }
 
 /// Node-wide cache of Spin artifact layers copied out of containerd's content store.
@@ -155,6 +189,16 @@ fn runtime_config(id: &str, spec: &BundleSpec, work_dir: &Path) -> Result<Runtim
     // host lets the shim join it) bounds them all.
     if let Some(limit) = spec.memory_limit {
         config.max_instance_memory = config.max_instance_memory.min(limit as usize);
+    }
+    // Sizes that land on the node are the node's to bound, whatever the pod asked.
+    for clamped in config.clamp_to(&node_ceilings()?) {
+        tracing::warn!(
+            container = %id,
+            "{}: the pod asks for {}, above this node's ceiling of {}; using the ceiling",
+            clamped.name,
+            clamped.asked,
+            clamped.ceiling
+        );
     }
     Ok(config)
 }

@@ -32,7 +32,13 @@ pub struct Options {
     pub restart: Option<Restart>,
     /// The host's init as the installer sees it (1 with `hostPID`).
     pub host_pid: u32,
+    /// The node's ceilings on pods' settings (TOML, [`spin_app::node_config`]), written
+    /// beside the shim as [`NODE_CONFIG`]; `None` leaves whatever is there.
+    pub node_config: Option<String>,
 }
+
+/// The node config's file name, beside the shim (where the shim looks for it).
+pub const NODE_CONFIG: &str = "containerd-shim-spin-v2.toml";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
@@ -47,6 +53,8 @@ pub struct Report {
     pub restarted: Option<String>,
     /// The config changed but `--restart=none` was asked for.
     pub restart_pending: bool,
+    /// The node config beside the shim was written (it was new or differed).
+    pub node_config_written: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +74,8 @@ pub enum InstallError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{0}; nothing was installed")]
+    NodeConfig(#[from] spin_app::node_config::NodeConfigError),
     #[error("containerd was not restarted, so the `spin` runtime is not active yet: {0}")]
     Restart(#[from] RestartError),
 }
@@ -76,6 +86,13 @@ pub fn install(opts: &Options) -> Result<Report, InstallError> {
         let path = path.to_path_buf();
         move |source| InstallError::Host { what, path, source }
     };
+
+    // 0. The node config, checked as the shim will read it: a broken one would stop
+    //    every Spin pod on the node, so it stops the installation instead.
+    let node_config_path = opts.install_dir.join(NODE_CONFIG);
+    if let Some(text) = &opts.node_config {
+        spin_app::node_config::Ceilings::parse(text, &node_config_path.display().to_string())?;
+    }
 
     // 1. The config, edited in memory first: a malformed one stops everything here.
     let mut target = host::find_config(&host, opts.containerd_config.as_deref())
@@ -121,6 +138,18 @@ pub fn install(opts: &Options) -> Result<Report, InstallError> {
             .map_err(host_err("write", &shim_path))?;
     }
 
+    // The node config beside it: the shim reads it at every container's start, so a
+    //    change applies to new pods without a restart.
+    let mut node_config_written = false;
+    if let Some(text) = &opts.node_config {
+        let local = host.local(&node_config_path);
+        if std::fs::read_to_string(&local).ok().as_deref() != Some(text.as_str()) {
+            write_atomically(&local, text.as_bytes(), 0o644)
+                .map_err(host_err("write", &node_config_path))?;
+            node_config_written = true;
+        }
+    }
+
     // 3. The config, then containerd.
     let pending = local_dir.join(RESTART_PENDING);
     if config_changed {
@@ -162,6 +191,7 @@ pub fn install(opts: &Options) -> Result<Report, InstallError> {
         config_changed,
         restarted,
         restart_pending,
+        node_config_written,
     })
 }
 

@@ -45,6 +45,10 @@ struct Args {
     /// --restart=systemd and host-command enter.
     #[arg(long, env = "SPIN_INSTALLER_HOST_PID", default_value_t = 1)]
     host_pid: u32,
+    /// The node's ceilings on pods' settings (a TOML file), written beside the shim
+    /// as containerd-shim-spin-v2.toml [default: leave what is there].
+    #[arg(long, env = "SPIN_INSTALLER_NODE_CONFIG")]
+    node_config: Option<PathBuf>,
     /// Label this node when done (the DaemonSet passes its node name).
     #[arg(long, env = "NODE_NAME")]
     node_name: Option<String>,
@@ -125,6 +129,13 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         containerd_config: args.containerd_config.clone(),
         restart,
         host_pid: args.host_pid,
+        node_config: match &args.node_config {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("--node-config {}: {e}", path.display()))?,
+            ),
+            None => None,
+        },
     })?;
 
     let short = &report.shim_sha256[..12];
@@ -149,6 +160,13 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     } else {
         tracing::info!("config: {config} already has runtime `spin` ({flavor})");
     }
+    if report.node_config_written {
+        tracing::info!(
+            "node config: wrote {}",
+            report.shim_path.with_extension("toml").display()
+        );
+    }
+
     match (&report.restarted, report.restart_pending) {
         (Some(command), _) => tracing::info!("containerd: restarted ({command})"),
         (None, true) => tracing::warn!(

@@ -40,6 +40,7 @@ impl Host {
                 self.restarts.display()
             ))),
             host_pid: 1,
+            node_config: None,
         }
     }
 
@@ -320,4 +321,42 @@ fn a_symlinked_config_is_edited_where_it_points() {
         Some(SHIM_PATH)
     );
     assert!(!install(&host.options()).unwrap().config_changed);
+}
+
+/// The node's ceilings on pods' settings go beside the shim, where the shim reads them,
+/// checked first: a broken file stops the installation before anything is written.
+#[test]
+fn the_node_config_is_checked_and_written_beside_the_shim() {
+    let host = Host::from_fixture("debian-stock");
+    let text = "[ceilings]\nSPIN_KEY_VALUE_MAX_BYTES = \"64Mi\"\n";
+    let broken = Options {
+        node_config: Some("[ceilings]\nSPIN_NOPE = 1\n".into()),
+        ..host.options()
+    };
+    let e = install(&broken).unwrap_err().to_string();
+    assert!(
+        e.starts_with(
+            "node config /opt/spin/bin/containerd-shim-spin-v2.toml: ceilings.SPIN_NOPE is not a setting"
+        ) && e.ends_with("nothing was installed"),
+        "{e}"
+    );
+    assert_eq!(host.restart_count(), 0);
+    assert!(!host.root.path().join("opt/spin/bin").exists());
+
+    let options = Options {
+        node_config: Some(text.into()),
+        ..host.options()
+    };
+    assert!(install(&options).unwrap().node_config_written);
+    assert_eq!(
+        host.file(Path::new("/opt/spin/bin/containerd-shim-spin-v2.toml")),
+        text
+    );
+    // Unchanged: not written again; without the option, left as it is.
+    assert!(!install(&options).unwrap().node_config_written);
+    assert!(!install(&host.options()).unwrap().node_config_written);
+    assert_eq!(
+        host.file(Path::new("/opt/spin/bin/containerd-shim-spin-v2.toml")),
+        text
+    );
 }

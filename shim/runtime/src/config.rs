@@ -201,7 +201,71 @@ impl RuntimeConfig {
     }
 }
 
+/// A pod's value that was above the node's ceiling and was lowered to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clamped {
+    /// The setting's variable (`SPIN_KEY_VALUE_MAX_BYTES`), or what the ceiling bounds.
+    pub name: &'static str,
+    pub asked: u64,
+    pub ceiling: u64,
+}
+
 impl RuntimeConfig {
+    /// The current value of one setting, as [`RuntimeConfig::set`] takes it.
+    pub fn get(&self, setting: &Setting) -> u64 {
+        let l = &self.limits;
+        let n = |v: usize| v as u64;
+        match *setting {
+            settings::MAX_HEADER_BYTES => n(l.max_header_bytes),
+            settings::MAX_REQUEST_BODY => l.max_request_body,
+            settings::MAX_HEADERS => n(l.max_headers),
+            settings::HEADER_READ_TIMEOUT_SECS => l.header_read_timeout.as_secs(),
+            settings::MAX_CONNECTIONS => n(l.max_connections),
+            settings::MAX_OUTBOUND_RESPONSE_BODY => l.max_outbound_response_body,
+            settings::MAX_LOG_LINE_BYTES => n(l.max_log_line),
+            settings::MAX_KEY_VALUE_BYTES => l.max_key_value_bytes,
+            settings::MAX_SQLITE_BYTES => l.max_sqlite_bytes,
+            settings::REQUEST_TIMEOUT_SECS => self.request_timeout.as_secs(),
+            settings::MAX_INSTANCE_MEMORY => n(self.max_instance_memory),
+            settings::MAX_CONCURRENT_INSTANCES => self.max_concurrent_instances.into(),
+            settings::MAX_INSTANCE_REUSE_COUNT => n(self.reuse.max_requests),
+            settings::MAX_INSTANCE_CONCURRENT_REUSE_COUNT => n(self.reuse.max_concurrent),
+            settings::IDLE_INSTANCE_TIMEOUT_SECS => self.reuse.idle_timeout.as_secs(),
+            _ => 0,
+        }
+    }
+
+    /// Lowers every setting above the node's ceiling to it, and the concurrent instance
+    /// count so that all instances' memory together stays within
+    /// `ceilings.all_instances_memory`; returns what was lowered.
+    pub fn clamp_to(&mut self, ceilings: &spin_app::node_config::Ceilings) -> Vec<Clamped> {
+        let mut clamped = Vec::new();
+        for setting in settings::ALL {
+            let (asked, ceiling) = (self.get(setting), ceilings.of(setting));
+            if asked > ceiling {
+                self.set(setting, ceiling);
+                clamped.push(Clamped {
+                    name: setting.env,
+                    asked,
+                    ceiling,
+                });
+            }
+        }
+        let per_instance = (self.max_instance_memory as u64).max(1);
+        let most = u32::try_from(ceilings.all_instances_memory / per_instance)
+            .unwrap_or(u32::MAX)
+            .max(1);
+        if self.max_concurrent_instances > most {
+            clamped.push(Clamped {
+                name: "SPIN_MAX_CONCURRENT_INSTANCES × SPIN_MAX_INSTANCE_MEMORY",
+                asked: u64::from(self.max_concurrent_instances) * per_instance,
+                ceiling: ceilings.all_instances_memory,
+            });
+            self.max_concurrent_instances = most;
+        }
+        clamped
+    }
+
     /// Defaults for serving locally: loopback port 3000, state under `work_dir`.
     pub fn local(work_dir: PathBuf) -> Self {
         Self {
@@ -241,6 +305,53 @@ pub fn variables_from_env(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pods_values_are_lowered_to_the_nodes_ceilings_never_raised() {
+        let ceilings = spin_app::node_config::Ceilings::parse(
+            "[ceilings]\nSPIN_KEY_VALUE_MAX_BYTES = \"64Mi\"\nall_instances_memory = \"1Gi\"\n",
+            "node.toml",
+        )
+        .unwrap();
+        let mut config = RuntimeConfig::local("/tmp/x".into());
+        let env = [
+            ("SPIN_KEY_VALUE_MAX_BYTES", "1Ti"),
+            ("SPIN_SQLITE_MAX_BYTES", "16Mi"),
+            ("SPIN_MAX_INSTANCE_MEMORY", "128Mi"),
+        ];
+        let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+        config.apply_env(lookup).unwrap();
+        let clamped = config.clamp_to(&ceilings);
+        assert_eq!(config.limits.max_key_value_bytes, 64 << 20);
+        assert_eq!(
+            config.limits.max_sqlite_bytes,
+            16 << 20,
+            "lower values stay"
+        );
+        // 1000 instances of 128 MiB do not fit 1 GiB: 8 do.
+        assert_eq!(config.max_concurrent_instances, 8);
+        assert_eq!(
+            clamped,
+            [
+                Clamped {
+                    name: "SPIN_KEY_VALUE_MAX_BYTES",
+                    asked: 1 << 40,
+                    ceiling: 64 << 20
+                },
+                Clamped {
+                    name: "SPIN_MAX_CONCURRENT_INSTANCES × SPIN_MAX_INSTANCE_MEMORY",
+                    asked: 1000 * (128 << 20),
+                    ceiling: 1 << 30
+                }
+            ]
+        );
+        // Every setting round-trips through get and set.
+        for setting in settings::ALL {
+            let before = config.get(setting);
+            config.set(setting, before);
+            assert_eq!(config.get(setting), before, "{}", setting.env);
+        }
+    }
 
     #[test]
     fn env_settings_apply_and_errors_name_the_variable() {
