@@ -118,23 +118,36 @@ async fn reconcile_app(app: &SpinApp, ctx: &Context) -> Result<(Action, Outcome)
 
     let desired = build(app, &executor, &config);
     let apply = PatchParams::apply(MANAGER).force();
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let services: Api<Service> = Api::namespaced(ctx.client.clone(), &ns);
+    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
+    // Applying is forced, so an object of the same name that is not this app's would be
+    // taken over (and deleted with the app): such a name is the user's to change.
+    let secret_name = runtime_config::secret_name(app);
+    let taken = [
+        match desired.runtime_config {
+            Some(_) => taken_name(&secrets, &secret_name, app).await?,
+            None => None,
+        },
+        taken_name(&services, &name, app).await?,
+        match desired.deployment {
+            Some(_) => taken_name(&deployments, &name, app).await?,
+            None => None,
+        },
+    ];
+    if let Some(problem) = taken.into_iter().flatten().next() {
+        return report(app, ctx, problem).await;
+    }
     if let Some(secret) = &desired.runtime_config {
-        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
         secrets
-            .patch(
-                &runtime_config::secret_name(app),
-                &apply,
-                &Patch::Apply(secret),
-            )
+            .patch(&secret_name, &apply, &Patch::Apply(secret))
             .await?;
     }
-    let services: Api<Service> = Api::namespaced(ctx.client.clone(), &ns);
     services
         .patch(&name, &apply, &Patch::Apply(&desired.service))
         .await?;
     let observed = match &desired.deployment {
         Some(deployment) => {
-            let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
             let applied = deployments
                 .patch(&name, &apply, &Patch::Apply(deployment))
                 .await?;
@@ -146,6 +159,40 @@ async fn reconcile_app(app: &SpinApp, ctx: &Context) -> Result<(Action, Outcome)
     patch_status(app, &ctx.client, &ns, json!({ "status": status })).await?;
     tracing::debug!(%ns, %name, "reconciled");
     Ok((Action::requeue(RESYNC), Outcome::Ok))
+}
+
+/// `Some` when an object named `name` exists that this app does not control (no
+/// controller owner reference with the app's uid): the operator leaves it alone.
+async fn taken_name<K>(
+    api: &Api<K>,
+    name: &str,
+    app: &SpinApp,
+) -> Result<Option<UserError>, kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let Some(existing) = api.get_opt(name).await? else {
+        return Ok(None);
+    };
+    let ours = existing
+        .meta()
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|r| r.controller == Some(true) && app.meta().uid.as_ref() == Some(&r.uid));
+    if ours {
+        return Ok(None);
+    }
+    let kind = K::kind(&());
+    Ok(Some(UserError {
+        reason: "NameTaken",
+        message: format!(
+            "{kind} {ns}/{name} already exists and does not belong to this SpinApp, so the \
+             operator leaves it alone; rename the SpinApp (metadata.name) or remove the {kind}",
+            ns = app.namespace().unwrap_or_default()
+        ),
+        retry: Some(WAIT_FOR_REFERENCE),
+    }))
 }
 
 /// Requeue policy for API failures: a short, fixed back-off.

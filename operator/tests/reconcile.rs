@@ -367,6 +367,30 @@ async fn user_errors_are_reported_and_not_hot_looped() {
             Action::await_change(),
         ),
     ];
+    // Objects of the app's names that are not the app's: never taken over.
+    let cases = cases.into_iter().chain([
+        (
+            APP.to_string(),
+            vec![EXECUTOR, FOREIGN_SERVICE],
+            "NameTaken",
+            "Service default/hello already exists and does not belong to this SpinApp, so the operator leaves it alone; rename the SpinApp (metadata.name) or remove the Service",
+            Action::requeue(WAIT_FOR_REFERENCE),
+        ),
+        (
+            APP.to_string(),
+            vec![EXECUTOR, FOREIGN_DEPLOYMENT],
+            "NameTaken",
+            "Deployment default/hello already exists",
+            Action::requeue(WAIT_FOR_REFERENCE),
+        ),
+        (
+            APP.replace("  replicas: 2", "  runtimeConfig: { keyValueStores: [{ name: default, type: spin }] }"),
+            vec![EXECUTOR, FOREIGN_SECRET],
+            "NameTaken",
+            "Secret default/hello-inline-runtime-config already exists",
+            Action::requeue(WAIT_FOR_REFERENCE),
+        ),
+    ]);
     for (app, mut objects, reason, message, action) in cases {
         objects.push(&app);
         let h = Harness::new(&objects);
@@ -377,8 +401,11 @@ async fn user_errors_are_reported_and_not_hot_looped() {
             got_message.contains(message),
             "{got_message:?} lacks {message:?}"
         );
+        // Nothing is applied (a Deployment there is someone else's, untouched).
         assert!(
-            h.api.get(&deployment_path()).is_none(),
+            h.api
+                .get(&deployment_path())
+                .is_none_or(|d| d["metadata"]["ownerReferences"].is_null()),
             "{reason}: nothing is applied"
         );
         let events = h.api.events();
@@ -388,7 +415,60 @@ async fn user_errors_are_reported_and_not_hot_looped() {
                 .any(|(r, note)| r == reason && note.contains(message)),
             "{reason}: events {events:?}"
         );
+        for path in [service_path(), secret_path(), deployment_path()] {
+            if let Some(foreign) = h.api.get(&path).filter(|_| reason == "NameTaken") {
+                assert!(
+                    foreign["metadata"]["ownerReferences"].is_null(),
+                    "{path} was taken over: {foreign}"
+                );
+            }
+        }
     }
+}
+
+/// Someone else's Service named like the app: left as it was (port 5432, no owner).
+const FOREIGN_SERVICE: &str = r#"
+apiVersion: v1
+kind: Service
+metadata: { name: hello, namespace: default }
+spec: { ports: [{ port: 5432 }], selector: { app: database } }
+"#;
+const FOREIGN_DEPLOYMENT: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: hello, namespace: default }
+spec: { selector: { matchLabels: { app: db } }, template: { metadata: { labels: { app: db } }, spec: { containers: [{ name: db, image: postgres }] } } }
+"#;
+const FOREIGN_SECRET: &str = r#"
+apiVersion: v1
+kind: Secret
+metadata: { name: hello-inline-runtime-config, namespace: default }
+data: { password: aHVudGVyMg== }
+"#;
+
+fn secret_path() -> String {
+    path("v1", "secrets", "default", "hello-inline-runtime-config")
+}
+
+/// Once the object in the way is gone, the app's own is applied.
+#[tokio::test]
+async fn an_app_is_applied_once_the_object_in_its_way_is_removed() {
+    let h = Harness::new(&[EXECUTOR, APP, FOREIGN_SERVICE]);
+    assert_eq!(h.reconcile().await, Action::requeue(WAIT_FOR_REFERENCE));
+    assert_eq!(
+        h.api.get(&service_path()).unwrap()["spec"]["ports"][0]["port"],
+        5432
+    );
+    h.api.remove(&service_path());
+    assert_eq!(h.reconcile().await, Action::requeue(RESYNC));
+    let service = h.api.get(&service_path()).unwrap();
+    assert_eq!(service["spec"]["ports"][0]["port"], 80);
+    assert_eq!(
+        service["metadata"]["ownerReferences"][0]["uid"],
+        "uid-hello"
+    );
+    // Its own objects are the app's to update on the next reconcile.
+    assert_eq!(h.reconcile().await, Action::requeue(RESYNC));
 }
 
 #[tokio::test]
