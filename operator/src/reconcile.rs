@@ -300,9 +300,20 @@ struct KeyReader<'a> {
     secrets: &'a Api<Secret>,
     config_maps: &'a Api<ConfigMap>,
     ns: &'a str,
+    /// The uids of the Secrets read, which key the config hash.
+    secret_uids: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl KeyReader<'_> {
+    fn keep_uid(&self, secret: &Secret) {
+        if let Some(uid) = &secret.metadata.uid {
+            self.secret_uids
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(uid.clone());
+        }
+    }
+
     /// The key's value; `None` when it is missing and optional; a [`UserError`] naming
     /// `field` when it is missing and required.
     async fn read(
@@ -311,11 +322,10 @@ impl KeyReader<'_> {
         field: &str,
     ) -> Result<Result<Option<Vec<u8>>, UserError>, kube::Error> {
         let value = match key {
-            KeyRef::Secret(sel) => self
-                .secrets
-                .get_opt(&sel.name)
-                .await?
-                .and_then(|s| s.data.and_then(|d| d.get(&sel.key).map(|v| v.0.clone()))),
+            KeyRef::Secret(sel) => self.secrets.get_opt(&sel.name).await?.and_then(|s| {
+                self.keep_uid(&s);
+                s.data.and_then(|d| d.get(&sel.key).map(|v| v.0.clone()))
+            }),
             KeyRef::ConfigMap(sel) => self.config_maps.get_opt(&sel.name).await?.and_then(|cm| {
                 cm.data
                     .and_then(|d| d.get(&sel.key).map(|v| v.clone().into_bytes()))
@@ -416,6 +426,7 @@ async fn dereference(
         secrets: &secrets,
         config_maps: &config_maps,
         ns,
+        secret_uids: Default::default(),
     };
     let mut config = ReferencedConfig::default();
     for (i, var) in app.spec.variables.iter().enumerate() {
@@ -473,6 +484,7 @@ async fn dereference(
     }
     if let Some(name) = &app.spec.runtime_config.load_from_secret {
         let value = secrets.get_opt(name).await?.and_then(|s| {
+            refs.keep_uid(&s);
             s.data
                 .and_then(|d| d.get("runtime-config.toml").map(|v| v.0.clone()))
         });
@@ -490,5 +502,9 @@ async fn dereference(
             }
         }
     }
+    config.secret_uids = refs
+        .secret_uids
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
     Ok(Ok((executor, config)))
 }

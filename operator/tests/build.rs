@@ -302,6 +302,36 @@ fn config_hash_changes_with_referenced_data_only() {
     assert_eq!(ReferencedConfig::default().hash(), None);
 }
 
+/// The hash is keyed by the uids of the Secrets read: a reader of the Deployment, who
+/// sees the hash but cannot read the Secrets, cannot test guesses of a value by hashing
+/// them; the same value under a Secret recreated with a new uid rolls the pods.
+#[test]
+fn config_hash_is_keyed_by_the_secrets_uids() {
+    use sha2::{Digest, Sha256};
+    let entries = vec![("Secret/s/pin".to_string(), b"1234".to_vec())];
+    let keyed = |uid: &str| ReferencedConfig {
+        entries: entries.clone(),
+        secret_uids: [uid.to_string()].into(),
+        ..Default::default()
+    };
+    let one = keyed("0b7c6f2e-5a1d-4c8e-9f3a-2d4e6f8a0b1c")
+        .hash()
+        .unwrap();
+    assert_eq!(
+        Some(one.clone()),
+        keyed("0b7c6f2e-5a1d-4c8e-9f3a-2d4e6f8a0b1c").hash(),
+        "stable"
+    );
+    assert_ne!(Some(one.clone()), keyed("another-uid").hash());
+    // A guesser's unkeyed hash of the same entries does not match.
+    let mut guess = Sha256::new();
+    guess.update((entries[0].0.len() as u64).to_le_bytes());
+    guess.update(entries[0].0.as_bytes());
+    guess.update(4u64.to_le_bytes());
+    guess.update(b"1234");
+    assert_ne!(one, hex::encode(&guess.finalize()[..16]));
+}
+
 #[test]
 fn invalid_specs_name_the_field() {
     let cases = [

@@ -21,25 +21,36 @@ pub struct ReferencedConfig {
     pub entries: Vec<(String, Vec<u8>)>,
     /// Values of inline runtime config options given by `valueFrom`.
     pub options: runtime_config::ResolvedOptions,
+    /// What the hash is keyed with: the uids of the Secrets read (random, and visible
+    /// only to those who may read the Secrets), so that the hash in the pod template
+    /// does not let a reader of Deployments test guesses of a weak secret value.
+    pub secret_uids: std::collections::BTreeSet<String>,
 }
 
 impl ReferencedConfig {
-    /// A stable hash of the entries; `None` when the app refers to nothing.
+    /// A stable hash of the entries (HMAC-SHA-256 keyed by [`Self::secret_uids`]);
+    /// `None` when the app refers to nothing. It changes when a value changes, and when
+    /// a Secret is replaced by a new one of the same name.
     pub fn hash(&self) -> Option<String> {
-        use sha2::{Digest, Sha256};
+        use hmac::{Hmac, Mac};
         if self.entries.is_empty() {
             return None;
         }
+        let key: Vec<u8> = self
+            .secret_uids
+            .iter()
+            .flat_map(|uid| [uid.as_bytes(), b"\n"].concat())
+            .collect();
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).expect("HMAC takes any key");
         let mut entries: Vec<_> = self.entries.iter().collect();
         entries.sort();
-        let mut hasher = Sha256::new();
         for (name, value) in entries {
-            hasher.update((name.len() as u64).to_le_bytes());
-            hasher.update(name.as_bytes());
-            hasher.update((value.len() as u64).to_le_bytes());
-            hasher.update(value);
+            mac.update(&(name.len() as u64).to_le_bytes());
+            mac.update(name.as_bytes());
+            mac.update(&(value.len() as u64).to_le_bytes());
+            mac.update(value);
         }
-        Some(hex::encode(&hasher.finalize()[..16]))
+        Some(hex::encode(&mac.finalize().into_bytes()[..16]))
     }
 }
 
