@@ -239,6 +239,67 @@ fn ctr_runs_a_classic_image_whose_rootfs_holds_the_app() {
     assert_eq!((status, body.contains("Hello")), (200, true), "{body}");
 }
 
+/// The node's blob cache stays within the node config's bound: a second app's layers
+/// push out the first's (least recently used), while the first app keeps answering.
+#[test]
+fn the_blob_cache_stays_within_the_nodes_bound() {
+    let containerd = LocalContainerd::start();
+    std::fs::write(containerd.node_config(), "[caches]\nblobs_max_bytes = 1\n").unwrap();
+    let registry = LocalRegistry::start();
+    let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    app_rootfs(first.path(), test_guests::hello());
+    app_rootfs(
+        second.path(),
+        test_guests::probe("second", test_guests::Probe::Echo),
+    );
+    let images = [
+        registry.push_app(first.path(), "first:v1"),
+        registry.push_app(second.path(), "second:v1"),
+    ];
+    for image in &images {
+        let pull = containerd.ctr(&["images", "pull", "--plain-http", image]);
+        assert!(
+            pull.status.success(),
+            "{}",
+            String::from_utf8_lossy(&pull.stderr)
+        );
+    }
+    let blobs = || -> Vec<String> {
+        std::fs::read_dir(containerd.compile_cache().join("blobs/sha256"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect()
+    };
+    let mut ports = Vec::new();
+    let mut held = Vec::new();
+    for (image, id) in images.iter().zip(["first", "second"]) {
+        let port = free_port();
+        let run = containerd
+            .spin_run("-d", Some(port), &[image, id, "/"])
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{id}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let (status, _) = wait_for_200(port, "/", Duration::from_secs(60));
+        assert_eq!(status, 200, "{id}");
+        ports.push(port);
+        held.push(blobs());
+    }
+    assert!(!held[0].is_empty() && !held[1].is_empty(), "{held:?}");
+    assert!(
+        held[1].iter().all(|b| !held[0].contains(b)),
+        "the first app's layers stayed past the bound: {held:?}"
+    );
+    let (status, body) = probe::get("127.0.0.1", ports[0], "/").unwrap();
+    assert_eq!((status, body.contains("Hello")), (200, true), "{body}");
+}
+
 /// Limits come from the container's env (a bad value is refused naming it), lowered to
 /// the node's ceilings from the node config the shim reads; a broken node config stops
 /// every container, naming the file.

@@ -145,15 +145,35 @@ fn default_install_has_every_part() {
         "wasmtime-spin-v2"
     );
 
-    // The node installer: privileged, host PID, the host's / at /host, its node's name.
+    // The node installer: an init container, privileged, host PID, the host's / at
+    // /host, its node's name and the pod's only API token; then a container that holds
+    // nothing (no privilege, capability, host mount or token) while the pod lives.
     let ds = one(&manifests, "DaemonSet");
     let pod = &ds["spec"]["template"]["spec"];
     assert_eq!(pod["hostPID"], true);
-    let c = &pod["containers"][0];
+    assert_eq!(pod["automountServiceAccountToken"], false);
+    let c = &pod["initContainers"][0];
     assert_eq!(c["securityContext"]["privileged"], true);
-    assert_eq!(c["args"], json!(["--wait"]));
+    assert!(c["args"].is_null(), "installs and exits");
     assert_eq!(c["volumeMounts"][0]["mountPath"], "/host");
+    assert_eq!(
+        c["volumeMounts"][1]["mountPath"],
+        "/var/run/secrets/kubernetes.io/serviceaccount"
+    );
     assert_eq!(pod["volumes"][0]["hostPath"]["path"], "/");
+    assert_eq!(
+        pod["volumes"][1]["projected"]["sources"][0]["serviceAccountToken"]["path"],
+        "token"
+    );
+    let idle = &pod["containers"][0];
+    assert_eq!(pod["containers"].as_array().unwrap().len(), 1);
+    assert_eq!(idle["args"], json!(["--idle"]));
+    assert!(idle["volumeMounts"].is_null() && idle["env"].is_null());
+    let locked_down = &idle["securityContext"];
+    assert_eq!(locked_down["runAsNonRoot"], true);
+    assert_eq!(locked_down["allowPrivilegeEscalation"], false);
+    assert_eq!(locked_down["capabilities"]["drop"], json!(["ALL"]));
+    assert!(locked_down["privileged"].is_null());
     let e = env(c);
     assert_eq!(e["SPIN_INSTALLER_HOST_ROOT"], "/host");
     assert_eq!(e["SPIN_INSTALLER_INSTALL_DIR"], "/opt/spin/bin");
@@ -268,7 +288,7 @@ fn options_change_what_is_installed() {
         "ghcr.io/spin-kube-rs/spin-operator:dev"
     );
     let ds = one(&more, "DaemonSet");
-    let e = env(&ds["spec"]["template"]["spec"]["containers"][0]);
+    let e = env(&ds["spec"]["template"]["spec"]["initContainers"][0]);
     assert_eq!(
         e["SPIN_INSTALLER_RESTART_COMMAND"],
         "/etc/init.d/containerd restart"
@@ -289,13 +309,13 @@ fn the_node_config_reaches_the_installer() {
     assert_eq!(map.value["data"]["node.toml"], config);
     let ds = one(&manifests, "DaemonSet");
     let pod = &ds["spec"]["template"];
-    let e = env(&pod["spec"]["containers"][0]);
+    let e = env(&pod["spec"]["initContainers"][0]);
     assert_eq!(
         e["SPIN_INSTALLER_NODE_CONFIG"],
         "/etc/spin-node-installer/node.toml"
     );
     assert_eq!(
-        pod["spec"]["volumes"][1]["configMap"]["name"],
+        pod["spec"]["volumes"][2]["configMap"]["name"],
         map.value["metadata"]["name"]
     );
     assert!(

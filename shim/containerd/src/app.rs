@@ -27,11 +27,11 @@ pub fn cache_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/var/lib/containerd-shim-spin"))
 }
 
-/// The node's ceilings on a pod's settings ([`spin_app::node_config`]): the file named by
-/// `SPIN_SHIM_NODE_CONFIG` in containerd's environment, else
-/// `containerd-shim-spin-v2.toml` beside the shim binary (where `spin-node-installer`
-/// writes it); the defaults without one.
-pub fn node_ceilings() -> Result<spin_app::node_config::Ceilings, AppError> {
+/// The node's configuration ([`spin_app::node_config`]: ceilings on a pod's settings,
+/// cache bounds): the file named by `SPIN_SHIM_NODE_CONFIG` in containerd's
+/// environment, else `containerd-shim-spin-v2.toml` beside the shim binary (where
+/// `spin-node-installer` writes it); the defaults without one.
+pub fn node_config() -> Result<spin_app::node_config::NodeConfig, AppError> {
     let path = match std::env::var_os("SPIN_SHIM_NODE_CONFIG") {
         Some(path) => PathBuf::from(path),
         None => std::env::current_exe()
@@ -46,7 +46,7 @@ pub fn node_ceilings() -> Result<spin_app::node_config::Ceilings, AppError> {
     let shown = path.display().to_string();
     match std::fs::read_to_string(&path) {
         Ok(text) => {
-            spin_app::node_config::Ceilings::parse(&text, &shown).map_err(AppError::NodeConfig)
+            spin_app::node_config::NodeConfig::parse(&text, &shown).map_err(AppError::NodeConfig)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
         Err(e) => Err(AppError::NodeConfig(
@@ -160,7 +160,9 @@ fn runtime_config(id: &str, spec: &BundleSpec, work_dir: &Path) -> Result<Runtim
             value: value.into(),
             problem: e.to_string(),
         })?;
+    let node = node_config()?;
     config.compile_cache_dir = Some(cache_dir().join("compiled"));
+    config.compile_cache_max_bytes = Some(node.caches.compiled_max_bytes);
     config.components_to_retain = spec
         .env_var("SPIN_COMPONENTS_TO_RETAIN")
         .unwrap_or_default()
@@ -191,7 +193,7 @@ fn runtime_config(id: &str, spec: &BundleSpec, work_dir: &Path) -> Result<Runtim
         config.max_instance_memory = config.max_instance_memory.min(limit as usize);
     }
     // Sizes that land on the node are the node's to bound, whatever the pod asked.
-    for clamped in config.clamp_to(&node_ceilings()?) {
+    for clamped in config.clamp_to(&node.ceilings) {
         tracing::warn!(
             container = %id,
             "{}: the pod asks for {}, above this node's ceiling of {}; using the ceiling",

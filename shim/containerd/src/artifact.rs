@@ -177,11 +177,13 @@ pub struct ArtifactApp {
 }
 
 /// Reads the Spin app of `image` and makes sure every Wasm and data layer it carries is
-/// in `blob_dir/sha256/<hex>` (verified by digest).
+/// in `blob_dir/sha256/<hex>` (verified by digest); the blob cache is then kept within
+/// `max_bytes`, this app's layers kept.
 pub async fn load(
     containerd: &Containerd,
     image: &str,
     blob_dir: &Path,
+    max_bytes: u64,
 ) -> Result<ArtifactApp, ArtifactError> {
     let invalid = |problem: String| ArtifactError::Invalid {
         image: image.into(),
@@ -222,6 +224,9 @@ pub async fn load(
         cache_blob(containerd, &layer.digest, layer.size, blob_dir).await?;
         carried.insert(layer.digest.clone());
     }
+    let blobs = blob_dir.join("sha256");
+    let in_use: Vec<_> = carried.iter().map(|d| blobs.join(d.hex())).collect();
+    spin_runtime::cache_bound::evict_least_recently_used(&blobs, max_bytes, &in_use);
     Ok(ArtifactApp { locked, carried })
 }
 
@@ -236,6 +241,7 @@ async fn cache_blob(
     let dir = blob_dir.join("sha256");
     let path = dir.join(digest.hex());
     if path.is_file() {
+        spin_runtime::cache_bound::mark_used(&path);
         return Ok(());
     }
     let cache_err = |source| ArtifactError::Cache {

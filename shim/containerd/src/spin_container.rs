@@ -87,7 +87,8 @@ impl SpinPod {
             });
         }
         let blobs = app::blob_dir();
-        let app = artifact::load(&containerd, &image, &blobs)
+        let blobs_max_bytes = app::node_config()?.caches.blobs_max_bytes;
+        let app = artifact::load(&containerd, &image, &blobs, blobs_max_bytes)
             .await
             .map_err(artifact_err)?;
         Ok((

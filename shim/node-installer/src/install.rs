@@ -91,7 +91,7 @@ pub fn install(opts: &Options) -> Result<Report, InstallError> {
     //    every Spin pod on the node, so it stops the installation instead.
     let node_config_path = opts.install_dir.join(NODE_CONFIG);
     if let Some(text) = &opts.node_config {
-        spin_app::node_config::Ceilings::parse(text, &node_config_path.display().to_string())?;
+        spin_app::node_config::NodeConfig::parse(text, &node_config_path.display().to_string())?;
     }
 
     // 1. The config, edited in memory first: a malformed one stops everything here.

@@ -55,9 +55,13 @@ struct Args {
     /// The label set on the node, KEY=VALUE.
     #[arg(long, env = "SPIN_INSTALLER_NODE_LABEL", default_value_t = format!("{INSTALLED_LABEL}={INSTALLED_VALUE}"))]
     node_label: String,
-    /// After installing, stay running until SIGTERM (the DaemonSet's container).
+    /// After installing, stay running until SIGTERM.
     #[arg(long, env = "SPIN_INSTALLER_WAIT")]
     wait: bool,
+    /// Install nothing: only wait until SIGTERM. The DaemonSet's container, which holds
+    /// no privilege, no host mount and no API token: its init container installed.
+    #[arg(long, conflicts_with = "wait")]
+    idle: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -84,6 +88,10 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    if args.idle {
+        wait_for_sigterm().await;
+        return ExitCode::SUCCESS;
+    }
     match run(&args).await {
         Ok(()) => {
             if args.wait {

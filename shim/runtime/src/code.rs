@@ -138,11 +138,10 @@ fn compile_app(
     missing: Missing,
 ) -> Result<Option<AppCode>, RuntimeError> {
     let linker = base_linker(engine.engine())?;
-    let cache = sources
-        .config
-        .compile_cache_dir
-        .clone()
-        .map(|dir| CompileCache::new(dir, engine.engine(), engine.tier));
+    let cache = sources.config.compile_cache_dir.clone().map(|dir| {
+        CompileCache::new(dir, engine.engine(), engine.tier)
+            .bounded(sources.config.compile_cache_max_bytes)
+    });
     if cache.is_none() && missing == Missing::Leave {
         return Ok(None);
     }

@@ -3,6 +3,9 @@
 //! An entry is named by the SHA-256 of the Wasm (the OCI layer digest when there is one)
 //! and a hash of the engine's compatibility settings. Its own SHA-256 is stored next to
 //! it and checked before use, so a truncated or corrupt file is rebuilt, never loaded.
+//! With a bound ([`CompileCache::bounded`]) the directory is kept within it after each
+//! write, least recently used entries first ([`crate::cache_bound`]); a load marks its
+//! entry used.
 
 // Loading a precompiled artifact is `unsafe` in Wasmtime because the bytes are trusted
 // to be machine code Wasmtime produced. This module only loads files it wrote itself,
@@ -24,6 +27,7 @@ use wasmtime::component::Component;
 pub struct CompileCache {
     dir: PathBuf,
     engine_hash: String,
+    max_bytes: Option<u64>,
 }
 
 impl CompileCache {
@@ -38,7 +42,13 @@ impl CompileCache {
         Self {
             dir,
             engine_hash: format!("{:016x}", hasher.finish()),
+            max_bytes: None,
         }
+    }
+
+    /// Keeps the directory within `max_bytes` (`None`: unbounded).
+    pub fn bounded(self, max_bytes: Option<u64>) -> Self {
+        Self { max_bytes, ..self }
     }
 
     /// The entry's file name is made only of the digest's validated hex digits and the
@@ -66,7 +76,10 @@ impl CompileCache {
         // ever replaced by renaming a new file over them, so the mapped file does not
         // change under the component.
         match unsafe { Component::deserialize_file(engine, &path) } {
-            Ok(component) => Some(component),
+            Ok(component) => {
+                crate::cache_bound::mark_used(&path);
+                Some(component)
+            }
             Err(err) => {
                 tracing::warn!(path = %path.display(), error = %format!("{err:#}"), "compiled component cache entry is incompatible; recompiling");
                 self.discard(&path);
@@ -106,6 +119,9 @@ impl CompileCache {
         std::fs::write(tmp.path(), bytes)?;
         std::fs::write(&sum, hex::encode(Sha256::digest(bytes)))?;
         tmp.persist(&path).map_err(|e| e.error)?;
+        if let Some(max_bytes) = self.max_bytes {
+            crate::cache_bound::evict_least_recently_used(&self.dir, max_bytes, &[path]);
+        }
         Ok(())
     }
 

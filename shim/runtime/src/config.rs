@@ -27,6 +27,9 @@ pub struct RuntimeConfig {
     pub work_dir: PathBuf,
     /// Precompiled components, reused across runs; `None` compiles every time.
     pub compile_cache_dir: Option<PathBuf>,
+    /// Most bytes the compile cache may hold (least recently used entries removed
+    /// past it); `None`: unbounded.
+    pub compile_cache_max_bytes: Option<u64>,
     /// Longest a guest may run for one request, response body included.
     pub request_timeout: Duration,
     /// Most linear memory one instance (one request) may use, all memories together.
@@ -275,6 +278,7 @@ impl RuntimeConfig {
             sqlite_path: work_dir.join("sqlite_db.db"),
             sqlite_databases: Default::default(),
             compile_cache_dir: None,
+            compile_cache_max_bytes: None,
             work_dir,
             request_timeout: Duration::from_secs(30),
             max_instance_memory: 256 << 20,
@@ -308,11 +312,12 @@ mod tests {
 
     #[test]
     fn a_pods_values_are_lowered_to_the_nodes_ceilings_never_raised() {
-        let ceilings = spin_app::node_config::Ceilings::parse(
+        let ceilings = spin_app::node_config::NodeConfig::parse(
             "[ceilings]\nSPIN_KEY_VALUE_MAX_BYTES = \"64Mi\"\nall_instances_memory = \"1Gi\"\n",
             "node.toml",
         )
-        .unwrap();
+        .unwrap()
+        .ceilings;
         let mut config = RuntimeConfig::local("/tmp/x".into());
         let env = [
             ("SPIN_KEY_VALUE_MAX_BYTES", "1Ti"),

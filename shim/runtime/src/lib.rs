@@ -8,6 +8,7 @@
 //! ```
 
 pub mod app;
+pub mod cache_bound;
 pub mod code;
 mod compile_cache;
 pub mod compile_child;
