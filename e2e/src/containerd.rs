@@ -170,7 +170,14 @@ state = "{root}/state"
         let root = rootfs.display().to_string();
         let mut target: Vec<&str> = env.iter().flat_map(|e| ["--env", *e]).collect();
         target.extend(["--rootfs", &root, id, "/"]);
-        let run = self.spin_run("-d", Some(port), &target).output().unwrap();
+        self.run_detached(id, &target, port);
+    }
+
+    /// `ctr run -d` of `target` (an image or `--rootfs` arguments, the container id
+    /// `id`, the command), listening on 127.0.0.1:`port`; panics unless it starts and
+    /// answers 200 at `/`. Returns the answer's body.
+    pub fn run_detached(&self, id: &str, target: &[&str], port: u16) -> String {
+        let run = self.spin_run("-d", Some(port), target).output().unwrap();
         assert!(
             run.status.success(),
             "{id}: {}",
@@ -179,6 +186,7 @@ state = "{root}/state"
         let (status, body) =
             crate::probe::wait_for_answer("127.0.0.1", port, "/", Duration::from_secs(60));
         assert_eq!(status, 200, "{id}: {body}");
+        body
     }
 
     pub fn ctr_command(&self, args: &[&str]) -> Command {

@@ -157,27 +157,12 @@ async fn kubelet_path_serves_a_current_python_sdk_app() {
 /// The memory limit of the cgroup under `parent` that a running shim is in (v1 memory
 /// hierarchy or v2), if one is.
 fn cgroup_memory_limit(parent: &str) -> Option<u64> {
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let exe = std::fs::read_link(entry.path().join("exe")).unwrap_or_default();
-        if !exe.to_string_lossy().ends_with("containerd-shim-spin-v2") {
-            continue;
-        }
-        let cgroups = std::fs::read_to_string(entry.path().join("cgroup")).unwrap_or_default();
-        for line in cgroups.lines() {
-            let mut parts = line.splitn(3, ':');
-            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-            if !path.starts_with(parent) {
-                continue;
-            }
-            let file = match controllers {
-                "memory" => format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes"),
-                "" => format!("/sys/fs/cgroup{path}/memory.max"),
-                _ => continue,
-            };
-            return std::fs::read_to_string(file).ok()?.trim().parse().ok();
-        }
-    }
-    None
+    let (_, limit_file) = shim_cgroup(parent)?;
+    std::fs::read_to_string(limit_file)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Removes the (by now empty) cgroups under `parent` and `parent` itself, deepest
@@ -220,9 +205,9 @@ fn cgroup_hierarchies() -> Vec<std::path::PathBuf> {
         .collect()
 }
 
-/// The cgroup (memory controller's, or v2's) of the running shim whose cgroup is under
-/// `parent`.
-fn shim_cgroup(parent: &str) -> Option<String> {
+/// The cgroup (the v1 memory hierarchy's, or v2's) of the running shim whose cgroup is
+/// under `parent`, and the file holding its memory limit.
+fn shim_cgroup(parent: &str) -> Option<(String, String)> {
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let exe = std::fs::read_link(entry.path().join("exe")).unwrap_or_default();
         if !exe.to_string_lossy().ends_with("containerd-shim-spin-v2") {
@@ -232,9 +217,15 @@ fn shim_cgroup(parent: &str) -> Option<String> {
         for line in cgroups.lines() {
             let mut parts = line.splitn(3, ':');
             let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-            if matches!(controllers, "memory" | "") && path.starts_with(parent) {
-                return Some(path.to_string());
+            if !path.starts_with(parent) {
+                continue;
             }
+            let limit_file = match controllers {
+                "memory" => format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes"),
+                "" => format!("/sys/fs/cgroup{path}/memory.max"),
+                _ => continue,
+            };
+            return Some((path.to_string(), limit_file));
         }
     }
     None
@@ -269,7 +260,7 @@ async fn systemd_driver_pods_run_inside_their_pods_slice() {
     let (status, body) = probe::get(&pod.ip, 80, "/").unwrap();
     assert_eq!((status, body.contains("Hello")), (200, true), "{body}");
     assert_eq!(
-        shim_cgroup(&pod_slice),
+        shim_cgroup(&pod_slice).map(|(path, _)| path),
         Some(format!(
             "{pod_slice}/cri-containerd-{}.scope",
             pod.container

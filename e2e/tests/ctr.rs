@@ -225,18 +225,8 @@ fn ctr_runs_a_classic_image_whose_rootfs_holds_the_app() {
             &["/"],
         ),
     );
-    let port = free_port();
-    let run = containerd
-        .spin_run("-d", Some(port), &[image, "classic"])
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let (status, body) = wait_for_200(port, "/", Duration::from_secs(60));
-    assert_eq!((status, body.contains("Hello")), (200, true), "{body}");
+    let body = containerd.run_detached("classic", &[image, "classic"], free_port());
+    assert!(body.contains("Hello"), "{body}");
 }
 
 /// The node's blob cache stays within the node config's bound: a second app's layers
@@ -277,17 +267,7 @@ fn the_blob_cache_stays_within_the_nodes_bound() {
     let mut held = Vec::new();
     for (image, id) in images.iter().zip(["first", "second"]) {
         let port = free_port();
-        let run = containerd
-            .spin_run("-d", Some(port), &[image, id, "/"])
-            .output()
-            .unwrap();
-        assert!(
-            run.status.success(),
-            "{id}: {}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-        let (status, _) = wait_for_200(port, "/", Duration::from_secs(60));
-        assert_eq!(status, 200, "{id}");
+        containerd.run_detached(id, &[image, id, "/"], port);
         ports.push(port);
         held.push(blobs());
     }

@@ -132,17 +132,23 @@ pub fn prepare(
     id: &str,
     spec: &BundleSpec,
     work_dir: &Path,
+    node: &spin_app::node_config::NodeConfig,
     locked: LockedApp,
     content: Arc<dyn ContentResolver>,
 ) -> Result<PreparedApp, AppError> {
-    let config = runtime_config(id, spec, work_dir)?;
+    let config = runtime_config(id, spec, work_dir, node)?;
     PreparedApp::prepare(locked, config, content).map_err(|source| AppError::Prepare {
         id: id.into(),
         source,
     })
 }
 
-fn runtime_config(id: &str, spec: &BundleSpec, work_dir: &Path) -> Result<RuntimeConfig, AppError> {
+fn runtime_config(
+    id: &str,
+    spec: &BundleSpec,
+    work_dir: &Path,
+    node: &spin_app::node_config::NodeConfig,
+) -> Result<RuntimeConfig, AppError> {
     let mut config = RuntimeConfig::local(work_dir.to_path_buf());
     let (field, value) = match (
         spec.env_var("SPIN_HTTP_LISTEN_ADDR"),
@@ -160,7 +166,6 @@ fn runtime_config(id: &str, spec: &BundleSpec, work_dir: &Path) -> Result<Runtim
             value: value.into(),
             problem: e.to_string(),
         })?;
-    let node = node_config()?;
     config.compile_cache_dir = Some(cache_dir().join("compiled"));
     config.compile_cache_max_bytes = Some(node.caches.compiled_max_bytes);
     config.components_to_retain = spec

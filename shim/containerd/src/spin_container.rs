@@ -54,11 +54,13 @@ impl SpinPod {
     }
 
     /// The app: spin.toml in the rootfs, else the Spin OCI artifact the container's
-    /// image is, read from containerd's content store.
+    /// image is, read from containerd's content store (its layers copied into the node's
+    /// blob cache, kept within `blobs_max_bytes`).
     async fn find_app(
         &self,
         id: &str,
         spec: &BundleSpec,
+        blobs_max_bytes: u64,
     ) -> Result<(spin_app::LockedApp, Box<dyn ContentResolver>), app::AppError> {
         // Reading the image's files blocks (its own thread, chrooted): off the workers.
         let root = spec.root.clone();
@@ -87,7 +89,6 @@ impl SpinPod {
             });
         }
         let blobs = app::blob_dir();
-        let blobs_max_bytes = app::node_config()?.caches.blobs_max_bytes;
         let app = artifact::load(&containerd, &image, &blobs, blobs_max_bytes)
             .await
             .map_err(artifact_err)?;
@@ -168,11 +169,21 @@ impl Workload for SpinPod {
             .prefix("spin-")
             .tempdir_in(&bundle)
             .map_err(|e| rpc_error(Code::INTERNAL, format!("{}: {e}", bundle.display())))?;
-        let prepared = match self.find_app(&req.id, &spec).await {
-            Ok((locked, content)) => {
+        // The node's configuration, read once for the cache and the app's settings.
+        let found = match app::node_config() {
+            Ok(node) => {
+                let blobs_max_bytes = node.caches.blobs_max_bytes;
+                self.find_app(&req.id, &spec, blobs_max_bytes)
+                    .await
+                    .map(|found| (node, found))
+            }
+            Err(e) => Err(e),
+        };
+        let prepared = match found {
+            Ok((node, (locked, content))) => {
                 let (id, spec, dir) = (req.id.clone(), spec.clone(), work.path().to_path_buf());
                 tokio::task::spawn_blocking(move || {
-                    app::prepare(&id, &spec, &dir, locked, Arc::from(content))
+                    app::prepare(&id, &spec, &dir, &node, locked, Arc::from(content))
                 })
                 .await
                 .map_err(|e| rpc_error(Code::INTERNAL, e.to_string()))?

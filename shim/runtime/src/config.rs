@@ -310,6 +310,12 @@ pub fn variables_from_env(
 mod tests {
     use super::*;
 
+    /// Applies an environment given as pairs.
+    fn apply(config: &mut RuntimeConfig, env: &[(&str, &str)]) {
+        let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+        config.apply_env(lookup).unwrap();
+    }
+
     #[test]
     fn a_pods_values_are_lowered_to_the_nodes_ceilings_never_raised() {
         let ceilings = spin_app::node_config::NodeConfig::parse(
@@ -324,8 +330,7 @@ mod tests {
             ("SPIN_SQLITE_MAX_BYTES", "16Mi"),
             ("SPIN_MAX_INSTANCE_MEMORY", "128Mi"),
         ];
-        let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
-        config.apply_env(lookup).unwrap();
+        apply(&mut config, &env);
         let clamped = config.clamp_to(&ceilings);
         assert_eq!(config.limits.max_key_value_bytes, 64 << 20);
         assert_eq!(
@@ -366,8 +371,7 @@ mod tests {
             ("SPIN_HTTP_MAX_HEADERS", "20"),
             ("SPIN_MAX_INSTANCE_MEMORY", "64Mi"),
         ];
-        let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
-        config.apply_env(lookup).unwrap();
+        apply(&mut config, &env);
         assert_eq!(config.limits.max_request_body, 1 << 20);
         assert_eq!(config.limits.max_headers, 20);
         assert_eq!(config.max_instance_memory, 64 << 20);
