@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use spin_kube_e2e::cri::{HelloNode, PodSpec, api};
+use spin_kube_e2e::cri::{Cri, HelloNode, PodSpec, api};
 use spin_kube_e2e::probe;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -270,6 +270,36 @@ async fn systemd_driver_pods_run_inside_their_pods_slice() {
     );
     assert_eq!(cgroup_memory_limit(&pod_slice), Some(96 << 20));
     assert_eq!(cri.remove_app_pod(&pod, 10).await, 0, "graceful stop");
+
+    // A pod whose slice does not exist (the kubelet did not make it, so its limits are
+    // nowhere): the app container is refused with the reason, and nothing runs.
+    let missing = format!("/{top}.slice/{top}-podb.slice");
+    let config = {
+        let mut c = Cri::pod_config("systemd-missing", logs.path());
+        c.linux = Some(api::LinuxPodSandboxConfig {
+            cgroup_parent: missing.clone(),
+            ..Default::default()
+        });
+        c
+    };
+    let sandbox = cri.run_sandbox(&config).await;
+    let container = cri
+        .create_app_container(&sandbox, &config, &image, None, &[])
+        .await;
+    let refused = cri
+        .runtime
+        .start_container(api::StartContainerRequest {
+            container_id: container,
+        })
+        .await
+        .expect_err("a container that cannot join its cgroup must not start");
+    let message = refused.message();
+    assert!(
+        message.contains("cannot join its cgroup, so the pod's limits would not apply")
+            && message.contains(&format!("{top}-podb.slice does not exist")),
+        "{message}"
+    );
+    assert_eq!(shim_cgroup(&missing), None);
     remove_cgroups(&format!("/{top}.slice"));
 }
 

@@ -6,6 +6,9 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::admissionregistration::v1::{
+    ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
 use k8s_openapi::api::node::v1::RuntimeClass;
@@ -55,6 +58,10 @@ fn check_types(manifests: &[Manifest]) {
             "RuntimeClass" => round_trips::<RuntimeClass>(m),
             "Namespace" => round_trips::<Namespace>(m),
             "ConfigMap" => round_trips::<ConfigMap>(m),
+            "ValidatingAdmissionPolicy" => round_trips::<ValidatingAdmissionPolicy>(m),
+            "ValidatingAdmissionPolicyBinding" => {
+                round_trips::<ValidatingAdmissionPolicyBinding>(m)
+            }
             "SpinAppExecutor" => {
                 let problems = spin_crds::schema_check::check(&m.value);
                 assert!(problems.is_empty(), "{}: {problems:?}", m.source);
@@ -101,6 +108,8 @@ fn default_install_has_every_part() {
         ("Service", 1),
         ("ServiceAccount", 2),
         ("SpinAppExecutor", 1),
+        ("ValidatingAdmissionPolicy", 2),
+        ("ValidatingAdmissionPolicyBinding", 2),
     ]
     .into_iter()
     .map(|(k, n)| (k.to_string(), n))
@@ -249,11 +258,13 @@ fn options_change_what_is_installed() {
         "metrics.service.enabled=false",
         "rbac.create=false",
         "serviceAccount.create=false",
+        "rbac.admissionPolicies=false",
     ])
     .unwrap();
     check_types(&off);
     let k = kinds(&off);
     assert!(!k.contains_key("DaemonSet") && !k.contains_key("ClusterRole"));
+    assert!(!k.contains_key("ValidatingAdmissionPolicy"));
     assert!(!k.contains_key("Service") && !k.contains_key("ServiceAccount"));
     // Without the installer, Spin pods are not tied to labelled nodes.
     assert!(one(&off, "RuntimeClass").get("scheduling").is_none());

@@ -139,6 +139,8 @@ fn default_ceiling(setting: &Setting) -> u64 {
         settings::MAX_LOG_LINE_BYTES => 1 << 20,
         settings::MAX_KEY_VALUE_BYTES => 1 << 30,
         settings::MAX_SQLITE_BYTES => 1 << 30,
+        settings::MAX_FILES_BYTES => 1 << 30,
+        settings::MAX_LOG_BYTES_PER_SECOND => 16 << 20,
         settings::REQUEST_TIMEOUT_SECS => 3_600,
         settings::MAX_CONCURRENT_INSTANCES => 10_000,
         settings::MAX_INSTANCE_REUSE_COUNT => 100_000,

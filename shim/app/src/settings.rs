@@ -83,6 +83,23 @@ pub const MAX_SQLITE_BYTES: Setting = setting(
     "spin-kube.dev/maxSqliteBytes",
     Kind::Bytes,
 );
+/// Most bytes of files an app's components have staged for their guests (their
+/// `files`, all components together). In a pod they are copied into the container's
+/// bundle, which containerd keeps on `/run` (memory on most nodes).
+pub const MAX_FILES_BYTES: Setting = setting(
+    "SPIN_FILES_MAX_BYTES",
+    "spin-kube.dev/maxFilesBytes",
+    Kind::Bytes,
+);
+/// Most bytes per second the app's log lines (guest output and the runtime's own lines)
+/// may write to the container's log; lines past it are dropped and counted. The
+/// kubelet rotates container logs only every few seconds, so an app logging at full
+/// speed would otherwise fill the node's disk between two rotations.
+pub const MAX_LOG_BYTES_PER_SECOND: Setting = setting(
+    "SPIN_LOG_MAX_BYTES_PER_SECOND",
+    "spin-kube.dev/maxLogBytesPerSecond",
+    Kind::Bytes,
+);
 pub const REQUEST_TIMEOUT_SECS: Setting = setting(
     "SPIN_REQUEST_TIMEOUT_SECS",
     "spin-kube.dev/requestTimeoutSeconds",
@@ -127,6 +144,8 @@ pub const ALL: &[Setting] = &[
     MAX_LOG_LINE_BYTES,
     MAX_KEY_VALUE_BYTES,
     MAX_SQLITE_BYTES,
+    MAX_FILES_BYTES,
+    MAX_LOG_BYTES_PER_SECOND,
     REQUEST_TIMEOUT_SECS,
     MAX_CONCURRENT_INSTANCES,
     MAX_INSTANCE_REUSE_COUNT,

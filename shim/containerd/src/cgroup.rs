@@ -33,16 +33,23 @@ struct Placement {
 /// Moves this process into `cgroups_path` and applies `memory_limit`. Returns the
 /// directories joined.
 pub fn join(cgroups_path: &str, memory_limit: Option<u64>) -> Result<Vec<PathBuf>, String> {
-    join_under(Path::new(ROOT), cgroups_path, memory_limit)
+    join_under(
+        Path::new(ROOT),
+        cgroups_path,
+        memory_limit,
+        std::process::id(),
+    )
 }
 
+/// Moves process `pid` into `cgroups_path` under the hierarchies mounted at `root`.
 fn join_under(
     root: &Path,
     cgroups_path: &str,
     memory_limit: Option<u64>,
+    pid: u32,
 ) -> Result<Vec<PathBuf>, String> {
     let placement = placement(cgroups_path)?;
-    let pid = std::process::id().to_string();
+    let pid = pid.to_string();
     if root.join("cgroup.controllers").exists() {
         let dir = enter(
             root,
@@ -240,6 +247,7 @@ mod tests {
             root.path(),
             "kubepods-pod1.slice:cri-containerd:c1",
             Some(64 << 20),
+            std::process::id(),
         )
         .unwrap();
         let scope = pod.join("cri-containerd-c1.scope");
@@ -255,7 +263,62 @@ mod tests {
 
         // A pod slice that does not exist means the path was not understood: refused,
         // never created in a place the kubelet's limits do not cover.
-        let e = join_under(root.path(), "kubepods-pod2.slice:cri-containerd:c2", None).unwrap_err();
+        let e = join_under(
+            root.path(),
+            "kubepods-pod2.slice:cri-containerd:c2",
+            None,
+            std::process::id(),
+        )
+        .unwrap_err();
         assert!(e.contains("kubepods-pod2.slice does not exist"), "{e}");
+    }
+
+    /// The kernel's own cgroup v2 interface, on a v2 hierarchy mounted for the test
+    /// (this works beside a v1 node's hierarchies; the controllers stay with v1, so the
+    /// v2 hierarchy has no `memory` controller). Needs root, as the shim does.
+    #[test]
+    fn a_process_joins_a_real_cgroup_v2_hierarchy_and_a_limit_it_cannot_apply_is_an_error() {
+        let mount = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "cgroup2", "none"])
+            .arg(mount.path())
+            .status()
+            .unwrap();
+        assert!(mounted.success(), "mounting cgroup2 needs root");
+        let root = mount.path();
+        let pod = root.join("kubepods.slice/kubepods-pod1.slice");
+        std::fs::create_dir_all(&pod).unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let path = "kubepods-pod1.slice:cri-containerd:c1";
+
+        let joined = join_under(root, path, None, child.id());
+        let in_kernel = std::fs::read_to_string(format!("/proc/{}/cgroup", child.id())).unwrap();
+        // A limit needs the memory controller, which this hierarchy lacks: refused,
+        // never run without it.
+        let refused = join_under(root, path, Some(64 << 20), child.id());
+
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let scope = pod.join("cri-containerd-c1.scope");
+        let _ = std::fs::remove_dir(&scope);
+        let _ = std::fs::remove_dir_all(root.join("kubepods.slice/kubepods-pod1.slice"));
+        let _ = std::fs::remove_dir(root.join("kubepods.slice"));
+        std::process::Command::new("umount")
+            .arg(root)
+            .status()
+            .unwrap();
+
+        assert_eq!(joined.unwrap(), vec![scope]);
+        assert!(
+            in_kernel
+                .lines()
+                .any(|l| l == "0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-c1.scope"),
+            "{in_kernel}"
+        );
+        let e = refused.unwrap_err();
+        assert!(e.contains("memory.max"), "{e}");
     }
 }

@@ -59,6 +59,11 @@ impl LogSink {
         Ok(())
     }
 
+    /// The queue every line passes through (to limit its rate).
+    pub fn queue(&self) -> &LogQueue {
+        &self.queue
+    }
+
     /// Stops writing for container `id` (when it exits), after giving the lines it
     /// logged a moment to reach its reader.
     pub fn detach(&self, id: &str) {

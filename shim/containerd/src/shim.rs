@@ -72,7 +72,11 @@ impl Shim for SpinShim {
 
     async fn create_task_service(&self, publisher: RemotePublisher) -> Self::T {
         TaskService::new(
-            SpinPod::new(self.namespace.clone(), self.containerd_address.clone()),
+            SpinPod::new(
+                self.namespace.clone(),
+                self.containerd_address.clone(),
+                self.logs.queue().clone(),
+            ),
             Arc::new(ContainerdEvents {
                 publisher,
                 namespace: self.namespace.clone(),

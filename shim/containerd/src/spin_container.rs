@@ -13,6 +13,7 @@ use containerd_shim_protos::ttrpc::{Code, Error as TtrpcError};
 use futures::future::BoxFuture;
 use spin_runtime::PreparedApp;
 use spin_runtime::content::{ArtifactContent, ContentResolver};
+use spin_runtime::log_queue::LogQueue;
 use spin_runtime::trigger::run::{Ended, run_triggers};
 use tokio::sync::{Mutex, oneshot};
 
@@ -42,14 +43,17 @@ pub struct SpinPod {
     containerd_address: String,
     /// The pod's network namespace, from the sandbox container's spec.
     pod_netns: Mutex<Option<PathBuf>>,
+    /// The pod's log lines, kept within its apps' `SPIN_LOG_MAX_BYTES_PER_SECOND`.
+    log: LogQueue,
 }
 
 impl SpinPod {
-    pub fn new(namespace: String, containerd_address: String) -> Self {
+    pub fn new(namespace: String, containerd_address: String, log: LogQueue) -> Self {
         Self {
             namespace,
             containerd_address,
             pod_netns: Mutex::default(),
+            log,
         }
     }
 
@@ -157,7 +161,8 @@ impl Workload for SpinPod {
                     return Err(rpc_error(
                         Code::FAILED_PRECONDITION,
                         format!(
-                            "container {}: cannot join its cgroup, so the pod's limits would                              not apply: {e}",
+                            "container {}: cannot join its cgroup, so the pod's limits \
+                             would not apply: {e}",
                             req.id
                         ),
                     ));
@@ -191,12 +196,16 @@ impl Workload for SpinPod {
             Err(e) => Err(e),
         };
         match prepared {
-            Ok(prepared) => Ok(Created::App(SpinContainer {
-                prepared: Arc::new(prepared),
-                spec,
-                _work: work,
-                mounted,
-            })),
+            Ok(prepared) => {
+                let rate = prepared.config.limits.max_log_bytes_per_second;
+                self.log.limit_rate(rate);
+                Ok(Created::App(SpinContainer {
+                    prepared: Arc::new(prepared),
+                    spec,
+                    _work: work,
+                    mounted,
+                }))
+            }
             Err(e) => {
                 tracing::error!("{e}");
                 if let Some(root) = &mounted {

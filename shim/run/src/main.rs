@@ -99,6 +99,12 @@ struct Args {
     /// Longest guest log line kept whole; longer ones are cut and marked.
     #[arg(long, env = settings::MAX_LOG_LINE_BYTES.env, default_value = "16Ki", value_parser = size)]
     max_log_line: u64,
+    /// Most bytes of the app's `files` staged for its guests, all components together.
+    #[arg(long, env = settings::MAX_FILES_BYTES.env, default_value = "256Mi", value_parser = size)]
+    max_files_bytes: u64,
+    /// Most bytes of log lines per second; lines past it are dropped and counted.
+    #[arg(long, env = settings::MAX_LOG_BYTES_PER_SECOND.env, default_value = "1Mi", value_parser = size)]
+    max_log_bytes_per_second: u64,
     /// WASIp3 components: requests one instance serves in all (Spin's option; 1: a
     /// fresh instance per request).
     #[arg(long, env = settings::MAX_INSTANCE_REUSE_COUNT.env, default_value_t = 1)]
@@ -197,7 +203,10 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<()> {
         max_log_line: args.max_log_line as usize,
         max_key_value_bytes: args.max_key_value_bytes,
         max_sqlite_bytes: args.max_sqlite_bytes,
+        max_files_bytes: args.max_files_bytes,
+        max_log_bytes_per_second: args.max_log_bytes_per_second,
     };
+    log.limit_rate(args.max_log_bytes_per_second);
     config.reuse = InstanceReuse {
         max_requests: args.max_instance_reuse_count.max(1),
         max_concurrent: args.max_instance_concurrent_reuse_count.max(1),

@@ -1,6 +1,7 @@
 //! Hostile clients and guests against the real `spin-run`: huge bodies, header bombs,
-//! idle connections, a guest printing a 100 MiB line, and a log flood while nobody
-//! reads the log. Each must cost bounded memory and leave normal requests served.
+//! idle connections, a guest printing a 100 MiB line, a log flood (while nobody reads
+//! the log, and past the log rate), and an app shipping more files than allowed. Each
+//! must cost bounded memory and disk and leave normal requests served.
 
 mod support;
 
@@ -174,4 +175,60 @@ fn a_log_flood_with_nobody_reading_the_log_never_stalls_requests() {
         "{}",
         &tail[tail.len().saturating_sub(2000)..]
     );
+}
+
+#[test]
+fn a_log_flood_is_cut_to_the_log_rate_and_the_cut_is_reported() {
+    let app = app(probe("probe", Probe::LogFlood));
+    let run = app.start(&["--max-log-bytes-per-second", "64Ki"], &[]);
+    let before = run.log().len();
+    let started = Instant::now();
+    for _ in 0..5 {
+        assert_eq!(run.get("/").status, 200);
+    }
+    let log = run.wait_for_log("the app logs more than 65536 bytes per second");
+    let elapsed = started.elapsed();
+    // Five requests logged 20 MiB; the log got at most a second's worth more than the
+    // rate allows for the time taken (and the report lines).
+    let written = (log.len() - before) as f64;
+    let allowed = 65536.0 * (elapsed.as_secs_f64() + 1.0) + 64.0 * 1024.0;
+    eprintln!("20 MiB logged in {elapsed:?}; {written} bytes reached the log");
+    assert!(written <= allowed, "{written} bytes in {elapsed:?}");
+    assert!(
+        log.contains("(SPIN_LOG_MAX_BYTES_PER_SECOND)"),
+        "{}",
+        &log[log.len().saturating_sub(2000)..]
+    );
+}
+
+#[test]
+fn an_app_with_more_files_than_allowed_is_refused_naming_the_setting() {
+    let app = TestApp::new(
+        &manifest(
+            "files",
+            &[(
+                "/...",
+                "probe",
+                "probe.wasm",
+                "files = [{ source = \"assets\", destination = \"/\" }]",
+            )],
+        ),
+        &[("probe.wasm", probe("probe", Probe::Echo))],
+    );
+    std::fs::create_dir_all(app.path().join("assets/big")).unwrap();
+    for i in 0..3 {
+        std::fs::write(
+            app.path().join(format!("assets/big/{i}.bin")),
+            vec![0u8; 512 << 10],
+        )
+        .unwrap();
+    }
+    let log = support::start_error(app.path(), &["--max-files-bytes", "1Mi"], &[]);
+    assert!(
+        log.contains("the app's files come to more than SPIN_FILES_MAX_BYTES (1048576 bytes"),
+        "{log}"
+    );
+    // Within the bound, the same app serves.
+    let run = app.start(&["--max-files-bytes", "2Mi"], &[]);
+    assert_eq!(run.get("/").status, 200);
 }

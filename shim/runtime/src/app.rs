@@ -156,6 +156,7 @@ impl PreparedApp {
         let databases = Arc::new(open_sqlite(&app, &config)?);
 
         let mut components = Vec::new();
+        let mut files_budget = crate::files::FilesBudget::new(config.limits.max_files_bytes);
         for component in &app.components {
             let roles = roles(&component.id);
             if !(roles.http || roles.redis || roles.command || roles.cron || roles.mqtt) {
@@ -168,6 +169,7 @@ impl PreparedApp {
                 &databases,
                 &config,
                 content.as_ref(),
+                &mut files_budget,
             )?;
             components.push((component.clone(), roles, Arc::new(host)));
         }
@@ -420,12 +422,13 @@ fn component_host(
     databases: &Arc<SqliteDatabases>,
     config: &RuntimeConfig,
     content: &dyn ContentResolver,
+    files_budget: &mut crate::files::FilesBudget,
 ) -> Result<ComponentHost, RuntimeError> {
     let files_dir = if component.files.is_empty() {
         None
     } else {
         let dir = config.work_dir.join("files").join(&component.id);
-        crate::files::stage(component, &dir, content)?;
+        crate::files::stage(component, &dir, content, files_budget)?;
         Some(dir)
     };
     Ok(ComponentHost {

@@ -126,6 +126,14 @@ pub struct Limits {
     /// an instance's memory (`SPIN_MAX_INSTANCE_MEMORY`), and it runs at most as long as
     /// a request (`SPIN_REQUEST_TIMEOUT_SECS`).
     pub max_sqlite_bytes: u64,
+    /// `SPIN_FILES_MAX_BYTES` (256Mi): most bytes of `files` all components together may
+    /// stage for their guests; an app with more is refused at start, naming the file that
+    /// passed it.
+    pub max_files_bytes: u64,
+    /// `SPIN_LOG_MAX_BYTES_PER_SECOND` (1Mi): most bytes of log lines per second, on
+    /// average (a second's worth may come at once); past it lines are dropped and the
+    /// count is reported.
+    pub max_log_bytes_per_second: u64,
 }
 
 impl Default for Limits {
@@ -140,6 +148,8 @@ impl Default for Limits {
             max_log_line: 16 << 10,
             max_key_value_bytes: 256 << 20,
             max_sqlite_bytes: 256 << 20,
+            max_files_bytes: 256 << 20,
+            max_log_bytes_per_second: 1 << 20,
         }
     }
 }
@@ -189,6 +199,8 @@ impl RuntimeConfig {
             settings::MAX_LOG_LINE_BYTES => l.max_log_line = size,
             settings::MAX_KEY_VALUE_BYTES => l.max_key_value_bytes = n,
             settings::MAX_SQLITE_BYTES => l.max_sqlite_bytes = n,
+            settings::MAX_FILES_BYTES => l.max_files_bytes = n,
+            settings::MAX_LOG_BYTES_PER_SECOND => l.max_log_bytes_per_second = n,
             settings::REQUEST_TIMEOUT_SECS => self.request_timeout = Duration::from_secs(n),
             settings::MAX_INSTANCE_MEMORY => self.max_instance_memory = size,
             settings::MAX_CONCURRENT_INSTANCES => {
@@ -228,6 +240,8 @@ impl RuntimeConfig {
             settings::MAX_LOG_LINE_BYTES => n(l.max_log_line),
             settings::MAX_KEY_VALUE_BYTES => l.max_key_value_bytes,
             settings::MAX_SQLITE_BYTES => l.max_sqlite_bytes,
+            settings::MAX_FILES_BYTES => l.max_files_bytes,
+            settings::MAX_LOG_BYTES_PER_SECOND => l.max_log_bytes_per_second,
             settings::REQUEST_TIMEOUT_SECS => self.request_timeout.as_secs(),
             settings::MAX_INSTANCE_MEMORY => n(self.max_instance_memory),
             settings::MAX_CONCURRENT_INSTANCES => self.max_concurrent_instances.into(),

@@ -1,8 +1,10 @@
 //! Staging a component's `files` into one directory, mounted read-only at `/` in the
 //! guest. Every file with a digest is checked against it first; files are then
 //! hard-linked when they live on the same filesystem (the node's blob cache), else
-//! copied.
+//! copied. All components' files together are bounded by [`FilesBudget`]
+//! (`SPIN_FILES_MAX_BYTES`): in a pod they land in the container's bundle on `/run`.
 
+use std::io::{Read, Write};
 use std::path::Path;
 
 use spin_app::locked::{LockedComponent, is_mount_path};
@@ -10,10 +12,45 @@ use spin_app::locked::{LockedComponent, is_mount_path};
 use crate::RuntimeError;
 use crate::content::{Blob, ContentResolver, verify_file};
 
+/// What is left of the bytes an app's files may take, shared by its components.
+#[derive(Debug)]
+pub struct FilesBudget {
+    limit: u64,
+    left: u64,
+}
+
+impl FilesBudget {
+    pub fn new(limit: u64) -> Self {
+        Self { limit, left: limit }
+    }
+
+    fn charge(&mut self, bytes: u64) -> Result<(), String> {
+        self.left = self.left.checked_sub(bytes).ok_or_else(|| {
+            format!(
+                "the app's files come to more than SPIN_FILES_MAX_BYTES ({} bytes, all \
+                 components together); raise it (invocation limit \
+                 spin-kube.dev/maxFilesBytes) or ship fewer files",
+                self.limit
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Copies a file of `len` bytes (as its metadata said), charging it first; a file
+    /// that grows meanwhile is cut at `len`.
+    fn copy(&mut self, from: impl Read, len: u64, to: &Path) -> Result<(), String> {
+        self.charge(len)?;
+        let mut out = std::fs::File::create(to).map_err(|e| e.to_string())?;
+        std::io::copy(&mut from.take(len), &mut out).map_err(|e| e.to_string())?;
+        out.flush().map_err(|e| e.to_string())
+    }
+}
+
 pub fn stage(
     component: &LockedComponent,
     dir: &Path,
     content: &dyn ContentResolver,
+    budget: &mut FilesBudget,
 ) -> Result<(), RuntimeError> {
     let err = |problem: String| RuntimeError::Files {
         component: component.id.clone(),
@@ -40,9 +77,8 @@ pub fn stage(
             .map_err(|p| err(format!("{shown}: {p}")))?;
         let expected = file.content.digest.as_ref();
         match blob {
-            Blob::Dir(src) if expected.is_none() => {
-                copy_dir(&src, &target).map_err(|e| err(format!("{}: {e}", src.display())))?
-            }
+            Blob::Dir(src) if expected.is_none() => copy_dir(&src, &target, budget)
+                .map_err(|e| err(format!("{}: {e}", src.display())))?,
             Blob::Dir(src) => {
                 return Err(err(format!(
                     "{shown}: {} is a directory, but the app gives a digest",
@@ -53,12 +89,17 @@ pub fn stage(
                 if let Some(expected) = expected {
                     verify_file(&mut file, expected).map_err(|p| err(format!("{shown}: {p}")))?;
                 }
+                let len = file
+                    .metadata()
+                    .map_err(|e| err(format!("{shown}: {e}")))?
+                    .len();
                 let linked = path.is_some_and(|p| std::fs::hard_link(p, &target).is_ok());
-                if !linked {
-                    let mut out =
-                        std::fs::File::create(&target).map_err(|e| err(format!("{shown}: {e}")))?;
-                    std::io::copy(&mut file, &mut out).map_err(|e| err(format!("{shown}: {e}")))?;
-                }
+                let staged = if linked {
+                    budget.charge(len)
+                } else {
+                    budget.copy(&mut file, len, &target)
+                };
+                staged.map_err(|e| err(format!("{shown}: {e}")))?;
             }
             Blob::Bytes(bytes) => {
                 if let Some(expected) = expected {
@@ -69,6 +110,9 @@ pub fn stage(
                         )));
                     }
                 }
+                budget
+                    .charge(bytes.len() as u64)
+                    .map_err(|e| err(format!("{shown}: {e}")))?;
                 std::fs::write(&target, bytes).map_err(|e| err(format!("{shown}: {e}")))?
             }
         }
@@ -78,15 +122,18 @@ pub fn stage(
 
 /// Copies a local directory (the developer's own, for `spin-run`); symlinks to
 /// directories are not entered.
-fn copy_dir(src: &Path, dest: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dest)?;
-    for entry in std::fs::read_dir(src)? {
-        let entry = entry?;
+fn copy_dir(src: &Path, dest: &Path, budget: &mut FilesBudget) -> Result<(), String> {
+    std::fs::create_dir_all(dest).map_err(|e| e.to_string())?;
+    for entry in std::fs::read_dir(src).map_err(|e| e.to_string())? {
+        let entry = entry.map_err(|e| e.to_string())?;
         let to = dest.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &to)?;
+        let shown = |e: String| format!("{}: {e}", entry.path().display());
+        if entry.file_type().map_err(|e| e.to_string())?.is_dir() {
+            copy_dir(&entry.path(), &to, budget)?;
         } else if entry.path().is_file() {
-            std::fs::copy(entry.path(), &to)?;
+            let file = std::fs::File::open(entry.path()).map_err(|e| shown(e.to_string()))?;
+            let len = file.metadata().map_err(|e| shown(e.to_string()))?.len();
+            budget.copy(file, len, &to).map_err(shown)?;
         }
     }
     Ok(())
@@ -137,9 +184,14 @@ mod tests {
             path: "static/a.txt".into(),
         }]);
         let out = tempfile::tempdir().unwrap();
-        let e = stage(&c, &out.path().join("files"), &content)
-            .unwrap_err()
-            .to_string();
+        let e = stage(
+            &c,
+            &out.path().join("files"),
+            &content,
+            &mut FilesBudget::new(1 << 20),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("but the app says"), "{e}");
     }
 
@@ -176,11 +228,44 @@ mod tests {
         ]);
         let out = tempfile::tempdir().unwrap();
         let dir = out.path().join("files");
-        stage(&c, &dir, &content).unwrap();
+        let mut budget = FilesBudget::new(1 << 20);
+        stage(&c, &dir, &content, &mut budget).unwrap();
         assert_eq!(
             std::fs::read(dir.join("static/a.txt")).unwrap(),
             b"layer bytes"
         );
         assert_eq!(std::fs::read(dir.join("b.txt")).unwrap(), b"hi");
+        assert_eq!(budget.left, (1 << 20) - 13);
+
+        // The same files with less room left (another component took the rest): refused,
+        // naming the file that passed the bound and the setting.
+        let e = stage(&c, &dir, &content, &mut FilesBudget::new(12))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("b.txt: the app's files come to more than SPIN_FILES_MAX_BYTES (12 bytes"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_local_directory_is_copied_within_the_budget() {
+        let src = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(src.path().join("sub")).unwrap();
+        std::fs::write(src.path().join("a"), vec![b'a'; 600]).unwrap();
+        std::fs::write(src.path().join("sub/b"), vec![b'b'; 600]).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let mut budget = FilesBudget::new(1000);
+        let e = copy_dir(src.path(), out.path(), &mut budget).unwrap_err();
+        assert!(
+            e.contains("more than SPIN_FILES_MAX_BYTES (1000 bytes"),
+            "{e}"
+        );
+        let mut budget = FilesBudget::new(1200);
+        copy_dir(src.path(), &out.path().join("all"), &mut budget).unwrap();
+        assert_eq!(
+            std::fs::read(out.path().join("all/sub/b")).unwrap().len(),
+            600
+        );
     }
 }

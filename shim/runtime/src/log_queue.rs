@@ -3,12 +3,16 @@
 //! output; when the queue is full the record is dropped and counted, and the writer
 //! reports the count with its next line. So a log reader that stops reading (a stalled
 //! `kubectl logs` pipe, a full FIFO) delays only the log, never a request.
+//!
+//! The writer also keeps the output within a rate ([`LogQueue::limit_rate`], the app's
+//! `SPIN_LOG_MAX_BYTES_PER_SECOND`): a token bucket that holds one second's worth, so
+//! bursts pass and a steady flood is cut to the rate, the rest dropped and counted.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Most records waiting to be written.
 pub const MAX_QUEUED_RECORDS: usize = 8192;
@@ -37,6 +41,10 @@ struct Shared {
     queued_bytes: AtomicUsize,
     dropped: AtomicU64,
     dropped_total: AtomicU64,
+    /// Most bytes per second written (`u64::MAX`: no limit).
+    rate: AtomicU64,
+    /// Records dropped for the rate since the last report.
+    over_rate: AtomicU64,
     /// Signalled by the writer whenever the queue empties.
     idle: (Mutex<()>, Condvar),
 }
@@ -50,6 +58,8 @@ impl LogQueue {
             queued_bytes: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
             dropped_total: AtomicU64::new(0),
+            rate: AtomicU64::new(u64::MAX),
+            over_rate: AtomicU64::new(0),
             idle: (Mutex::new(()), Condvar::new()),
         });
         let weak = Arc::downgrade(&shared);
@@ -90,6 +100,14 @@ impl LogQueue {
         self.shared.dropped_total.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Limits the output to `bytes_per_second` on average; a lower limit set before
+    /// stays (several containers of one pod share the queue: the strictest one holds).
+    pub fn limit_rate(&self, bytes_per_second: u64) {
+        self.shared
+            .rate
+            .fetch_min(bytes_per_second.max(1), Ordering::Relaxed);
+    }
+
     /// Records dropped since the queue started.
     pub fn dropped_total(&self) -> u64 {
         self.shared.dropped_total.load(Ordering::Relaxed)
@@ -105,12 +123,60 @@ impl LogQueue {
     }
 }
 
+/// What the writer may still write: a bucket of bytes refilled at the rate, holding at
+/// most one second's worth. A record passes while the bucket is not empty and may take
+/// it below zero, so a line longer than a second's worth is still written, then paid for.
+struct RateBucket {
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl RateBucket {
+    fn admits(&mut self, rate: u64, len: usize) -> bool {
+        if rate == u64::MAX {
+            return true;
+        }
+        let now = Instant::now();
+        let rate = rate as f64;
+        let elapsed = now.duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(rate);
+        self.refilled = now;
+        if self.tokens <= 0.0 {
+            return false;
+        }
+        self.tokens -= len as f64;
+        true
+    }
+}
+
 fn writer(rx: Receiver<Vec<u8>>, shared: std::sync::Weak<Shared>, mut write: impl FnMut(&[u8])) {
+    let mut bucket = RateBucket {
+        tokens: f64::MAX,
+        refilled: Instant::now(),
+    };
     for record in rx {
-        write(&record);
         let Some(shared) = shared.upgrade() else {
-            return;
+            // Every sender is gone: the last records are written as they are.
+            write(&record);
+            continue;
         };
+        let rate = shared.rate.load(Ordering::Relaxed);
+        if bucket.admits(rate, record.len()) {
+            write(&record);
+            let over_rate = shared.over_rate.swap(0, Ordering::Relaxed);
+            if over_rate > 0 {
+                write(
+                    format!(
+                        "log: {over_rate} log lines dropped: the app logs more than \
+                         {rate} bytes per second (SPIN_LOG_MAX_BYTES_PER_SECOND)\n"
+                    )
+                    .as_bytes(),
+                );
+            }
+        } else {
+            shared.over_rate.fetch_add(1, Ordering::Relaxed);
+            shared.dropped_total.fetch_add(1, Ordering::Relaxed);
+        }
         let dropped = shared.dropped.swap(0, Ordering::Relaxed);
         if dropped > 0 {
             write(
@@ -202,6 +268,42 @@ mod tests {
             "{:?}",
             written.last()
         );
+    }
+
+    #[test]
+    fn a_flood_is_cut_to_the_rate_and_the_cut_is_reported() {
+        let written = Arc::new(Mutex::new(Vec::<String>::new()));
+        let out = written.clone();
+        let queue = LogQueue::new(move |record| {
+            out.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(record).into_owned());
+        });
+        queue.limit_rate(1000);
+        // A higher limit set afterwards (another container of the pod) does not raise it.
+        queue.limit_rate(1 << 20);
+        let line = format!("{}\n", "x".repeat(99));
+        for _ in 0..200 {
+            queue.push(line.clone().into_bytes());
+        }
+        queue.drain(Duration::from_secs(10));
+        // One more line, a moment later, carries the report.
+        std::thread::sleep(Duration::from_millis(200));
+        queue.push(b"after\n".to_vec());
+        queue.drain(Duration::from_secs(10));
+        let written = written.lock().unwrap();
+        let lines = written.iter().filter(|l| **l == line).count();
+        // One second's worth (10 lines) and what refilled while pushing.
+        assert!((10..=20).contains(&lines), "{lines} lines written");
+        assert!(
+            written.iter().any(|l| l.contains(
+                "log lines dropped: the app logs more than 1000 bytes per second \
+                 (SPIN_LOG_MAX_BYTES_PER_SECOND)"
+            )),
+            "{:?}",
+            written.last()
+        );
+        assert_eq!(queue.dropped_total(), 200 - lines as u64);
     }
 
     #[test]
