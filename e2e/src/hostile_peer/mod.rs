@@ -1,11 +1,13 @@
 //! Servers written to attack the client that connects to them: each speaks just enough
-//! of its protocol (PostgreSQL, MySQL, Redis) to get a connecting client to the answer
+//! of its protocol (PostgreSQL, MySQL, Redis, MQTT, HTTP) to get a connecting client to the answer
 //! that hurts it. Guests name the servers they talk to, so a tenant can point the
 //! runtime at one of these; the tests check that it costs only the request that did.
 //!
 //! A peer listens on a free loopback port and answers each connection on a thread of
 //! its own until it is dropped.
 
+mod http;
+mod mqtt;
 mod mysql;
 mod postgres;
 mod redis;
@@ -15,6 +17,8 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+pub use http::HttpAttack;
+pub use mqtt::MqttAttack;
 pub use mysql::MysqlAttack;
 pub use postgres::PostgresAttack;
 pub use redis::RedisAttack;
@@ -43,10 +47,20 @@ impl HostilePeer {
         Self::serve("redis", move |stream| redis::answer(stream, attack))
     }
 
+    /// An HTTP server making the attack `attack`.
+    pub fn http(attack: HttpAttack) -> Self {
+        Self::serve("http", move |stream| http::answer(stream, attack))
+    }
+
+    /// An MQTT broker making the attack `attack`.
+    pub fn mqtt(attack: MqttAttack) -> Self {
+        Self::serve("mqtt", move |stream| mqtt::answer(stream, attack))
+    }
+
     /// The address a guest is given (`postgres://u@127.0.0.1:PORT/db` and the like).
     pub fn address(&self) -> String {
         match self.scheme {
-            "redis" => format!("redis://127.0.0.1:{}", self.port),
+            "redis" | "mqtt" | "http" => format!("{}://127.0.0.1:{}", self.scheme, self.port),
             scheme => format!("{scheme}://attacker@127.0.0.1:{}/db", self.port),
         }
     }

@@ -9,8 +9,11 @@ mod support;
 
 use std::path::Path;
 
-use spin_kube_e2e::hostile_peer::{HostilePeer, MysqlAttack, PostgresAttack, RedisAttack};
-use support::{Runner, built_sample};
+use spin_kube_e2e::hostile_peer::{
+    HostilePeer, HttpAttack, MqttAttack, MysqlAttack, PostgresAttack, RedisAttack,
+};
+use support::{Runner, TestApp, built_sample, request};
+use test_guests::inbound;
 
 /// What a case sends the app to, and what the request must answer.
 struct Case {
@@ -72,6 +75,13 @@ fn each_hostile_server_costs_only_the_request_that_met_it() {
             route: "/redis",
             error: "the Redis server nested replies more than 32 deep",
         },
+        Case {
+            name: "MQTT: a 256 MiB packet instead of an acknowledgement",
+            peer: HostilePeer::mqtt(MqttAttack::OversizedPacket),
+            variable: "SPIN_VARIABLE_MQTT_ADDRESS",
+            route: "/mqtt",
+            error: "payload size limit exceeded: 268435455",
+        },
     ];
     let state = tempfile::tempdir().unwrap();
     for case in cases {
@@ -118,5 +128,61 @@ fn each_hostile_server_costs_only_the_request_that_met_it() {
             "{}: resident memory grew from {before} KiB to {after} KiB",
             case.name
         );
+    }
+}
+
+/// HTTP upstreams: a guest relays a request (`fermyon:spin/http`, which hands the guest
+/// the whole body) to a server answering with endless headers, and to one sending a
+/// body far past `SPIN_OUTBOUND_MAX_RESPONSE_BODY`. Each fails the relayed request only.
+#[test]
+fn hostile_http_upstreams_cost_only_the_request_that_met_them() {
+    for (name, attack) in [
+        ("HTTP: endless response headers", HttpAttack::EndlessHeaders),
+        ("HTTP: a 4 GiB response body", HttpAttack::HugeBody),
+    ] {
+        let peer = HostilePeer::http(attack);
+        let address = peer.address();
+        let manifest = format!(
+            "spin_manifest_version = 2\n[application]\nname = \"relay\"\n\
+             [[trigger.http]]\nroute = \"/...\"\ncomponent = \"relay\"\n\
+             [component.relay]\nsource = \"relay.wasm\"\n\
+             allowed_outbound_hosts = [\"{address}\"]\n"
+        );
+        let app = TestApp::new(&manifest, &[("relay.wasm", inbound(true))]);
+        let run = app.start(&["--max-outbound-response-body", "8Mi"], &[]);
+        let before = run.rss_kib();
+        let attacked = request(
+            run.addr,
+            "POST",
+            "/",
+            &[],
+            format!("{address}/x").as_bytes(),
+        );
+        assert!(
+            peer.connections() > 0,
+            "{name}: never reached\n{}",
+            run.log()
+        );
+        // Spin's http-error: the response could not be had.
+        assert_eq!(attacked.status, 502, "{name}: {}", attacked.body);
+        assert!(
+            attacked.body.starts_with("error "),
+            "{name}: {}",
+            attacked.body
+        );
+        let after = run.rss_kib();
+        println!(
+            "{name}: relayed request failed with {:?}; RSS {} MiB before, {} MiB after",
+            attacked.body,
+            before / 1024,
+            after / 1024
+        );
+        assert!(
+            after < before + (64 << 10),
+            "{name}: resident memory grew from {before} KiB to {after} KiB"
+        );
+        // The runtime goes on answering (the relay's own error path included).
+        let again = request(run.addr, "POST", "/", &[], b"http://127.0.0.1:1/");
+        assert_eq!(again.status, 502, "{name}: {}", again.body);
     }
 }
