@@ -5,6 +5,8 @@
 //! `wasmtime serve` cannot run (they import Spin's interfaces). Prints requests/s,
 //! p50/p99 latency, CPU time per request (instantiation included), time from process
 //! start to the first 200, RSS after 10,000 requests, and the ratios against the peers.
+//! The SDK apps are measured both without and with `RUST_BACKTRACE=1` (set for every
+//! server of the row alike), as a user's shell or a pod's env may set it.
 //!
 //! Run through `e2e/bench-http.sh`, which builds and installs the contenders.
 
@@ -383,6 +385,9 @@ fn sdk_apps(args: &Args, work: &std::path::Path) -> anyhow::Result<()> {
         let cold = start_idle(|addr| spin(&[], addr, "info"), true)?;
         let warm = start_idle(|addr| spin(&[], addr, "info"), false)?;
         let ours = measure("spin-run", args, |addr| spin(&[], addr, "warn"))?;
+        let ours_bt = measure("spin-run RUST_BACKTRACE=1", args, |addr| {
+            with_backtraces(spin(&[], addr, "warn"))
+        })?;
         println!(
             "{:<18} {:<28} {:>8.0} {:>8.2} {:>8.2} {:>9.2} s {:>9.3} s {:>6.0} MiB {:>6.0} MiB",
             app.name,
@@ -394,6 +399,10 @@ fn sdk_apps(args: &Args, work: &std::path::Path) -> anyhow::Result<()> {
             warm.start_ms / 1000.0,
             cold.idle_rss_mib,
             warm.idle_rss_mib
+        );
+        println!(
+            "{:<18} {:<28} {:>8.0} {:>8.2} {:>8.2}",
+            "", "spin-run RUST_BACKTRACE=1", ours_bt.rps, ours_bt.p50_ms, ours_bt.p99_ms
         );
         let r = &app.reference;
         let mib = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0} MiB"));
@@ -410,14 +419,16 @@ fn sdk_apps(args: &Args, work: &std::path::Path) -> anyhow::Result<()> {
             mib(r.idle_rss_warm_mib)
         );
         let mut verdict = format!(
-            "{}: vs reference {:.2}x req/s; first start {:.2} s; idle RSS cold/warm {:.2}x",
+            "{}: vs reference {:.2}x req/s; first start {:.2} s; idle RSS cold/warm {:.2}x; \
+             RUST_BACKTRACE=1/unset {:.2}x req/s",
             app.name,
             ours.rps / r.rps,
             cold.start_ms / 1000.0,
-            cold.idle_rss_mib / warm.idle_rss_mib
+            cold.idle_rss_mib / warm.idle_rss_mib,
+            ours_bt.rps / ours.rps
         );
         if let Some(wasm) = &app.wasmtime_wasm {
-            let wt = measure("wasmtime serve -O pooling", args, |addr| {
+            let wasmtime = |addr: SocketAddr| {
                 let mut c = Command::new(&args.wasmtime);
                 c.args([
                     "serve",
@@ -431,18 +442,52 @@ fn sdk_apps(args: &Args, work: &std::path::Path) -> anyhow::Result<()> {
                 .arg(wasm);
                 c.stdout(Stdio::null()).stderr(Stdio::null());
                 c
+            };
+            let wt = measure("wasmtime serve -O pooling", args, wasmtime)?;
+            let wt_bt = measure("wasmtime serve RUST_BACKTRACE=1", args, |addr| {
+                with_backtraces(wasmtime(addr))
             })?;
-            println!(
-                "{:<18} {:<28} {:>8.0} {:>8.2} {:>8.2}",
-                "", "wasmtime serve -O pooling", wt.rps, wt.p50_ms, wt.p99_ms
-            );
+            for row in [&wt, &wt_bt] {
+                println!(
+                    "{:<18} {:<28} {:>8.0} {:>8.2} {:>8.2}",
+                    "", row.name, row.rps, row.p50_ms, row.p99_ms
+                );
+            }
             verdict += &format!(
-                "; vs wasmtime serve -O pooling {:.2}x req/s, p99 {:.2}x",
+                "; vs wasmtime serve -O pooling {:.2}x req/s, p99 {:.2}x; \
+                 both with RUST_BACKTRACE=1 {:.2}x",
                 ours.rps / wt.rps,
-                ours.p99_ms / wt.p99_ms
+                ours.p99_ms / wt.p99_ms,
+                ours_bt.rps / wt_bt.rps
             );
             if let Some(before) = r.wasmtime_rps {
                 verdict += &format!(" (reference: {:.2}x)", r.rps / before);
+            }
+            // Release build against release build (`wasmtime-cli` is built with the
+            // `release` profile), in both environments.
+            if let Some(release) = &args.spin_run_release {
+                let ours_release = |addr: SocketAddr| {
+                    let ours = spin(&[], addr, "warn");
+                    let mut r = Command::new(release);
+                    r.args(ours.get_args());
+                    r.env("RUST_LOG", "warn").stdout(Stdio::null());
+                    r
+                };
+                let rel = measure("spin-run (release profile)", args, ours_release)?;
+                let rel_bt = measure("spin-run (release) RUST_BACKTRACE=1", args, |addr| {
+                    with_backtraces(ours_release(addr))
+                })?;
+                for row in [&rel, &rel_bt] {
+                    println!(
+                        "{:<18} {:<28} {:>8.0} {:>8.2} {:>8.2}",
+                        "", row.name, row.rps, row.p50_ms, row.p99_ms
+                    );
+                }
+                verdict += &format!(
+                    "; release/release vs wasmtime serve {:.2}x, both with RUST_BACKTRACE=1 {:.2}x",
+                    rel.rps / wt.rps,
+                    rel_bt.rps / wt_bt.rps
+                );
             }
         }
         verdicts.push(verdict);
@@ -526,14 +571,21 @@ fn free_addr() -> anyhow::Result<SocketAddr> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
 
+/// Sets `RUST_BACKTRACE=1` for a server, as a user's shell or a pod's env may.
+fn with_backtraces(mut cmd: Command) -> Command {
+    cmd.env("RUST_BACKTRACE", "1");
+    cmd
+}
+
 /// Spawns the server and polls until it answers 200; returns the time that took.
-/// Servers run without the shell's `RUST_BACKTRACE`/`RUST_LIB_BACKTRACE`, as deployed:
-/// with them set, every error a server makes and drops (Wasmtime makes one per request
-/// in tearing down a store) captures a backtrace, ours and `wasmtime serve`'s alike.
+/// A server runs without the shell's `RUST_BACKTRACE`/`RUST_LIB_BACKTRACE` unless the
+/// command sets them ([`with_backtraces`]), so every row says which it measured.
 fn start_and_wait(cmd: &mut Command, addr: SocketAddr) -> anyhow::Result<(Child, Duration)> {
     let started = Instant::now();
-    cmd.env_remove("RUST_BACKTRACE")
-        .env_remove("RUST_LIB_BACKTRACE");
+    if !cmd.get_envs().any(|(k, _)| k == "RUST_BACKTRACE") {
+        cmd.env_remove("RUST_BACKTRACE")
+            .env_remove("RUST_LIB_BACKTRACE");
+    }
     let mut child = cmd.spawn().context("spawning server")?;
     loop {
         if let Ok(200) = get_status(addr) {
