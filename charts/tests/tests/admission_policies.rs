@@ -124,6 +124,11 @@ fn operator(operation: &'static str, resource: &'static str, object: Value, old:
     }
 }
 
+/// The operator creating an app's Deployment whose pods are `pod`.
+fn new_app_pod(pod: Value) -> Write {
+    operator("CREATE", "deployments", deployment(pod), Value::Null)
+}
+
 #[test]
 fn the_operator_writes_only_what_a_spin_app_controls() {
     let app_pod = json!({
@@ -216,40 +221,25 @@ fn the_operator_writes_only_what_a_spin_app_controls() {
             "writes only Opaque Secrets named <app>-inline-runtime-config",
         ),
         (
-            operator(
-                "CREATE",
-                "deployments",
-                deployment(json!({
-                    "containers": [{"name": "c", "image": "i"}],
-                    "volumes": [{"name": "root", "hostPath": {"path": "/"}}],
-                })),
-                Value::Null,
-            ),
+            new_app_pod(json!({
+                "containers": [{"name": "c", "image": "i"}],
+                "volumes": [{"name": "root", "hostPath": {"path": "/"}}],
+            })),
             "take nothing of the node",
         ),
         (
-            operator(
-                "CREATE",
-                "deployments",
-                deployment(json!({
-                    "hostPID": true,
-                    "containers": [{"name": "c", "image": "i"}],
-                })),
-                Value::Null,
-            ),
+            new_app_pod(json!({
+                "hostPID": true,
+                "containers": [{"name": "c", "image": "i"}],
+            })),
             "take nothing of the node",
         ),
         (
-            operator(
-                "CREATE",
-                "deployments",
-                deployment(json!({
-                    "containers": [{"name": "c", "image": "i"}],
-                    "initContainers": [{"name": "i", "image": "i",
-                                        "securityContext": {"privileged": true}}],
-                })),
-                Value::Null,
-            ),
+            new_app_pod(json!({
+                "containers": [{"name": "c", "image": "i"}],
+                "initContainers": [{"name": "i", "image": "i",
+                                    "securityContext": {"privileged": true}}],
+            })),
             "take nothing of the node",
         ),
     ];

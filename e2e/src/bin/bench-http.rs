@@ -384,10 +384,10 @@ fn sdk_apps(args: &Args, work: &std::path::Path) -> anyhow::Result<()> {
         };
         let cold = start_idle(|addr| spin(&[], addr, "info"), true)?;
         let warm = start_idle(|addr| spin(&[], addr, "info"), false)?;
-        let ours = measure("spin-run", args, |addr| spin(&[], addr, "warn"))?;
-        let ours_bt = measure("spin-run RUST_BACKTRACE=1", args, |addr| {
-            with_backtraces(spin(&[], addr, "warn"))
-        })?;
+        let (ours, ours_bt) =
+            measure_both(["spin-run", "spin-run RUST_BACKTRACE=1"], args, |addr| {
+                spin(&[], addr, "warn")
+            })?;
         println!(
             "{:<18} {:<28} {:>8.0} {:>8.2} {:>8.2} {:>9.2} s {:>9.3} s {:>6.0} MiB {:>6.0} MiB",
             app.name,
@@ -400,10 +400,7 @@ fn sdk_apps(args: &Args, work: &std::path::Path) -> anyhow::Result<()> {
             cold.idle_rss_mib,
             warm.idle_rss_mib
         );
-        println!(
-            "{:<18} {:<28} {:>8.0} {:>8.2} {:>8.2}",
-            "", "spin-run RUST_BACKTRACE=1", ours_bt.rps, ours_bt.p50_ms, ours_bt.p99_ms
-        );
+        print_sdk_row(&ours_bt);
         let r = &app.reference;
         let mib = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0} MiB"));
         println!(
@@ -443,16 +440,16 @@ fn sdk_apps(args: &Args, work: &std::path::Path) -> anyhow::Result<()> {
                 c.stdout(Stdio::null()).stderr(Stdio::null());
                 c
             };
-            let wt = measure("wasmtime serve -O pooling", args, wasmtime)?;
-            let wt_bt = measure("wasmtime serve RUST_BACKTRACE=1", args, |addr| {
-                with_backtraces(wasmtime(addr))
-            })?;
-            for row in [&wt, &wt_bt] {
-                println!(
-                    "{:<18} {:<28} {:>8.0} {:>8.2} {:>8.2}",
-                    "", row.name, row.rps, row.p50_ms, row.p99_ms
-                );
-            }
+            let (wt, wt_bt) = measure_both(
+                [
+                    "wasmtime serve -O pooling",
+                    "wasmtime serve RUST_BACKTRACE=1",
+                ],
+                args,
+                wasmtime,
+            )?;
+            print_sdk_row(&wt);
+            print_sdk_row(&wt_bt);
             verdict += &format!(
                 "; vs wasmtime serve -O pooling {:.2}x req/s, p99 {:.2}x; \
                  both with RUST_BACKTRACE=1 {:.2}x",
@@ -473,16 +470,16 @@ fn sdk_apps(args: &Args, work: &std::path::Path) -> anyhow::Result<()> {
                     r.env("RUST_LOG", "warn").stdout(Stdio::null());
                     r
                 };
-                let rel = measure("spin-run (release profile)", args, ours_release)?;
-                let rel_bt = measure("spin-run (release) RUST_BACKTRACE=1", args, |addr| {
-                    with_backtraces(ours_release(addr))
-                })?;
-                for row in [&rel, &rel_bt] {
-                    println!(
-                        "{:<18} {:<28} {:>8.0} {:>8.2} {:>8.2}",
-                        "", row.name, row.rps, row.p50_ms, row.p99_ms
-                    );
-                }
+                let (rel, rel_bt) = measure_both(
+                    [
+                        "spin-run (release profile)",
+                        "spin-run (release) RUST_BACKTRACE=1",
+                    ],
+                    args,
+                    ours_release,
+                )?;
+                print_sdk_row(&rel);
+                print_sdk_row(&rel_bt);
                 verdict += &format!(
                     "; release/release vs wasmtime serve {:.2}x, both with RUST_BACKTRACE=1 {:.2}x",
                     rel.rps / wt.rps,
@@ -571,15 +568,33 @@ fn free_addr() -> anyhow::Result<SocketAddr> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
 
-/// Sets `RUST_BACKTRACE=1` for a server, as a user's shell or a pod's env may.
-fn with_backtraces(mut cmd: Command) -> Command {
-    cmd.env("RUST_BACKTRACE", "1");
-    cmd
+/// Measures a server twice: without `RUST_BACKTRACE`, then with `RUST_BACKTRACE=1`, as
+/// a user's shell or a pod's env may set it.
+fn measure_both(
+    names: [&'static str; 2],
+    args: &Args,
+    cmd: impl Fn(SocketAddr) -> Command,
+) -> anyhow::Result<(Result, Result)> {
+    let without = measure(names[0], args, &cmd)?;
+    let with = measure(names[1], args, |addr| {
+        let mut c = cmd(addr);
+        c.env("RUST_BACKTRACE", "1");
+        c
+    })?;
+    Ok((without, with))
+}
+
+/// One more server's row under an SDK app in the SDK table.
+fn print_sdk_row(row: &Result) {
+    println!(
+        "{:<18} {:<28} {:>8.0} {:>8.2} {:>8.2}",
+        "", row.name, row.rps, row.p50_ms, row.p99_ms
+    );
 }
 
 /// Spawns the server and polls until it answers 200; returns the time that took.
 /// A server runs without the shell's `RUST_BACKTRACE`/`RUST_LIB_BACKTRACE` unless the
-/// command sets them ([`with_backtraces`]), so every row says which it measured.
+/// command sets them ([`measure_both`]), so every row says which it measured.
 fn start_and_wait(cmd: &mut Command, addr: SocketAddr) -> anyhow::Result<(Child, Duration)> {
     let started = Instant::now();
     if !cmd.get_envs().any(|(k, _)| k == "RUST_BACKTRACE") {
