@@ -7,6 +7,8 @@
 //! `mosquitto`, PostgreSQL and MariaDB on free loopback ports (PostgreSQL and MySQL
 //! through `fermyon:spin/postgres@2.0.0` and `fermyon:spin/mysql@2.0.0` from spin-sdk
 //! 3.4.1, `spin:postgres@4.2.0` and `spin:mysql@3.0.0`, async, from spin-sdk 5).
+//! `examples/data-python-sdk4` is spin-sdk 4.0.0 (Spin 4.0: WASI release candidates,
+//! `spin:postgres@4.2.0`, MySQL through `fermyon:spin/mysql@2.0.0`).
 
 mod support;
 
@@ -177,29 +179,42 @@ fn python_sdk3_app_uses_sqlite_redis_mqtt_postgres_and_mysql() {
     data_services_read_write_persist_and_refuse(dir, None);
 }
 
+/// What `/pg-types` answers through `spin:postgres@4.2.0` (spin-sdk 4.0 and 5).
+const PG_TYPES: &str = concat!(
+    "Date=(2024, 2, 29)\n",
+    "Time=(13, 5, 7, 0)\n",
+    "Datetime=(2024, 2, 29, 13, 5, 7, 0)\n",
+    "Uuid='6f1c2a8e-3b9d-4e5f-8a7b-1c2d3e4f5a6b'\n",
+    "Jsonb=b'{\"good\": true}'\n",
+    "Decimal='12.50'\n",
+    "ArrayStr=['dog', None]\n",
+    "ArrayInt64=[1, None, 3]\n",
+    "Interval=Interval(micros=1500000, days=2, months=1)\n",
+    "DbNull=None\n",
+    "Binary=b'\\x00\\xff'\n",
+    // `inet` has no case in the interface: its wire bytes.
+    "Unsupported=b'\\x02 \\x00\\x04\\xc0\\x00\\x02\\x01'\n",
+);
+
 #[test]
 fn python_sdk5_app_uses_sqlite_redis_mqtt_postgres_and_mysql() {
     let Some(dir) = built_sample("data-python-sdk5", "../build-python.sh 5.0.0 0.25.1") else {
         return;
     };
-    data_services_read_write_persist_and_refuse(
-        dir,
-        Some(concat!(
-            "Date=(2024, 2, 29)\n",
-            "Time=(13, 5, 7, 0)\n",
-            "Datetime=(2024, 2, 29, 13, 5, 7, 0)\n",
-            "Uuid='6f1c2a8e-3b9d-4e5f-8a7b-1c2d3e4f5a6b'\n",
-            "Jsonb=b'{\"good\": true}'\n",
-            "Decimal='12.50'\n",
-            "ArrayStr=['dog', None]\n",
-            "ArrayInt64=[1, None, 3]\n",
-            "Interval=Interval(micros=1500000, days=2, months=1)\n",
-            "DbNull=None\n",
-            "Binary=b'\\x00\\xff'\n",
-            // `inet` has no case in the interface: its wire bytes.
-            "Unsupported=b'\\x02 \\x00\\x04\\xc0\\x00\\x02\\x01'\n",
-        )),
-    );
+    data_services_read_write_persist_and_refuse(dir, Some(PG_TYPES));
+}
+
+/// Spin 4.0's SDK: every WASI interface at its release candidate, the handler exported
+/// as `wasi:http/handler@0.3.0-rc-2026-03-15`.
+#[test]
+fn python_sdk4_app_uses_sqlite_redis_mqtt_postgres_and_mysql() {
+    let Some(dir) = built_sample(
+        "data-python-sdk4",
+        "../build-python.sh 4.0.0 0.23.0 spin:up/http-trigger@4.0.0",
+    ) else {
+        return;
+    };
+    data_services_read_write_persist_and_refuse(dir, Some(PG_TYPES));
 }
 
 /// The `default` key-value store placed on Redis by a runtime config file: two

@@ -25,7 +25,27 @@ fn cache_dir() -> String {
 #[test]
 fn current_python_sdk_app_serves_every_capability() {
     let Some(dir) = sample() else { return };
-    let app = sample_copy(&dir);
+    serves_every_capability(&dir, "SDK 5");
+}
+
+/// The same sample on Spin 4.0's SDK (`examples/hello-python-sdk4`: spin-sdk 4.0.0 with
+/// componentize-py 0.23), which imports every WASI interface and exports its handler
+/// only at the release candidate (`wasi:http/handler@0.3.0-rc-2026-03-15`).
+#[test]
+fn spin_4_0_python_sdk_app_serves_every_capability() {
+    let Some(dir) = built_sample(
+        "hello-python-sdk4",
+        "../build-python.sh 4.0.0 0.23.0 spin:up/http-trigger@4.0.0",
+    ) else {
+        return;
+    };
+    serves_every_capability(&dir, "SDK 4.0");
+}
+
+/// Variables, both key-value interfaces, files, allowed and refused outbound HTTP,
+/// and state kept across a restart; `sdk` is what the greeting names.
+fn serves_every_capability(dir: &Path, sdk: &str) {
+    let app = sample_copy(dir);
     let up = upstream("pong from upstream");
     let upstream_url = format!("http://{up}/ping");
     let cache = cache_dir();
@@ -40,7 +60,10 @@ fn current_python_sdk_app_serves_every_capability() {
     let r = run.get("/");
     assert_eq!(
         (r.status, r.body.as_str()),
-        (200, "Hello from Spin on Kubernetes, in Python (SDK 5)!\n"),
+        (
+            200,
+            format!("Hello from Spin on Kubernetes, in Python ({sdk})!\n").as_str()
+        ),
         "{}",
         run.log()
     );
@@ -73,7 +96,7 @@ fn current_python_sdk_app_serves_every_capability() {
     let run = Runner::start(app.path(), &args, &[("SPIN_VARIABLE_GREETING", "Howdy")]).unwrap();
     assert_eq!(
         run.get("/").body,
-        "Howdy from Spin on Kubernetes, in Python (SDK 5)!\n",
+        format!("Howdy from Spin on Kubernetes, in Python ({sdk})!\n"),
         "{}",
         run.log()
     );

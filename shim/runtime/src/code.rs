@@ -471,7 +471,8 @@ fn store_in_background(
     }
 }
 
-/// Compiles a component's Wasm. One that imports WASI release candidates is compiled
+/// Compiles a component's Wasm. A core module is made a component first
+/// (`core_module`). One that imports or exports WASI release candidates is compiled
 /// wrapped, so they reach the release implementation (`prerelease`); if its candidates
 /// do not match their release, it is compiled as it is.
 pub(crate) fn compile_bytes(
@@ -483,6 +484,12 @@ pub(crate) fn compile_bytes(
         component: id.to_string(),
         detail: format!("{e:#}"),
     };
+    let converted =
+        crate::core_module::componentize(bytes).map_err(|source| RuntimeError::CoreModule {
+            component: id.to_string(),
+            source,
+        })?;
+    let bytes = converted.as_deref().unwrap_or(bytes);
     match crate::prerelease::wrap(bytes) {
         Ok(Some(wrapped)) => match Component::new(engine, &wrapped) {
             Ok(component) => return Ok(component),

@@ -23,13 +23,19 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// other core to flush its TLB: 44–55% of all CPU time went to those interrupts. Kept
 /// resident, the pages stay private and writable across requests and the reset is one
 /// `memcpy`: JavaScript hello (StarlingMonkey, 12 MB) 1,300 → 5,100 req/s, Python hello
-/// (componentize-py, 37 MB) 390 → 1,050 req/s. 8 MiB was not enough for the Python
-/// app (440 req/s), 24 MiB gave no more than 16; `PAGEMAP_SCAN`-guided resets (reset
-/// only the written pages) stop after 32 separate written ranges, which a Python
-/// request exceeds, and were slower for it (460 req/s). The price is memory: each pool
-/// slot used so far keeps up to this much resident per memory, so an app's resident
-/// size follows its peak concurrency, as it would during that peak anyway.
-pub const LINEAR_MEMORY_KEEP_RESIDENT: usize = 16 << 20;
+/// (componentize-py, 37 MB) 390 → 1,050 req/s. The bound must cover the memory image
+/// itself: the spin-sdk 3.4.1 Python image ends at 13.9 MiB, the spin-sdk 5 one at
+/// 18.3 MiB, and with 16 MiB the spin-sdk 5 app's tail was decommitted and faulted back
+/// every request (28% of CPU in TLB-shootdown interrupts, 4.4 ms of CPU per request);
+/// with 32 MiB the kernel's share fell to 2.6% and a request to 2.5–3.0 ms, while the
+/// 3.4.1 app stayed at 1.9 ms. 8 MiB was not enough for either Python app.
+/// `PAGEMAP_SCAN`-guided resets (copy back only the written pages) stop after 32
+/// separate written ranges and decommit the rest, which a Python request exceeds: with
+/// them both Python apps fell to 40% of this throughput, so they are left off. The
+/// price is memory: each pool slot used so far keeps up to this much resident per
+/// memory, so an app's resident size follows its peak concurrency, as it would during
+/// that peak anyway.
+pub const LINEAR_MEMORY_KEEP_RESIDENT: usize = 32 << 20;
 
 /// The same for tables: componentize-py apps hold tables of tens of thousands of
 /// function references.

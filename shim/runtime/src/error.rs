@@ -8,6 +8,11 @@ pub enum RuntimeError {
     Source { component: String, problem: String },
     #[error("component `{component}` is not a valid Wasm component: {detail}")]
     Compile { component: String, detail: String },
+    #[error("component `{component}`: {source}")]
+    CoreModule {
+        component: String,
+        source: crate::core_module::CoreModuleError,
+    },
     #[error("component `{component}` cannot be linked: {detail}")]
     Link { component: String, detail: String },
     #[error(

@@ -14,6 +14,7 @@ mod compile_cache;
 pub mod compile_child;
 pub mod config;
 pub mod content;
+mod core_module;
 pub mod engine;
 mod error;
 mod files;

@@ -17,8 +17,14 @@
 //!
 //! A candidate without its release beside it is renamed to the release in the wrapper's
 //! imports, so the linker gives it the release implementation directly.
+//!
+//! Exports are renamed the same way: a Spin 4.0 app (Python spin-sdk 4.0.0,
+//! componentize-py 0.23) exports only `wasi:http/handler@0.3.0-rc-2026-03-15`, and the
+//! wrapper exports it as `wasi:http/handler@0.3.0`, which the runtime serves; whether
+//! the candidate's functions have the release's types is checked when the handler is
+//! pre-instantiated, which fails naming the export if they do not.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use wasm_encoder::{
     Alias, ComponentAliasSection, ComponentExportKind, ComponentExportSection,
@@ -30,7 +36,7 @@ use wasmparser::{
 
 /// Changes whenever the wrapping changes, so compiled components cached from an older
 /// wrapping are not reused.
-pub const WRAPPER_VERSION: u32 = 1;
+pub const WRAPPER_VERSION: u32 = 2;
 
 /// The release a WASI release-candidate import name stands for:
 /// `wasi:http/types@0.3.0-rc-2026-03-15` → `wasi:http/types@0.3.0`.
@@ -60,8 +66,8 @@ struct Spaces {
     components: u32,
 }
 
-/// The wrapped component, or `None` when the component imports no WASI release
-/// candidate (or has a shape this wrapper does not handle, e.g. imports after its
+/// The wrapped component, or `None` when the component neither imports nor exports a
+/// WASI release candidate (or has a shape this wrapper does not handle, e.g. imports after its
 /// definitions); it is then used as it is.
 pub fn wrap(component: &[u8]) -> Result<Option<Vec<u8>>, wasmparser::BinaryReaderError> {
     let mut depth = 0usize;
@@ -196,7 +202,16 @@ pub fn wrap(component: &[u8]) -> Result<Option<Vec<u8>>, wasmparser::BinaryReade
         .iter()
         .filter(|i| release_of(&i.name).is_some())
         .collect();
-    if candidates.is_empty() {
+    // Exported candidates without their release beside them are exported as it.
+    let exported: BTreeSet<&str> = exports.iter().map(|(n, _)| n.as_str()).collect();
+    let export_renames: BTreeMap<&str, &str> = exports
+        .iter()
+        .filter_map(|(name, _)| {
+            let release = release_of(name)?;
+            (!exported.contains(release)).then_some((name.as_str(), release))
+        })
+        .collect();
+    if candidates.is_empty() && export_renames.is_empty() {
         return Ok(None);
     }
     // Candidates without their release import are renamed to it.
@@ -265,7 +280,8 @@ pub fn wrap(component: &[u8]) -> Result<Option<Vec<u8>>, wasmparser::BinaryReade
                 next_func - 1
             }
         };
-        export_section.export(name.as_str(), *kind, index, None);
+        let name = export_renames.get(name.as_str()).copied().unwrap_or(name);
+        export_section.export(name, *kind, index, None);
     }
     wrapper.section(&aliases);
     wrapper.section(&export_section);
@@ -374,6 +390,38 @@ mod tests {
             component(r#"(export "f" (func (result u32))) (export "g" (func (result u32)))"#);
         let wrapped = wrap(&original).unwrap().unwrap();
         assert!(Component::new(&Engine::default(), &wrapped).is_err());
+    }
+
+    #[test]
+    fn an_exported_candidate_is_exported_as_its_release() {
+        let original = wat::parse_str(
+            r#"(component
+                (core module $m (func (export "f") (result i32) i32.const 5))
+                (core instance $i (instantiate $m))
+                (func $f (result u32) (canon lift (core func $i "f")))
+                (instance $handler (export "f" (func $f)))
+                (export "wasi:test/handler@0.3.0-rc-2026-03-15" (instance $handler)))"#,
+        )
+        .unwrap();
+        let wrapped = wrap(&original)
+            .unwrap()
+            .expect("the component exports a candidate");
+        let engine = Engine::default();
+        let component = Component::new(&engine, &wrapped).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Linker::<()>::new(&engine)
+            .instantiate(&mut store, &component)
+            .unwrap();
+        let handler = instance
+            .get_export_index(&mut store, None, "wasi:test/handler@0.3.0")
+            .expect("exported under the release name");
+        let f = instance
+            .get_export_index(&mut store, Some(&handler), "f")
+            .unwrap();
+        let f = instance
+            .get_typed_func::<(), (u32,)>(&mut store, &f)
+            .unwrap();
+        assert_eq!(f.call(&mut store, ()).unwrap().0, 5);
     }
 
     #[test]

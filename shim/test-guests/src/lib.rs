@@ -94,6 +94,20 @@ pub fn inbound(relay: bool) -> Vec<u8> {
     encode(&wat, world, "inbound")
 }
 
+/// A core Wasm module (not a component), as TinyGo and older SDKs build them: its
+/// world (`fermyon:spin/inbound-http`, importing `fermyon:spin/variables@2.0.0`) is
+/// embedded as metadata, and it imports WASI preview 1's `fd_write`. See
+/// `guests/core_module.wat`.
+pub fn core_module() -> Vec<u8> {
+    let wat = include_str!("../guests/core_module.wat").replace("INCLUDE_RUNTIME", RUNTIME_WAT);
+    let world = "package test:guests;
+         world core-module {
+           import fermyon:spin/variables@2.0.0;
+           export fermyon:spin/inbound-http;
+         }";
+    embedded(&wat, world, "core-module")
+}
+
 /// What the `wasi:cli/run` command guest does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommandEnd {
@@ -197,6 +211,17 @@ pub fn not_http() -> Vec<u8> {
 }
 
 fn encode(wat: &str, world_wit: &str, world: &str) -> Vec<u8> {
+    ComponentEncoder::default()
+        .module(&embedded(wat, world_wit, world))
+        .expect("module is a valid core module")
+        .validate(true)
+        .encode()
+        .expect("component encodes")
+}
+
+/// The core module of `wat` with the world `world` of `world_wit` embedded as its
+/// component-type metadata.
+fn embedded(wat: &str, world_wit: &str, world: &str) -> Vec<u8> {
     let mut resolve = base_resolve().clone();
     let pkg = resolve
         .push_str("test-guests.wit", world_wit)
@@ -207,12 +232,7 @@ fn encode(wat: &str, world_wit: &str, world: &str) -> Vec<u8> {
     let mut module = wat::parse_str(wat).expect("guest WAT parses");
     embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8)
         .expect("metadata embeds");
-    ComponentEncoder::default()
-        .module(&module)
-        .expect("module is a valid core module")
-        .validate(true)
-        .encode()
-        .expect("component encodes")
+    module
 }
 
 fn base_resolve() -> &'static Resolve {
