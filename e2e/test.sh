@@ -12,6 +12,7 @@ bash e2e/setup-containerd.sh
 (cd examples/hello-python-sdk4 && ../build-python.sh 4.0.0 0.23.0 spin:up/http-trigger@4.0.0)
 (cd examples/data-python && ../build-python.sh)
 (cd examples/data-python-sdk5 && ../build-python.sh 5.0.0 0.25.1)
+(cd examples/chain-python && ../build-python.sh 5.0.0 0.25.1)
 (cd examples/data-python-sdk4 && ../build-python.sh 4.0.0 0.23.0 spin:up/http-trigger@4.0.0)
 (cd examples/redis-python && ../build-python.sh 3.4.1 0.16.0 spin-all)
 (cd examples/redis-python-sdk5 && ../build-python.sh 5.0.0 0.25.1 spin:up/redis-trigger@4.1.0)

@@ -87,26 +87,12 @@ async fn kubelet_path_serves_spin_pods_on_the_pod_network() {
 /// artifact and run as a pod: it answers on the pod IP and keeps key-value data.
 #[tokio::test(flavor = "multi_thread")]
 async fn kubelet_path_serves_a_current_python_sdk_app() {
-    let sample =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hello-python-sdk5");
-    if !sample.join("app.wasm").is_file() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "examples/hello-python-sdk5/app.wasm is not built"
-        );
-        eprintln!("skipped: examples/hello-python-sdk5/app.wasm is not built");
+    let Some(app) = sample_copy(
+        "hello-python-sdk5",
+        &["spin.toml", "app.wasm", "static/hello.txt"],
+    ) else {
         return;
-    }
-    let app = tempfile::tempdir().unwrap();
-    for name in ["spin.toml", "app.wasm"] {
-        std::fs::copy(sample.join(name), app.path().join(name)).unwrap();
-    }
-    std::fs::create_dir_all(app.path().join("static")).unwrap();
-    std::fs::copy(
-        sample.join("static/hello.txt"),
-        app.path().join("static/hello.txt"),
-    )
-    .unwrap();
+    };
 
     let mut node = HelloNode::start().await;
     let image = node.registry.push_app(app.path(), "hello-python-sdk5:v1");
@@ -152,6 +138,71 @@ async fn kubelet_path_serves_a_current_python_sdk_app() {
         Some("visits=2\n")
     );
     assert_eq!(node.cri.remove_app_pod(&pod, 10).await, 0, "graceful stop");
+}
+
+/// An app whose components call each other (`examples/chain-python`: service chaining
+/// through `*.spin.internal` and `self`) run as a pod: the chained requests stay inside
+/// the shim.
+#[tokio::test(flavor = "multi_thread")]
+async fn components_of_a_pod_call_each_other_in_process() {
+    let Some(app) = sample_copy("chain-python", &["spin.toml", "app.wasm"]) else {
+        return;
+    };
+    let mut node = HelloNode::start().await;
+    let image = node.registry.push_app(app.path(), "chain-python:v1");
+    node.cri.pull(&image).await;
+    let logs = tempfile::tempdir().unwrap();
+    let pod = node
+        .cri
+        .start_app_pod(PodSpec {
+            name: "chain",
+            image: &image,
+            log_root: logs.path(),
+            cgroup_parent: None,
+            memory_limit: None,
+            mounts: Vec::new(),
+        })
+        .await;
+    let log = || std::fs::read_to_string(pod.log_dir.join("app.log")).unwrap_or_default();
+    assert_eq!(
+        probe::get(&pod.ip, 80, "/").map(|(_, b)| b).as_deref(),
+        Some(
+            "frontend got 200: backend.spin.internal served /greet \
+             (matched /..., client 0.0.0.0:0)\n"
+        ),
+        "{}",
+        log()
+    );
+    assert_eq!(
+        probe::get(&pod.ip, 80, "/self").map(|(_, b)| b).as_deref(),
+        Some("frontend got 200: self served /greet (matched /api/..., client 0.0.0.0:0)\n"),
+        "{}",
+        log()
+    );
+    assert_eq!(node.cri.remove_app_pod(&pod, 10).await, 0, "graceful stop");
+}
+
+/// A copy of `examples/<name>` (the listed files), or `None` (the test is skipped)
+/// when its `app.wasm` is not built, which CI refuses.
+fn sample_copy(name: &str, files: &[&str]) -> Option<tempfile::TempDir> {
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name);
+    if !sample.join("app.wasm").is_file() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "examples/{name}/app.wasm is not built"
+        );
+        eprintln!("skipped: examples/{name}/app.wasm is not built");
+        return None;
+    }
+    let app = tempfile::tempdir().unwrap();
+    for file in files {
+        let to = app.path().join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(sample.join(file), to).unwrap();
+    }
+    Some(app)
 }
 
 /// The memory limit of the cgroup under `parent` that a running shim is in (v1 memory

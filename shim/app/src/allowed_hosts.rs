@@ -3,8 +3,8 @@
 //! Each entry is `<scheme>://<host>[:<port>]`, as in Spin:
 //! - scheme: a name (`https`) or `*`;
 //! - host: a name (`api.example.com`), `*`, `*.example.com` (any subdomain), an IP
-//!   address or CIDR range (`10.0.0.0/8`), or `self` (the app itself, reached with a
-//!   relative URL);
+//!   address or CIDR range (`10.0.0.0/8`), or `self` (the app itself, reached as
+//!   `http://self/…`; `self.alt` is the same entry);
 //! - port: a number, a range `8000..8080` (end excluded), `*`, or omitted for the
 //!   scheme's well-known port (http 80, https 443, redis 6379, postgres 5432, mysql
 //!   3306, mqtt 1883).
@@ -105,7 +105,7 @@ impl AllowedHost {
         }
         let host_ok = match &self.host {
             HostPattern::Any => true,
-            HostPattern::Itself => false,
+            HostPattern::Itself => host.eq_ignore_ascii_case("self"),
             HostPattern::Name(name) => name.eq_ignore_ascii_case(host),
             HostPattern::Subdomain(suffix) => host.to_ascii_lowercase().ends_with(suffix),
             HostPattern::Network(net, bits) => {
@@ -123,11 +123,6 @@ impl AllowedHost {
                 PortPattern::One(p) => p == port,
                 PortPattern::Range(lo, hi) => (lo..hi).contains(&port),
             }
-    }
-
-    /// Whether this entry allows requests to the app itself (relative URLs).
-    pub fn allows_self(&self) -> bool {
-        matches!(self.host, HostPattern::Itself | HostPattern::Any)
     }
 }
 
@@ -293,10 +288,16 @@ mod tests {
     }
 
     #[test]
-    fn self_only_allows_relative() {
+    fn self_allows_only_the_app_itself() {
         let h = AllowedHost::parse("http://self").unwrap();
-        assert!(h.allows_self());
-        assert!(!h.allows("http", "self", None));
+        assert!(h.allows("http", "self", None));
+        assert!(!h.allows("https", "self", None));
+        assert!(!h.allows("http", "example.com", None));
+        assert!(
+            AllowedHost::parse("http://self.alt")
+                .unwrap()
+                .allows("http", "self", None)
+        );
     }
 
     #[test]

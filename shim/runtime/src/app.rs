@@ -30,6 +30,7 @@ use crate::trigger::delivery::message_concurrency;
 use crate::trigger::handler::HandlerKind;
 use crate::trigger::mqtt::{MqttHandler, MqttSubscription, mqtt_subscriptions};
 use crate::trigger::redis::{RedisHandler, RedisTriggers};
+use crate::trigger::service_chaining::ChainLink;
 use spin_app::routes::Router;
 
 /// A component ready to serve requests.
@@ -64,6 +65,9 @@ pub struct PreparedApp {
     /// One permit per event of a message trigger being handled
     /// ([`crate::trigger::delivery`]).
     pub message_slots: Arc<tokio::sync::Semaphore>,
+    /// How the components' requests to `*.spin.internal` and `self` reach this app
+    /// ([`crate::trigger::service_chaining`]); connected by the HTTP trigger.
+    pub chain: ChainLink,
 }
 
 impl std::fmt::Debug for PreparedApp {
@@ -155,6 +159,13 @@ impl PreparedApp {
         let kv_stores = Arc::new(open_key_value(&app, &config)?);
         let databases = Arc::new(open_sqlite(&app, &config)?);
 
+        let chain = ChainLink::default();
+        let shared = SharedHostState {
+            app_values: &app_values,
+            kv_stores: &kv_stores,
+            databases: &databases,
+            chain: &chain,
+        };
         let mut components = Vec::new();
         let mut files_budget = crate::files::FilesBudget::new(config.limits.max_files_bytes);
         for component in &app.components {
@@ -164,9 +175,7 @@ impl PreparedApp {
             }
             let host = component_host(
                 component,
-                &app_values,
-                &kv_stores,
-                &databases,
+                &shared,
                 &config,
                 content.as_ref(),
                 &mut files_budget,
@@ -198,6 +207,7 @@ impl PreparedApp {
             message_slots: Arc::new(tokio::sync::Semaphore::new(message_concurrency(
                 config.max_concurrent_instances,
             ))),
+            chain,
             config,
         })
     }
@@ -415,11 +425,17 @@ fn open_databases<D>(
     Ok(opened)
 }
 
+/// What every component's host shares with the others of its app.
+struct SharedHostState<'a> {
+    app_values: &'a BTreeMap<String, String>,
+    kv_stores: &'a Arc<KeyValueStores>,
+    databases: &'a Arc<SqliteDatabases>,
+    chain: &'a ChainLink,
+}
+
 fn component_host(
     component: &LockedComponent,
-    app_values: &BTreeMap<String, String>,
-    kv_stores: &Arc<KeyValueStores>,
-    databases: &Arc<SqliteDatabases>,
+    shared: &SharedHostState<'_>,
     config: &RuntimeConfig,
     content: &dyn ContentResolver,
     files_budget: &mut crate::files::FilesBudget,
@@ -433,7 +449,7 @@ fn component_host(
     };
     Ok(ComponentHost {
         id: component.id.as_str().into(),
-        variables: component_variables(component, app_values)?,
+        variables: component_variables(component, shared.app_values)?,
         env: component
             .env
             .iter()
@@ -442,19 +458,20 @@ fn component_host(
         files_dir,
         key_value: KeyValueAccess {
             granted: component.metadata_strings("key_value_stores"),
-            stores: kv_stores.clone(),
+            stores: shared.kv_stores.clone(),
         },
         sqlite: SqliteAccess {
             granted: component.metadata_strings("databases"),
-            databases: databases.clone(),
+            databases: shared.databases.clone(),
         },
         outbound: OutboundPolicy::new(
             &component.id,
             &component.metadata_strings("allowed_outbound_hosts"),
-            app_values,
+            shared.app_values,
             config.limits.max_outbound_response_body,
             config.network.clone(),
-        )?,
+        )?
+        .chained_to(shared.chain.clone()),
         max_memory: config.max_instance_memory,
         max_log_line: config.limits.max_log_line,
     })

@@ -27,10 +27,10 @@ const BETWEEN_BYTES_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The response and a future that ends with the connection (and reports a failure to
 /// send the request body).
-pub type Sent = (
-    http::Response<ResponseBody>,
-    Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>,
-);
+pub type Sent = (http::Response<ResponseBody>, Connection);
+
+/// A future that ends with a sent request's connection.
+pub type Connection = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
 
 trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}

@@ -2,7 +2,9 @@
 //!
 //! A denied request never leaves the process: the guest gets `HttpRequestDenied`
 //! (`wasi:http`) or `destination-not-allowed` (Spin's `fermyon:spin/http`), and the
-//! runtime logs which entry would allow it.
+//! runtime logs which entry would allow it. An allowed request to the app itself
+//! (`*.spin.internal`, `self`) is served in-process ([`crate::trigger::service_chaining`]);
+//! any other goes over the network.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use crate::RuntimeError;
 use crate::host::http_client;
 use crate::network::Network;
 use crate::trigger::bounded_body::{Bound, BoundedBody};
+use crate::trigger::service_chaining::{ChainLink, chain_target};
 
 /// Which destinations one component may reach.
 #[derive(Debug, Clone)]
@@ -25,6 +28,8 @@ pub struct OutboundPolicy {
     pub max_response_body: u64,
     /// Where connections to allowed destinations leave from.
     pub network: Network,
+    /// The app, for requests to its own components.
+    chain: ChainLink,
 }
 
 impl OutboundPolicy {
@@ -59,7 +64,13 @@ impl OutboundPolicy {
             allowed: allowed.into(),
             max_response_body,
             network,
+            chain: ChainLink::default(),
         })
+    }
+
+    /// Requests to `*.spin.internal` and `self` go to the app behind `chain`.
+    pub fn chained_to(self, chain: ChainLink) -> Self {
+        Self { chain, ..self }
     }
 
     /// Whether the URI may be requested; a refusal is logged with the entry to add.
@@ -130,17 +141,34 @@ impl WasiHttpHooks for OutboundHooks {
         if !self.policy.allows(request.uri()) {
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
-        let limit = self.policy.max_response_body;
-        let network = self.policy.network.clone();
+        let policy = self.policy.clone();
         Box::new(async move {
-            use http_body_util::BodyExt;
-            let (response, io) = http_client::send(&network, request, options).await?;
-            Ok((
-                response.map(|body| BoundedBody::new(body, limit, Bound::Response).boxed_unsync()),
-                Box::new(io) as Box<dyn Future<Output = _> + Send>,
-            ))
+            let (response, io) = send_allowed(&policy, request, options).await?;
+            Ok((response, Box::new(io) as Box<dyn Future<Output = _> + Send>))
         })
     }
+}
+
+/// Sends a request the policy has allowed: in-process to the app itself, else over the
+/// network; the response body is bounded by `max_response_body` either way.
+pub async fn send_allowed(
+    policy: &OutboundPolicy,
+    request: http::Request<WasiBody>,
+    options: Option<RequestOptions>,
+) -> Result<(http::Response<WasiBody>, http_client::Connection), wasmtime_wasi_http::Error> {
+    use http_body_util::BodyExt;
+    let limit = policy.max_response_body;
+    let uri = request.uri().clone();
+    if let Some(target) = chain_target(&uri) {
+        let response = policy.chain.send(target, request).await?;
+        let response =
+            response.map(|body| BoundedBody::new(body, limit, Bound::Response).boxed_unsync());
+        return Ok((response, Box::pin(async { Ok(()) })));
+    }
+    let (response, io) = http_client::send(&policy.network, request, options).await?;
+    let response =
+        response.map(|body| BoundedBody::new(body, limit, Bound::Response).boxed_unsync());
+    Ok((response, io))
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::Store;
 use wasmtime::component::{Component, Linker};
@@ -35,8 +34,9 @@ use crate::host::state::{ComponentHost, RequestState};
 use crate::host::unsupported::stub_unsupported_imports;
 use wasmtime::component::types::ComponentItem;
 
-/// The body of every request the trigger passes on: the client's, size-bounded.
-pub type RequestBody = BoundedBody<Incoming>;
+/// The body of every request the trigger passes on, size-bounded: a client's, or a
+/// component's chained request (`service_chaining`).
+pub type RequestBody = BoundedBody<wasmtime_wasi_http::WasiBody>;
 
 /// The body of every response the trigger sends.
 pub type ResponseBody =

@@ -17,9 +17,13 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use http_body_util::BodyExt;
+use wasmtime_wasi_http::WasiBody;
+
 use super::bounded_body::{Bound, BoundedBody};
 use super::connection_workers::ConnectionWorkers;
 use super::handler::{HandlerKind, ResponseBody, call_spin_inbound, call_wasi_http, text_response};
+use super::service_chaining::ChainTarget;
 use crate::config::Limits;
 use crate::{PreparedApp, RuntimeError};
 use spin_app::routes::RouteMatch;
@@ -58,6 +62,8 @@ impl HttpServer {
                 source,
             })?;
         let workers = ConnectionWorkers::per_core().map_err(RuntimeError::ConnectionWorkers)?;
+        // From now on the app's components can reach each other in-process.
+        app.chain.connect(&app);
         Ok(Self {
             app,
             listener,
@@ -251,18 +257,85 @@ async fn detect_http2(stream: &TcpStream, within: Duration) -> Option<bool> {
 
 async fn handle(
     app: &PreparedApp,
-    mut req: http::Request<Incoming>,
+    req: http::Request<Incoming>,
     peer: &Peer,
 ) -> http::Response<ResponseBody> {
-    let started = Instant::now();
-    let path = req.uri().path().to_string();
+    let path = req.uri().path();
     if path == HEALTH_PATH {
         return text_response(http::StatusCode::OK, "OK\n");
     }
-    let Some(matched) = app.router.route(&path) else {
+    let Some(matched) = app.router.route(path) else {
         tracing::debug!(%path, "no route");
         return text_response(http::StatusCode::NOT_FOUND, "Not Found\n");
     };
+    let req = req.map(|body| body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync());
+    dispatch(app, &matched, req, peer).await
+}
+
+/// Serves a component's chained request (`http://<component>.spin.internal/…` or
+/// `http://self/…`, already allowed by its `allowed_outbound_hosts`) in-process: to the
+/// named component as if by a route `/...`, or through the app's routes. `Err` when the
+/// name resolves to no HTTP component of the app.
+pub(crate) async fn serve_chained(
+    app: &PreparedApp,
+    target: ChainTarget<'_>,
+    mut req: http::Request<WasiBody>,
+) -> Result<http::Response<ResponseBody>, wasmtime_wasi_http::Error> {
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+    if let Some(authority) = req.uri().authority()
+        && let Ok(host) = http::HeaderValue::from_str(authority.as_str())
+    {
+        req.headers_mut().insert(http::header::HOST, host);
+    }
+    *req.uri_mut() = http::Uri::from(path_and_query.clone());
+    let path = path_and_query.path();
+    let matched = match target {
+        ChainTarget::Component(id) => {
+            let serves_http = app
+                .code()
+                .components
+                .get(id)
+                .is_some_and(|c| c.http.is_some());
+            if !serves_http {
+                return Err(wasmtime_wasi_http::Error::DnsError {
+                    rcode: Some(format!(
+                        "`{id}.spin.internal`: the app has no HTTP component `{id}`"
+                    )),
+                    info_code: None,
+                });
+            }
+            RouteMatch {
+                component: id,
+                raw_route: "/...",
+                path_info: path.to_string(),
+                params: Vec::new(),
+            }
+        }
+        ChainTarget::App => match app.router.route(path) {
+            Some(matched) => matched,
+            None => return Ok(text_response(http::StatusCode::NOT_FOUND, "Not Found\n")),
+        },
+    };
+    static CHAINED: std::sync::LazyLock<Peer> = std::sync::LazyLock::new(|| {
+        let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+        Peer::new(unspecified, unspecified)
+    });
+    Ok(dispatch(app, &matched, req, &CHAINED).await)
+}
+
+/// Calls the matched component for a request: bounded in body size and concurrent
+/// instances, with Spin's request headers.
+async fn dispatch(
+    app: &PreparedApp,
+    matched: &RouteMatch<'_>,
+    mut req: http::Request<WasiBody>,
+    peer: &Peer,
+) -> http::Response<ResponseBody> {
+    let started = Instant::now();
     let code = app.code();
     let Some((component, handler)) = code
         .components
@@ -272,6 +345,7 @@ async fn handle(
         return text_response(http::StatusCode::NOT_FOUND, "Not Found\n");
     };
     let limit = app.config.limits.max_request_body;
+    let path = req.uri().path().to_string();
     if declared_length(&req).is_some_and(|len| len > limit) {
         tracing::warn!(component = %matched.component, %path, "request body larger than the limit of {limit} bytes (SPIN_HTTP_MAX_REQUEST_BODY): 413");
         return text_response(http::StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large\n");
@@ -285,7 +359,7 @@ async fn handle(
             "Service Unavailable\n",
         );
     };
-    set_spin_headers(&mut req, &matched, peer);
+    set_spin_headers(&mut req, matched, peer);
     let req = req.map(|body| BoundedBody::new(body, limit, Bound::Request));
     let method = req.method().clone();
     let engine = code.engine.engine();

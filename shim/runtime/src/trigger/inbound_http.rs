@@ -4,13 +4,12 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 
-use super::bounded_body::{Bound, BoundedBody};
 use super::handler::{ResponseBody, full_body};
 use crate::host::bindings::inbound_http::fermyon::spin::http;
 use crate::host::bindings::inbound_http::fermyon::spin::http_types::{
     HttpError, Method, Request, Response,
 };
-use crate::host::http_client;
+use crate::host::outbound::send_allowed;
 use crate::host::state::RequestState;
 
 /// The record method for an HTTP method; `None` for methods the record cannot carry.
@@ -108,17 +107,13 @@ impl http::Host for RequestState {
             return Ok(Err(HttpError::RequestError));
         };
         let component = self.component.id.clone();
-        let limit = self.component.outbound.max_response_body;
-        let network = self.component.outbound.network.clone();
+        let policy = self.component.outbound.clone();
         let result = async {
-            let (response, io) = http_client::send(&network, request, None).await?;
+            let (response, io) = send_allowed(&policy, request, None).await?;
             tokio::spawn(io);
             let (parts, body) = response.into_parts();
             // This interface returns the body as one list: collected, up to the limit.
-            let body = BoundedBody::new(body, limit, Bound::Response)
-                .collect()
-                .await?
-                .to_bytes();
+            let body = body.collect().await?.to_bytes();
             Ok::<_, wasmtime_wasi_http::Error>((parts, body))
         }
         .await;

@@ -14,5 +14,6 @@ pub mod mqtt;
 pub mod redis;
 mod redis_subscriber;
 pub mod run;
+pub mod service_chaining;
 mod settings;
 mod wasi_http_p3;
