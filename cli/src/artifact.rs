@@ -2,12 +2,12 @@
 //! no network. The registry upload is in [`crate::registry`].
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use oci_client::client::{Config, ImageLayer};
 use oci_client::config::{Architecture, ConfigFile, Os};
 use oci_client::manifest::OciImageManifest;
-use spin_app::load::file_path;
+use spin_app::load::{FetchedSources, file_path};
 use spin_app::locked::ContentRef;
 use spin_app::oci::{
     DATA_LAYER_MEDIA_TYPE, INLINE_MAX_BYTES, LOCKED_APP_DIGEST_LABEL, LOCKED_APP_MEDIA_TYPE,
@@ -175,8 +175,8 @@ fn annotations(locked: &LockedApp, created: &str) -> BTreeMap<String, String> {
     out
 }
 
-/// Loads the app at `path` (a directory or a `spin.toml`) and assembles it.
-pub fn assemble_from(path: &Path, created: &str) -> Result<Artifact, PushError> {
+/// The manifest of the app at `path` (a directory or a `spin.toml`), which must exist.
+pub fn manifest_of(path: &Path) -> Result<PathBuf, PushError> {
     let manifest = if path.is_dir() {
         path.join("spin.toml")
     } else {
@@ -185,6 +185,16 @@ pub fn assemble_from(path: &Path, created: &str) -> Result<Artifact, PushError> 
     if !manifest.exists() {
         return Err(PushError::NoManifest(manifest));
     }
-    let app = spin_app::load_app(&manifest)?;
+    Ok(manifest)
+}
+
+/// Loads the app of `manifest` ([`manifest_of`]), its remote sources `fetched`, and
+/// assembles it.
+pub fn assemble_from(
+    manifest: &Path,
+    fetched: &FetchedSources,
+    created: &str,
+) -> Result<Artifact, PushError> {
+    let app = spin_app::load_app_fetched(manifest, fetched)?;
     assemble(&app, created)
 }

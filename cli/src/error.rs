@@ -20,6 +20,8 @@ pub enum PushError {
     Reference(#[from] ReferenceError),
     #[error(transparent)]
     Registry(#[from] spin_registry::RegistryError),
+    #[error(transparent)]
+    RemoteSource(#[from] spin_registry::remote_source::RemoteSourceError),
 }
 
 impl PushError {

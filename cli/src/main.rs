@@ -20,6 +20,7 @@ use spin_kube::{
 };
 use spin_registry::Registry;
 use spin_registry::credentials;
+use spin_registry::remote_source::fetch_remote_sources;
 
 #[derive(Parser)]
 #[command(
@@ -326,11 +327,23 @@ async fn until_interrupted(
     }
 }
 
+/// Where fetched remote component sources are kept: the blob cache `spin-run` uses
+/// (`~/.cache/spin-kube/registry/blobs`), else a directory under the system's temp.
+fn remote_source_cache() -> PathBuf {
+    spin_app::user_cache_root()
+        .unwrap_or_else(|| std::env::temp_dir().join("spin-kube"))
+        .join("registry/blobs")
+}
+
 /// Pushes the app at `source` to `target`; returns what was pushed and its locked app.
 async fn push(target: &str, source: &PushSource) -> Result<(registry::Pushed, LockedApp)> {
     let reference = reference::parse(target)?;
     let created = jiff::Timestamp::now().to_string();
-    let artifact = artifact::assemble_from(&source.file, &created)?;
+    // Remote component sources are fetched (once, into the user's cache) and pushed as
+    // layers, as `spin registry push` does.
+    let manifest = artifact::manifest_of(&source.file)?;
+    let fetched = fetch_remote_sources(&manifest, &remote_source_cache()).await?;
+    let artifact = artifact::assemble_from(&manifest, &fetched, &created)?;
     let registry = registry_access(source, &reference)?;
     let pushed = registry::push(&artifact, &reference, &registry).await?;
     eprintln!(

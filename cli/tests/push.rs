@@ -214,6 +214,73 @@ async fn pushes_spin_layout_and_never_uploads_a_blob_twice() {
     assert_eq!(uploads(&registry), before, "{}", registry.log());
 }
 
+/// A component whose `source` is a URL with a digest is fetched (into the user's
+/// cache) and pushed as a Wasm layer of that digest, as `spin registry push` does.
+#[tokio::test]
+async fn pushes_a_remote_source_as_a_wasm_layer() {
+    let wasm = test_guests::hello();
+    let digest = sha256(&wasm);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut stream in listener.incoming().flatten() {
+            let _ = stream.read(&mut [0u8; 4096]);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                wasm.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&wasm);
+        }
+    });
+    let registry = LocalRegistry::start();
+    let app = tempfile::tempdir().unwrap();
+    std::fs::write(
+        app.path().join("spin.toml"),
+        format!(
+            r#"spin_manifest_version = 2
+[application]
+name = "remote-source"
+[[trigger.http]]
+route = "/..."
+component = "fileserver"
+[component.fileserver]
+source = {{ url = "http://{server}/fileserver.wasm", digest = "{digest}" }}
+"#
+        ),
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let target = format!("{}/team/remote-source:v1", registry.addr);
+    let file = app.path().display().to_string();
+    let out = spin_kube(
+        &["push", "--insecure", "--file", &file, &target],
+        &[("XDG_CACHE_HOME", cache.path())],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let client = Client::new(ClientConfig {
+        protocol: ClientProtocol::Http,
+        ..Default::default()
+    });
+    let reference: Reference = target.parse().unwrap();
+    let (manifest, _) = client
+        .pull_image_manifest(&reference, &RegistryAuth::Anonymous)
+        .await
+        .unwrap();
+    let wasm_layer = &manifest.layers[0];
+    assert_eq!(wasm_layer.media_type, WASM_LAYER_MEDIA_TYPE);
+    assert_eq!(wasm_layer.digest, digest);
+    assert!(
+        cache
+            .path()
+            .join("spin-kube/registry/blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+            .is_file()
+    );
+}
+
 #[tokio::test]
 async fn logs_in_with_docker_config_credentials_and_says_when_access_is_denied() {
     let registry = LocalRegistry::start_with_login("dev", "s3cret");

@@ -11,6 +11,7 @@
 
 pub mod allowed_hosts;
 pub mod allowed_http_hosts;
+pub mod cache_root;
 pub mod digest;
 mod error;
 pub mod ids;
@@ -25,7 +26,8 @@ pub mod runtime_config;
 pub mod settings;
 pub mod template;
 
+pub use cache_root::user_cache_root;
 pub use digest::Sha256Digest;
 pub use error::AppError;
-pub use load::{load_app, load_manifest_file};
+pub use load::{load_app, load_app_fetched, load_manifest_file, remote_sources};
 pub use locked::LockedApp;

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppError;
+use crate::Sha256Digest;
 use crate::allowed_hosts::AllowedHost;
 use crate::allowed_http_hosts;
 use crate::ids::{is_kebab_id, is_lower_snake_id};
@@ -19,22 +20,93 @@ use crate::manifest_v1;
 use crate::template::Template;
 
 /// Loads an app from a directory holding `spin.toml`, a manifest file, or a locked app
-/// JSON file (`*.json`, `*.lock`).
+/// JSON file (`*.json`, `*.lock`). Components whose `source` is remote (`{ url, digest
+/// }`) are refused: use [`load_app_fetched`].
 pub fn load_app(path: &Path) -> Result<LockedApp, AppError> {
-    let file = if path.is_dir() {
+    load_app_fetched(path, &FetchedSources::new())
+}
+
+/// Like [`load_app`], with the remote sources the manifest names ([`remote_sources`])
+/// already fetched and verified by the caller into local files.
+pub fn load_app_fetched(path: &Path, fetched: &FetchedSources) -> Result<LockedApp, AppError> {
+    let file = app_file(path);
+    if is_locked_file(&file) {
+        LockedApp::from_file(&file)
+    } else {
+        load_manifest(&file, false, fetched)
+    }
+}
+
+/// The file an app path names: `spin.toml` in a directory, else the path itself.
+fn app_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
         path.join("spin.toml")
     } else {
         path.to_path_buf()
-    };
-    let is_locked = matches!(
+    }
+}
+
+fn is_locked_file(file: &Path) -> bool {
+    matches!(
         file.extension().and_then(|e| e.to_str()),
         Some("json" | "lock")
-    );
-    if is_locked {
-        LockedApp::from_file(&file)
-    } else {
-        load_manifest_file(&file)
+    )
+}
+
+/// Local files holding the Wasm of remote component sources, by digest: each hashed to
+/// its digest by whoever fetched it.
+pub type FetchedSources = BTreeMap<Sha256Digest, PathBuf>;
+
+/// A component `source = { url = "...", digest = "sha256:..." }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteSource {
+    /// `component.<id>.source` (or the trigger's inline component), for errors.
+    pub field: String,
+    pub url: String,
+    pub digest: Sha256Digest,
+}
+
+/// The remote sources an app's manifest names (none for a locked app file).
+pub fn remote_sources(path: &Path) -> Result<Vec<RemoteSource>, AppError> {
+    let file = app_file(path);
+    if is_locked_file(&file) {
+        return Ok(Vec::new());
     }
+    let manifest = read_manifest(&file)?;
+    let inline = manifest
+        .triggers
+        .iter()
+        .flat_map(|(trigger_type, entries)| {
+            entries
+                .iter()
+                .enumerate()
+                .filter_map(move |(index, trigger)| match &trigger.component {
+                    Some(ComponentSpec::Inline(c)) => {
+                        Some((format!("trigger.{trigger_type}[{index}].component"), &**c))
+                    }
+                    _ => None,
+                })
+        });
+    manifest
+        .components
+        .iter()
+        .map(|(id, c)| (format!("component.{id}"), c))
+        .chain(inline)
+        .filter_map(|(base, c)| match &c.source {
+            ComponentSource::Remote { url, digest } => Some((base, url, digest)),
+            _ => None,
+        })
+        .map(|(base, url, digest)| {
+            let field = format!("{base}.source");
+            let digest = Sha256Digest::parse(digest)
+                .map_err(|e| AppError::invalid(&file, format!("{field}.digest"), e.to_string()))?;
+            Ok(RemoteSource {
+                field,
+                url: url.clone(),
+                digest,
+            })
+        })
+        .collect()
 }
 
 /// Largest `spin.toml` or locked app file read.
@@ -42,7 +114,7 @@ pub const MAX_APP_FILE_BYTES: u64 = 16 << 20;
 
 /// Reads `spin.toml` and resolves it into a locked app.
 pub fn load_manifest_file(path: &Path) -> Result<LockedApp, AppError> {
-    load_manifest(path, false)
+    load_manifest(path, false, &FetchedSources::new())
 }
 
 /// Like [`load_manifest_file`], for an app someone else wrote (a container image's
@@ -50,16 +122,24 @@ pub fn load_manifest_file(path: &Path) -> Result<LockedApp, AppError> {
 /// caller confines the file system itself (the shim reads such apps chrooted into the
 /// container's root).
 pub fn load_manifest_confined(path: &Path) -> Result<LockedApp, AppError> {
-    load_manifest(path, true)
+    load_manifest(path, true, &FetchedSources::new())
 }
 
-fn load_manifest(path: &Path, confined: bool) -> Result<LockedApp, AppError> {
+fn read_manifest(path: &Path) -> Result<Manifest, AppError> {
     let text = read_app_file(path)?;
     let text = String::from_utf8(text).map_err(|e| AppError::Read {
         path: path.to_path_buf(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()),
     })?;
-    let manifest = parse_manifest(&text, path)?;
+    parse_manifest(&text, path)
+}
+
+fn load_manifest(
+    path: &Path,
+    confined: bool,
+    fetched: &FetchedSources,
+) -> Result<LockedApp, AppError> {
+    let manifest = read_manifest(path)?;
     let root = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -72,6 +152,7 @@ fn load_manifest(path: &Path, confined: bool) -> Result<LockedApp, AppError> {
         path,
         root: &root,
         confined,
+        fetched,
     }
     .lock(manifest)
 }
@@ -169,6 +250,7 @@ struct Locker<'a> {
     root: &'a Path,
     /// Only relative paths without `..` (apps from untrusted images).
     confined: bool,
+    fetched: &'a FetchedSources,
 }
 
 impl Locker<'_> {
@@ -352,16 +434,27 @@ impl Locker<'_> {
                  component ahead of time (e.g. with `wac plug`) and use the result as `source`",
             ));
         }
-        let source_path = match &c.source {
+        // A remote source's digest goes into the locked app, so the runtime checks the
+        // fetched file against it again.
+        let (source_path, source_digest) = match &c.source {
             ComponentSource::Local(p) => {
                 self.check_inside(&format!("{base}.source"), p)?;
-                self.root.join(p)
+                (self.root.join(p), None)
             }
-            ComponentSource::Remote { url, .. } => {
-                return Err(self.err(
-                    format!("{base}.source"),
-                    format!("remote sources ({url}) are not fetched by this runtime; download the file and give its path"),
-                ));
+            ComponentSource::Remote { url, digest } => {
+                let digest = Sha256Digest::parse(digest).ok();
+                match digest.as_ref().and_then(|d| self.fetched.get(d)) {
+                    Some(path) => (path.clone(), digest),
+                    None => {
+                        return Err(self.err(
+                            format!("{base}.source"),
+                            format!(
+                                "the remote source {url} was not fetched (`spin-run` and \
+                                 `spin kube push` fetch them; an image must carry its Wasm)"
+                            ),
+                        ));
+                    }
+                }
             }
             ComponentSource::Registry { package, .. } => {
                 return Err(self.err(
@@ -438,6 +531,7 @@ impl Locker<'_> {
                 content_type: "application/wasm".into(),
                 content: ContentRef {
                     source: Some(file_url(&source_path)),
+                    digest: source_digest,
                     ..Default::default()
                 },
             },

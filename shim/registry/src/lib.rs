@@ -6,12 +6,14 @@
 //! - [`access`]: how to reach a registry (HTTPS, plain HTTP for loopback registries or
 //!   with `--insecure`);
 //! - [`pull`]: the locked app, and the whole app into a digest-verified blob cache;
+//! - [`remote_source`]: components whose `source` is a URL, fetched into the same cache;
 //! - [`error`]: what went wrong and what to do about it.
 
 pub mod access;
 pub mod credentials;
 pub mod error;
 pub mod pull;
+pub mod remote_source;
 
 pub use access::Registry;
 pub use error::RegistryError;

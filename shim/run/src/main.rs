@@ -137,9 +137,14 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let result = runtime.block_on(run(args, &log));
+    let ended = runtime.block_on(run(args, &log));
+    // The log's last lines (a command's "command finished") are written before exiting.
     log.drain(Duration::from_secs(2));
-    result
+    match ended? {
+        Ended::Stopped => Ok(()),
+        // A command app exits with its command's status.
+        Ended::Exited(status) => std::process::exit(status),
+    }
 }
 
 /// The arguments without a leading `up`: Spin's `spin up --listen … --from …` is what a
@@ -152,7 +157,8 @@ fn spin_up_args(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
     args
 }
 
-async fn run(args: Args, log: &LogQueue) -> anyhow::Result<()> {
+/// Serves the app until it is stopped, or until its command ends.
+async fn run(args: Args, log: &LogQueue) -> anyhow::Result<Ended> {
     let work = tempfile::Builder::new().prefix("spin-run-").tempdir()?;
     let registry = source::RegistryOptions {
         insecure: args.insecure,
@@ -164,7 +170,7 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<()> {
         cache: args
             .registry_cache
             .clone()
-            .or_else(|| spin_runtime::app::default_cache_root().map(|d| d.join("registry")))
+            .or_else(|| spin_app::user_cache_root().map(|d| d.join("registry")))
             .unwrap_or_else(|| work.path().join("registry")),
     };
     let source = source::resolve(&args.from, &registry, work.path()).await?;
@@ -268,11 +274,7 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<()> {
     )
     .await;
     drop(work);
-    match ended? {
-        Ended::Stopped => Ok(()),
-        // A command app exits with its command's status.
-        Ended::Exited(status) => std::process::exit(status),
-    }
+    Ok(ended?)
 }
 
 /// The databases of a runtime config file; a relative `path` is resolved against the

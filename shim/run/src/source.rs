@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use spin_app::LockedApp;
 use spin_registry::pull::pull_app;
+use spin_registry::remote_source::fetch_remote_sources;
 use spin_registry::{Reference, Registry, credentials};
 use spin_runtime::content::{ArtifactContent, ContentResolver, LocalContent};
 
@@ -38,8 +39,9 @@ pub async fn resolve(
 ) -> anyhow::Result<AppSource> {
     let path = Path::new(from);
     if path.exists() {
+        let fetched = fetch_remote_sources(path, &registry.cache.join("blobs")).await?;
         return Ok(AppSource {
-            app: spin_app::load_app(path)?,
+            app: spin_app::load_app_fetched(path, &fetched)?,
             content: Box::new(LocalContent),
             state_dir: app_dir(path).join(".spin"),
             description: path.display().to_string(),

@@ -477,18 +477,10 @@ fn component_host(
     })
 }
 
-/// Where this user's caches live by default: `spin-kube` under `$XDG_CACHE_HOME` or
-/// `~/.cache`.
-pub fn default_cache_root() -> Option<PathBuf> {
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .map(|d| d.join("spin-kube"))
-}
-
-/// Where the compile cache lives by default: `compiled` in [`default_cache_root`].
+/// Where the compile cache lives by default: `compiled` in
+/// [`spin_app::user_cache_root`].
 pub fn default_cache_dir() -> Option<PathBuf> {
-    default_cache_root().map(|d| d.join("compiled"))
+    spin_app::user_cache_root().map(|d| d.join("compiled"))
 }
 
 #[cfg(test)]

@@ -210,7 +210,7 @@ fn malformed_manifests_are_explained() {
                 "source = \"app.wasm\"",
                 "source = { url = \"https://x/y.wasm\", digest = \"sha256:0\" }",
             ),
-            &["component.web.source", "remote sources"],
+            &["component.web.source", "https://x/y.wasm was not fetched"],
         ),
         (
             web("variables = { Bad = \"x\" }"),
