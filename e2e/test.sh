@@ -16,6 +16,7 @@ bash e2e/setup-containerd.sh
 (cd examples/data-python-sdk4 && ../build-python.sh 4.0.0 0.23.0 spin:up/http-trigger@4.0.0)
 (cd examples/redis-python && ../build-python.sh 3.4.1 0.16.0 spin-all)
 (cd examples/redis-python-sdk5 && ../build-python.sh 5.0.0 0.25.1 spin:up/redis-trigger@4.1.0)
+(cd examples/redis-python-sdk4 && ../build-python.sh 4.0.0 0.23.0 spin:up/redis-trigger@4.0.0)
 (cd examples/mqtt-python && ../build-python.sh 5.0.0 0.25.1 spin:mqtt-trigger/spin-mqtt@3.0.0)
 (cd examples/cron-python && ../build-python.sh 5.0.0 0.25.1 fermyon:spin-cron/spin-cron@2.0.0)
 # Real Helm (Go SDK in the pinned PyPI wheel helm-python-sdk) for the chart's tests.

@@ -1,7 +1,7 @@
 //! The Redis trigger end to end: `examples/redis-python` (spin-sdk 3.4.1's `spin-all`
 //! world: a Redis handler and an HTTP handler in one Wasm, two components) and
-//! `examples/redis-python-sdk5` (spin-sdk 5's WASIp3 `spin:redis/inbound-redis@3.0.0`,
-//! no HTTP) served by the real `spin-run` against a real `redis-server` on a free
+//! `examples/redis-python-sdk5` and `-sdk4` (spin-sdk 5's and 4.0's WASIp3
+//! `spin:redis/inbound-redis@3.0.0`, no HTTP) served by the real `spin-run` against a real `redis-server` on a free
 //! loopback port.
 
 mod support;
@@ -181,10 +181,27 @@ fn wait_for_list(server: &RedisServer, list: &str, expected: &[&str], run: &Runn
 
 #[test]
 fn the_current_sdks_async_redis_handler_runs_without_http() {
-    let Some(app) = built_sample(
+    async_redis_handler_runs_without_http(
         "redis-python-sdk5",
         "../build-python.sh 5.0.0 0.25.1 spin:up/redis-trigger@4.1.0",
-    ) else {
+        "received-sdk5",
+    );
+}
+
+/// Spin 4.0's SDK (spin-sdk 4.0.0): the same handler, its WASI imports at the release
+/// candidate only.
+#[test]
+fn the_spin_4_0_sdks_async_redis_handler_runs_without_http() {
+    async_redis_handler_runs_without_http(
+        "redis-python-sdk4",
+        "../build-python.sh 4.0.0 0.23.0 spin:up/redis-trigger@4.0.0",
+        "received-sdk4",
+    );
+}
+
+/// The sample `name` handles each message on `messages` by appending it to `list`.
+fn async_redis_handler_runs_without_http(name: &str, build: &str, list: &str) {
+    let Some(app) = built_sample(name, build) else {
         return;
     };
     let Some(server) = RedisServer::start() else {
@@ -200,7 +217,7 @@ fn the_current_sdks_async_redis_handler_runs_without_http() {
     publish(&server, "one");
     publish(&server, "fail");
     publish(&server, "two");
-    wait_for_list(&server, "received-sdk5", &["one", "two"], &run);
+    wait_for_list(&server, list, &["one", "two"], &run);
     let log = run.wait_for_log("failed to handle a Redis message");
     assert!(log.contains("asked to fail"), "{log}");
 }
