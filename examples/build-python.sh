@@ -28,11 +28,20 @@ case "$SPIN_SDK" in
     ;;
   *)
     # spin-sdk 4+ registers its WIT with componentize-py; it is found from the venv.
-    # An app with a `wit/` folder of its own (a trigger plugin's world) uses that.
-    wit=()
-    if [ -d wit ]; then wit=(-d wit); fi
-    PATH="$venv/bin:$PATH" VIRTUAL_ENV="$venv" \
-      "$venv/bin/componentize-py" "${wit[@]}" -w "${WORLD:-spin:up/http-trigger@4.1.0}" componentize app -p src -o app.wasm.tmp
+    # An app with a `wit/` folder of its own (a trigger plugin's world, a world that
+    # imports a dependency) uses that. A WASI world of the SDK's WIT that its bindings
+    # do not cover (`wasi:http/middleware@0.3.0`) is built from that WIT alone (outside
+    # the venv, so the registered copy does not clash), with bindings generated now
+    # (module `wit_world`).
+    if [[ "${WORLD:-}" == wasi:* ]]; then
+      site=$("$venv/bin/python" -c 'import site; print(site.getsitepackages()[0])')
+      "$venv/bin/componentize-py" -d "$site/spin_sdk/wit" -w "$WORLD" componentize app -p src -o app.wasm.tmp
+    else
+      wit=()
+      if [ -d wit ]; then wit=(-d wit); fi
+      PATH="$venv/bin:$PATH" VIRTUAL_ENV="$venv" \
+        "$venv/bin/componentize-py" "${wit[@]}" -w "${WORLD:-spin:up/http-trigger@4.1.0}" componentize app -p src -o app.wasm.tmp
+    fi
     ;;
 esac
 mv app.wasm.tmp app.wasm

@@ -35,14 +35,22 @@ pub fn assemble(app: &LockedApp, created: &str) -> Result<Artifact, PushError> {
     let mut locked = app.clone();
     let mut layers = Layers::default();
     for component in &mut locked.components {
-        if !component.dependencies.is_empty() {
-            return Err(PushError::component(
-                &component.id,
-                "has `dependencies`, which this runtime does not compose; compose them into one component first",
-            ));
-        }
         let wasm = read_content(&component.source.content, &component.id, "source")?;
         component.source.content = layers.add(wasm, WASM_LAYER_MEDIA_TYPE, true);
+        // Dependencies and middleware travel as layers of their own, as Spin pushes
+        // them, and are composed where the app runs.
+        for (name, dependency) in &mut component.dependencies {
+            let field = format!("dependencies.{name:?}");
+            let wasm = read_content(&dependency.source.content, &component.id, &field)?;
+            dependency.source.content = layers.add(wasm, WASM_LAYER_MEDIA_TYPE, true);
+        }
+        for (role, list) in &mut component.trigger_dependencies {
+            for (index, dependency) in list.iter_mut().enumerate() {
+                let field = format!("{role}[{index}]");
+                let wasm = read_content(&dependency.source.content, &component.id, &field)?;
+                dependency.source.content = layers.add(wasm, WASM_LAYER_MEDIA_TYPE, true);
+            }
+        }
         for file in &mut component.files {
             let field = format!("files ({})", file.path.display());
             let bytes = read_content(&file.content, &component.id, &field)?;

@@ -216,6 +216,75 @@ async fn pushes_spin_layout_and_never_uploads_a_blob_twice() {
 
 /// A component whose `source` is a URL with a digest is fetched (into the user's
 /// cache) and pushed as a Wasm layer of that digest, as `spin registry push` does.
+/// Dependencies and middleware go up as Wasm layers of their own, named by digest in
+/// the locked app, with what they inherit, for the runtime to compose.
+#[tokio::test]
+async fn pushes_dependencies_and_middleware_as_wasm_layers() {
+    let registry = LocalRegistry::start();
+    let app = tempfile::tempdir().unwrap();
+    std::fs::write(
+        app.path().join("spin.toml"),
+        r#"spin_manifest_version = 2
+[application]
+name = "composed"
+[[trigger.http]]
+route = "/..."
+component = "web"
+dependencies.middleware = [{ path = "middleware.wasm", inherit_configuration = ["variables"] }]
+[component.web]
+source = "web.wasm"
+[component.web.dependencies]
+"my:lib/greet@0.1.0" = { path = "lib.wasm", export = "my:lib/greet@0.1.1" }
+"#,
+    )
+    .unwrap();
+    let wasm = |name: &str| test_guests::probe(name, test_guests::Probe::Echo);
+    for name in ["web", "lib", "middleware"] {
+        std::fs::write(app.path().join(format!("{name}.wasm")), wasm(name)).unwrap();
+    }
+    let target = format!("{}/team/composed:v1", registry.addr);
+    let file = app.path().display().to_string();
+    let out = spin_kube(&["push", "--insecure", "--file", &file, &target], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let client = Client::new(ClientConfig {
+        protocol: ClientProtocol::Http,
+        ..Default::default()
+    });
+    let reference: Reference = target.parse().unwrap();
+    let (manifest, _) = client
+        .pull_image_manifest(&reference, &RegistryAuth::Anonymous)
+        .await
+        .unwrap();
+    let layers: Vec<(&str, &str)> = manifest
+        .layers
+        .iter()
+        .map(|l| (l.media_type.as_str(), l.digest.as_str()))
+        .collect();
+    let locked_digest = manifest.layers.last().unwrap().digest.clone();
+    let locked: Value =
+        serde_json::from_slice(&blob(&client, &reference, &locked_digest).await).unwrap();
+    let web = &locked["components"][0];
+    let lib = &web["dependencies"]["my:lib/greet@0.1.0"];
+    assert_eq!(lib["source"]["digest"], sha256(&wasm("lib")));
+    assert_eq!(lib["export"], "my:lib/greet@0.1.1");
+    assert!(lib["source"].get("source").is_none(), "{lib}");
+    let middleware = &web["trigger_dependencies"]["middleware"][0];
+    assert_eq!(middleware["source"]["digest"], sha256(&wasm("middleware")));
+    assert_eq!(
+        middleware["inherit"],
+        serde_json::json!({"Some": ["variables"]})
+    );
+    assert_eq!(web["host_requirements"]["middleware"], "required");
+    for name in ["web", "lib", "middleware"] {
+        let digest = sha256(&wasm(name));
+        assert!(
+            layers.contains(&(WASM_LAYER_MEDIA_TYPE, digest.as_str())),
+            "{name}: {layers:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn pushes_a_remote_source_as_a_wasm_layer() {
     let wasm = test_guests::hello();

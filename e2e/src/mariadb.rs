@@ -26,6 +26,10 @@ impl MariadbServer {
         let data = tempfile::tempdir().unwrap();
         let dir = data.path().join("data");
         let socket = data.path().join("mysqld.sock");
+        // Temporary tables in a directory of this server's own: servers bootstrapped at
+        // the same time in the shared /tmp removed each other's (seen in CI).
+        let tmp = data.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
         let chown = Command::new("chown")
             .args(["-R", "mysql:mysql"])
             .arg(data.path())
@@ -35,6 +39,7 @@ impl MariadbServer {
         let init = Command::new("mariadb-install-db")
             .args(["--no-defaults", "--user=mysql", "--skip-test-db"])
             .arg(format!("--datadir={}", dir.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .output()
             .unwrap();
         assert!(
@@ -47,6 +52,7 @@ impl MariadbServer {
             c.args(["--no-defaults", "--user=mysql", "--skip-grant-tables"])
                 .arg(format!("--datadir={}", dir.display()))
                 .arg(format!("--socket={}", socket.display()))
+                .arg(format!("--tmpdir={}", tmp.display()))
                 .arg(format!(
                     "--pid-file={}",
                     data.path().join("mysqld.pid").display()

@@ -182,18 +182,71 @@ async fn components_of_a_pod_call_each_other_in_process() {
     assert_eq!(node.cri.remove_app_pod(&pod, 10).await, 0, "graceful stop");
 }
 
+/// `examples/compose-python` as a pod: its components composed with their dependency
+/// (isolated, and trusted with the environment) and with HTTP middleware, from the
+/// layers the push gave each of them.
+#[tokio::test]
+async fn a_pod_runs_components_composed_with_dependencies_and_middleware() {
+    let Some(app) = sample_copy(
+        "compose-python",
+        &[
+            "spin.toml",
+            "app/app.wasm",
+            "greeter/app.wasm",
+            "middleware/app.wasm",
+        ],
+    ) else {
+        return;
+    };
+    let mut node = HelloNode::start().await;
+    let image = node.registry.push_app(app.path(), "compose-python:v1");
+    node.cri.pull(&image).await;
+    let logs = tempfile::tempdir().unwrap();
+    let pod = node
+        .cri
+        .start_app_pod(PodSpec {
+            name: "compose",
+            image: &image,
+            log_root: logs.path(),
+            cgroup_parent: None,
+            memory_limit: None,
+            mounts: Vec::new(),
+        })
+        .await;
+    let log = || std::fs::read_to_string(pod.log_dir.join("app.log")).unwrap_or_default();
+    for (path, sees) in [
+        ("/isolated", "<unset>"),
+        ("/trusted", "Hallo"),
+        ("/wrapped", "Hallo"),
+    ] {
+        assert_eq!(
+            probe::get(&pod.ip, 80, path),
+            Some((
+                200,
+                format!("Hello, Kubernetes! (the greeter sees GREETING={sees})\n")
+            )),
+            "{path}: {}",
+            log()
+        );
+    }
+    assert_eq!(node.cri.remove_app_pod(&pod, 10).await, 0, "graceful stop");
+}
+
 /// A copy of `examples/<name>` (the listed files), or `None` (the test is skipped)
-/// when its `app.wasm` is not built, which CI refuses.
+/// when one of its Wasm files is not built, which CI refuses.
 fn sample_copy(name: &str, files: &[&str]) -> Option<tempfile::TempDir> {
     let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../examples")
         .join(name);
-    if !sample.join("app.wasm").is_file() {
+    let missing = files
+        .iter()
+        .find(|f| f.ends_with(".wasm") && !sample.join(f).is_file());
+    if let Some(missing) = missing {
         assert!(
             std::env::var_os("CI").is_none(),
-            "examples/{name}/app.wasm is not built"
+            "examples/{name}/{missing} is not built"
         );
-        eprintln!("skipped: examples/{name}/app.wasm is not built");
+        eprintln!("skipped: examples/{name}/{missing} is not built");
         return None;
     }
     let app = tempfile::tempdir().unwrap();

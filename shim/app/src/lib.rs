@@ -12,13 +12,16 @@
 pub mod allowed_hosts;
 pub mod allowed_http_hosts;
 pub mod cache_root;
+pub mod dependency_name;
 pub mod digest;
 mod error;
 pub mod ids;
+pub mod inherit;
 pub mod load;
 pub mod locked;
 pub mod manifest;
 pub mod manifest_v1;
+pub mod middleware;
 pub mod node_config;
 pub mod oci;
 pub mod routes;

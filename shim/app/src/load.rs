@@ -15,7 +15,9 @@ use crate::ids::{is_kebab_id, is_lower_snake_id};
 use crate::locked::{
     ContentPath, ContentRef, LockedApp, LockedComponent, LockedSource, LockedTrigger, Variable,
 };
-use crate::manifest::{Component, ComponentSource, ComponentSpec, FilesMount, Manifest};
+use crate::manifest::{
+    Component, ComponentSource, ComponentSpec, DependencySource, FilesMount, Manifest,
+};
 use crate::manifest_v1;
 use crate::template::Template;
 
@@ -87,17 +89,46 @@ pub fn remote_sources(path: &Path) -> Result<Vec<RemoteSource>, AppError> {
                     _ => None,
                 })
         });
-    manifest
+    let components: Vec<_> = manifest
         .components
         .iter()
         .map(|(id, c)| (format!("component.{id}"), c))
         .chain(inline)
-        .filter_map(|(base, c)| match &c.source {
-            ComponentSource::Remote { url, digest } => Some((base, url, digest)),
-            _ => None,
-        })
-        .map(|(base, url, digest)| {
-            let field = format!("{base}.source");
+        .collect();
+    let own = components.iter().filter_map(|(base, c)| match &c.source {
+        ComponentSource::Remote { url, digest } => Some((format!("{base}.source"), url, digest)),
+        _ => None,
+    });
+    let dependencies = components.iter().flat_map(|(base, c)| {
+        c.dependencies
+            .iter()
+            .map(move |(name, d)| (format!("{base}.dependencies.{name:?}.url"), d))
+    });
+    let middleware =
+        manifest
+            .triggers
+            .iter()
+            .flat_map(|(trigger_type, entries)| {
+                entries
+                    .iter()
+                    .enumerate()
+                    .flat_map(move |(index, trigger)| {
+                        trigger.dependencies.iter().flat_map(move |(role, list)| {
+                            list.iter().enumerate().map(move |(i, d)| {
+                    (format!("trigger.{trigger_type}[{index}].dependencies.{role}[{i}].url"), d)
+                })
+                        })
+                    })
+            });
+    let remote_dependencies =
+        dependencies
+            .chain(middleware)
+            .filter_map(|(field, d)| match &d.source {
+                DependencySource::Remote { url, digest } => Some((field, url, digest)),
+                _ => None,
+            });
+    own.chain(remote_dependencies)
+        .map(|(field, url, digest)| {
             let digest = Sha256Digest::parse(digest)
                 .map_err(|e| AppError::invalid(&file, format!("{field}.digest"), e.to_string()))?;
             Ok(RemoteSource {
@@ -316,6 +347,12 @@ impl Locker<'_> {
                 config.insert("component".into(), component_id.clone().into());
                 let config =
                     serde_json::to_value(&config).map_err(|e| self.err(&field, e.to_string()))?;
+                let trigger_dependencies = self.trigger_dependencies(
+                    &field,
+                    trigger_type,
+                    &trigger.dependencies,
+                    &manifest.components,
+                )?;
                 triggers.push(LockedTrigger {
                     id: trigger
                         .id
@@ -323,13 +360,14 @@ impl Locker<'_> {
                         .unwrap_or_else(|| format!("{component_id}-{trigger_type}-trigger")),
                     trigger_type: trigger_type.clone(),
                     trigger_config: config,
+                    trigger_dependencies,
                 });
             }
         }
 
         let components = components
             .iter()
-            .map(|(id, c)| self.component(id, c, &variables))
+            .map(|(id, c)| self.component(id, c, &variables, &manifest.components))
             .collect::<Result<Vec<_>, _>>()?;
 
         let mut metadata = serde_json::Map::new();
@@ -359,7 +397,7 @@ impl Locker<'_> {
             json!(file_url(&self.root.join(self.file_name()))),
         );
 
-        Ok(LockedApp {
+        let mut locked = LockedApp {
             spin_lock_version: 0,
             must_understand: vec![],
             metadata,
@@ -367,7 +405,18 @@ impl Locker<'_> {
             variables,
             triggers,
             components,
-        })
+        };
+        crate::middleware::attach_to_components(&mut locked);
+        // As Spin writes it: a host that does not know a requirement refuses the app.
+        if locked
+            .components
+            .iter()
+            .any(|c| !c.host_requirements.is_empty())
+        {
+            locked.spin_lock_version = 1;
+            locked.must_understand = vec!["component_host_requirements".into()];
+        }
+        Ok(locked)
     }
 
     fn file_name(&self) -> &Path {
@@ -422,61 +471,13 @@ impl Locker<'_> {
         id: &str,
         c: &Component,
         variables: &BTreeMap<String, Variable>,
+        components: &BTreeMap<String, Component>,
     ) -> Result<LockedComponent, AppError> {
         let base = format!("component.{id}");
         if !is_kebab_id(id) {
             return Err(self.err(&base, "component ids are kebab-case, like `my-component`"));
         }
-        if !c.dependencies.is_empty() {
-            return Err(self.err(
-                format!("{base}.dependencies"),
-                "component dependencies are not supported by this runtime yet; compose the \
-                 component ahead of time (e.g. with `wac plug`) and use the result as `source`",
-            ));
-        }
-        // A remote source's digest goes into the locked app, so the runtime checks the
-        // fetched file against it again.
-        let (source_path, source_digest) = match &c.source {
-            ComponentSource::Local(p) => {
-                self.check_inside(&format!("{base}.source"), p)?;
-                (self.root.join(p), None)
-            }
-            ComponentSource::Remote { url, digest } => {
-                let digest = Sha256Digest::parse(digest).ok();
-                match digest.as_ref().and_then(|d| self.fetched.get(d)) {
-                    Some(path) => (path.clone(), digest),
-                    None => {
-                        return Err(self.err(
-                            format!("{base}.source"),
-                            format!(
-                                "the remote source {url} was not fetched (`spin-run` and \
-                                 `spin kube push` fetch them; an image must carry its Wasm)"
-                            ),
-                        ));
-                    }
-                }
-            }
-            ComponentSource::Registry { package, .. } => {
-                return Err(self.err(
-                    format!("{base}.source"),
-                    format!("registry packages ({package}) are not fetched by this runtime; download the file and give its path"),
-                ));
-            }
-        };
-        if !source_path.is_file() {
-            let hint = c
-                .build
-                .as_ref()
-                .and_then(|b| b.get("command"))
-                .and_then(toml::Value::as_str)
-                .map(|cmd| format!("; build it first (`spin build`, which runs `{cmd}`)"))
-                .unwrap_or_default();
-            return Err(self.err(
-                format!("{base}.source"),
-                format!("Wasm file {} does not exist{hint}", source_path.display()),
-            ));
-        }
-
+        let source = self.wasm_source(&format!("{base}.source"), &c.source, c.build.as_ref())?;
         for (name, value) in &c.variables {
             let field = format!("{base}.variables.{name}");
             if !is_lower_snake_id(name) {
@@ -527,19 +528,70 @@ impl Locker<'_> {
         Ok(LockedComponent {
             id: id.to_string(),
             metadata,
-            source: LockedSource {
-                content_type: "application/wasm".into(),
-                content: ContentRef {
-                    source: Some(file_url(&source_path)),
-                    digest: source_digest,
-                    ..Default::default()
-                },
-            },
+            source,
             env: c.environment.clone(),
             files: self.files(&base, c)?,
             config: c.variables.clone(),
-            dependencies: Default::default(),
+            dependencies: self.dependencies(&base, c, components)?,
+            trigger_dependencies: Default::default(),
             host_requirements: Default::default(),
+        })
+    }
+
+    /// A component's or dependency's Wasm: a local file (which must exist) or a remote
+    /// source already fetched. A remote source's digest goes into the locked app, so the
+    /// runtime checks the fetched file against it again.
+    fn wasm_source(
+        &self,
+        field: &str,
+        source: &ComponentSource,
+        build: Option<&toml::Table>,
+    ) -> Result<LockedSource, AppError> {
+        let (source_path, source_digest) = match source {
+            ComponentSource::Local(p) => {
+                self.check_inside(field, p)?;
+                (self.root.join(p), None)
+            }
+            ComponentSource::Remote { url, digest } => {
+                let digest = Sha256Digest::parse(digest).ok();
+                match digest.as_ref().and_then(|d| self.fetched.get(d)) {
+                    Some(path) => (path.clone(), digest),
+                    None => {
+                        return Err(self.err(
+                            field,
+                            format!(
+                                "the remote source {url} was not fetched (`spin-run` and \
+                                 `spin kube push` fetch them; an image must carry its Wasm)"
+                            ),
+                        ));
+                    }
+                }
+            }
+            ComponentSource::Registry { package, .. } => {
+                return Err(self.err(
+                    field,
+                    format!("registry packages ({package}) are not fetched by this runtime; download the file and give its path"),
+                ));
+            }
+        };
+        if !source_path.is_file() {
+            let hint = build
+                .and_then(|b| b.get("command"))
+                .and_then(toml::Value::as_str)
+                .map(|cmd| format!("; build it first (`spin build`, which runs `{cmd}`)"))
+                .unwrap_or_default();
+            return Err(self.err(
+                field,
+                format!("Wasm file {} does not exist{hint}", source_path.display()),
+            ));
+        }
+        Ok(LockedSource {
+            content_type: "application/wasm".into(),
+            content: ContentRef {
+                source: Some(file_url(&source_path)),
+                digest: source_digest,
+                ..Default::default()
+            },
         })
     }
 
@@ -648,6 +700,7 @@ pub fn file_path(url_text: &str) -> Option<PathBuf> {
     (parsed.scheme() == "file").then(|| parsed.to_file_path().ok())?
 }
 
+mod dependencies;
 pub mod walk;
 
 #[cfg(test)]

@@ -14,8 +14,10 @@ use serde_json::Value;
 
 use crate::{AppError, Sha256Digest};
 
-/// Host requirements (`host_requirements`) this runtime supports.
-pub const SUPPORTED_HOST_REQUIREMENTS: &[&str] = &[];
+/// Host requirements (`host_requirements`) this runtime supports: calls to
+/// `<component>.spin.internal` served in-process, and HTTP middleware composed into
+/// the component it wraps.
+pub const SUPPORTED_HOST_REQUIREMENTS: &[&str] = &["local_service_chaining", "middleware"];
 /// `must_understand` entries this runtime knows.
 const KNOWN_MUST_UNDERSTAND: &[&str] = &["host_requirements", "component_host_requirements"];
 
@@ -60,10 +62,50 @@ pub struct LockedComponent {
     /// Component variables: name to template (`{{ app_var }}` references).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
-    pub dependencies: serde_json::Map<String, Value>,
+    /// Components that satisfy some of this one's imports, by dependency name (an import
+    /// name such as `my:lib/greet@0.1.0`, a package `my:lib`, or a plain kebab name):
+    /// composed into it when it is loaded.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dependencies: BTreeMap<String, LockedDependency>,
+    /// Components the trigger wraps around this one, by role: `middleware` for HTTP,
+    /// outermost first.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub trigger_dependencies: BTreeMap<String, Vec<LockedDependency>>,
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub host_requirements: serde_json::Map<String, Value>,
+}
+
+/// A dependency of a component: its Wasm, which export satisfies the import (default:
+/// the export of the import's name) and which of the component's configuration it may
+/// use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockedDependency {
+    pub source: LockedSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<String>,
+    #[serde(default, skip_serializing_if = "InheritConfiguration::is_nothing")]
+    pub inherit: InheritConfiguration,
+}
+
+/// Which of its parent component's configuration a dependency may use, as Spin writes it
+/// (`"All"`, or `{"Some": ["key_value_stores", ...]}`); by default nothing. What each
+/// name covers is [`crate::inherit`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InheritConfiguration {
+    All,
+    Some(Vec<String>),
+}
+
+impl Default for InheritConfiguration {
+    fn default() -> Self {
+        Self::Some(Vec::new())
+    }
+}
+
+impl InheritConfiguration {
+    fn is_nothing(&self) -> bool {
+        matches!(self, Self::Some(names) if names.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,6 +164,10 @@ pub struct LockedTrigger {
     pub id: String,
     pub trigger_type: String,
     pub trigger_config: Value,
+    /// Components this trigger wraps around its component (`middleware`); moved onto
+    /// the component when the app is read ([`crate::middleware`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub trigger_dependencies: BTreeMap<String, Vec<LockedDependency>>,
 }
 
 /// An application variable: a default, or required; `secret` ones are never logged.
@@ -143,10 +189,12 @@ impl LockedApp {
 
     /// Parses and checks locked app JSON; `origin` names it in errors.
     pub fn from_json(bytes: &[u8], origin: &Path) -> Result<Self, AppError> {
-        let app: Self = serde_json::from_slice(bytes).map_err(|source| AppError::LockedSyntax {
-            path: origin.to_path_buf(),
-            source,
-        })?;
+        let mut app: Self =
+            serde_json::from_slice(bytes).map_err(|source| AppError::LockedSyntax {
+                path: origin.to_path_buf(),
+                source,
+            })?;
+        crate::middleware::attach_to_components(&mut app);
         app.check_understood(origin)?;
         app.check_names(origin)?;
         Ok(app)
@@ -375,10 +423,10 @@ mod tests {
     fn required_host_feature_is_refused_and_optional_accepted() {
         let req = MINIMAL.replace(
             "\"metadata\": {\"name\"",
-            "\"host_requirements\": {\"local_service_chaining\": \"required\"}, \"metadata\": {\"name\"",
+            "\"host_requirements\": {\"time_travel\": \"required\"}, \"metadata\": {\"name\"",
         );
         let err = parse(&req).unwrap_err().to_string();
-        assert!(err.contains("local_service_chaining"), "{err}");
+        assert!(err.contains("time_travel"), "{err}");
         let opt = req.replace("\"required\"", "\"optional\"");
         assert!(parse(&opt).is_ok());
     }

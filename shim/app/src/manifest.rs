@@ -62,6 +62,10 @@ pub struct Trigger {
     pub id: Option<String>,
     #[serde(default)]
     pub component: Option<ComponentSpec>,
+    /// Components the trigger wraps around its component, by role: `middleware`
+    /// (HTTP), outermost first.
+    #[serde(default)]
+    pub dependencies: BTreeMap<String, Vec<Dependency>>,
     #[serde(flatten)]
     pub config: toml::Table,
 }
@@ -121,10 +125,14 @@ pub struct Component {
     /// `[component.x.build]`: how to build the Wasm file (`command`, `workdir`, `watch`).
     #[serde(default)]
     pub build: Option<toml::Table>,
+    /// `[component.<id>.dependencies]`: what satisfies some of the component's imports,
+    /// by dependency name.
     #[serde(default)]
-    pub dependencies: toml::Table,
+    pub dependencies: BTreeMap<String, Dependency>,
+    /// `true`: every dependency inherits all of the component's configuration (not
+    /// together with a dependency's own `inherit_configuration`).
     #[serde(default)]
-    pub dependencies_inherit_configuration: bool,
+    pub dependencies_inherit_configuration: Option<bool>,
     #[serde(default)]
     pub tool: toml::Table,
 }
@@ -204,5 +212,122 @@ impl TryFrom<toml::Value> for FilesMount {
                 other.type_str()
             )),
         }
+    }
+}
+
+/// A component dependency, or an HTTP middleware (`dependencies.middleware = [...]` on
+/// a trigger, where `export` is not used).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "toml::Value")]
+pub struct Dependency {
+    pub source: DependencySource,
+    /// The dependency's export that satisfies the import (default: the import's name).
+    pub export: Option<String>,
+    /// `true`, `false` or a list of configuration keys ([`crate::inherit`]).
+    pub inherit_configuration: Option<Inherit>,
+}
+
+/// Where a dependency's Wasm comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DependencySource {
+    /// `{ path = "..." }`, relative to the manifest.
+    Local(String),
+    /// `{ url = "...", digest = "sha256:..." }`.
+    Remote { url: String, digest: String },
+    /// `{ component = "<id>" }`: the Wasm of another component of the app.
+    AppComponent(String),
+    /// `"<version>"` or `{ version = "...", registry = "...", package = "..." }`.
+    Registry { version: String },
+}
+
+/// `inherit_configuration`: all or nothing, or the named configuration keys.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Inherit {
+    All(bool),
+    Some(Vec<String>),
+}
+
+impl TryFrom<toml::Value> for Dependency {
+    type Error = String;
+    fn try_from(v: toml::Value) -> Result<Self, String> {
+        let table = match v {
+            toml::Value::String(version) => {
+                return Ok(Self {
+                    source: DependencySource::Registry { version },
+                    export: None,
+                    inherit_configuration: None,
+                });
+            }
+            toml::Value::Table(t) => t,
+            other => {
+                return Err(format!(
+                    "a dependency is a version string or a table, not a {}",
+                    other.type_str()
+                ));
+            }
+        };
+        const KEYS: &[&str] = &[
+            "path",
+            "url",
+            "digest",
+            "component",
+            "version",
+            "registry",
+            "package",
+            "export",
+            "inherit_configuration",
+        ];
+        if let Some(extra) = table.keys().find(|k| !KEYS.contains(&k.as_str())) {
+            return Err(format!(
+                "unknown key `{extra}` in a dependency (expected one of {KEYS:?})"
+            ));
+        }
+        let text = |key: &str| -> Result<Option<String>, String> {
+            match table.get(key) {
+                None => Ok(None),
+                Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+                Some(other) => Err(format!(
+                    "`{key}` must be a string, not a {}",
+                    other.type_str()
+                )),
+            }
+        };
+        let source = match (
+            text("path")?,
+            text("url")?,
+            text("component")?,
+            text("version")?,
+        ) {
+            (Some(path), None, None, None) => DependencySource::Local(path),
+            (None, Some(url), None, None) => DependencySource::Remote {
+                url,
+                digest: text("digest")?
+                    .ok_or("a `url` dependency needs its `digest` (sha256:...)")?,
+            },
+            (None, None, Some(id), None) => DependencySource::AppComponent(id),
+            (None, None, None, Some(version)) => DependencySource::Registry { version },
+            _ => {
+                return Err(
+                    "a dependency gives exactly one of `path`, `url` (with `digest`), \
+                     `component` or `version` (a registry package)"
+                        .into(),
+                );
+            }
+        };
+        let inherit_configuration = table
+            .get("inherit_configuration")
+            .cloned()
+            .map(Inherit::deserialize)
+            .transpose()
+            .map_err(|_| {
+                "`inherit_configuration` is `true`, `false` or a list of configuration keys"
+                    .to_string()
+            })?;
+        Ok(Self {
+            source,
+            export: text("export")?,
+            inherit_configuration,
+        })
     }
 }

@@ -20,8 +20,9 @@ use crate::RuntimeError;
 use crate::app::{PreparedComponent, Roles};
 use crate::compile_cache::CompileCache;
 use crate::compile_child::{self, ChildFailure};
+use crate::composition;
 use crate::config::RuntimeConfig;
-use crate::content::{Blob, ContentResolver, read_verified};
+use crate::content::ContentResolver;
 use crate::engine::{CodeTier, PoolLimits, SharedEngine};
 use crate::host::bindings;
 use crate::host::state::{ComponentHost, RequestState};
@@ -291,19 +292,9 @@ impl Compiler<'_> {
     }
 }
 
-/// Largest component Wasm accepted (componentize-py apps are about 40 MB).
-pub const MAX_COMPONENT_BYTES: u64 = 512 << 20;
-
-/// A component's Wasm: already read (to hash it), or still to be read.
-enum Wasm {
-    Read(Vec<u8>),
-    Unread(Blob),
-}
-
 /// Compiles a component, or loads it from the cache by its digest (`None`: not cached,
-/// and the compiler was told to leave what is missing). The resolver decides first
-/// whether the app may name this content at all; a cache entry exists only for bytes
-/// that hashed to its digest.
+/// and the compiler was told to leave what is missing). A cache entry exists only for
+/// bytes that hashed to its digest ([`composition::component_wasm`]).
 fn compile(
     compiler: &Compiler<'_>,
     component: &LockedComponent,
@@ -321,30 +312,7 @@ fn compile(
         problem,
     };
     let started = Instant::now();
-    let blob = content
-        .resolve(&component.source.content)
-        .map_err(source_err)?;
-    // The digest names the compiled code in the caches, so it must be the digest of the
-    // bytes this app carries: a layer of the node's blob cache was verified when it was
-    // stored; anything else (inline bytes, a file of a local app or a container's root)
-    // is hashed here, and a `digest` the app gives beside it must agree. Otherwise an
-    // app could name another app's digest and run that app's code.
-    let expected = component.source.content.digest.clone();
-    let (digest, wasm) = match (expected.clone(), blob) {
-        (Some(digest), blob @ Blob::File { .. }) if content.files_match_their_digests() => {
-            (digest, Wasm::Unread(blob))
-        }
-        (expected, blob) => {
-            let bytes = read_verified(blob, None, MAX_COMPONENT_BYTES).map_err(source_err)?;
-            let actual = Sha256Digest::of(&bytes);
-            if let Some(expected) = expected.filter(|e| *e != actual) {
-                return Err(source_err(format!(
-                    "its Wasm has digest {actual}, but the app says {expected}"
-                )));
-            }
-            (actual, Wasm::Read(bytes))
-        }
-    };
+    let (digest, wasm) = composition::component_wasm(content, component)?;
     let cell = shared
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -361,11 +329,7 @@ fn compile(
             return Ok(None);
         }
         let result = (|| -> Result<(Component, &str), RuntimeError> {
-            let bytes = match wasm {
-                Wasm::Read(bytes) => bytes,
-                Wasm::Unread(blob) => read_verified(blob, expected.as_ref(), MAX_COMPONENT_BYTES)
-                    .map_err(source_err)?,
-            };
+            let bytes = wasm.into_bytes(id)?;
             if let Some(compiled) = compile_in_child(compiler, id, &digest, &bytes)? {
                 return Ok((compiled, "child process"));
             }

@@ -28,7 +28,8 @@ use std::process::{Command, Stdio};
 
 use wasmtime::component::Component;
 
-use crate::code::{MAX_COMPONENT_BYTES, compile_bytes};
+use crate::code::compile_bytes;
+use crate::composition::MAX_COMPONENT_BYTES;
 use crate::engine::{CodeTier, PoolLimits, SharedEngine};
 
 /// The first argument that makes the binary a compile child.

@@ -13,6 +13,11 @@ pub enum RuntimeError {
         component: String,
         source: crate::core_module::CoreModuleError,
     },
+    #[error("component `{component}`: cannot compose it with its dependencies: {source}")]
+    Compose {
+        component: String,
+        source: Box<spin_compose::ComposeError>,
+    },
     #[error("component `{component}` cannot be linked: {detail}")]
     Link { component: String, detail: String },
     #[error(

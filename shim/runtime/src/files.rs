@@ -158,6 +158,7 @@ mod tests {
             files,
             config: Default::default(),
             dependencies: Default::default(),
+            trigger_dependencies: Default::default(),
             host_requirements: Default::default(),
         }
     }

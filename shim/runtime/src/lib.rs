@@ -12,6 +12,7 @@ pub mod cache_bound;
 pub mod code;
 mod compile_cache;
 pub mod compile_child;
+mod composition;
 pub mod config;
 pub mod content;
 mod core_module;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::locked::InheritConfiguration;
 
 struct App {
     dir: tempfile::TempDir,
@@ -242,7 +243,53 @@ fn malformed_manifests_are_explained() {
         ),
         (
             web("[component.web.dependencies]\n\"a:b/c\" = \"1.0\""),
-            &["component.web.dependencies", "not supported"],
+            &["component.web.dependencies.\"a:b/c\"", "registry packages"],
+        ),
+        (
+            web("[component.web.dependencies]\n\"a:b/c\" = { path = \"nope.wasm\" }"),
+            &[
+                "component.web.dependencies.\"a:b/c\".path",
+                "does not exist",
+            ],
+        ),
+        (
+            web("[component.web.dependencies]\n\"A B\" = { path = \"app.wasm\" }"),
+            &[
+                "component.web.dependencies.\"A B\"",
+                "not a dependency name",
+            ],
+        ),
+        (
+            web(
+                "[component.web.dependencies]\n\"a:b/c\" = { path = \"app.wasm\", inherit_configuration = [\"file\"] }",
+            ),
+            &[
+                "inherit_configuration",
+                "\"file\" is not a configuration",
+                "files",
+            ],
+        ),
+        (
+            web(
+                "dependencies_inherit_configuration = true\n[component.web.dependencies]\n\"a:b/c\" = { path = \"app.wasm\", inherit_configuration = true }",
+            ),
+            &[
+                "component.web.dependencies_inherit_configuration",
+                "not both",
+            ],
+        ),
+        (
+            web("[component.web.dependencies]\n\"a:b/c\" = { component = \"nobody\" }"),
+            &[
+                "component.web.dependencies.\"a:b/c\".component",
+                "no component \"nobody\"",
+            ],
+        ),
+        (
+            web(
+                "[component.web.dependencies]\n\"a:b/c\" = { path = \"app.wasm\", url = \"https://x/y.wasm\" }",
+            ),
+            &["exactly one of `path`, `url`"],
         ),
         (
             web("key_value_stores = [\"Bad Store\"]"),
@@ -278,4 +325,142 @@ fn malformed_manifests_are_explained() {
             );
         }
     }
+}
+
+#[test]
+fn locks_dependencies_and_moves_middleware_onto_the_component() {
+    let text = manifest(
+        r#"
+[[trigger.http]]
+route = "/..."
+component = "web"
+dependencies.middleware = [{ component = "logger", inherit_configuration = ["key_value_stores"] }, { path = "mw.wasm" }]
+
+[component.web]
+source = "app.wasm"
+dependencies_inherit_configuration = true
+[component.web.dependencies]
+"my:lib/greet@0.1.0" = { path = "lib.wasm", export = "my:lib/greet@0.2.0" }
+"other:pkg" = { component = "logger" }
+
+[component.logger]
+source = "logger.wasm"
+"#,
+    );
+    let app = App::new(&text)
+        .file("lib.wasm", "\0asm")
+        .file("mw.wasm", "\0asm")
+        .file("logger.wasm", "\0asm");
+    let dir = std::fs::canonicalize(app.dir.path()).unwrap();
+    let locked = app.load().unwrap();
+    let web = locked.component("web").unwrap();
+    let greet = &web.dependencies["my:lib/greet@0.1.0"];
+    assert_eq!(greet.export.as_deref(), Some("my:lib/greet@0.2.0"));
+    assert_eq!(greet.inherit, InheritConfiguration::All);
+    assert!(
+        greet
+            .source
+            .content
+            .source
+            .as_ref()
+            .unwrap()
+            .ends_with("/lib.wasm")
+    );
+    let other = &web.dependencies["other:pkg"];
+    assert!(
+        other
+            .source
+            .content
+            .source
+            .as_ref()
+            .unwrap()
+            .ends_with("/logger.wasm")
+    );
+    let middleware = &web.trigger_dependencies["middleware"];
+    assert_eq!(middleware.len(), 2);
+    assert_eq!(
+        middleware[0].inherit,
+        InheritConfiguration::Some(vec!["key_value_stores".into()])
+    );
+    assert_eq!(middleware[1].inherit, InheritConfiguration::default());
+    assert!(locked.triggers[0].trigger_dependencies.is_empty());
+    assert_eq!(web.host_requirements["middleware"], "required");
+    assert_eq!(locked.must_understand, ["component_host_requirements"]);
+    // The locked app round-trips, as Spin writes it.
+    let json = String::from_utf8(locked.to_json()).unwrap();
+    assert!(json.contains("\"inherit\": \"All\""), "{json}");
+    assert!(json.contains("\"Some\": ["), "{json}");
+    let again = LockedApp::from_json(json.as_bytes(), &dir).unwrap();
+    assert_eq!(again, locked);
+}
+
+#[test]
+fn middleware_is_refused_on_other_triggers() {
+    let text = manifest(
+        r#"
+[[trigger.redis]]
+channel = "c"
+component = "web"
+dependencies.middleware = [{ path = "app.wasm" }]
+[component.web]
+source = "app.wasm"
+"#,
+    );
+    let err = App::new(&text).error();
+    assert!(
+        err.contains("trigger.redis[0].dependencies.middleware"),
+        "{err}"
+    );
+}
+
+#[test]
+fn remote_sources_include_dependencies_and_middleware() {
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let text = manifest(&format!(
+        r#"
+[[trigger.http]]
+route = "/..."
+component = "web"
+dependencies.middleware = [{{ url = "https://example.com/mw.wasm", digest = "{digest}" }}]
+[component.web]
+source = "app.wasm"
+[component.web.dependencies]
+"my:lib" = {{ url = "https://example.com/lib.wasm", digest = "{digest}" }}
+"#
+    ));
+    let app = App::new(&text);
+    let fields: Vec<_> = remote_sources(app.dir.path())
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.field, s.url))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            (
+                "component.web.dependencies.\"my:lib\".url".to_string(),
+                "https://example.com/lib.wasm".to_string()
+            ),
+            (
+                "trigger.http[0].dependencies.middleware[0].url".to_string(),
+                "https://example.com/mw.wasm".to_string()
+            ),
+        ]
+    );
+    let fetched = FetchedSources::from([(
+        Sha256Digest::parse(&digest).unwrap(),
+        app.dir.path().join("app.wasm"),
+    )]);
+    let locked = load_app_fetched(app.dir.path(), &fetched).unwrap();
+    let web = locked.component("web").unwrap();
+    assert_eq!(
+        web.dependencies["my:lib"]
+            .source
+            .content
+            .digest
+            .as_ref()
+            .map(|d| d.to_string()),
+        Some(digest.clone())
+    );
+    assert_eq!(web.trigger_dependencies["middleware"].len(), 1);
 }

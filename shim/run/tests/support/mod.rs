@@ -335,17 +335,23 @@ pub fn upstream(body: &'static str) -> SocketAddr {
 /// A sample app of `examples/` whose `app.wasm` is built (`e2e/test.sh` builds them
 /// before the tests); `None` (the test is skipped) when it is not, which CI refuses.
 pub fn built_sample(name: &str, build: &str) -> Option<PathBuf> {
+    built_sample_of(name, &["app.wasm"], build)
+}
+
+/// Like [`built_sample`], for a sample whose Wasm files are `wasm` (paths in its folder).
+pub fn built_sample_of(name: &str, wasm: &[&str], build: &str) -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../examples")
         .join(name);
-    if dir.join("app.wasm").is_file() {
+    let missing: Vec<_> = wasm.iter().filter(|w| !dir.join(w).is_file()).collect();
+    if missing.is_empty() {
         return Some(dir);
     }
     assert!(
         std::env::var_os("CI").is_none(),
-        "examples/{name}/app.wasm is missing; .ci/run builds it before the tests"
+        "examples/{name}: {missing:?} not built; .ci/run builds them before the tests"
     );
-    eprintln!("SKIPPED: examples/{name}/app.wasm is not built (run `{build}` in that folder)");
+    eprintln!("SKIPPED: examples/{name}: {missing:?} not built (run `{build}`)");
     None
 }
 
