@@ -63,6 +63,26 @@ pub struct AppPod {
     pub start_to_200: Duration,
 }
 
+impl AppPod {
+    /// Waits until the container's log holds a line containing `needle`; panics with the
+    /// log after `within`.
+    pub async fn wait_for_log(&self, needle: &str, within: Duration) {
+        let log = self.log_dir.join("app.log");
+        let deadline = Instant::now() + within;
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains(needle) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line containing {needle:?} within {within:?}:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
 /// How to run an app pod.
 pub struct PodSpec<'a> {
     pub name: &'a str,

@@ -245,15 +245,8 @@ async fn python_pods(node: &mut HelloNode, dir: &Path, logs: &Path) -> PythonPod
             })
             .await;
         if name == "py-cold" {
-            let log = pod.log_dir.join("app.log");
-            let deadline = Instant::now() + Duration::from_secs(120);
-            while !std::fs::read_to_string(&log)
-                .unwrap_or_default()
-                .contains("optimized code now serves")
-            {
-                assert!(Instant::now() < deadline, "no optimized code within 120 s");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+            pod.wait_for_log("optimized code now serves", Duration::from_secs(120))
+                .await;
             // As the warm pod's first request did, one request runs on optimized code.
             let answered = spin_kube_e2e::probe::get(&pod.ip, 80, "/").map(|(status, _)| status);
             assert_eq!(answered, Some(200), "the cold pod on optimized code");
