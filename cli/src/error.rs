@@ -22,6 +22,8 @@ pub enum PushError {
     Registry(#[from] spin_registry::RegistryError),
     #[error(transparent)]
     RemoteSource(#[from] spin_registry::remote_source::RemoteSourceError),
+    #[error(transparent)]
+    PackageConfig(#[from] spin_registry::package_config::PackageConfigError),
 }
 
 impl PushError {

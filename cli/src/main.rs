@@ -20,6 +20,8 @@ use spin_kube::{
 };
 use spin_registry::Registry;
 use spin_registry::credentials;
+use spin_registry::package_config::PackageConfig;
+use spin_registry::package_source::PackageAccess;
 use spin_registry::remote_source::fetch_remote_sources;
 
 #[derive(Parser)]
@@ -342,7 +344,12 @@ async fn push(target: &str, source: &PushSource) -> Result<(registry::Pushed, Lo
     // Remote component sources are fetched (once, into the user's cache) and pushed as
     // layers, as `spin registry push` does.
     let manifest = artifact::manifest_of(&source.file)?;
-    let fetched = fetch_remote_sources(&manifest, &remote_source_cache()).await?;
+    let packages = PackageAccess {
+        insecure: source.insecure,
+        docker_configs: vec![docker_config_path(source)],
+        config: PackageConfig::from_user_config()?,
+    };
+    let fetched = fetch_remote_sources(&manifest, &remote_source_cache(), &packages).await?;
     let artifact = artifact::assemble_from(&manifest, &fetched, &created)?;
     let registry = registry_access(source, &reference)?;
     let pushed = registry::push(&artifact, &reference, &registry).await?;
@@ -355,16 +362,21 @@ async fn push(target: &str, source: &PushSource) -> Result<(registry::Pushed, Lo
 
 /// How to reach the registry of `reference`: the flags and the Docker config's credentials.
 fn registry_access(source: &PushSource, reference: &reference::Reference) -> Result<Registry> {
-    let config = source
-        .docker_config
-        .clone()
-        .unwrap_or_else(credentials::default_path);
+    let config = docker_config_path(source);
     let auth = credentials::registry_auth(&config, reference.registry())?;
     Ok(Registry {
         insecure: source.insecure,
         auth,
         auth_source: config.display().to_string(),
     })
+}
+
+/// The Docker config holding registry credentials: `--docker-config`, else Docker's.
+fn docker_config_path(source: &PushSource) -> PathBuf {
+    source
+        .docker_config
+        .clone()
+        .unwrap_or_else(credentials::default_path)
 }
 
 async fn deploy_app(args: DeployArgs) -> Result<()> {

@@ -221,25 +221,31 @@ async fn pushes_spin_layout_and_never_uploads_a_blob_twice() {
 #[tokio::test]
 async fn pushes_dependencies_and_middleware_as_wasm_layers() {
     let registry = LocalRegistry::start();
+    let wasm = |name: &str| test_guests::probe(name, test_guests::Probe::Echo);
+    // The library is a registry package: the highest 0.1 version is fetched and pushed.
+    registry.push_wasm_package("my/lib", "0.1.3", &wasm("lib"), "application/wasm");
+    registry.push_wasm_package("my/lib", "0.2.0", &wasm("lib-0.2"), "application/wasm");
     let app = tempfile::tempdir().unwrap();
     std::fs::write(
         app.path().join("spin.toml"),
-        r#"spin_manifest_version = 2
+        format!(
+            r#"spin_manifest_version = 2
 [application]
 name = "composed"
 [[trigger.http]]
 route = "/..."
 component = "web"
-dependencies.middleware = [{ path = "middleware.wasm", inherit_configuration = ["variables"] }]
+dependencies.middleware = [{{ path = "middleware.wasm", inherit_configuration = ["variables"] }}]
 [component.web]
 source = "web.wasm"
 [component.web.dependencies]
-"my:lib/greet@0.1.0" = { path = "lib.wasm", export = "my:lib/greet@0.1.1" }
+"my:lib/greet@0.1.0" = {{ version = "0.1", registry = "{}", export = "my:lib/greet@0.1.1" }}
 "#,
+            registry.addr
+        ),
     )
     .unwrap();
-    let wasm = |name: &str| test_guests::probe(name, test_guests::Probe::Echo);
-    for name in ["web", "lib", "middleware"] {
+    for name in ["web", "middleware"] {
         std::fs::write(app.path().join(format!("{name}.wasm")), wasm(name)).unwrap();
     }
     let target = format!("{}/team/composed:v1", registry.addr);

@@ -141,6 +141,45 @@ impl LocalRegistry {
         format!("{}/{repository}:hostile", self.addr)
     }
 
+    /// Pushes `wasm` as a Wasm package (the CNCF Wasm OCI artifact layout `wkg publish`
+    /// writes: a `application/vnd.wasm.config.v0+json` config and one `layer_type`
+    /// layer) to `<repository>:<tag>`; returns the layer's digest.
+    pub fn push_wasm_package(
+        &self,
+        repository: &str,
+        tag: &str,
+        wasm: &[u8],
+        layer_type: &str,
+    ) -> String {
+        let layer = self.push_blob(repository, wasm);
+        let config = serde_json::json!({
+            "architecture": "wasm",
+            "os": "wasip2",
+            "layerDigests": [layer],
+        });
+        let config = serde_json::to_vec(&config).unwrap();
+        let config_digest = self.push_blob(repository, &config);
+        let media_type = "application/vnd.oci.image.manifest.v1+json";
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": media_type,
+            "config": {
+                "mediaType": "application/vnd.wasm.config.v0+json",
+                "digest": config_digest,
+                "size": config.len(),
+            },
+            "layers": [{ "mediaType": layer_type, "digest": layer, "size": wasm.len() }],
+        });
+        let (status, body) = self.http(
+            "PUT",
+            &format!("/v2/{repository}/manifests/{tag}"),
+            &[("Content-Type", media_type)],
+            &serde_json::to_vec(&manifest).unwrap(),
+        );
+        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+        layer
+    }
+
     /// Uploads a blob in one request; returns its digest.
     pub fn push_blob(&self, repository: &str, bytes: &[u8]) -> String {
         use sha2::Digest;

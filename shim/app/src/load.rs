@@ -19,16 +19,17 @@ use crate::manifest::{
     Component, ComponentSource, ComponentSpec, DependencySource, FilesMount, Manifest,
 };
 use crate::manifest_v1;
+use crate::package::PackageRequest;
 use crate::template::Template;
 
 /// Loads an app from a directory holding `spin.toml`, a manifest file, or a locked app
-/// JSON file (`*.json`, `*.lock`). Components whose `source` is remote (`{ url, digest
-/// }`) are refused: use [`load_app_fetched`].
+/// JSON file (`*.json`, `*.lock`). Remote URL and registry package sources are refused:
+/// use [`load_app_fetched`].
 pub fn load_app(path: &Path) -> Result<LockedApp, AppError> {
-    load_app_fetched(path, &FetchedSources::new())
+    load_app_fetched(path, &FetchedSources::default())
 }
 
-/// Like [`load_app`], with the remote sources the manifest names ([`remote_sources`])
+/// Like [`load_app`], with the remote sources the manifest names ([`sources_to_fetch`])
 /// already fetched and verified by the caller into local files.
 pub fn load_app_fetched(path: &Path, fetched: &FetchedSources) -> Result<LockedApp, AppError> {
     let file = app_file(path);
@@ -55,9 +56,22 @@ fn is_locked_file(file: &Path) -> bool {
     )
 }
 
-/// Local files holding the Wasm of remote component sources, by digest: each hashed to
-/// its digest by whoever fetched it.
-pub type FetchedSources = BTreeMap<Sha256Digest, PathBuf>;
+/// What was fetched for an app's remote URLs and registry packages ([`sources_to_fetch`]).
+#[derive(Debug, Clone, Default)]
+pub struct FetchedSources {
+    /// Local files by digest, each hashed to its digest by whoever fetched it.
+    pub files: BTreeMap<Sha256Digest, PathBuf>,
+    /// The digest each registry package was resolved to (its file is in `files`).
+    pub packages: BTreeMap<PackageRequest, Sha256Digest>,
+}
+
+impl FetchedSources {
+    /// The local file of a fetched package.
+    fn package_file(&self, request: &PackageRequest) -> Option<(&Sha256Digest, &PathBuf)> {
+        let digest = self.packages.get(request)?;
+        Some((digest, self.files.get(digest)?))
+    }
+}
 
 /// A component `source = { url = "...", digest = "sha256:..." }`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,76 +82,105 @@ pub struct RemoteSource {
     pub digest: Sha256Digest,
 }
 
-/// The remote sources an app's manifest names (none for a locked app file).
-pub fn remote_sources(path: &Path) -> Result<Vec<RemoteSource>, AppError> {
+/// A component or dependency whose Wasm is a package in a registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageSource {
+    /// `component.<id>.source`, `component.<id>.dependencies."<name>"`, ..., for errors.
+    pub field: String,
+    pub request: PackageRequest,
+}
+
+/// What an app's manifest names outside its directory (nothing for a locked app file).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourcesToFetch {
+    pub urls: Vec<RemoteSource>,
+    pub packages: Vec<PackageSource>,
+}
+
+/// The remote URLs and registry packages an app's manifest names.
+pub fn sources_to_fetch(path: &Path) -> Result<SourcesToFetch, AppError> {
     let file = app_file(path);
     if is_locked_file(&file) {
-        return Ok(Vec::new());
+        return Ok(SourcesToFetch::default());
     }
     let manifest = read_manifest(&file)?;
-    let inline = manifest
-        .triggers
-        .iter()
-        .flat_map(|(trigger_type, entries)| {
-            entries
-                .iter()
-                .enumerate()
-                .filter_map(move |(index, trigger)| match &trigger.component {
-                    Some(ComponentSpec::Inline(c)) => {
-                        Some((format!("trigger.{trigger_type}[{index}].component"), &**c))
-                    }
-                    _ => None,
-                })
+    let mut wanted = SourcesToFetch::default();
+    for (field, source) in wasm_sources(&manifest) {
+        let (url, digest, request) = match source {
+            WasmSource::Component(ComponentSource::Remote { url, digest }) => (url, digest, None),
+            WasmSource::Component(ComponentSource::Registry(request)) => {
+                wanted.packages.push(PackageSource {
+                    field,
+                    request: request.clone(),
+                });
+                continue;
+            }
+            WasmSource::Dependency(_, DependencySource::Remote { url, digest }) => {
+                (url, digest, Some(format!("{field}.url")))
+            }
+            WasmSource::Dependency(name, dependency) => {
+                if let Some(request) = dependency.package_request(name) {
+                    let request = request.map_err(|e| AppError::invalid(&file, &field, e))?;
+                    wanted.packages.push(PackageSource { field, request });
+                }
+                continue;
+            }
+            WasmSource::Component(_) => continue,
+        };
+        let field = request.unwrap_or(field);
+        let digest = Sha256Digest::parse(digest)
+            .map_err(|e| AppError::invalid(&file, format!("{field}.digest"), e.to_string()))?;
+        wanted.urls.push(RemoteSource {
+            field,
+            url: url.clone(),
+            digest,
         });
-    let components: Vec<_> = manifest
+    }
+    Ok(wanted)
+}
+
+/// A Wasm source a manifest names.
+enum WasmSource<'m> {
+    Component(&'m ComponentSource),
+    /// A dependency (with its name) or a middleware (without).
+    Dependency(Option<&'m str>, &'m DependencySource),
+}
+
+/// Every Wasm source of a manifest with its field: components' (inline ones too), their
+/// dependencies', and triggers' middleware.
+fn wasm_sources(manifest: &Manifest) -> Vec<(String, WasmSource<'_>)> {
+    let mut components: Vec<(String, &Component)> = manifest
         .components
         .iter()
         .map(|(id, c)| (format!("component.{id}"), c))
-        .chain(inline)
         .collect();
-    let own = components.iter().filter_map(|(base, c)| match &c.source {
-        ComponentSource::Remote { url, digest } => Some((format!("{base}.source"), url, digest)),
-        _ => None,
-    });
+    let mut sources = Vec::new();
+    for (trigger_type, entries) in &manifest.triggers {
+        for (index, trigger) in entries.iter().enumerate() {
+            let base = format!("trigger.{trigger_type}[{index}]");
+            if let Some(ComponentSpec::Inline(c)) = &trigger.component {
+                components.push((format!("{base}.component"), &**c));
+            }
+            for (role, list) in &trigger.dependencies {
+                for (i, d) in list.iter().enumerate() {
+                    let field = format!("{base}.dependencies.{role}[{i}]");
+                    sources.push((field, WasmSource::Dependency(None, &d.source)));
+                }
+            }
+        }
+    }
+    let own = components
+        .iter()
+        .map(|(base, c)| (format!("{base}.source"), WasmSource::Component(&c.source)));
     let dependencies = components.iter().flat_map(|(base, c)| {
-        c.dependencies
-            .iter()
-            .map(move |(name, d)| (format!("{base}.dependencies.{name:?}.url"), d))
-    });
-    let middleware =
-        manifest
-            .triggers
-            .iter()
-            .flat_map(|(trigger_type, entries)| {
-                entries
-                    .iter()
-                    .enumerate()
-                    .flat_map(move |(index, trigger)| {
-                        trigger.dependencies.iter().flat_map(move |(role, list)| {
-                            list.iter().enumerate().map(move |(i, d)| {
-                    (format!("trigger.{trigger_type}[{index}].dependencies.{role}[{i}].url"), d)
-                })
-                        })
-                    })
-            });
-    let remote_dependencies =
-        dependencies
-            .chain(middleware)
-            .filter_map(|(field, d)| match &d.source {
-                DependencySource::Remote { url, digest } => Some((field, url, digest)),
-                _ => None,
-            });
-    own.chain(remote_dependencies)
-        .map(|(field, url, digest)| {
-            let digest = Sha256Digest::parse(digest)
-                .map_err(|e| AppError::invalid(&file, format!("{field}.digest"), e.to_string()))?;
-            Ok(RemoteSource {
-                field,
-                url: url.clone(),
-                digest,
-            })
+        c.dependencies.iter().map(move |(name, d)| {
+            (
+                format!("{base}.dependencies.{name:?}"),
+                WasmSource::Dependency(Some(name.as_str()), &d.source),
+            )
         })
-        .collect()
+    });
+    own.chain(dependencies).chain(sources).collect()
 }
 
 /// Largest `spin.toml` or locked app file read.
@@ -145,7 +188,7 @@ pub const MAX_APP_FILE_BYTES: u64 = 16 << 20;
 
 /// Reads `spin.toml` and resolves it into a locked app.
 pub fn load_manifest_file(path: &Path) -> Result<LockedApp, AppError> {
-    load_manifest(path, false, &FetchedSources::new())
+    load_manifest(path, false, &FetchedSources::default())
 }
 
 /// Like [`load_manifest_file`], for an app someone else wrote (a container image's
@@ -153,7 +196,7 @@ pub fn load_manifest_file(path: &Path) -> Result<LockedApp, AppError> {
 /// caller confines the file system itself (the shim reads such apps chrooted into the
 /// container's root).
 pub fn load_manifest_confined(path: &Path) -> Result<LockedApp, AppError> {
-    load_manifest(path, true, &FetchedSources::new())
+    load_manifest(path, true, &FetchedSources::default())
 }
 
 fn read_manifest(path: &Path) -> Result<Manifest, AppError> {
@@ -554,7 +597,7 @@ impl Locker<'_> {
             }
             ComponentSource::Remote { url, digest } => {
                 let digest = Sha256Digest::parse(digest).ok();
-                match digest.as_ref().and_then(|d| self.fetched.get(d)) {
+                match digest.as_ref().and_then(|d| self.fetched.files.get(d)) {
                     Some(path) => (path.clone(), digest),
                     None => {
                         return Err(self.err(
@@ -567,12 +610,18 @@ impl Locker<'_> {
                     }
                 }
             }
-            ComponentSource::Registry { package, .. } => {
-                return Err(self.err(
-                    field,
-                    format!("registry packages ({package}) are not fetched by this runtime; download the file and give its path"),
-                ));
-            }
+            ComponentSource::Registry(request) => match self.fetched.package_file(request) {
+                Some((digest, path)) => (path.clone(), Some(digest.clone())),
+                None => {
+                    return Err(self.err(
+                        field,
+                        format!(
+                            "the registry package {request} was not fetched (`spin-run` and \
+                             `spin kube push` fetch them; an image must carry its Wasm)"
+                        ),
+                    ));
+                }
+            },
         };
         if !source_path.is_file() {
             let hint = build

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::package::PackageRequest;
+
 /// The whole manifest.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -145,8 +147,8 @@ pub enum ComponentSource {
     Local(String),
     /// `{ url = "...", digest = "sha256:..." }`.
     Remote { url: String, digest: String },
-    /// `{ registry = "...", package = "...", version = "..." }`.
-    Registry { package: String, version: String },
+    /// `{ registry = "...", package = "...", version = "..." }` (`registry` optional).
+    Registry(PackageRequest),
 }
 
 impl TryFrom<toml::Value> for ComponentSource {
@@ -172,7 +174,8 @@ impl TryFrom<toml::Value> for ComponentSource {
             return Ok(Self::Remote { url, digest });
         }
         if let (Some(package), Some(version)) = (text("package"), text("version")) {
-            return Ok(Self::Registry { package, version });
+            return PackageRequest::for_component(&package, &version, text("registry"))
+                .map(Self::Registry);
         }
         Err("`source` table needs `url` and `digest`, or `package` and `version`".into())
     }
@@ -236,8 +239,33 @@ pub enum DependencySource {
     Remote { url: String, digest: String },
     /// `{ component = "<id>" }`: the Wasm of another component of the app.
     AppComponent(String),
-    /// `"<version>"` or `{ version = "...", registry = "...", package = "..." }`.
-    Registry { version: String },
+    /// `"<version>"` or `{ version = "...", registry = "...", package = "..." }`: a
+    /// package in a registry ([`PackageRequest::for_dependency`]).
+    Registry {
+        version: String,
+        package: Option<String>,
+        registry: Option<String>,
+    },
+}
+
+impl DependencySource {
+    /// The package a registry source asks for; `name` is the dependency's name (`None`
+    /// for middleware).
+    pub fn package_request(&self, name: Option<&str>) -> Option<Result<PackageRequest, String>> {
+        match self {
+            Self::Registry {
+                version,
+                package,
+                registry,
+            } => Some(PackageRequest::for_dependency(
+                name,
+                version,
+                package.as_deref(),
+                registry.clone(),
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// `inherit_configuration`: all or nothing, or the named configuration keys.
@@ -254,7 +282,11 @@ impl TryFrom<toml::Value> for Dependency {
         let table = match v {
             toml::Value::String(version) => {
                 return Ok(Self {
-                    source: DependencySource::Registry { version },
+                    source: DependencySource::Registry {
+                        version,
+                        package: None,
+                        registry: None,
+                    },
                     export: None,
                     inherit_configuration: None,
                 });
@@ -306,7 +338,11 @@ impl TryFrom<toml::Value> for Dependency {
                     .ok_or("a `url` dependency needs its `digest` (sha256:...)")?,
             },
             (None, None, Some(id), None) => DependencySource::AppComponent(id),
-            (None, None, None, Some(version)) => DependencySource::Registry { version },
+            (None, None, None, Some(version)) => DependencySource::Registry {
+                version,
+                package: text("package")?,
+                registry: text("registry")?,
+            },
             _ => {
                 return Err(
                     "a dependency gives exactly one of `path`, `url` (with `digest`), \
@@ -315,6 +351,11 @@ impl TryFrom<toml::Value> for Dependency {
                 );
             }
         };
+        if !matches!(source, DependencySource::Registry { .. })
+            && (table.contains_key("package") || table.contains_key("registry"))
+        {
+            return Err("`package` and `registry` go with `version` (a registry package)".into());
+        }
         let inherit_configuration = table
             .get("inherit_configuration")
             .cloned()

@@ -7,11 +7,15 @@
 //!   with `--insecure`);
 //! - [`pull`]: the locked app, and the whole app into a digest-verified blob cache;
 //! - [`remote_source`]: components whose `source` is a URL, fetched into the same cache;
+//! - [`package_source`] and [`package_config`]: components and dependencies that are
+//!   Wasm packages in (OCI) package registries, found as wasm-pkg finds them;
 //! - [`error`]: what went wrong and what to do about it.
 
 pub mod access;
 pub mod credentials;
 pub mod error;
+pub mod package_config;
+pub mod package_source;
 pub mod pull;
 pub mod remote_source;
 

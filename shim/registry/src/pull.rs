@@ -110,15 +110,15 @@ pub async fn pull_app(
     })
 }
 
-/// One app's repository in one registry.
-struct Remote<'a> {
+/// One repository in one registry.
+pub(crate) struct Remote<'a> {
     client: oci_client::Client,
     reference: &'a Reference,
     registry: &'a Registry,
 }
 
 impl<'a> Remote<'a> {
-    fn new(reference: &'a Reference, registry: &'a Registry) -> Self {
+    pub(crate) fn new(reference: &'a Reference, registry: &'a Registry) -> Self {
         Self {
             client: registry.client(reference.registry()),
             reference,
@@ -146,6 +146,16 @@ impl<'a> Remote<'a> {
     async fn manifest_bytes(
         &self,
     ) -> Result<(ImageManifest, Vec<u8>, Sha256Digest), RegistryError> {
+        let bytes = self.manifest_raw().await?;
+        // The client has checked the bytes against the digests it was given; the
+        // cache names the manifest by its SHA-256 whatever algorithm those used.
+        let digest = Sha256Digest::of(&bytes);
+        Ok((self.parse_manifest(&bytes)?, bytes, digest))
+    }
+
+    /// The image manifest's bytes (the client checks them against the reference's
+    /// digest, when it has one, and the registry's digest header).
+    pub(crate) async fn manifest_raw(&self) -> Result<Vec<u8>, RegistryError> {
         let (bytes, _) = self
             .client
             .pull_manifest_raw(
@@ -155,10 +165,16 @@ impl<'a> Remote<'a> {
             )
             .await
             .map_err(self.fail("send the manifest"))?;
-        // The client has checked the bytes against the digests it was given; the
-        // cache names the manifest by its SHA-256 whatever algorithm those used.
-        let digest = Sha256Digest::of(&bytes);
-        Ok((self.parse_manifest(&bytes)?, bytes, digest))
+        Ok(bytes.to_vec())
+    }
+
+    /// The repository's tags.
+    pub(crate) async fn tags(&self) -> Result<Vec<String>, RegistryError> {
+        self.client
+            .list_tags(self.reference, &self.registry.auth, None, None)
+            .await
+            .map(|listed| listed.tags)
+            .map_err(self.fail("list the tags"))
     }
 
     fn parse_manifest(&self, bytes: &[u8]) -> Result<ImageManifest, RegistryError> {
@@ -204,12 +220,12 @@ impl<'a> Remote<'a> {
 }
 
 /// The content-addressed blob cache.
-struct BlobCache {
+pub(crate) struct BlobCache {
     dir: PathBuf,
 }
 
 impl BlobCache {
-    fn new(blob_dir: &Path) -> Result<Self, RegistryError> {
+    pub(crate) fn new(blob_dir: &Path) -> Result<Self, RegistryError> {
         let dir = blob_dir.join("sha256");
         std::fs::create_dir_all(&dir).map_err(|source| RegistryError::Cache {
             path: dir.clone(),
@@ -218,7 +234,7 @@ impl BlobCache {
         Ok(Self { dir })
     }
 
-    fn path(&self, digest: &Sha256Digest) -> PathBuf {
+    pub(crate) fn path(&self, digest: &Sha256Digest) -> PathBuf {
         self.dir.join(digest.hex())
     }
 
@@ -253,7 +269,7 @@ impl BlobCache {
     /// Streams a layer of `size` bytes into a temporary file beside its place, renamed
     /// into place once the client has checked its digest, so a concurrent reader never
     /// sees half a blob.
-    async fn fetch(
+    pub(crate) async fn fetch(
         &self,
         remote: &Remote<'_>,
         digest: &Sha256Digest,

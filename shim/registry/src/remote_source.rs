@@ -1,7 +1,8 @@
 //! Remote component sources: `source = { url = "https://…", digest = "sha256:…" }` in
-//! `spin.toml` (Spin's static file server is commonly used this way), fetched once into
-//! the content-addressed blob cache that registry pulls use, and read from there
-//! afterwards, so an app whose sources are cached starts offline.
+//! `spin.toml` (Spin's static file server is commonly used this way), and registry
+//! packages ([`crate::package_source`]), fetched once into the content-addressed blob
+//! cache that registry pulls use, and read from there afterwards, so an app whose URL
+//! sources are cached starts offline.
 //!
 //! The URL is the app author's, the server someone else's: at most
 //! [`MAX_REMOTE_SOURCE_BYTES`] are read, within [`FETCH_TIMEOUT`], only `http` and
@@ -14,6 +15,8 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use spin_app::load::FetchedSources;
 use spin_app::{AppError, Sha256Digest};
+
+use crate::package_source::{PackageAccess, PackageError, fetch_package};
 use tokio::io::AsyncWriteExt;
 
 /// Largest remote source read (the runtime's bound on a component).
@@ -29,6 +32,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum RemoteSourceError {
     #[error(transparent)]
     App(#[from] AppError),
+    #[error(transparent)]
+    Package(Box<PackageError>),
     #[error("{field} ({url}): {problem}")]
     Fetch {
         field: String,
@@ -42,13 +47,23 @@ pub enum RemoteSourceError {
     },
 }
 
-/// Fetches (or finds in `blob_dir`) every remote source the app at `app` names.
+/// Fetches (or finds in `blob_dir`) every remote URL and registry package the app at
+/// `app` names; `packages` says how to reach package registries.
 pub async fn fetch_remote_sources(
     app: &Path,
     blob_dir: &Path,
+    packages: &PackageAccess,
 ) -> Result<FetchedSources, RemoteSourceError> {
-    let sources = spin_app::remote_sources(app)?;
-    let mut fetched = FetchedSources::new();
+    let wanted = spin_app::sources_to_fetch(app)?;
+    let mut fetched = FetchedSources::default();
+    for package in &wanted.packages {
+        let (digest, path) = fetch_package(package, packages, blob_dir)
+            .await
+            .map_err(|e| RemoteSourceError::Package(Box::new(e)))?;
+        fetched.files.insert(digest.clone(), path);
+        fetched.packages.insert(package.request.clone(), digest);
+    }
+    let sources = wanted.urls;
     if sources.is_empty() {
         return Ok(fetched);
     }
@@ -72,13 +87,13 @@ pub async fn fetch_remote_sources(
                 .map_err(failed)?;
             tracing::info!(url = %source.url, digest = %source.digest, "fetched a remote component source");
         }
-        fetched.insert(source.digest, path);
+        fetched.files.insert(source.digest, path);
     }
     Ok(fetched)
 }
 
 /// Whether `path` holds bytes that hash to `digest` (a partial or corrupt file does not).
-fn is_cached(path: &Path, digest: &Sha256Digest) -> bool {
+pub(crate) fn is_cached(path: &Path, digest: &Sha256Digest) -> bool {
     std::fs::File::open(path)
         .and_then(Sha256Digest::of_reader)
         .is_ok_and(|(actual, _)| actual == *digest)
@@ -191,8 +206,10 @@ source = {{ url = "{url}", digest = "{digest}" }}
         let cache = tempfile::tempdir().unwrap();
         let manifest = app(dir.path(), &format!("http://{addr}/fs.wasm"), &digest);
 
-        let fetched = fetch_remote_sources(&manifest, cache.path()).await.unwrap();
-        assert_eq!(std::fs::read(&fetched[&digest]).unwrap(), wasm);
+        let fetched = fetch_remote_sources(&manifest, cache.path(), &PackageAccess::default())
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read(&fetched.files[&digest]).unwrap(), wasm);
         let locked = spin_app::load_app_fetched(&manifest, &fetched).unwrap();
         assert_eq!(
             locked.components[0].source.content.digest,
@@ -201,8 +218,10 @@ source = {{ url = "{url}", digest = "{digest}" }}
 
         // Cached: the server is not asked again (a URL nobody answers still works).
         let manifest = app(dir.path(), "http://127.0.0.1:9/gone.wasm", &digest);
-        let again = fetch_remote_sources(&manifest, cache.path()).await.unwrap();
-        assert_eq!(again[&digest], fetched[&digest]);
+        let again = fetch_remote_sources(&manifest, cache.path(), &PackageAccess::default())
+            .await
+            .unwrap();
+        assert_eq!(again.files[&digest], fetched.files[&digest]);
     }
 
     #[tokio::test]
@@ -212,7 +231,7 @@ source = {{ url = "{url}", digest = "{digest}" }}
         let dir = tempfile::tempdir().unwrap();
         let cache = tempfile::tempdir().unwrap();
         let manifest = app(dir.path(), &format!("http://{addr}/x.wasm"), &promised);
-        let err = fetch_remote_sources(&manifest, cache.path())
+        let err = fetch_remote_sources(&manifest, cache.path(), &PackageAccess::default())
             .await
             .unwrap_err()
             .to_string();
@@ -229,7 +248,7 @@ source = {{ url = "{url}", digest = "{digest}" }}
         let dir = tempfile::tempdir().unwrap();
         let cache = tempfile::tempdir().unwrap();
         let manifest = app(dir.path(), "file:///etc/passwd", &digest);
-        let err = fetch_remote_sources(&manifest, cache.path())
+        let err = fetch_remote_sources(&manifest, cache.path(), &PackageAccess::default())
             .await
             .unwrap_err()
             .to_string();

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use spin_app::LockedApp;
+use spin_registry::package_config::PackageConfig;
+use spin_registry::package_source::PackageAccess;
 use spin_registry::pull::pull_app;
 use spin_registry::remote_source::fetch_remote_sources;
 use spin_registry::{Reference, Registry, credentials};
@@ -39,7 +41,12 @@ pub async fn resolve(
 ) -> anyhow::Result<AppSource> {
     let path = Path::new(from);
     if path.exists() {
-        let fetched = fetch_remote_sources(path, &registry.cache.join("blobs")).await?;
+        let packages = PackageAccess {
+            insecure: registry.insecure,
+            docker_configs: registry.docker_configs.clone(),
+            config: PackageConfig::from_user_config()?,
+        };
+        let fetched = fetch_remote_sources(path, &registry.cache.join("blobs"), &packages).await?;
         return Ok(AppSource {
             app: spin_app::load_app_fetched(path, &fetched)?,
             content: Box::new(LocalContent),

@@ -146,3 +146,40 @@ fn an_artifact_cannot_name_files_on_this_machine() {
     let e = refused(&image, cache.path(), &[]);
     assert!(e.contains("may only use `digest`"), "{e}");
 }
+
+/// A rewritten locked app cannot compose in what its image does not carry: a dependency
+/// naming a host file, or a blob of the same repository that is not one of the image's
+/// layers, stops the app before anything is read.
+#[test]
+fn an_artifact_cannot_compose_what_it_does_not_carry() {
+    let registry = LocalRegistry::start();
+    let text = format!(
+        "{}[component.hello.dependencies]\n\"my:lib/greet\" = {{ path = \"lib.wasm\" }}\n",
+        manifest("composed", &[("/...", "hello", "hello.wasm", "")])
+    );
+    let app = TestApp::new(
+        &text,
+        &[
+            ("hello.wasm", test_guests::hello()),
+            ("lib.wasm", test_guests::hello()),
+        ],
+    );
+    let stray = registry.push_blob("composed", b"\0asm\x01\0\0\0 not carried");
+    let cache = tempfile::tempdir().unwrap();
+    for (source, expected) in [
+        (
+            serde_json::json!({"content_type": "application/wasm", "source": "file:///etc/passwd"}),
+            "may only use `digest`",
+        ),
+        (
+            serde_json::json!({"content_type": "application/wasm", "digest": stray}),
+            "is not a Wasm or data layer of the app's image manifest",
+        ),
+    ] {
+        let image = registry.push_rewritten(app.path(), "composed", |locked| {
+            locked["components"][0]["dependencies"]["my:lib/greet"]["source"] = source;
+        });
+        let e = refused(&image, cache.path(), &[]);
+        assert!(e.contains(expected) && e.contains("my:lib/greet"), "{e}");
+    }
+}

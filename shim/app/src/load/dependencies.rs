@@ -1,6 +1,6 @@
 //! Locking a component's `dependencies` and a trigger's `dependencies.middleware`:
-//! each becomes a [`LockedDependency`] whose Wasm is a local file or a fetched remote
-//! source, like a component's own.
+//! each becomes a [`LockedDependency`] whose Wasm is a local file, a fetched remote
+//! source or a fetched registry package, like a component's own.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +9,7 @@ use crate::AppError;
 use crate::dependency_name::DependencyName;
 use crate::locked::{InheritConfiguration, LockedDependency};
 use crate::manifest::{Component, ComponentSource, Dependency, DependencySource, Inherit};
+use crate::package::PackageRequest;
 
 /// Most dependencies one component may have, and most middleware one trigger may wrap.
 pub const MAX_DEPENDENCIES: usize = 32;
@@ -49,7 +50,8 @@ impl Locker<'_> {
                     Some(true) => InheritConfiguration::All,
                     _ => self.inherit(&field, dependency.inherit_configuration.as_ref())?,
                 };
-                let locked = self.dependency(&field, dependency, inherit, components)?;
+                let locked =
+                    self.dependency(&field, Some(name), dependency, inherit, components)?;
                 Ok((name.clone(), locked))
             })
             .collect()
@@ -90,7 +92,7 @@ impl Locker<'_> {
                     }
                     let inherit =
                         self.inherit(&field, dependency.inherit_configuration.as_ref())?;
-                    self.dependency(&field, dependency, inherit, components)
+                    self.dependency(&field, None, dependency, inherit, components)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             if !locked.is_empty() {
@@ -116,9 +118,11 @@ impl Locker<'_> {
         })
     }
 
+    /// One dependency (`name`) or middleware (no name), locked.
     fn dependency(
         &self,
         field: &str,
+        name: Option<&str>,
         dependency: &Dependency,
         inherit: InheritConfiguration,
         components: &BTreeMap<String, Component>,
@@ -151,15 +155,23 @@ impl Locker<'_> {
                     other.build.as_ref(),
                 )
             }
-            DependencySource::Registry { version } => {
-                return Err(self.err(
-                    field,
-                    format!(
-                        "registry packages (version {version:?}) are not fetched by this \
-                         runtime yet; download the component and give its `path`, or its \
-                         `url` and `digest`"
-                    ),
-                ));
+            DependencySource::Registry {
+                version,
+                package,
+                registry,
+            } => {
+                let request = PackageRequest::for_dependency(
+                    name,
+                    version,
+                    package.as_deref(),
+                    registry.clone(),
+                )
+                .map_err(|e| self.err(field, e))?;
+                (
+                    format!("{field}.version"),
+                    ComponentSource::Registry(request),
+                    None,
+                )
             }
         };
         Ok(LockedDependency {

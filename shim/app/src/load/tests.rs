@@ -243,7 +243,7 @@ fn malformed_manifests_are_explained() {
         ),
         (
             web("[component.web.dependencies]\n\"a:b/c\" = \"1.0\""),
-            &["component.web.dependencies.\"a:b/c\"", "registry packages"],
+            &["component.web.dependencies.\"a:b/c\"", "was not fetched"],
         ),
         (
             web("[component.web.dependencies]\n\"a:b/c\" = { path = \"nope.wasm\" }"),
@@ -429,8 +429,9 @@ source = "app.wasm"
 "#
     ));
     let app = App::new(&text);
-    let fields: Vec<_> = remote_sources(app.dir.path())
+    let fields: Vec<_> = sources_to_fetch(app.dir.path())
         .unwrap()
+        .urls
         .into_iter()
         .map(|s| (s.field, s.url))
         .collect();
@@ -447,10 +448,14 @@ source = "app.wasm"
             ),
         ]
     );
-    let fetched = FetchedSources::from([(
-        Sha256Digest::parse(&digest).unwrap(),
-        app.dir.path().join("app.wasm"),
-    )]);
+    let fetched = FetchedSources {
+        files: [(
+            Sha256Digest::parse(&digest).unwrap(),
+            app.dir.path().join("app.wasm"),
+        )]
+        .into(),
+        packages: Default::default(),
+    };
     let locked = load_app_fetched(app.dir.path(), &fetched).unwrap();
     let web = locked.component("web").unwrap();
     assert_eq!(
@@ -463,4 +468,97 @@ source = "app.wasm"
         Some(digest.clone())
     );
     assert_eq!(web.trigger_dependencies["middleware"].len(), 1);
+}
+
+#[test]
+fn registry_packages_are_listed_and_locked_once_fetched() {
+    let text = manifest(
+        r#"
+[[trigger.http]]
+route = "/..."
+component = "web"
+dependencies.middleware = [{ version = "1", package = "my:mw" }]
+[component.web]
+source = { registry = "localhost:5000", package = "my:app", version = "1.0.0" }
+[component.web.dependencies]
+"my:lib/greet@0.1.0" = "0.1"
+"#,
+    );
+    let app = App::new(&text);
+    let wanted = sources_to_fetch(app.dir.path()).unwrap();
+    let listed: Vec<_> = wanted
+        .packages
+        .iter()
+        .map(|p| (p.field.as_str(), p.request.to_string()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (
+                "component.web.source",
+                "my:app =1.0.0 from localhost:5000".to_string()
+            ),
+            (
+                "component.web.dependencies.\"my:lib/greet@0.1.0\"",
+                "my:lib ^0.1".to_string()
+            ),
+            (
+                "trigger.http[0].dependencies.middleware[0]",
+                "my:mw ^1".to_string()
+            ),
+        ]
+    );
+
+    let err = load_app(app.dir.path()).unwrap_err().to_string();
+    assert!(err.contains("was not fetched"), "{err}");
+
+    let digest = Sha256Digest::of(b"wasm");
+    let fetched = FetchedSources {
+        files: [(digest.clone(), app.dir.path().join("app.wasm"))].into(),
+        packages: wanted
+            .packages
+            .into_iter()
+            .map(|p| (p.request, digest.clone()))
+            .collect(),
+    };
+    let locked = load_app_fetched(app.dir.path(), &fetched).unwrap();
+    let web = locked.component("web").unwrap();
+    assert_eq!(web.source.content.digest.as_ref(), Some(&digest));
+    assert_eq!(
+        web.dependencies["my:lib/greet@0.1.0"]
+            .source
+            .content
+            .digest
+            .as_ref(),
+        Some(&digest)
+    );
+    assert_eq!(
+        web.trigger_dependencies["middleware"][0]
+            .source
+            .content
+            .digest
+            .as_ref(),
+        Some(&digest)
+    );
+}
+
+#[test]
+fn a_registry_dependency_without_a_package_name_is_refused() {
+    let text = manifest(
+        r#"
+[[trigger.http]]
+route = "/..."
+component = "web"
+[component.web]
+source = "app.wasm"
+[component.web.dependencies]
+greeter = "0.1"
+"#,
+    );
+    let app = App::new(&text);
+    let err = sources_to_fetch(app.dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("component.web.dependencies.\"greeter\"") && err.contains("`package`"),
+        "{err}"
+    );
 }
