@@ -21,7 +21,7 @@ pub enum PushError {
     #[error(transparent)]
     Registry(#[from] spin_registry::RegistryError),
     #[error(transparent)]
-    RemoteSource(#[from] spin_registry::remote_source::RemoteSourceError),
+    Sources(#[from] spin_registry::sources::SourceError),
     #[error(transparent)]
     PackageConfig(#[from] spin_registry::package_config::PackageConfigError),
 }

@@ -22,7 +22,7 @@ use spin_registry::Registry;
 use spin_registry::credentials;
 use spin_registry::package_config::PackageConfig;
 use spin_registry::package_source::PackageAccess;
-use spin_registry::remote_source::fetch_remote_sources;
+use spin_registry::sources::fetch_sources;
 
 #[derive(Parser)]
 #[command(
@@ -349,7 +349,7 @@ async fn push(target: &str, source: &PushSource) -> Result<(registry::Pushed, Lo
         docker_configs: vec![docker_config_path(source)],
         config: PackageConfig::from_user_config()?,
     };
-    let fetched = fetch_remote_sources(&manifest, &remote_source_cache(), &packages).await?;
+    let fetched = fetch_sources(&manifest, &remote_source_cache(), &packages).await?;
     let artifact = artifact::assemble_from(&manifest, &fetched, &created)?;
     let registry = registry_access(source, &reference)?;
     let pushed = registry::push(&artifact, &reference, &registry).await?;

@@ -9,6 +9,7 @@
 //! - [`remote_source`]: components whose `source` is a URL, fetched into the same cache;
 //! - [`package_source`] and [`package_config`]: components and dependencies that are
 //!   Wasm packages in (OCI) package registries, found as wasm-pkg finds them;
+//! - [`sources`]: both of those for one app, before it is locked;
 //! - [`error`]: what went wrong and what to do about it.
 
 pub mod access;
@@ -18,6 +19,7 @@ pub mod package_config;
 pub mod package_source;
 pub mod pull;
 pub mod remote_source;
+pub mod sources;
 
 pub use access::Registry;
 pub use error::RegistryError;

@@ -1,8 +1,7 @@
 //! Remote component sources: `source = { url = "https://…", digest = "sha256:…" }` in
-//! `spin.toml` (Spin's static file server is commonly used this way), and registry
-//! packages ([`crate::package_source`]), fetched once into the content-addressed blob
-//! cache that registry pulls use, and read from there afterwards, so an app whose URL
-//! sources are cached starts offline.
+//! `spin.toml` (Spin's static file server is commonly used this way), fetched once into
+//! the content-addressed blob cache that registry pulls use, and read from there
+//! afterwards, so an app whose sources are cached starts offline.
 //!
 //! The URL is the app author's, the server someone else's: at most
 //! [`MAX_REMOTE_SOURCE_BYTES`] are read, within [`FETCH_TIMEOUT`], only `http` and
@@ -13,10 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use spin_app::load::FetchedSources;
-use spin_app::{AppError, Sha256Digest};
-
-use crate::package_source::{PackageAccess, PackageError, fetch_package};
+use spin_app::Sha256Digest;
+use spin_app::load::{FetchedSources, RemoteSource};
 use tokio::io::AsyncWriteExt;
 
 /// Largest remote source read (the runtime's bound on a component).
@@ -30,10 +27,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Why a remote source could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteSourceError {
-    #[error(transparent)]
-    App(#[from] AppError),
-    #[error(transparent)]
-    Package(Box<PackageError>),
     #[error("{field} ({url}): {problem}")]
     Fetch {
         field: String,
@@ -47,25 +40,14 @@ pub enum RemoteSourceError {
     },
 }
 
-/// Fetches (or finds in `blob_dir`) every remote URL and registry package the app at
-/// `app` names; `packages` says how to reach package registries.
-pub async fn fetch_remote_sources(
-    app: &Path,
+/// Fetches (or finds in `blob_dir`) each of `sources`, adding its file to `fetched`.
+pub async fn fetch_urls(
+    sources: Vec<RemoteSource>,
     blob_dir: &Path,
-    packages: &PackageAccess,
-) -> Result<FetchedSources, RemoteSourceError> {
-    let wanted = spin_app::sources_to_fetch(app)?;
-    let mut fetched = FetchedSources::default();
-    for package in &wanted.packages {
-        let (digest, path) = fetch_package(package, packages, blob_dir)
-            .await
-            .map_err(|e| RemoteSourceError::Package(Box::new(e)))?;
-        fetched.files.insert(digest.clone(), path);
-        fetched.packages.insert(package.request.clone(), digest);
-    }
-    let sources = wanted.urls;
+    fetched: &mut FetchedSources,
+) -> Result<(), RemoteSourceError> {
     if sources.is_empty() {
-        return Ok(fetched);
+        return Ok(());
     }
     let dir = blob_dir.join("sha256");
     std::fs::create_dir_all(&dir).map_err(|source| RemoteSourceError::Cache {
@@ -89,7 +71,7 @@ pub async fn fetch_remote_sources(
         }
         fetched.files.insert(source.digest, path);
     }
-    Ok(fetched)
+    Ok(())
 }
 
 /// Whether `path` holds bytes that hash to `digest` (a partial or corrupt file does not).
@@ -155,115 +137,4 @@ async fn download(url: &str, digest: &Sha256Digest, dir: &Path, path: &Path) -> 
 
 fn too_large() -> String {
     format!("larger than {} MiB", MAX_REMOTE_SOURCE_BYTES >> 20)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::{Read, Write};
-
-    /// Serves `body` to every connection (HTTP/1.1, one response each); the address.
-    fn serve(body: Vec<u8>) -> std::net::SocketAddr {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        std::thread::spawn(move || {
-            for mut stream in listener.incoming().flatten() {
-                let mut head = [0u8; 4096];
-                let _ = stream.read(&mut head);
-                let header = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(header.as_bytes());
-                let _ = stream.write_all(&body);
-            }
-        });
-        addr
-    }
-
-    fn app(dir: &Path, url: &str, digest: &Sha256Digest) -> PathBuf {
-        let manifest = format!(
-            r#"spin_manifest_version = 2
-[application]
-name = "remote"
-[[trigger.http]]
-route = "/..."
-component = "files"
-[component.files]
-source = {{ url = "{url}", digest = "{digest}" }}
-"#
-        );
-        std::fs::write(dir.join("spin.toml"), manifest).unwrap();
-        dir.join("spin.toml")
-    }
-
-    #[tokio::test]
-    async fn a_remote_source_is_fetched_verified_and_then_read_from_the_cache() {
-        let wasm = b"\0asm\x01\0\0\0".to_vec();
-        let digest = Sha256Digest::of(&wasm);
-        let addr = serve(wasm.clone());
-        let dir = tempfile::tempdir().unwrap();
-        let cache = tempfile::tempdir().unwrap();
-        let manifest = app(dir.path(), &format!("http://{addr}/fs.wasm"), &digest);
-
-        let fetched = fetch_remote_sources(&manifest, cache.path(), &PackageAccess::default())
-            .await
-            .unwrap();
-        assert_eq!(std::fs::read(&fetched.files[&digest]).unwrap(), wasm);
-        let locked = spin_app::load_app_fetched(&manifest, &fetched).unwrap();
-        assert_eq!(
-            locked.components[0].source.content.digest,
-            Some(digest.clone())
-        );
-
-        // Cached: the server is not asked again (a URL nobody answers still works).
-        let manifest = app(dir.path(), "http://127.0.0.1:9/gone.wasm", &digest);
-        let again = fetch_remote_sources(&manifest, cache.path(), &PackageAccess::default())
-            .await
-            .unwrap();
-        assert_eq!(again.files[&digest], fetched.files[&digest]);
-    }
-
-    #[tokio::test]
-    async fn bytes_of_another_digest_are_refused_and_not_stored() {
-        let addr = serve(b"not what was promised".to_vec());
-        let promised = Sha256Digest::of(b"the real component");
-        let dir = tempfile::tempdir().unwrap();
-        let cache = tempfile::tempdir().unwrap();
-        let manifest = app(dir.path(), &format!("http://{addr}/x.wasm"), &promised);
-        let err = fetch_remote_sources(&manifest, cache.path(), &PackageAccess::default())
-            .await
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("component.files.source") && err.contains("not the sha256:"),
-            "{err}"
-        );
-        assert!(!cache.path().join("sha256").join(promised.hex()).exists());
-    }
-
-    #[tokio::test]
-    async fn other_schemes_are_not_fetched() {
-        let digest = Sha256Digest::of(b"x");
-        let dir = tempfile::tempdir().unwrap();
-        let cache = tempfile::tempdir().unwrap();
-        let manifest = app(dir.path(), "file:///etc/passwd", &digest);
-        let err = fetch_remote_sources(&manifest, cache.path(), &PackageAccess::default())
-            .await
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("only http and https"), "{err}");
-    }
-
-    #[test]
-    fn an_unfetched_remote_source_is_refused_with_what_to_do() {
-        let dir = tempfile::tempdir().unwrap();
-        let manifest = app(
-            dir.path(),
-            "https://example.com/x.wasm",
-            &Sha256Digest::of(b"x"),
-        );
-        let err = spin_app::load_app(&manifest).unwrap_err().to_string();
-        assert!(err.contains("was not fetched"), "{err}");
-    }
 }

@@ -9,7 +9,7 @@ use spin_app::LockedApp;
 use spin_registry::package_config::PackageConfig;
 use spin_registry::package_source::PackageAccess;
 use spin_registry::pull::pull_app;
-use spin_registry::remote_source::fetch_remote_sources;
+use spin_registry::sources::fetch_sources;
 use spin_registry::{Reference, Registry, credentials};
 use spin_runtime::content::{ArtifactContent, ContentResolver, LocalContent};
 
@@ -46,7 +46,7 @@ pub async fn resolve(
             docker_configs: registry.docker_configs.clone(),
             config: PackageConfig::from_user_config()?,
         };
-        let fetched = fetch_remote_sources(path, &registry.cache.join("blobs"), &packages).await?;
+        let fetched = fetch_sources(path, &registry.cache.join("blobs"), &packages).await?;
         return Ok(AppSource {
             app: spin_app::load_app_fetched(path, &fetched)?,
             content: Box::new(LocalContent),
