@@ -122,7 +122,7 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     // Started again by itself to compile a component (see `compile_child`).
-    spin_runtime::compile_child::run_if_requested();
+    spin_runtime::code::child::run_if_requested();
     // Logging goes through a bounded queue: a stalled stderr reader never blocks a
     // request.
     let log = LogQueue::stderr();

@@ -11,7 +11,7 @@ pub enum RuntimeError {
     #[error("component `{component}`: {source}")]
     CoreModule {
         component: String,
-        source: crate::core_module::CoreModuleError,
+        source: crate::code::core_module::CoreModuleError,
     },
     #[error("component `{component}`: cannot compose it with its dependencies: {source}")]
     Compose {

@@ -10,12 +10,8 @@
 pub mod app;
 pub mod cache_bound;
 pub mod code;
-mod compile_cache;
-pub mod compile_child;
-mod composition;
 pub mod config;
 pub mod content;
-mod core_module;
 pub mod engine;
 mod error;
 mod files;
@@ -23,7 +19,6 @@ mod heap;
 pub mod host;
 pub mod log_queue;
 pub mod network;
-mod prerelease;
 pub mod runtime_config_file;
 pub mod trigger;
 

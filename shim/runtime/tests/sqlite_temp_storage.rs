@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use spin_runtime::host::sqlite_db::{Bounds, SqliteDb, limit_process_heap};
+use spin_runtime::host::sqlite::db::{Bounds, SqliteDb, limit_process_heap};
 
 /// `n` rows of 1 KiB random blobs.
 fn rows(n: u32) -> String {

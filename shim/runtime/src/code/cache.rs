@@ -38,8 +38,8 @@ impl CompileCache {
         tier.name().hash(&mut hasher);
         env!("CARGO_PKG_VERSION").hash(&mut hasher);
         // What is compiled from the Wasm (a component may be wrapped first).
-        crate::prerelease::WRAPPER_VERSION.hash(&mut hasher);
-        crate::core_module::CONVERSION_VERSION.hash(&mut hasher);
+        crate::code::prerelease::WRAPPER_VERSION.hash(&mut hasher);
+        crate::code::core_module::CONVERSION_VERSION.hash(&mut hasher);
         Self {
             dir,
             engine_hash: format!("{:016x}", hasher.finish()),

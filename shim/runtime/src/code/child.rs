@@ -29,7 +29,7 @@ use std::process::{Command, Stdio};
 use wasmtime::component::Component;
 
 use crate::code::compile_bytes;
-use crate::composition::MAX_COMPONENT_BYTES;
+use crate::code::composition::MAX_COMPONENT_BYTES;
 use crate::engine::{CodeTier, PoolLimits, SharedEngine};
 
 /// The first argument that makes the binary a compile child.

@@ -188,7 +188,7 @@ impl ComponentWasm {
         let mut budget = composition.unread_budget;
         let as_component = |wasm: Wasm, budget: &mut u64| -> Result<Vec<u8>, RuntimeError> {
             let bytes = wasm.read(budget).map_err(source_err)?;
-            match crate::core_module::componentize(&bytes) {
+            match crate::code::core_module::componentize(&bytes) {
                 Ok(Some(component)) => Ok(component),
                 Ok(None) => Ok(bytes),
                 Err(source) => Err(RuntimeError::CoreModule {
@@ -226,7 +226,7 @@ impl ComponentWasm {
             }
             // A Spin 4.0 app exports the handler at its release candidate; middleware
             // joins at the release.
-            if let Ok(Some(wrapped)) = crate::prerelease::wrap(&component) {
+            if let Ok(Some(wrapped)) = crate::code::prerelease::wrap(&component) {
                 component = wrapped;
             }
             let middleware = middleware

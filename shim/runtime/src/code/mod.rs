@@ -8,6 +8,12 @@
 //! code for the requests that follow (those in flight finish on the code they started
 //! with). A component Winch cannot compile is compiled with Cranelift before serving.
 
+pub(crate) mod cache;
+pub mod child;
+pub(crate) mod composition;
+pub(crate) mod core_module;
+pub(crate) mod prerelease;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::{Duration, Instant};
@@ -18,9 +24,7 @@ use wasmtime::component::{Component, Linker};
 
 use crate::RuntimeError;
 use crate::app::{PreparedComponent, Roles};
-use crate::compile_cache::CompileCache;
-use crate::compile_child::{self, ChildFailure};
-use crate::composition;
+use crate::code::cache::CompileCache;
 use crate::config::RuntimeConfig;
 use crate::content::ContentResolver;
 use crate::engine::{CodeTier, PoolLimits, SharedEngine};
@@ -29,6 +33,7 @@ use crate::host::state::{ComponentHost, RequestState};
 use crate::trigger::handler::{
     detect_command, detect_cron, detect_handler, detect_mqtt, detect_redis_handler,
 };
+use child::ChildFailure;
 
 /// Every served component compiled for one engine.
 pub struct AppCode {
@@ -362,7 +367,7 @@ fn compile(
     }
 }
 
-/// Compiles optimized code in a child process ([`crate::compile_child`]) and stores the
+/// Compiles optimized code in a child process ([`crate::code::child`]) and stores the
 /// result in the cache; `None` means compile in-process: baseline code (a child costs
 /// it 0.1–0.3 s of the first start, and its heap is returned once the optimized code
 /// has replaced it), or a child that could not run.
@@ -375,7 +380,7 @@ fn compile_in_child(
     if compiler.engine.tier == CodeTier::Baseline {
         return Ok(None);
     }
-    match compile_child::compile(compiler.engine, id, bytes) {
+    match child::compile(compiler.engine, id, bytes) {
         Ok(serialized) => {
             // Loaded from the cache entry when there is one, mapped as a later start
             // would load it, so this server's size does not depend on having compiled.
@@ -385,7 +390,7 @@ fn compile_in_child(
                     return Ok(Some(component));
                 }
             }
-            match compile_child::load(compiler.engine, &serialized) {
+            match child::load(compiler.engine, &serialized) {
                 Ok(component) => Ok(Some(component)),
                 Err(why) => {
                     tracing::warn!(component = %id, "{why}; compiling in-process");
@@ -448,13 +453,14 @@ pub(crate) fn compile_bytes(
         component: id.to_string(),
         detail: format!("{e:#}"),
     };
-    let converted =
-        crate::core_module::componentize(bytes).map_err(|source| RuntimeError::CoreModule {
+    let converted = crate::code::core_module::componentize(bytes).map_err(|source| {
+        RuntimeError::CoreModule {
             component: id.to_string(),
             source,
-        })?;
+        }
+    })?;
     let bytes = converted.as_deref().unwrap_or(bytes);
-    match crate::prerelease::wrap(bytes) {
+    match crate::code::prerelease::wrap(bytes) {
         Ok(Some(wrapped)) => match Component::new(engine, &wrapped) {
             Ok(component) => return Ok(component),
             Err(e) => {

@@ -101,7 +101,7 @@ pub mod current {
         with: {
             "spin:key-value/key-value.store": crate::host::key_value::OpenStore,
             "wasi:keyvalue/store.bucket": crate::host::key_value::OpenStore,
-            "wasi:keyvalue/atomics.cas": crate::host::key_value_current::Cas,
+            "wasi:keyvalue/atomics.cas": crate::host::key_value::current::Cas,
             "spin:sqlite/sqlite.connection": crate::host::sqlite::OpenConnection,
             "spin:redis/redis.connection": crate::host::redis::OpenRedis,
             "spin:mqtt/mqtt.connection": crate::host::mqtt::OpenMqtt,

@@ -16,7 +16,7 @@ use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 use crate::RuntimeError;
 use crate::host::http_client;
 use crate::network::Network;
-use crate::trigger::bounded_body::{Bound, BoundedBody};
+use crate::trigger::http::bounded_body::{Bound, BoundedBody};
 use crate::trigger::service_chaining::{ChainLink, chain_target};
 
 /// Which destinations one component may reach.

@@ -48,7 +48,7 @@ struct Unsupported;
 
 fn provided(import: &str) -> bool {
     // A release candidate is never linked by name (see `prerelease`).
-    if crate::prerelease::release_of(import).is_some() {
+    if crate::code::prerelease::release_of(import).is_some() {
         return false;
     }
     let unversioned = import.split('@').next().unwrap_or(import);

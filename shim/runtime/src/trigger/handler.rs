@@ -15,12 +15,12 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p3::bindings::ServicePre;
 
-use super::bounded_body::{BoundedBody, is_too_large};
 use super::command::CommandHandler;
 use super::cron::CronHandler;
+use super::http::bounded_body::{BoundedBody, is_too_large};
+use super::http::wasi_http_p3::P3Handler;
 use super::mqtt::MqttHandler;
 use super::redis::RedisHandler;
-use super::wasi_http_p3::P3Handler;
 use crate::RuntimeError;
 use crate::config::RuntimeConfig;
 use crate::host::bindings::cron::SpinCronPre as SyncCronPre;
@@ -449,7 +449,7 @@ pub async fn call_spin_inbound(
 ) -> http::Response<ResponseBody> {
     let component = host.id.clone();
     let (parts, body) = request.into_parts();
-    let Some(method) = super::inbound_http::method(&parts.method) else {
+    let Some(method) = super::http::inbound_http::method(&parts.method) else {
         return text_response(http::StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n");
     };
     let body = match body.collect().await {
@@ -463,7 +463,7 @@ pub async fn call_spin_inbound(
             return text_response(http::StatusCode::BAD_REQUEST, "Bad Request\n");
         }
     };
-    let guest_request = super::inbound_http::request(method, &parts, body);
+    let guest_request = super::http::inbound_http::request(method, &parts, body);
     let mut store = match request_store(engine, host) {
         Ok(store) => store,
         Err(response) => return *response,
@@ -477,7 +477,7 @@ pub async fn call_spin_inbound(
     };
     let outcome = tokio::time::timeout(timeout, run).await;
     let failure = match outcome {
-        Ok(Ok(response)) => match super::inbound_http::response(response) {
+        Ok(Ok(response)) => match super::http::inbound_http::response(response) {
             Ok(response) => return response,
             Err(problem) => Failure::Trap(problem),
         },

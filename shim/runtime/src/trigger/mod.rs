@@ -2,18 +2,13 @@
 //! [`spin_app::routes`]) Redis and MQTT (subscriptions calling guest handlers per message) and command (one run of
 //! `wasi:cli/run`) and cron (a run per scheduled time).
 
-pub mod bounded_body;
 pub mod command;
-mod connection_workers;
 pub mod cron;
 pub mod delivery;
 pub mod handler;
 pub mod http;
-mod inbound_http;
 pub mod mqtt;
 pub mod redis;
-mod redis_subscriber;
 pub mod run;
 pub mod service_chaining;
 mod settings;
-mod wasi_http_p3;

@@ -17,7 +17,7 @@ use redis::{ConnectionInfo, IntoConnectionInfo};
 use crate::host::bindings::spin::fermyon::spin2_0_0::key_value::Error;
 use crate::host::key_value::KeyValueDb;
 use crate::host::outbound::shown_address;
-use crate::host::redis_client;
+use crate::host::redis::client as redis_client;
 use crate::network::Network;
 
 /// Compare-and-swap on Redis: sets `KEYS[1]` to `ARGV[2]` if it holds `ARGV[1]`.

@@ -12,8 +12,8 @@ use wasmtime::component::{Accessor, FutureReader, HasSelf, Resource, StreamReade
 use crate::host::bindings::current::spin::key_value::key_value as v3;
 use crate::host::bindings::current::wasi::keyvalue::{atomics, batch, store as wasi_kv};
 use crate::host::bindings::spin::fermyon::spin2_0_0::key_value::Error as V2Error;
+use crate::host::key_value::backend::KeyValueBackend;
 use crate::host::key_value::{OpenStore, on_db};
-use crate::host::key_value_backend::KeyValueBackend;
 use crate::host::state::RequestState;
 
 /// Most compare-and-swap handles one request may hold at once: each holds a copy of

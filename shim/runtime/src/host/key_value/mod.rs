@@ -6,6 +6,9 @@
 //! for `.spin/sqlite_key_value.db`, so data survives restarts and a file written by
 //! `spin up` can be reused; or in an in-memory database.
 
+pub mod backend;
+pub mod current;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -13,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use wasmtime::component::Resource;
 
 use crate::host::bindings::spin::fermyon::spin2_0_0::key_value::{self, Error};
-use crate::host::key_value_backend::KeyValueBackend;
+use crate::host::key_value::backend::KeyValueBackend;
 use crate::host::state::RequestState;
 
 /// Most stores one request may hold open at once.

@@ -1,11 +1,13 @@
 //! Spin's MySQL interfaces: `fermyon:spin/mysql@2.0.0` (spin-sdk 3.x; values in
 //! `fermyon:spin/rdbms-types`) and `spin:mysql/mysql@3.0.0` (current SDKs: every
-//! function async, rows streamed), both served by [`crate::host::mysql_client`] in
+//! function async, rows streamed), both served by [`crate::host::mysql::client`] in
 //! terms of the 3.0 types, which are the 2.0 ones under another name.
 //!
 //! A request holds at most [`MAX_MYSQL_CONNECTIONS`] connections; each closes when the
 //! guest drops it or the request ends. `query` runs the query to completion (its result
 //! bounded), then streams the rows.
+
+pub mod client;
 
 use std::sync::Arc;
 
@@ -13,8 +15,8 @@ use wasmtime::component::{Accessor, FutureReader, HasSelf, Resource, StreamReade
 
 use crate::host::bindings::current::spin::mysql::mysql as v3;
 use crate::host::bindings::spin::fermyon::spin2_0_0::{mysql as v2, rdbms_types as v2_types};
-use crate::host::mysql_client::{self, MysqlConnection};
 use crate::host::state::RequestState;
+use client::MysqlConnection;
 
 /// Most MySQL connections one request may hold.
 pub const MAX_MYSQL_CONNECTIONS: usize = 8;
@@ -74,7 +76,7 @@ impl<T> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
         if let Err(e) = room {
             return Ok(Err(e));
         }
-        match mysql_client::connect(&address, &policy).await {
+        match client::connect(&address, &policy).await {
             Ok(conn) => accessor.with(|mut access| Ok(Ok(access.get().keep_mysql(conn)?))),
             Err(e) => Ok(Err(e)),
         }
@@ -135,7 +137,7 @@ impl v2::HostConnection for RequestState {
         if let Err(e) = self.mysql_room() {
             return Ok(Err(v2_error(e)));
         }
-        match mysql_client::connect(&address, &self.component.outbound).await {
+        match client::connect(&address, &self.component.outbound).await {
             Ok(conn) => Ok(Ok(self.keep_mysql(conn)?)),
             Err(e) => Ok(Err(v2_error(e))),
         }

@@ -12,7 +12,7 @@
 //! the app's choice, so it is not trusted: a connection reads at most
 //! `SPIN_OUTBOUND_MAX_RESPONSE_BODY` bytes in all, one result holds at most an
 //! instance's memory, and one statement may wait for at most
-//! [`crate::host::postgres_replies::MAX_REPLIES_PER_STATEMENT`] answers (type lookups
+//! [`crate::host::postgres::replies::MAX_REPLIES_PER_STATEMENT`] answers (type lookups
 //! included); statements on one connection run one at a time,
 //! so each has its own allowance. A panic in the client library fails the statement
 //! that met it ([`crate::host::contained`]).
@@ -33,8 +33,8 @@ use crate::host::bindings::current::spin::postgres4_2_0::postgres::{
 };
 use crate::host::contained::contained;
 use crate::host::outbound::{OutboundPolicy, shown_address};
-use crate::host::postgres_replies::{PostgresReplies, RepliesLeft};
-use crate::host::postgres_types;
+use crate::host::postgres::replies::{PostgresReplies, RepliesLeft};
+use crate::host::postgres::types as postgres_types;
 use crate::host::read_budget::{ReadBudget, Refusal};
 
 /// Longest a connect (resolve, TCP, start-up and authentication) may take.

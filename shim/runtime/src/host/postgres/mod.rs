@@ -1,6 +1,6 @@
 //! Spin's PostgreSQL interfaces: `fermyon:spin/postgres@2.0.0` (spin-sdk 3.x),
 //! `spin:postgres/postgres@3.0.0` and `@4.2.0` (current SDKs; `@4.0.0` and `@4.1.0`
-//! imports link to it by semver), all served by [`crate::host::postgres_client`] in
+//! imports link to it by semver), all served by [`crate::host::postgres::client`] in
 //! terms of the 4.2 types; the older interfaces' narrower types are mapped onto them
 //! (`uuid` and `numeric` values arrive there as `str`, `jsonb` as `binary`, any other
 //! value they have no case for as `unsupported`).
@@ -13,6 +13,10 @@
 // large), handed to the guest as it is.
 #![allow(clippy::result_large_err)]
 
+pub mod client;
+pub mod replies;
+pub mod types;
+
 use std::sync::Arc;
 
 use wasmtime::component::{Accessor, FutureReader, HasSelf, Resource, StreamReader};
@@ -21,8 +25,8 @@ use crate::host::bindings::current::spin::postgres3_0_0::postgres as v3;
 use crate::host::bindings::current::spin::postgres4_2_0::postgres as v4;
 use crate::host::bindings::spin::fermyon::spin2_0_0::{postgres as v2, rdbms_types as v2_types};
 use crate::host::outbound::OutboundPolicy;
-use crate::host::postgres_client::{self, PostgresConnection};
 use crate::host::state::RequestState;
+use client::PostgresConnection;
 
 /// Most PostgreSQL connections one request may hold.
 pub const MAX_POSTGRES_CONNECTIONS: usize = 8;
@@ -78,7 +82,7 @@ impl RequestState {
         if let Err(e) = self.postgres_room() {
             return Ok(Err(e));
         }
-        match postgres_client::connect(address, &self.component.outbound).await {
+        match client::connect(address, &self.component.outbound).await {
             Ok(client) => Ok(Ok(self.keep_postgres(client)?)),
             Err(e) => Ok(Err(e)),
         }
@@ -92,11 +96,9 @@ impl RequestState {
     ) -> wasmtime::Result<Result<v4::RowSet, v4::Error>> {
         let client = self.postgres_of(conn)?;
         let max_bytes = self.component.max_memory;
-        Ok(
-            postgres_client::query(&client, &statement, params, max_bytes)
-                .await
-                .map(|(columns, rows)| v4::RowSet { columns, rows }),
-        )
+        Ok(client::query(&client, &statement, params, max_bytes)
+            .await
+            .map(|(columns, rows)| v4::RowSet { columns, rows }))
     }
 
     async fn execute_postgres(
@@ -106,7 +108,7 @@ impl RequestState {
         params: Vec<v4::ParameterValue>,
     ) -> wasmtime::Result<Result<u64, v4::Error>> {
         let client = self.postgres_of(conn)?;
-        Ok(postgres_client::execute(&client, &statement, params).await)
+        Ok(client::execute(&client, &statement, params).await)
     }
 }
 
@@ -204,7 +206,7 @@ async fn open_with_store<T>(
         return Ok(Err(e));
     }
     let address = address.unwrap_or_default();
-    match postgres_client::connect(&address, &policy).await {
+    match client::connect(&address, &policy).await {
         Ok(client) => accessor.with(|mut access| Ok(Ok(access.get().keep_postgres(client)?))),
         Err(e) => Ok(Err(e)),
     }
@@ -250,11 +252,10 @@ impl<T> v4::HostConnectionWithStore<T> for HasSelf<RequestState> {
                 .postgres_of(&conn)
                 .map(|c| (c, state.component.max_memory))
         })?;
-        let (columns, rows) =
-            match postgres_client::query(&client, &statement, params, max_bytes).await {
-                Ok(result) => result,
-                Err(e) => return Ok(Err(e)),
-            };
+        let (columns, rows) = match client::query(&client, &statement, params, max_bytes).await {
+            Ok(result) => result,
+            Err(e) => return Ok(Err(e)),
+        };
         accessor.with(|mut access| {
             let rows = StreamReader::new(&mut access, rows)?;
             let done = FutureReader::new(&mut access, async { wasmtime::Result::<_>::Ok(Ok(())) })?;
@@ -269,7 +270,7 @@ impl<T> v4::HostConnectionWithStore<T> for HasSelf<RequestState> {
         params: Vec<v4::ParameterValue>,
     ) -> wasmtime::Result<Result<u64, v4::Error>> {
         let client = accessor.with(|mut access| access.get().postgres_of(&conn))?;
-        Ok(postgres_client::execute(&client, &statement, params).await)
+        Ok(client::execute(&client, &statement, params).await)
     }
 }
 

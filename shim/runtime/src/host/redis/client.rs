@@ -7,7 +7,7 @@
 //! invalid addresses). The server is the app's choice, so it is not trusted either: the
 //! connect has a deadline, and a connection may read at most
 //! `SPIN_OUTBOUND_MAX_RESPONSE_BODY` bytes in all, each value counted as the host will
-//! hold it once parsed and nested at most 32 deep ([`crate::host::resp_replies`]),
+//! hold it once parsed and nested at most 32 deep ([`crate::host::redis::resp_replies`]),
 //! after which its commands fail.
 
 use std::time::Duration;
@@ -18,7 +18,7 @@ use redis::{ConnectionAddr, IntoConnectionInfo, Value};
 use crate::host::bindings::spin::fermyon::spin2_0_0::redis::{Error, RedisParameter, RedisResult};
 use crate::host::outbound::{OutboundPolicy, shown_address};
 use crate::host::read_budget::ReadBudget;
-use crate::host::resp_replies::RespReplies;
+use crate::host::redis::resp_replies::RespReplies;
 use crate::network::Network;
 
 /// Longest a connect (resolve, TCP, handshake) may take.

@@ -4,7 +4,10 @@
 //! Connections live as long as the request: opening the same address again within a
 //! request reuses its connection, and a request may reach at most
 //! [`MAX_REDIS_ADDRESSES`] addresses (past it: `too-many-connections`). Commands are in
-//! [`crate::host::redis_client`].
+//! [`crate::host::redis::client`].
+
+pub mod client;
+pub mod resp_replies;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -16,7 +19,6 @@ use crate::host::bindings::current::spin::redis::redis as v3;
 use crate::host::bindings::spin::fermyon::spin2_0_0::redis::{
     self as v2, Error, RedisParameter, RedisResult,
 };
-use crate::host::redis_client as client;
 use crate::host::state::RequestState;
 
 /// Most Redis addresses one request may connect to.

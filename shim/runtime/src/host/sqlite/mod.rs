@@ -5,7 +5,9 @@
 //! state directory unless the runtime config file places it) and those the runtime
 //! config file adds. An open connection holds one pooled SQLite connection, so
 //! `last-insert-rowid` and `changes` answer for its own statements. Statements run on
-//! Tokio's blocking threads within [`crate::host::sqlite_db`]'s bounds.
+//! Tokio's blocking threads within [`crate::host::sqlite::db`]'s bounds.
+
+pub mod db;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,7 +19,7 @@ use crate::host::bindings::current::spin::sqlite::sqlite as v3;
 use crate::host::bindings::spin::fermyon::spin2_0_0::sqlite::{
     self as v2, Error, QueryResult, Value,
 };
-use crate::host::sqlite_db::{SqliteDb, connect_async};
+use crate::host::sqlite::db::{SqliteDb, connect_async};
 use crate::host::state::RequestState;
 
 /// Most SQLite connections one request may hold open at once.

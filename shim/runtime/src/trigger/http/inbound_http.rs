@@ -4,13 +4,13 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 
-use super::handler::{ResponseBody, full_body};
 use crate::host::bindings::inbound_http::fermyon::spin::http;
 use crate::host::bindings::inbound_http::fermyon::spin::http_types::{
     HttpError, Method, Request, Response,
 };
 use crate::host::outbound::send_allowed;
 use crate::host::state::RequestState;
+use crate::trigger::handler::{ResponseBody, full_body};
 
 /// The record method for an HTTP method; `None` for methods the record cannot carry.
 pub fn method(m: &::http::Method) -> Option<Method> {

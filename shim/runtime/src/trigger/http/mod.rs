@@ -5,6 +5,11 @@
 //! Clients are untrusted: connections, request heads, bodies and concurrent instances
 //! are all bounded by [`Limits`] and `max_concurrent_instances`.
 
+pub mod bounded_body;
+mod connection_workers;
+pub(crate) mod inbound_http;
+pub(crate) mod wasi_http_p3;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,12 +25,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use http_body_util::BodyExt;
 use wasmtime_wasi_http::WasiBody;
 
-use super::bounded_body::{Bound, BoundedBody};
-use super::connection_workers::ConnectionWorkers;
 use super::handler::{HandlerKind, ResponseBody, call_spin_inbound, call_wasi_http, text_response};
 use super::service_chaining::ChainTarget;
 use crate::config::Limits;
 use crate::{PreparedApp, RuntimeError};
+use bounded_body::{Bound, BoundedBody};
+use connection_workers::ConnectionWorkers;
 use spin_app::routes::RouteMatch;
 
 /// Path the host answers itself, for probes.

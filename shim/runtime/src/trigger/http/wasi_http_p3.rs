@@ -26,9 +26,9 @@ use wasmtime_wasi_http::handler::{
 use wasmtime_wasi_http::p3::bindings::ServicePre;
 use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode;
 
-use super::handler::{Failure, RequestBody, ResponseBody, new_store, text_response};
 use crate::config::InstanceReuse;
 use crate::host::state::{ComponentHost, RequestState};
+use crate::trigger::handler::{Failure, RequestBody, ResponseBody, new_store, text_response};
 
 /// A WASIp3 component ready to serve.
 pub struct P3Handler {

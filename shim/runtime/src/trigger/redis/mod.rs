@@ -16,6 +16,8 @@
 //! (`max_concurrent_instances`), so a flood is held back at the socket, not buffered; a
 //! message larger than `SPIN_HTTP_MAX_REQUEST_BODY` is skipped with a log line.
 
+mod subscriber;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,15 +27,15 @@ use spin_app::LockedApp;
 use spin_app::template::Template;
 
 use super::delivery::{Handled, deliver, run_event};
-use super::redis_subscriber::{Event, SubscribeError, Subscriber};
 use super::settings::TriggerSettings;
 use crate::host::bindings::inbound_redis::InboundRedisComponentPre as Spin2Pre;
 use crate::host::bindings::inbound_redis::exports::fermyon::spin::inbound_redis::Error as Spin2Error;
 use crate::host::bindings::inbound_redis_current::InboundRedisComponentPre as CurrentPre;
 use crate::host::outbound::shown_address;
-use crate::host::redis_client::tcp_address;
+use crate::host::redis::client::tcp_address;
 use crate::host::state::RequestState;
 use crate::{PreparedApp, RuntimeError};
+use subscriber::{Event, SubscribeError, Subscriber};
 
 /// Longest a connect (resolve, TCP) to the trigger's server may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
