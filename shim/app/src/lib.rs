@@ -11,6 +11,7 @@
 
 pub mod allowed_hosts;
 pub mod allowed_http_hosts;
+mod app_file;
 pub mod cache_root;
 pub mod dependency_name;
 pub mod digest;

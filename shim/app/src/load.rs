@@ -183,8 +183,8 @@ fn wasm_sources(manifest: &Manifest) -> Vec<(String, WasmSource<'_>)> {
     own.chain(dependencies).chain(sources).collect()
 }
 
-/// Largest `spin.toml` or locked app file read.
-pub const MAX_APP_FILE_BYTES: u64 = 16 << 20;
+pub use crate::app_file::MAX_APP_FILE_BYTES;
+use crate::app_file::read_app_file;
 
 /// Reads `spin.toml` and resolves it into a locked app.
 pub fn load_manifest_file(path: &Path) -> Result<LockedApp, AppError> {
@@ -229,28 +229,6 @@ fn load_manifest(
         fetched,
     }
     .lock(manifest)
-}
-
-/// A manifest or locked app file, refused past [`MAX_APP_FILE_BYTES`].
-pub(crate) fn read_app_file(path: &Path) -> Result<Vec<u8>, AppError> {
-    use std::io::Read;
-    let err = |source| AppError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .map_err(err)?
-        .take(MAX_APP_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(err)?;
-    if bytes.len() as u64 > MAX_APP_FILE_BYTES {
-        return Err(err(std::io::Error::other(format!(
-            "larger than {} MiB",
-            MAX_APP_FILE_BYTES >> 20
-        ))));
-    }
-    Ok(bytes)
 }
 
 /// Parses manifest text, checking the version first so an unknown version gets advice

@@ -184,7 +184,7 @@ pub struct Variable {
 impl LockedApp {
     /// Reads and checks a locked app JSON file.
     pub fn from_file(path: &Path) -> Result<Self, AppError> {
-        Self::from_json(&crate::load::read_app_file(path)?, path)
+        Self::from_json(&crate::app_file::read_app_file(path)?, path)
     }
 
     /// Parses and checks locked app JSON; `origin` names it in errors.

@@ -23,7 +23,7 @@ pub const RUNTIME_ID: &str = "io.containerd.spin.v2";
 
 #[tokio::main]
 async fn main() {
-    // Started again by itself to compile a component (see `compile_child`).
+    // Started again by itself to compile a component (see `spin_runtime::code::child`).
     spin_runtime::code::child::run_if_requested();
     // stderr goes nowhere once the shim runs: panics go to containerd's log.
     std::panic::set_hook(Box::new(|info| log::error!("panic: {info}")));

@@ -121,7 +121,7 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    // Started again by itself to compile a component (see `compile_child`).
+    // Started again by itself to compile a component (see `spin_runtime::code::child`).
     spin_runtime::code::child::run_if_requested();
     // Logging goes through a bounded queue: a stalled stderr reader never blocks a
     // request.
