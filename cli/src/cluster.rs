@@ -94,7 +94,7 @@ impl Target {
                 ClusterError::CrdsMissing {
                     kind: "SpinApp".into(),
                     api_version: "core.spinkube.dev/v1alpha1".into(),
-                    advice: crate::deploy::install_advice("SpinApp"),
+                    advice: install_advice("SpinApp"),
                 }
             }
             kube::Error::Api(status) if status.code == 404 && resource == SPINAPPS => {
@@ -117,5 +117,13 @@ impl Target {
                 source: Box::new(source),
             },
         }
+    }
+}
+
+/// What to install so that the cluster knows `kind`.
+pub fn install_advice(kind: &str) -> String {
+    match kind {
+        "ScaledObject" => "install KEDA (https://keda.sh), or scaffold with --autoscaler hpa".into(),
+        _ => "install the SpinKube CRDs first: `kubectl apply --server-side -f crds/spinkube.crds.yaml` from this repository, or `helm install spin-operator charts/spin-operator`".into(),
     }
 }

@@ -8,7 +8,7 @@ use kube::core::{ApiResource, GroupVersionKind};
 use serde_yaml::Value;
 use spin_crds::SpinApp;
 
-use crate::cluster::{SPINAPPS, Target};
+use crate::cluster::{SPINAPPS, Target, install_advice};
 use crate::error::ClusterError;
 use crate::readiness;
 
@@ -49,14 +49,6 @@ pub async fn apply(target: &Target, docs: &[Value]) -> Result<(), ClusterError> 
         }
     }
     Ok(())
-}
-
-/// What to install so that the cluster knows `kind`.
-pub fn install_advice(kind: &str) -> String {
-    match kind {
-        "ScaledObject" => "install KEDA (https://keda.sh), or scaffold with --autoscaler hpa".into(),
-        _ => "install the SpinKube CRDs first: `kubectl apply --server-side -f crds/spinkube.crds.yaml` from this repository, or `helm install spin-operator charts/spin-operator`".into(),
-    }
 }
 
 /// Waits until the SpinApp reports `Ready=True` for its current generation, calling

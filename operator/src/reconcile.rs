@@ -22,7 +22,7 @@ use spin_crds::{SpinApp, SpinAppExecutor};
 use crate::build::{ReferencedConfig, build, runtime_config};
 use crate::labels::MANAGER;
 use crate::metrics::{Metrics, Outcome};
-use crate::status::{self, Observed};
+use crate::status::{self, Observed, UserError};
 use crate::validate::validate;
 
 /// How often a healthy app is looked at again without any change.
@@ -69,17 +69,6 @@ impl ReconcileError {
             ReconcileError::NoNamespace => "no_namespace",
         }
     }
-}
-
-/// A problem the user must fix, reported in status and as an Event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserError {
-    /// CamelCase reason for the condition and the Event.
-    pub reason: &'static str,
-    /// Names the field to fix.
-    pub message: String,
-    /// Look again after this long (something may get created); `None` waits for a change.
-    pub retry: Option<Duration>,
 }
 
 /// Reconciles one SpinApp and records the outcome in the metrics.

@@ -3,13 +3,25 @@
 //! `Progressing` and `Ready` conditions. A condition keeps its transition time while its
 //! status does not change, so repeated reconciles do not churn the object.
 
+use std::time::Duration;
+
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
 use spin_crds::{SpinApp, SpinAppExecutor, SpinAppStatus};
 
 use crate::labels;
-use crate::reconcile::UserError;
+
+/// A problem the user must fix, reported in status and as an Event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserError {
+    /// CamelCase reason for the condition and the Event.
+    pub reason: &'static str,
+    /// Names the field to fix.
+    pub message: String,
+    /// Look again after this long (something may get created); `None` waits for a change.
+    pub retry: Option<Duration>,
+}
 
 /// What apply left in the cluster.
 pub enum Observed {
