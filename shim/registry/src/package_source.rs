@@ -15,7 +15,8 @@
 //!
 //! Everything a registry sends is untrusted: the metadata document is read up to
 //! [`MAX_METADATA_BYTES`] and may only name a registry domain, the layer is capped at
-//! the size its manifest gives and verified by digest. The tag list and the manifest are
+//! the size its manifest gives and verified by digest, and one package takes at most
+//! [`FETCH_TIMEOUT`] in all. The tag list and the manifest are
 //! read by the OCI client (as for app images; manifests are then refused past 4 MiB).
 
 use std::path::{Path, PathBuf};
@@ -33,7 +34,7 @@ use crate::credentials;
 use crate::error::RegistryError;
 use crate::package_config::PackageConfig;
 use crate::pull::{BlobCache, Remote};
-use crate::remote_source::{MAX_REMOTE_SOURCE_BYTES, is_cached};
+use crate::remote_source::{FETCH_TIMEOUT, MAX_REMOTE_SOURCE_BYTES, is_cached};
 
 /// Largest registry metadata document read.
 pub const MAX_METADATA_BYTES: usize = 64 << 10;
@@ -91,6 +92,12 @@ pub enum PackageError {
         reference: String,
         problem: String,
     },
+    #[error("{field}: the package {package} was not fetched within {limit:?}")]
+    TimedOut {
+        field: String,
+        package: String,
+        limit: Duration,
+    },
     #[error("{field}: {source}")]
     Registry {
         field: String,
@@ -98,9 +105,23 @@ pub enum PackageError {
     },
 }
 
-/// Fetches (or finds in the cache under `blob_dir`) the Wasm of one package; returns its
-/// digest and file.
+/// Fetches (or finds in the cache under `blob_dir`) the Wasm of one package, within
+/// [`FETCH_TIMEOUT`] in all; returns its digest and file.
 pub async fn fetch_package(
+    wanted: &PackageSource,
+    access: &PackageAccess,
+    blob_dir: &Path,
+) -> Result<(Sha256Digest, PathBuf), PackageError> {
+    tokio::time::timeout(FETCH_TIMEOUT, fetch_within(wanted, access, blob_dir))
+        .await
+        .map_err(|_| PackageError::TimedOut {
+            field: wanted.field.clone(),
+            package: wanted.request.to_string(),
+            limit: FETCH_TIMEOUT,
+        })?
+}
+
+async fn fetch_within(
     wanted: &PackageSource,
     access: &PackageAccess,
     blob_dir: &Path,
