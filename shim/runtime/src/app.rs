@@ -27,7 +27,7 @@ use crate::host::variables::{component_variables, resolve_app_variables};
 use crate::trigger::command::{CommandHandler, command_component};
 use crate::trigger::cron::{CronHandler, CronSchedule, cron_schedules};
 use crate::trigger::delivery::message_concurrency;
-use crate::trigger::handler::HandlerKind;
+use crate::trigger::http::worlds::HandlerKind;
 use crate::trigger::mqtt::{MqttHandler, MqttSubscription, mqtt_subscriptions};
 use crate::trigger::redis::{RedisHandler, RedisTriggers};
 use crate::trigger::service_chaining::ChainLink;

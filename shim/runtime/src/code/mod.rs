@@ -30,9 +30,11 @@ use crate::content::ContentResolver;
 use crate::engine::{CodeTier, PoolLimits, SharedEngine};
 use crate::host::bindings;
 use crate::host::state::{ComponentHost, RequestState};
-use crate::trigger::handler::{
-    detect_command, detect_cron, detect_handler, detect_mqtt, detect_redis_handler,
-};
+use crate::trigger::command::detect_command;
+use crate::trigger::cron::detect_cron;
+use crate::trigger::http::worlds::detect_handler;
+use crate::trigger::mqtt::detect_mqtt;
+use crate::trigger::redis::detect_redis_handler;
 use child::ChildFailure;
 
 /// Every served component compiled for one engine.

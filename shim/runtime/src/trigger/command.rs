@@ -9,13 +9,18 @@
 //! stdin. One command trigger per app (Spin runs only the first; a second is refused
 //! here so none is silently skipped).
 
+use std::sync::Arc;
+
 use spin_app::LockedApp;
+use wasmtime::component::{Component, Linker};
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::p2::bindings::CommandPre;
 
 use super::handler::{Failure, new_store};
 use super::settings::TriggerSettings;
+use crate::host::state::ComponentHost;
 use crate::host::state::RequestState;
+use crate::trigger::handler::{exports, instantiate_pre, link_error, listing};
 use crate::{PreparedApp, RuntimeError};
 
 /// The pre-instantiated `wasi:cli/run` of a command component.
@@ -72,6 +77,25 @@ pub async fn run(app: &PreparedApp, id: &str) -> i32 {
     };
     tracing::info!(component = id, status, "command finished");
     status
+}
+
+/// Pre-instantiates a command component's `wasi:cli/run@0.2.x`.
+pub fn detect_command(
+    engine: &wasmtime::Engine,
+    linker: &Linker<RequestState>,
+    host: &Arc<ComponentHost>,
+    component: &Component,
+) -> Result<CommandHandler, RuntimeError> {
+    let id = &host.id;
+    let exports = exports(engine, component);
+    if !exports.iter().any(|e| e.starts_with("wasi:cli/run@0.2.")) {
+        return Err(RuntimeError::NotCommand {
+            component: id.to_string(),
+            exports: listing(&exports),
+        });
+    }
+    let pre = instantiate_pre(engine, linker, id, component)?;
+    CommandHandler::new(pre).map_err(|e| link_error(id, e))
 }
 
 #[cfg(test)]

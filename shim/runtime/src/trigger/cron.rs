@@ -14,16 +14,21 @@ use chrono::{DateTime, Utc};
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
 use spin_app::LockedApp;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, Linker};
 
 use super::delivery::{Handled, deliver, run_event};
 use super::settings::TriggerSettings;
+use crate::host::bindings::cron::SpinCronPre as SyncCronPre;
 use crate::host::bindings::cron::SpinCronPre;
 use crate::host::bindings::cron::fermyon::spin_cron::cron_types::{Error as CronError, Metadata};
 use crate::host::bindings::cron_current::SpinCronPre as CurrentCronPre;
 use crate::host::bindings::cron_current::fermyon::spin_cron::cron_types::{
     Error as CurrentError, Metadata as CurrentMetadata,
 };
+use crate::host::state::ComponentHost;
 use crate::host::state::RequestState;
+use crate::trigger::handler::{exports, instantiate_pre, link_error, listing};
 use crate::{PreparedApp, RuntimeError};
 
 /// The pre-instantiated `handle-cron-event` of a component.
@@ -132,6 +137,37 @@ async fn handle(app: &PreparedApp, index: usize, timestamp: u64) -> Handled {
         },
     )
     .await
+}
+
+/// Pre-instantiates a component's cron handler (`handle-cron-event`).
+pub fn detect_cron(
+    engine: &wasmtime::Engine,
+    linker: &Linker<RequestState>,
+    host: &Arc<ComponentHost>,
+    component: &Component,
+) -> Result<CronHandler, RuntimeError> {
+    let id = &host.id;
+    let exports = exports(engine, component);
+    let is_async = match component
+        .component_type()
+        .get_export(engine, "handle-cron-event")
+        .map(|export| export.ty)
+    {
+        Some(ComponentItem::ComponentFunc(func)) => func.async_(),
+        _ => {
+            return Err(RuntimeError::NotCron {
+                component: id.to_string(),
+                exports: listing(&exports),
+            });
+        }
+    };
+    let pre = instantiate_pre(engine, linker, id, component)?;
+    if is_async {
+        CurrentCronPre::new(pre).map(CronHandler::Current)
+    } else {
+        SyncCronPre::new(pre).map(CronHandler::Sync)
+    }
+    .map_err(|e| link_error(id, e))
 }
 
 #[cfg(test)]

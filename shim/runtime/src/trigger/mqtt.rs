@@ -24,6 +24,7 @@ use std::time::Duration;
 use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOptions, Packet, QoS};
 use spin_app::LockedApp;
 use spin_app::template::Template;
+use wasmtime::component::{Component, Linker};
 
 use super::delivery::{Handled, deliver, run_event};
 use super::settings::TriggerSettings;
@@ -32,7 +33,9 @@ use crate::host::bindings::inbound_mqtt::exports::spin::mqtt_trigger_sdk::inboun
 use crate::host::bindings::mqtt_trigger_current::SpinMqttPre;
 use crate::host::bindings::mqtt_trigger_current::spin::mqtt_trigger::spin_mqtt_types::Metadata;
 use crate::host::outbound::shown_address;
+use crate::host::state::ComponentHost;
 use crate::host::state::RequestState;
+use crate::trigger::handler::{exports, instantiate_pre, link_error, listing};
 use crate::{PreparedApp, RuntimeError};
 
 const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -322,6 +325,36 @@ async fn handle(app: &PreparedApp, index: usize, topic: &str, payload: &Vec<u8>)
         },
     )
     .await
+}
+
+/// Pre-instantiates a component's MQTT handler (`handle-message` of
+/// `spin:mqtt-trigger@3.0.0`, else `spin:mqtt-trigger-sdk/inbound-mqtt`).
+pub fn detect_mqtt(
+    engine: &wasmtime::Engine,
+    linker: &Linker<RequestState>,
+    host: &Arc<ComponentHost>,
+    component: &Component,
+) -> Result<MqttHandler, RuntimeError> {
+    let id = &host.id;
+    let exports = exports(engine, component);
+    let current = exports.iter().any(|e| e == "handle-message");
+    if !current
+        && !exports
+            .iter()
+            .any(|e| e == "spin:mqtt-trigger-sdk/inbound-mqtt")
+    {
+        return Err(RuntimeError::NotMqtt {
+            component: id.to_string(),
+            exports: listing(&exports),
+        });
+    }
+    let pre = instantiate_pre(engine, linker, id, component)?;
+    if current {
+        SpinMqttPre::new(pre).map(MqttHandler::Current)
+    } else {
+        InboundMqttComponentPre::new(pre).map(MqttHandler::SpinKube)
+    }
+    .map_err(|e| link_error(id, e))
 }
 
 #[cfg(test)]

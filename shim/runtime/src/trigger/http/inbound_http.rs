@@ -1,16 +1,26 @@
-//! Spin's original HTTP records (`fermyon:spin/http-types`): converting requests and
-//! responses for `inbound-http` components, and outbound `fermyon:spin/http`.
+//! Spin's original HTTP records (`fermyon:spin/http-types`): serving a request with an
+//! `inbound-http` component, converting requests and responses, and outbound
+//! `fermyon:spin/http`.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use tokio::sync::OwnedSemaphorePermit;
 
+use super::bounded_body::is_too_large;
+use crate::host::bindings::inbound_http::InboundHttpComponentPre;
 use crate::host::bindings::inbound_http::fermyon::spin::http;
 use crate::host::bindings::inbound_http::fermyon::spin::http_types::{
     HttpError, Method, Request, Response,
 };
 use crate::host::outbound::send_allowed;
+use crate::host::state::ComponentHost;
 use crate::host::state::RequestState;
-use crate::trigger::handler::{ResponseBody, full_body};
+use crate::trigger::handler::{
+    Failure, RequestBody, ResponseBody, failure_response, full_body, request_store, text_response,
+};
 
 /// The record method for an HTTP method; `None` for methods the record cannot carry.
 pub fn method(m: &::http::Method) -> Option<Method> {
@@ -129,4 +139,58 @@ impl http::Host for RequestState {
             }
         })
     }
+}
+
+/// Calls a `fermyon:spin/inbound-http` component with the whole request body (this
+/// world takes it as one list, so it is collected, up to the request body limit).
+pub async fn call_spin_inbound(
+    engine: &wasmtime::Engine,
+    pre: &InboundHttpComponentPre<RequestState>,
+    host: &Arc<ComponentHost>,
+    request: ::http::Request<RequestBody>,
+    timeout: Duration,
+    _permit: OwnedSemaphorePermit,
+) -> ::http::Response<ResponseBody> {
+    let component = host.id.clone();
+    let (parts, body) = request.into_parts();
+    let Some(method) = method(&parts.method) else {
+        return text_response(
+            ::http::StatusCode::METHOD_NOT_ALLOWED,
+            "Method Not Allowed\n",
+        );
+    };
+    let body = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if is_too_large(&e) => {
+            tracing::warn!(component = %component, "request body larger than the limit (SPIN_HTTP_MAX_REQUEST_BODY): 413");
+            return text_response(::http::StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large\n");
+        }
+        Err(e) => {
+            tracing::warn!(component = %component, "could not read the request body: {e}");
+            return text_response(::http::StatusCode::BAD_REQUEST, "Bad Request\n");
+        }
+    };
+    let guest_request = self::request(method, &parts, body);
+    let mut store = match request_store(engine, host) {
+        Ok(store) => store,
+        Err(response) => return *response,
+    };
+    let run = async {
+        let instance = pre.instantiate_async(&mut store).await?;
+        instance
+            .fermyon_spin_inbound_http()
+            .call_handle_request(&mut store, &guest_request)
+            .await
+    };
+    let outcome = tokio::time::timeout(timeout, run).await;
+    let failure = match outcome {
+        Ok(Ok(response)) => match self::response(response) {
+            Ok(response) => return response,
+            Err(problem) => Failure::Trap(problem),
+        },
+        Ok(Err(e)) => Failure::classify(e, store.data()),
+        Err(_) => Failure::Timeout(timeout),
+    };
+    failure.log(&component);
+    failure_response(&failure)
 }

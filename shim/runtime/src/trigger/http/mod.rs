@@ -8,7 +8,9 @@
 pub mod bounded_body;
 mod connection_workers;
 pub(crate) mod inbound_http;
+mod wasi_http_p2;
 pub(crate) mod wasi_http_p3;
+pub mod worlds;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,13 +27,16 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use http_body_util::BodyExt;
 use wasmtime_wasi_http::WasiBody;
 
-use super::handler::{HandlerKind, ResponseBody, call_spin_inbound, call_wasi_http, text_response};
+use super::handler::{ResponseBody, text_response};
 use super::service_chaining::ChainTarget;
 use crate::config::Limits;
 use crate::{PreparedApp, RuntimeError};
 use bounded_body::{Bound, BoundedBody};
 use connection_workers::ConnectionWorkers;
+use inbound_http::call_spin_inbound;
 use spin_app::routes::RouteMatch;
+use wasi_http_p2::call_wasi_http;
+use worlds::HandlerKind;
 
 /// Path the host answers itself, for probes.
 pub const HEALTH_PATH: &str = "/.well-known/spin/health";

@@ -25,15 +25,20 @@ use std::time::Duration;
 use redis::IntoConnectionInfo;
 use spin_app::LockedApp;
 use spin_app::template::Template;
+use wasmtime::component::{Component, Linker};
 
 use super::delivery::{Handled, deliver, run_event};
 use super::settings::TriggerSettings;
 use crate::host::bindings::inbound_redis::InboundRedisComponentPre as Spin2Pre;
+use crate::host::bindings::inbound_redis::InboundRedisComponentPre as Spin2RedisPre;
 use crate::host::bindings::inbound_redis::exports::fermyon::spin::inbound_redis::Error as Spin2Error;
 use crate::host::bindings::inbound_redis_current::InboundRedisComponentPre as CurrentPre;
+use crate::host::bindings::inbound_redis_current::InboundRedisComponentPre as CurrentRedisPre;
 use crate::host::outbound::shown_address;
 use crate::host::redis::client::tcp_address;
+use crate::host::state::ComponentHost;
 use crate::host::state::RequestState;
+use crate::trigger::handler::{exports, instantiate_pre, link_error, listing};
 use crate::{PreparedApp, RuntimeError};
 use subscriber::{Event, SubscribeError, Subscriber};
 
@@ -318,6 +323,34 @@ pub enum RedisHandler {
     Spin2(Spin2Pre<RequestState>),
     /// `spin:redis/inbound-redis@3.0.0` (the current SDKs, WASIp3).
     Current(CurrentPre<RequestState>),
+}
+
+/// Pre-instantiates a component's Redis handler (`spin:redis/inbound-redis@3.0.0`,
+/// else `fermyon:spin/inbound-redis`).
+pub fn detect_redis_handler(
+    engine: &wasmtime::Engine,
+    linker: &Linker<RequestState>,
+    host: &Arc<ComponentHost>,
+    component: &Component,
+) -> Result<RedisHandler, RuntimeError> {
+    let id = &host.id;
+    let exports = exports(engine, component);
+    let current = exports
+        .iter()
+        .any(|e| e == "spin:redis/inbound-redis@3.0.0");
+    if !current && !exports.iter().any(|e| e == "fermyon:spin/inbound-redis") {
+        return Err(RuntimeError::NotRedis {
+            component: id.to_string(),
+            exports: listing(&exports),
+        });
+    }
+    let pre = instantiate_pre(engine, linker, id, component)?;
+    if current {
+        CurrentRedisPre::new(pre).map(RedisHandler::Current)
+    } else {
+        Spin2RedisPre::new(pre).map(RedisHandler::Spin2)
+    }
+    .map_err(|e| link_error(id, e))
 }
 
 #[cfg(test)]
