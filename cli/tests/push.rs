@@ -295,20 +295,7 @@ source = "web.wasm"
 async fn pushes_a_remote_source_as_a_wasm_layer() {
     let wasm = test_guests::hello();
     let digest = sha256(&wasm);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let server = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        use std::io::{Read, Write};
-        for mut stream in listener.incoming().flatten() {
-            let _ = stream.read(&mut [0u8; 4096]);
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                wasm.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&wasm);
-        }
-    });
+    let server = spin_kube_e2e::upstream::Upstream::serving([127, 0, 0, 1].into(), wasm).addr;
     let registry = LocalRegistry::start();
     let app = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -1,5 +1,6 @@
-//! A plain HTTP server standing for a service a guest calls: answers every request with
-//! a fixed body and counts the requests it got.
+//! A plain HTTP server standing for a service a guest calls, or a file server holding a
+//! remote component source: answers every request with a fixed body and counts the
+//! requests it got.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener};
@@ -14,6 +15,11 @@ pub struct Upstream {
 impl Upstream {
     /// Listens on `ip`, port 0 (a free one); serves until the test process ends.
     pub fn start(ip: IpAddr, body: &'static str) -> Self {
+        Self::serving(ip, body.as_bytes().to_vec())
+    }
+
+    /// Like [`Upstream::start`], with any bytes as the body.
+    pub fn serving(ip: IpAddr, body: Vec<u8>) -> Self {
         let listener = TcpListener::bind((ip, 0)).unwrap();
         let addr = listener.local_addr().unwrap();
         let hits = Arc::new(AtomicUsize::new(0));
@@ -26,11 +32,13 @@ impl Upstream {
                 while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
                     line.clear();
                 }
+                let mut stream = reader.into_inner();
                 let _ = write!(
-                    reader.into_inner(),
-                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                     body.len()
                 );
+                let _ = stream.write_all(&body);
             }
         });
         Self { addr, hits }

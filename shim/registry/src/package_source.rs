@@ -298,9 +298,10 @@ fn location_from(registry: &str, document: &[u8]) -> Result<OciLocation, String>
     let oci = meta.oci.unwrap_or_default();
     let oci_registry = oci.registry.or(meta.oci_registry);
     let prefix = oci.namespace_prefix.or(meta.oci_namespace_prefix);
-    let speaks_oci = oci_registry.is_some() || prefix.is_some() || document.is_empty();
-    let warg_only = (meta.warg.is_some() || meta.warg_url.is_some()) && !speaks_oci;
-    if warg_only || meta.preferred_protocol.as_deref() == Some("warg") && !speaks_oci {
+    let speaks_warg = meta.warg.is_some()
+        || meta.warg_url.is_some()
+        || meta.preferred_protocol.as_deref() == Some("warg");
+    if speaks_warg && oci_registry.is_none() && prefix.is_none() {
         return Err(
             "serves packages over the warg protocol only; this runtime fetches packages \
              from OCI registries"

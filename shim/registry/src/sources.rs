@@ -47,26 +47,11 @@ pub async fn fetch_sources(
 mod tests {
     use super::*;
     use spin_app::Sha256Digest;
-    use std::io::{Read, Write};
     use std::path::PathBuf;
 
-    /// Serves `body` to every connection (HTTP/1.1, one response each); the address.
+    /// Serves `body` on a free loopback port; the address.
     fn serve(body: Vec<u8>) -> std::net::SocketAddr {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        std::thread::spawn(move || {
-            for mut stream in listener.incoming().flatten() {
-                let mut head = [0u8; 4096];
-                let _ = stream.read(&mut head);
-                let header = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(header.as_bytes());
-                let _ = stream.write_all(&body);
-            }
-        });
-        addr
+        spin_kube_e2e::upstream::Upstream::serving([127, 0, 0, 1].into(), body).addr
     }
 
     fn app(dir: &Path, url: &str, digest: &Sha256Digest) -> PathBuf {

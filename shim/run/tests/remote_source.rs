@@ -4,30 +4,15 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 
 use spin_app::Sha256Digest;
 use support::{TestApp, start_error};
 use test_guests::{Probe, probe};
 
-/// Serves `body` to every connection; the address.
+/// Serves `body` on a free loopback port; the address.
 fn serve(body: Vec<u8>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let mut head = [0u8; 4096];
-            let _ = stream.read(&mut head);
-            let header = format!(
-                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(header.as_bytes());
-            let _ = stream.write_all(&body);
-        }
-    });
-    addr
+    spin_kube_e2e::upstream::Upstream::serving([127, 0, 0, 1].into(), body).addr
 }
 
 fn manifest(url: &str, digest: &Sha256Digest) -> String {
