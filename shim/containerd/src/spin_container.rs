@@ -14,6 +14,7 @@ use futures::future::BoxFuture;
 use spin_runtime::PreparedApp;
 use spin_runtime::content::{ArtifactContent, ContentResolver};
 use spin_runtime::log_queue::LogQueue;
+use spin_runtime::trigger::http::has_routes;
 use spin_runtime::trigger::run::{Ended, run_triggers};
 use tokio::sync::{Mutex, oneshot};
 
@@ -223,22 +224,25 @@ impl Workload for SpinPod {
         stop: oneshot::Receiver<bool>,
     ) -> Result<BoxFuture<'static, u32>, TtrpcError> {
         let app = container.prepared.clone();
-        let server = if app.router.is_empty() {
-            None
-        } else {
+        let server = if has_routes(&app) {
             let server = app::bind(id, &app, &container.spec).map_err(|e| {
                 tracing::error!("{e}");
                 rpc_error(Code::FAILED_PRECONDITION, e.to_string())
             })?;
             tracing::info!("Serving http://{} (container {id})", server.local_addr());
             Some(server)
+        } else {
+            None
         };
-        for redis in &app.redis.servers {
-            let channels: Vec<_> = redis.channels.keys().collect();
-            tracing::info!(
-                "Subscribing to {} channels {channels:?} (container {id})",
-                redis.shown
-            );
+        for trigger in app.triggers() {
+            let described: Vec<_> = trigger
+                .describe()
+                .iter()
+                .map(|l| l.trim().to_string())
+                .collect();
+            if !described.is_empty() {
+                tracing::info!("{} (container {id})", described.join(" "));
+            }
         }
         let id = id.to_string();
         Ok(Box::pin(async move {

@@ -17,7 +17,7 @@ use spin_app::settings;
 use spin_runtime::config::{InstanceReuse, Limits};
 use spin_runtime::log_queue::LogQueue;
 use spin_runtime::runtime_config_file::PlacedDatabases;
-use spin_runtime::trigger::http::HttpServer;
+use spin_runtime::trigger::http::{HttpServer, has_routes};
 use spin_runtime::trigger::run::{Ended, run_triggers};
 use spin_runtime::{PreparedApp, RuntimeConfig};
 
@@ -232,39 +232,24 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<Ended> {
             .await
             .context("preparing the app")??;
     let app = Arc::new(prepared);
-    let server = if app.router.is_empty() {
-        None
-    } else {
+    let server = if has_routes(&app) {
         Some(HttpServer::bind(app.clone()).await?)
+    } else {
+        None
     };
     // Start-up log lines (compile or cache hit) come before the address.
     log.drain(Duration::from_secs(2));
     if let Some(server) = &server {
-        let addr = server.local_addr();
-        println!("Serving http://{addr}");
+        println!("Serving http://{}", server.local_addr());
         println!("Available Routes:");
-        for route in app.router.listing(&format!("http://{addr}")) {
+        for route in server.listing() {
             println!("  {route}");
         }
     }
-    for redis in &app.redis.servers {
-        println!("Subscribing to {}:", redis.shown);
-        for (channel, components) in &redis.channels {
-            println!("  {channel}: {}", components.join(", "));
+    for trigger in app.triggers() {
+        for line in trigger.describe() {
+            println!("{line}");
         }
-    }
-    for mqtt in &app.mqtt {
-        println!("Subscribing to {}:", mqtt.shown);
-        println!("  {}: {}", mqtt.topic, mqtt.component);
-    }
-    if !app.cron.is_empty() {
-        println!("Scheduled (UTC):");
-        for schedule in &app.cron {
-            println!("  {}: {}", schedule.expression, schedule.component);
-        }
-    }
-    if let Some(component) = &app.command {
-        println!("Running command {component}");
     }
     let ended = run_triggers(
         app.clone(),

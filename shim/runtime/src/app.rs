@@ -13,7 +13,7 @@ use spin_app::LockedApp;
 use spin_app::locked::LockedComponent;
 
 use crate::RuntimeError;
-use crate::code::{AppCode, CodeSources, LiveCode};
+use crate::code::{AppCode, CodeSources, LiveCode, ServedComponent};
 use crate::config::DatabaseLocation;
 use crate::config::RuntimeConfig;
 use crate::content::ContentResolver;
@@ -24,39 +24,29 @@ use crate::host::sqlite::db::{self as sqlite_db, Bounds, SqliteDb};
 use crate::host::sqlite::{SqliteAccess, SqliteDatabases};
 use crate::host::state::ComponentHost;
 use crate::host::variables::{component_variables, resolve_app_variables};
-use crate::trigger::command::{CommandHandler, command_component};
-use crate::trigger::cron::{CronHandler, CronSchedule, cron_schedules};
 use crate::trigger::delivery::message_concurrency;
-use crate::trigger::http::worlds::HandlerKind;
-use crate::trigger::mqtt::{MqttHandler, MqttSubscription, mqtt_subscriptions};
-use crate::trigger::redis::{RedisHandler, RedisTriggers};
 use crate::trigger::service_chaining::ChainLink;
-use spin_app::routes::Router;
+use crate::trigger::trigger_type::{AppTrigger, Handlers, Trigger, read_triggers};
 
 /// A component ready to serve requests.
 pub struct PreparedComponent {
     pub host: Arc<ComponentHost>,
-    /// Its HTTP handler, when an HTTP trigger routes to it.
-    pub http: Option<HandlerKind>,
-    /// Its Redis handler, when a Redis trigger runs it.
-    pub redis: Option<RedisHandler>,
-    /// Its `wasi:cli/run`, when the command trigger runs it.
-    pub command: Option<CommandHandler>,
-    /// Its `handle-cron-event`, when a cron trigger runs it.
-    pub cron: Option<CronHandler>,
-    /// Its `inbound-mqtt` handler, when an MQTT trigger runs it.
-    pub mqtt: Option<MqttHandler>,
+    /// Its entry points, one per trigger type that runs it.
+    pub(crate) handlers: Handlers,
+}
+
+impl PreparedComponent {
+    /// Trigger `T`'s entry point into it, when `T` runs it.
+    pub fn handler<T: Trigger>(&self) -> Option<&T::Handler> {
+        self.handlers.get::<T>()
+    }
 }
 
 /// An app ready to serve.
 pub struct PreparedApp {
     pub name: String,
-    pub router: Router,
-    pub redis: RedisTriggers,
-    /// The component the command trigger runs once, if the app has one.
-    pub command: Option<String>,
-    pub cron: Vec<CronSchedule>,
-    pub mqtt: Vec<MqttSubscription>,
+    /// Its triggers, one per type it lists ([`crate::trigger::trigger_type`]).
+    triggers: Vec<Arc<dyn AppTrigger>>,
     /// The compiled components ([`crate::code`]).
     code: LiveCode,
     pub config: RuntimeConfig,
@@ -72,33 +62,31 @@ pub struct PreparedApp {
 
 impl std::fmt::Debug for PreparedApp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let types: Vec<_> = self.triggers.iter().map(|t| t.trigger_type()).collect();
         f.debug_struct("PreparedApp")
             .field("name", &self.name)
-            .field("router", &self.router)
+            .field("triggers", &types)
             .finish_non_exhaustive()
     }
-}
-
-/// Which triggers run a component.
-#[derive(Clone, Copy)]
-pub(crate) struct Roles {
-    pub http: bool,
-    pub redis: bool,
-    pub command: bool,
-    pub cron: bool,
-    pub mqtt: bool,
-}
-
-/// The HTTP trigger settings of one `[[trigger.http]]` entry.
-struct HttpTriggerConfig {
-    route: Option<String>,
-    component: String,
 }
 
 impl PreparedApp {
     /// The code new requests run: baseline until optimized code replaces it.
     pub fn code(&self) -> Arc<AppCode> {
         self.code.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Its triggers, in the order of [`crate::trigger::trigger_type`]'s list.
+    pub fn triggers(&self) -> impl Iterator<Item = &Arc<dyn AppTrigger>> {
+        self.triggers.iter()
+    }
+
+    /// Its trigger of type `T`, if it lists one.
+    pub fn trigger<T: Trigger>(&self) -> Option<Arc<T>> {
+        self.triggers.iter().find_map(|trigger| {
+            let any: Arc<dyn std::any::Any + Send + Sync> = trigger.clone();
+            any.downcast::<T>().ok()
+        })
     }
 
     pub fn prepare(
@@ -112,50 +100,10 @@ impl PreparedApp {
 
         // Checks that need no compilation come first.
         let app_values = resolve_app_variables(&app, &config.variables)?;
-        let redis = RedisTriggers::from_app(&app, &app_values)?;
-        let command = command_component(&app)?;
-        let cron = cron_schedules(&app)?;
-        let mqtt = mqtt_subscriptions(&app, &app_values)?;
-        let base = app.http_base().to_string();
-        let mut router = Router::default();
-        let mut http_served = Vec::new();
-        for trigger in &app.triggers {
-            if matches!(
-                trigger.trigger_type.as_str(),
-                "redis" | "command" | "cron" | "mqtt"
-            ) {
-                continue;
-            }
-            let http = http_trigger(trigger)?;
-            if app.component(&http.component).is_none() {
-                return Err(RuntimeError::Trigger {
-                    trigger: trigger.id.clone(),
-                    problem: format!(
-                        "names component `{}`, which the app does not define",
-                        http.component
-                    ),
-                });
-            }
-            if let Some(route) = &http.route {
-                router.add(&base, route, &http.component)?;
-            }
-            http_served.push(http.component);
-        }
-        if router.is_empty()
-            && redis.is_empty()
-            && command.is_none()
-            && cron.is_empty()
-            && mqtt.is_empty()
-        {
+        let triggers = read_triggers(&app, &app_values)?;
+        if !triggers.iter().any(|t| t.reachable()) {
             return Err(RuntimeError::NothingToServe);
         }
-        let roles = |id: &str| Roles {
-            http: http_served.iter().any(|c| c == id),
-            redis: redis.components().any(|c| c == id),
-            command: command.as_deref() == Some(id),
-            cron: cron.iter().any(|s| s.component == id),
-            mqtt: mqtt.iter().any(|s| s.component == id),
-        };
         let kv_stores = Arc::new(open_key_value(&app, &config)?);
         let databases = Arc::new(open_sqlite(&app, &config)?);
 
@@ -169,8 +117,12 @@ impl PreparedApp {
         let mut components = Vec::new();
         let mut files_budget = crate::files::FilesBudget::new(config.limits.max_files_bytes);
         for component in &app.components {
-            let roles = roles(&component.id);
-            if !(roles.http || roles.redis || roles.command || roles.cron || roles.mqtt) {
+            let runs_it: Vec<_> = triggers
+                .iter()
+                .filter(|t| t.runs(&component.id))
+                .cloned()
+                .collect();
+            if runs_it.is_empty() {
                 continue;
             }
             let host = component_host(
@@ -180,7 +132,11 @@ impl PreparedApp {
                 content.as_ref(),
                 &mut files_budget,
             )?;
-            components.push((component.clone(), roles, Arc::new(host)));
+            components.push(ServedComponent {
+                locked: component.clone(),
+                triggers: runs_it,
+                host: Arc::new(host),
+            });
         }
         let code = crate::code::build(CodeSources {
             components,
@@ -195,11 +151,7 @@ impl PreparedApp {
         }
         Ok(Self {
             name,
-            router,
-            redis,
-            command,
-            cron,
-            mqtt,
+            triggers,
             code,
             instances: Arc::new(tokio::sync::Semaphore::new(
                 config.max_concurrent_instances as usize,
@@ -232,63 +184,6 @@ fn retain_components(app: &mut LockedApp, retain: &[String]) -> Result<(), Runti
             .is_some_and(|c| retain.iter().any(|r| r == c))
     });
     Ok(())
-}
-
-fn http_trigger(
-    trigger: &spin_app::locked::LockedTrigger,
-) -> Result<HttpTriggerConfig, RuntimeError> {
-    let problem = |p: String| RuntimeError::Trigger {
-        trigger: trigger.id.clone(),
-        problem: p,
-    };
-    if trigger.trigger_type != "http" {
-        return Err(problem(format!(
-            "trigger type `{}` is not supported; this runtime runs `http`, `redis`, `mqtt`, `command` and `cron` triggers",
-            trigger.trigger_type
-        )));
-    }
-    let config = trigger
-        .trigger_config
-        .as_object()
-        .ok_or_else(|| problem("trigger_config is not an object".into()))?;
-    for key in config.keys() {
-        if !["route", "component", "executor"].contains(&key.as_str()) {
-            return Err(problem(format!(
-                "unknown HTTP trigger setting `{key}` (expected route, component, executor)"
-            )));
-        }
-    }
-    if let Some(executor) = config.get("executor") {
-        let kind = executor
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("spin");
-        if kind != "spin" {
-            return Err(problem(format!(
-                "executor type `{kind}` is not supported; remove `executor` to use the default (spin)"
-            )));
-        }
-    }
-    let component = config
-        .get("component")
-        .and_then(Value::as_str)
-        .ok_or_else(|| problem("has no `component`".into()))?
-        .to_string();
-    let route = match config.get("route") {
-        Some(Value::String(route)) => Some(route.clone()),
-        Some(Value::Object(o)) if o.get("private").and_then(Value::as_bool) == Some(true) => None,
-        Some(other) => {
-            return Err(problem(format!(
-                "`route` must be a path like \"/...\" or {{ private = true }}, not {other}"
-            )));
-        }
-        None => {
-            return Err(problem(
-                "has no `route`; add one, like route = \"/...\"".into(),
-            ));
-        }
-    };
-    Ok(HttpTriggerConfig { route, component })
 }
 
 /// Opens the database of every key-value store some component is granted: the runtime

@@ -21,35 +21,15 @@ pub enum RuntimeError {
     #[error("component `{component}` cannot be linked: {detail}")]
     Link { component: String, detail: String },
     #[error(
-        "component `{component}` is not an HTTP component this runtime can serve: it exports {exports}; \
-         the HTTP trigger serves components exporting `wasi:http/handler@0.3.x` (WASIp3: Spin 4 SDKs), \
-         `wasi:http/incoming-handler@0.2.x` (Spin 2/3 SDKs) or `fermyon:spin/inbound-http` (Spin 1 SDKs)"
+        "component `{component}` is not {} this runtime can run: it exports {exports}; \
+         the {} trigger runs components exporting {}",
+        .wanted.component, .wanted.trigger, .wanted.exports
     )]
-    NotHttp { component: String, exports: String },
-    #[error(
-        "component `{component}` is not a Redis component this runtime can run: it exports {exports}; \
-         the Redis trigger runs components exporting `spin:redis/inbound-redis@3.0.0` (current SDKs) \
-         or `fermyon:spin/inbound-redis` (Spin 2/3 SDKs)"
-    )]
-    NotRedis { component: String, exports: String },
-    #[error(
-        "component `{component}` is not a command this runtime can run: it exports {exports}; \
-         the command trigger runs components exporting `wasi:cli/run@0.2.x` (WASIp3 commands \
-         are not run yet)"
-    )]
-    NotCommand { component: String, exports: String },
-    #[error(
-        "component `{component}` is not a cron component this runtime can run: it exports {exports}; \
-         the cron trigger runs components exporting `handle-cron-event` (fermyon:spin-cron@2.0.0)"
-    )]
-    NotCron { component: String, exports: String },
-    #[error(
-        "component `{component}` is not an MQTT component this runtime can run: it exports {exports}; \
-         the MQTT trigger runs components exporting `handle-message` of \
-         `spin:mqtt-trigger@3.0.0` (Spin's MQTT trigger plugin) or \
-         `spin:mqtt-trigger-sdk/inbound-mqtt` (SpinKube's MQTT trigger SDK)"
-    )]
-    NotMqtt { component: String, exports: String },
+    NoEntryPoint {
+        component: String,
+        wanted: &'static crate::trigger::entry_point::Wanted,
+        exports: String,
+    },
     #[error("trigger `{trigger}`: {problem}")]
     Trigger { trigger: String, problem: String },
     #[error(transparent)]

@@ -23,18 +23,15 @@ use spin_app::locked::LockedComponent;
 use wasmtime::component::{Component, Linker};
 
 use crate::RuntimeError;
-use crate::app::{PreparedComponent, Roles};
+use crate::app::PreparedComponent;
 use crate::code::cache::CompileCache;
 use crate::config::RuntimeConfig;
 use crate::content::ContentResolver;
 use crate::engine::{CodeTier, PoolLimits, SharedEngine};
 use crate::host::bindings;
 use crate::host::state::{ComponentHost, RequestState};
-use crate::trigger::command::detect_command;
-use crate::trigger::cron::detect_cron;
-use crate::trigger::http::worlds::detect_handler;
-use crate::trigger::mqtt::detect_mqtt;
-use crate::trigger::redis::detect_redis_handler;
+use crate::trigger::entry_point::CompiledComponent;
+use crate::trigger::trigger_type::{AppTrigger, Handlers};
 use child::ChildFailure;
 
 /// Every served component compiled for one engine.
@@ -49,9 +46,17 @@ pub(crate) type LiveCode = Arc<RwLock<Arc<AppCode>>>;
 /// What compiling an app needs, owned, so the background compile can outlive
 /// `PreparedApp::prepare`.
 pub(crate) struct CodeSources {
-    pub components: Vec<(LockedComponent, Roles, Arc<ComponentHost>)>,
+    pub components: Vec<ServedComponent>,
     pub content: Arc<dyn ContentResolver>,
     pub config: RuntimeConfig,
+}
+
+/// A component some trigger runs.
+pub(crate) struct ServedComponent {
+    pub locked: LockedComponent,
+    /// The triggers that run it: each finds its entry point in the compiled component.
+    pub triggers: Vec<Arc<dyn AppTrigger>>,
+    pub host: Arc<ComponentHost>,
 }
 
 /// What a compile pass does with a component the cache does not hold.
@@ -179,10 +184,10 @@ fn compile_app(
                         let mut done = Vec::new();
                         loop {
                             let job = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
-                            let Some((component, roles, host)) = job else {
+                            let Some(served) = job else {
                                 return done;
                             };
-                            done.push(compiler.prepare(component, *roles, host));
+                            done.push(compiler.prepare(served));
                         }
                     })
                 })
@@ -252,48 +257,33 @@ struct Compiler<'a> {
 }
 
 impl Compiler<'_> {
-    /// Compiles (or loads) one component and pre-instantiates its handlers; `None` when
-    /// it is not in the cache and `missing` says to leave it.
+    /// Compiles (or loads) one component and pre-instantiates the entry point of each
+    /// trigger that runs it; `None` when it is not in the cache and `missing` says to
+    /// leave it.
     fn prepare(
         &self,
-        component: &LockedComponent,
-        roles: Roles,
-        host: &Arc<ComponentHost>,
+        served: &ServedComponent,
     ) -> Result<Option<(String, PreparedComponent)>, RuntimeError> {
-        let engine = self.engine.engine();
+        let (component, host) = (&served.locked, &served.host);
         let Some(compiled) = compile(self, component)? else {
             return Ok(None);
         };
-        let host = host.clone();
-        let http = roles
-            .http
-            .then(|| detect_handler(engine, self.linker, &host, &compiled, self.config))
-            .transpose()?;
-        let redis = roles
-            .redis
-            .then(|| detect_redis_handler(engine, self.linker, &host, &compiled))
-            .transpose()?;
-        let command = roles
-            .command
-            .then(|| detect_command(engine, self.linker, &host, &compiled))
-            .transpose()?;
-        let cron = roles
-            .cron
-            .then(|| detect_cron(engine, self.linker, &host, &compiled))
-            .transpose()?;
-        let mqtt = roles
-            .mqtt
-            .then(|| detect_mqtt(engine, self.linker, &host, &compiled))
-            .transpose()?;
+        let compiled = CompiledComponent {
+            engine: self.engine.engine(),
+            linker: self.linker,
+            host,
+            component: &compiled,
+            config: self.config,
+        };
+        let mut handlers = Handlers::default();
+        for trigger in &served.triggers {
+            handlers.push(trigger.handler(&compiled)?);
+        }
         Ok(Some((
             component.id.clone(),
             PreparedComponent {
-                host,
-                http,
-                redis,
-                command,
-                cron,
-                mqtt,
+                host: host.clone(),
+                handlers,
             },
         )))
     }

@@ -9,46 +9,86 @@
 //! stdin. One command trigger per app (Spin runs only the first; a second is refused
 //! here so none is silently skipped).
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use spin_app::LockedApp;
-use wasmtime::component::{Component, Linker};
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::p2::bindings::CommandPre;
 
+use super::entry_point::{CompiledComponent, Wanted};
 use super::handler::{Failure, new_store};
+use super::run::Ended;
 use super::settings::TriggerSettings;
-use crate::host::state::ComponentHost;
+use super::trigger_type::{AppValues, Trigger};
 use crate::host::state::RequestState;
-use crate::trigger::handler::{exports, instantiate_pre, link_error, listing};
 use crate::{PreparedApp, RuntimeError};
 
 /// The pre-instantiated `wasi:cli/run` of a command component.
 pub type CommandHandler = CommandPre<RequestState>;
 
-/// The component the app's command trigger runs, if it has one.
-pub fn command_component(app: &LockedApp) -> Result<Option<String>, RuntimeError> {
-    let mut found = None;
-    for trigger in app.triggers.iter().filter(|t| t.trigger_type == "command") {
-        let settings = TriggerSettings::read(app, trigger, "command", &[])?;
-        let component = settings.component;
-        if found.is_some() {
-            return Err(settings.problem(
-                "a second command trigger: an app runs one command; make another app for it",
-            ));
+/// The app's command trigger: the component it runs.
+#[derive(Debug)]
+pub struct CommandTrigger {
+    pub component: String,
+}
+
+const WANTED: Wanted = Wanted {
+    component: "a command",
+    trigger: "command",
+    exports: "`wasi:cli/run@0.2.x` (WASIp3 commands are not run yet)",
+};
+
+impl Trigger for CommandTrigger {
+    const TYPE: &'static str = "command";
+    type Handler = CommandHandler;
+    type Error = Infallible;
+
+    fn read(app: &LockedApp, _: &AppValues) -> Result<Option<Self>, RuntimeError> {
+        let mut found: Option<Self> = None;
+        for trigger in app.triggers.iter().filter(|t| t.trigger_type == Self::TYPE) {
+            let settings = TriggerSettings::read(app, trigger, "command", &[])?;
+            if found.is_some() {
+                return Err(settings.problem(
+                    "a second command trigger: an app runs one command; make another app for it",
+                ));
+            }
+            found = Some(Self {
+                component: settings.component.to_string(),
+            });
         }
-        found = Some(component.to_string());
+        Ok(found)
     }
-    Ok(found)
+
+    fn runs(&self, id: &str) -> bool {
+        self.component == id
+    }
+
+    fn describe(&self) -> Vec<String> {
+        vec![format!("Running command {}", self.component)]
+    }
+
+    /// `wasi:cli/run@0.2.x`.
+    fn handler(component: &CompiledComponent<'_>) -> Result<CommandHandler, RuntimeError> {
+        let exports = component.exports();
+        if !exports.iter().any(|e| e.starts_with("wasi:cli/run@0.2.")) {
+            return Err(component.lacks(&WANTED, &exports));
+        }
+        CommandHandler::new(component.instantiate_pre()?).map_err(|e| component.link_error(e))
+    }
+
+    async fn run(self: Arc<Self>, app: Arc<PreparedApp>) -> Result<Ended, Infallible> {
+        Ok(Ended::Exited(run(&app, &self.component).await))
+    }
 }
 
 /// Runs the app's command once; its exit status.
-pub async fn run(app: &PreparedApp, id: &str) -> i32 {
+async fn run(app: &PreparedApp, id: &str) -> i32 {
     let code = app.code();
     let Some((host, pre)) = code
         .components
         .get(id)
-        .and_then(|c| Some((&c.host, c.command.as_ref()?)))
+        .and_then(|c| Some((&c.host, c.handler::<CommandTrigger>()?)))
     else {
         return 1;
     };
@@ -79,25 +119,6 @@ pub async fn run(app: &PreparedApp, id: &str) -> i32 {
     status
 }
 
-/// Pre-instantiates a command component's `wasi:cli/run@0.2.x`.
-pub fn detect_command(
-    engine: &wasmtime::Engine,
-    linker: &Linker<RequestState>,
-    host: &Arc<ComponentHost>,
-    component: &Component,
-) -> Result<CommandHandler, RuntimeError> {
-    let id = &host.id;
-    let exports = exports(engine, component);
-    if !exports.iter().any(|e| e.starts_with("wasi:cli/run@0.2.")) {
-        return Err(RuntimeError::NotCommand {
-            component: id.to_string(),
-            exports: listing(&exports),
-        });
-    }
-    let pre = instantiate_pre(engine, linker, id, component)?;
-    CommandHandler::new(pre).map_err(|e| link_error(id, e))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +132,10 @@ mod tests {
             ]
         }))
         .unwrap()
+    }
+
+    fn command_component(app: &LockedApp) -> Result<Option<String>, RuntimeError> {
+        Ok(CommandTrigger::read(app, &AppValues::new())?.map(|c| c.component))
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! function and the current plugin's WASIp3 `async` one. A tick that finds no free instance waits for one; ticks that pass
 //! meanwhile are skipped, never queued. A failing run is logged and costs only itself.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,20 +16,19 @@ use croner::Cron;
 use croner::parser::{CronParser, Seconds};
 use spin_app::LockedApp;
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, Linker};
 
 use super::delivery::{Handled, deliver, run_event};
+use super::entry_point::{CompiledComponent, Wanted};
+use super::run::Ended;
 use super::settings::TriggerSettings;
-use crate::host::bindings::cron::SpinCronPre as SyncCronPre;
+use super::trigger_type::{AppValues, Trigger};
 use crate::host::bindings::cron::SpinCronPre;
 use crate::host::bindings::cron::fermyon::spin_cron::cron_types::{Error as CronError, Metadata};
 use crate::host::bindings::cron_current::SpinCronPre as CurrentCronPre;
 use crate::host::bindings::cron_current::fermyon::spin_cron::cron_types::{
     Error as CurrentError, Metadata as CurrentMetadata,
 };
-use crate::host::state::ComponentHost;
 use crate::host::state::RequestState;
-use crate::trigger::handler::{exports, instantiate_pre, link_error, listing};
 use crate::{PreparedApp, RuntimeError};
 
 /// The pre-instantiated `handle-cron-event` of a component.
@@ -37,6 +37,12 @@ pub enum CronHandler {
     Sync(SpinCronPre<RequestState>),
     /// A WASIp3 `async` export (Spin's current cron trigger plugin).
     Current(CurrentCronPre<RequestState>),
+}
+
+/// The app's cron triggers.
+#[derive(Debug)]
+pub struct CronTrigger {
+    pub schedules: Vec<CronSchedule>,
 }
 
 /// One `[[trigger.cron]]` entry.
@@ -48,47 +54,87 @@ pub struct CronSchedule {
     cron: Cron,
 }
 
-/// The app's cron triggers.
-pub fn cron_schedules(app: &LockedApp) -> Result<Vec<CronSchedule>, RuntimeError> {
-    let parser = CronParser::builder().seconds(Seconds::Optional).build();
-    let mut schedules = Vec::new();
-    for trigger in app.triggers.iter().filter(|t| t.trigger_type == "cron") {
-        let settings = TriggerSettings::read(app, trigger, "cron", &["cron_expression"])?;
-        let problem = |p: String| settings.problem(p);
-        let component = settings.component;
-        let expression = settings.text("cron_expression")?.ok_or_else(|| {
-            problem(
-                "has no `cron_expression`; add one, like cron_expression = \"0 */5 * * * *\""
-                    .into(),
-            )
-        })?;
-        let cron = parser.parse(expression).map_err(|e| {
-            problem(format!(
-                "`cron_expression` {expression:?} is not a cron expression: {e} \
-                 (six fields, seconds first: \"0 */5 * * * *\")"
-            ))
-        })?;
-        schedules.push(CronSchedule {
-            component: component.to_string(),
-            expression: expression.to_string(),
-            cron,
-        });
+const WANTED: Wanted = Wanted {
+    component: "a cron component",
+    trigger: "cron",
+    exports: "`handle-cron-event` (fermyon:spin-cron@2.0.0)",
+};
+
+impl Trigger for CronTrigger {
+    const TYPE: &'static str = "cron";
+    type Handler = CronHandler;
+    type Error = Infallible;
+
+    fn read(app: &LockedApp, _: &AppValues) -> Result<Option<Self>, RuntimeError> {
+        let parser = CronParser::builder().seconds(Seconds::Optional).build();
+        let mut schedules = Vec::new();
+        for trigger in app.triggers.iter().filter(|t| t.trigger_type == Self::TYPE) {
+            let settings = TriggerSettings::read(app, trigger, "cron", &["cron_expression"])?;
+            let problem = |p: String| settings.problem(p);
+            let component = settings.component;
+            let expression = settings.text("cron_expression")?.ok_or_else(|| {
+                problem(
+                    "has no `cron_expression`; add one, like cron_expression = \"0 */5 * * * *\""
+                        .into(),
+                )
+            })?;
+            let cron = parser.parse(expression).map_err(|e| {
+                problem(format!(
+                    "`cron_expression` {expression:?} is not a cron expression: {e} \
+                     (six fields, seconds first: \"0 */5 * * * *\")"
+                ))
+            })?;
+            schedules.push(CronSchedule {
+                component: component.to_string(),
+                expression: expression.to_string(),
+                cron,
+            });
+        }
+        Ok((!schedules.is_empty()).then_some(Self { schedules }))
     }
-    Ok(schedules)
+
+    fn runs(&self, id: &str) -> bool {
+        self.schedules.iter().any(|s| s.component == id)
+    }
+
+    fn describe(&self) -> Vec<String> {
+        let lines = self
+            .schedules
+            .iter()
+            .map(|s| format!("  {}: {}", s.expression, s.component));
+        std::iter::once("Scheduled (UTC):".to_string())
+            .chain(lines)
+            .collect()
+    }
+
+    /// `handle-cron-event`, plain or `async`.
+    fn handler(component: &CompiledComponent<'_>) -> Result<CronHandler, RuntimeError> {
+        let is_async = match component.export("handle-cron-event") {
+            Some(ComponentItem::ComponentFunc(func)) => func.async_(),
+            _ => return Err(component.lacks(&WANTED, &component.exports())),
+        };
+        let pre = component.instantiate_pre()?;
+        if is_async {
+            CurrentCronPre::new(pre).map(CronHandler::Current)
+        } else {
+            SpinCronPre::new(pre).map(CronHandler::Sync)
+        }
+        .map_err(|e| component.link_error(e))
+    }
+
+    /// Fires every schedule until the app stops.
+    async fn run(self: Arc<Self>, app: Arc<PreparedApp>) -> Result<Ended, Infallible> {
+        let mut schedules = tokio::task::JoinSet::new();
+        for index in 0..self.schedules.len() {
+            schedules.spawn(fire(app.clone(), self.clone(), index));
+        }
+        while schedules.join_next().await.is_some() {}
+        std::future::pending().await
+    }
 }
 
-/// Fires every schedule of the app until the future is dropped.
-pub async fn run(app: Arc<PreparedApp>) {
-    let mut schedules = tokio::task::JoinSet::new();
-    for index in 0..app.cron.len() {
-        schedules.spawn(fire(app.clone(), index));
-    }
-    while schedules.join_next().await.is_some() {}
-    std::future::pending::<()>().await
-}
-
-async fn fire(app: Arc<PreparedApp>, index: usize) {
-    let schedule = &app.cron[index];
+async fn fire(app: Arc<PreparedApp>, cron: Arc<CronTrigger>, index: usize) {
+    let schedule = &cron.schedules[index];
     loop {
         let now = DateTime::<Utc>::from(std::time::SystemTime::now());
         let next = match schedule.cron.find_next_occurrence(&now, false) {
@@ -101,73 +147,37 @@ async fn fire(app: Arc<PreparedApp>, index: usize) {
         let wait = (next - now).to_std().unwrap_or(Duration::ZERO);
         tokio::time::sleep(wait).await;
         let timestamp = next.timestamp().max(0) as u64;
-        deliver(&app, &schedule.component, move |app| async move {
-            handle(&app, index, timestamp).await
+        let id = schedule.component.clone();
+        deliver(&app, &schedule.component, move |app| {
+            let id = id.clone();
+            async move { handle(&app, &id, timestamp).await }
         })
         .await;
     }
 }
 
 /// Runs the schedule's component once.
-async fn handle(app: &PreparedApp, index: usize, timestamp: u64) -> Handled {
-    let id = app.cron[index].component.as_str();
-    run_event(
-        app,
-        id,
-        "a cron event",
-        |c| c.cron.as_ref(),
-        async |pre, store| match pre {
-            CronHandler::Sync(pre) => {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                let handled = instance
-                    .call_handle_cron_event(&mut *store, Metadata { timestamp })
-                    .await?;
-                Ok(handled.err().map(|CronError::Other(message)| message))
-            }
-            CronHandler::Current(pre) => {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                let metadata = CurrentMetadata { timestamp };
-                let handled = store
-                    .run_concurrent(async |accessor| {
-                        instance.call_handle_cron_event(accessor, metadata).await
-                    })
-                    .await??;
-                Ok(handled.err().map(|CurrentError::Other(message)| message))
-            }
-        },
-    )
-    .await
-}
-
-/// Pre-instantiates a component's cron handler (`handle-cron-event`).
-pub fn detect_cron(
-    engine: &wasmtime::Engine,
-    linker: &Linker<RequestState>,
-    host: &Arc<ComponentHost>,
-    component: &Component,
-) -> Result<CronHandler, RuntimeError> {
-    let id = &host.id;
-    let exports = exports(engine, component);
-    let is_async = match component
-        .component_type()
-        .get_export(engine, "handle-cron-event")
-        .map(|export| export.ty)
-    {
-        Some(ComponentItem::ComponentFunc(func)) => func.async_(),
-        _ => {
-            return Err(RuntimeError::NotCron {
-                component: id.to_string(),
-                exports: listing(&exports),
-            });
+async fn handle(app: &PreparedApp, id: &str, timestamp: u64) -> Handled {
+    run_event::<CronTrigger>(app, id, "a cron event", async |pre, store| match pre {
+        CronHandler::Sync(pre) => {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            let handled = instance
+                .call_handle_cron_event(&mut *store, Metadata { timestamp })
+                .await?;
+            Ok(handled.err().map(|CronError::Other(message)| message))
         }
-    };
-    let pre = instantiate_pre(engine, linker, id, component)?;
-    if is_async {
-        CurrentCronPre::new(pre).map(CronHandler::Current)
-    } else {
-        SyncCronPre::new(pre).map(CronHandler::Sync)
-    }
-    .map_err(|e| link_error(id, e))
+        CronHandler::Current(pre) => {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            let metadata = CurrentMetadata { timestamp };
+            let handled = store
+                .run_concurrent(async |accessor| {
+                    instance.call_handle_cron_event(accessor, metadata).await
+                })
+                .await??;
+            Ok(handled.err().map(|CurrentError::Other(message)| message))
+        }
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -188,6 +198,10 @@ mod tests {
             ]
         }))
         .unwrap()
+    }
+
+    fn cron_schedules(app: &LockedApp) -> Result<Vec<CronSchedule>, RuntimeError> {
+        Ok(CronTrigger::read(app, &AppValues::new())?.map_or_else(Vec::new, |c| c.schedules))
     }
 
     #[test]

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use wasmtime::Store;
 
 use super::handler::{Failure, new_store};
+use super::trigger_type::Trigger;
 use crate::PreparedApp;
-use crate::app::PreparedComponent;
 use crate::host::state::RequestState;
 
 /// Pause between tries of an event that found no free pooled instance.
@@ -67,23 +67,21 @@ where
     });
 }
 
-/// Runs one event in a fresh instance of component `id`: `handler` picks the
-/// component's pre-instantiated handler for this trigger, `call` instantiates and calls
-/// it, returning the guest's own error if it reported one. The request timeout
+/// Runs one event in a fresh instance of component `id`: `call` instantiates trigger
+/// `T`'s pre-instantiated handler of the component and calls it, returning the guest's own error if it reported one. The request timeout
 /// applies; every failure is logged naming the component, except a full instance pool,
 /// which is [`Handled::Busy`].
-pub async fn run_event<H>(
+pub async fn run_event<T: Trigger>(
     app: &PreparedApp,
     id: &str,
     what: &str,
-    handler: fn(&PreparedComponent) -> Option<&H>,
-    call: impl AsyncFnOnce(&H, &mut Store<RequestState>) -> wasmtime::Result<Option<String>>,
+    call: impl AsyncFnOnce(&T::Handler, &mut Store<RequestState>) -> wasmtime::Result<Option<String>>,
 ) -> Handled {
     let code = app.code();
     let Some(component) = code.components.get(id) else {
         return Handled::Done;
     };
-    let Some(pre) = handler(component) else {
+    let Some(pre) = component.handler::<T>() else {
         return Handled::Done;
     };
     let mut store = match new_store(code.engine.engine(), &component.host) {

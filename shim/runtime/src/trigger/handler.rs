@@ -8,12 +8,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use wasmtime::Store;
-use wasmtime::component::{Component, Linker};
 
 use super::http::bounded_body::BoundedBody;
-use crate::RuntimeError;
 use crate::host::state::{ComponentHost, RequestState};
-use crate::host::unsupported::stub_unsupported_imports;
 
 /// The body of every request the trigger passes on, size-bounded: a client's, or a
 /// component's chained request (`service_chaining`).
@@ -22,47 +19,6 @@ pub type RequestBody = BoundedBody<wasmtime_wasi_http::WasiBody>;
 /// The body of every response the trigger sends.
 pub type ResponseBody =
     http_body_util::combinators::UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
-
-pub(crate) fn exports(engine: &wasmtime::Engine, component: &Component) -> Vec<String> {
-    component
-        .component_type()
-        .exports(engine)
-        .map(|(name, _)| name.to_string())
-        .collect()
-}
-
-pub(crate) fn listing(exports: &[String]) -> String {
-    if exports.is_empty() {
-        "nothing".into()
-    } else {
-        exports
-            .iter()
-            .map(|e| format!("`{e}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-pub(crate) fn link_error(id: &str, e: wasmtime::Error) -> RuntimeError {
-    RuntimeError::Link {
-        component: id.to_string(),
-        detail: format!("{e:#}"),
-    }
-}
-
-/// Links the component's imports (stubbing the unsupported ones) once.
-pub(crate) fn instantiate_pre(
-    engine: &wasmtime::Engine,
-    linker: &Linker<RequestState>,
-    id: &str,
-    component: &Component,
-) -> Result<wasmtime::component::InstancePre<RequestState>, RuntimeError> {
-    let mut linker = linker.clone();
-    stub_unsupported_imports(engine, &mut linker, id, component).map_err(|e| link_error(id, e))?;
-    linker
-        .instantiate_pre(component)
-        .map_err(|e| link_error(id, e))
-}
 
 /// Why a request failed inside the guest.
 #[derive(Debug)]

@@ -17,25 +17,24 @@
 //! doubling to 30 s) and the topic subscribed again; a broker refusing the credentials
 //! fails the trigger for good, which stops the app with that reason.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOptions, Packet, QoS};
 use spin_app::LockedApp;
 use spin_app::template::Template;
-use wasmtime::component::{Component, Linker};
 
 use super::delivery::{Handled, deliver, run_event};
+use super::entry_point::{CompiledComponent, Wanted};
+use super::run::Ended;
 use super::settings::TriggerSettings;
+use super::trigger_type::{AppValues, Trigger};
 use crate::host::bindings::inbound_mqtt::InboundMqttComponentPre;
 use crate::host::bindings::inbound_mqtt::exports::spin::mqtt_trigger_sdk::inbound_mqtt::Error as GuestError;
 use crate::host::bindings::mqtt_trigger_current::SpinMqttPre;
 use crate::host::bindings::mqtt_trigger_current::spin::mqtt_trigger::spin_mqtt_types::Metadata;
 use crate::host::outbound::shown_address;
-use crate::host::state::ComponentHost;
 use crate::host::state::RequestState;
-use crate::trigger::handler::{exports, instantiate_pre, link_error, listing};
 use crate::{PreparedApp, RuntimeError};
 
 const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -74,83 +73,149 @@ impl std::fmt::Debug for MqttSubscription {
     }
 }
 
-/// The app's MQTT triggers; `values` are the application variables.
-pub fn mqtt_subscriptions(
-    app: &LockedApp,
-    values: &BTreeMap<String, String>,
-) -> Result<Vec<MqttSubscription>, RuntimeError> {
-    let mut subscriptions = Vec::new();
-    for trigger in app.triggers.iter().filter(|t| t.trigger_type == "mqtt") {
-        let settings = TriggerSettings::read(app, trigger, "MQTT", &["topic", "qos"])?;
-        let problem = |p: String| settings.problem(p);
-        let render = |key: &str, text: &str| {
-            Template::parse(text)
-                .and_then(|t| t.render(values))
-                .map_err(|e| problem(format!("`{key}`: {e}")))
-        };
-        let component = settings.component;
-        let topic = settings
-            .text("topic")?
-            .ok_or_else(|| problem("has no `topic`; add one, like topic = \"sensors/#\"".into()))?;
-        let topic = render("topic", topic)?;
-        let qos = match settings.text("qos")? {
-            None | Some("0") => QoS::AtMostOnce,
-            Some("1") => QoS::AtLeastOnce,
-            Some("2") => QoS::ExactlyOnce,
-            Some(other) => {
-                return Err(problem(format!(
-                    "`qos` must be \"0\", \"1\" or \"2\", not {other:?}"
-                )));
-            }
-        };
-        let setting = |key: &str| -> Result<String, RuntimeError> {
-            match app.trigger_setting("mqtt", key) {
-                Some(text) => render(&format!("application.trigger.mqtt.{key}"), text),
-                None => Ok(String::new()),
-            }
-        };
-        let address = setting("address")?;
-        if address.is_empty() {
-            return Err(problem(
-                "the app has no `[application.trigger.mqtt] address`; set one, like \"mqtt://broker:1883\""
-                    .into(),
-            ));
-        }
-        let url = url::Url::parse(&address)
-            .ok()
-            .filter(|u| u.scheme() == "mqtt")
-            .ok_or_else(|| {
-                problem(format!(
-                    "`address` {address:?} is not an MQTT address; only mqtt://host[:port] is served (no TLS)"
-                ))
+/// The app's MQTT triggers: one subscription each.
+#[derive(Debug)]
+pub struct MqttTrigger {
+    pub subscriptions: Vec<MqttSubscription>,
+}
+
+const WANTED: Wanted = Wanted {
+    component: "an MQTT component",
+    trigger: "MQTT",
+    exports: "`handle-message` of `spin:mqtt-trigger@3.0.0` (Spin's MQTT trigger plugin) or \
+              `spin:mqtt-trigger-sdk/inbound-mqtt` (SpinKube's MQTT trigger SDK)",
+};
+
+impl Trigger for MqttTrigger {
+    const TYPE: &'static str = "mqtt";
+    type Handler = MqttHandler;
+    type Error = MqttTriggerError;
+
+    fn read(app: &LockedApp, values: &AppValues) -> Result<Option<Self>, RuntimeError> {
+        let mut subscriptions = Vec::new();
+        for trigger in app.triggers.iter().filter(|t| t.trigger_type == Self::TYPE) {
+            let settings = TriggerSettings::read(app, trigger, "MQTT", &["topic", "qos"])?;
+            let problem = |p: String| settings.problem(p);
+            let render = |key: &str, text: &str| {
+                Template::parse(text)
+                    .and_then(|t| t.render(values))
+                    .map_err(|e| problem(format!("`{key}`: {e}")))
+            };
+            let component = settings.component;
+            let topic = settings.text("topic")?.ok_or_else(|| {
+                problem("has no `topic`; add one, like topic = \"sensors/#\"".into())
             })?;
-        let host = url
-            .host_str()
-            .ok_or_else(|| problem("`address` has no host".into()))?
-            .trim_matches(|c| c == '[' || c == ']')
-            .to_string();
-        let port = url.port().unwrap_or(1883);
-        let keep_alive = match setting("keep_alive_interval")?.as_str() {
-            "" => 30,
-            text => text.parse::<u64>().map_err(|_| {
-                problem(format!(
-                    "`keep_alive_interval` {text:?} is not a number of seconds"
-                ))
-            })?,
-        };
-        subscriptions.push(MqttSubscription {
-            component: component.to_string(),
-            topic,
-            qos,
-            shown: shown_address("mqtt", &host, port),
-            host,
-            port,
-            username: setting("username")?,
-            password: setting("password")?,
-            keep_alive: Duration::from_secs(keep_alive.clamp(1, 65_535)),
-        });
+            let topic = render("topic", topic)?;
+            let qos = match settings.text("qos")? {
+                None | Some("0") => QoS::AtMostOnce,
+                Some("1") => QoS::AtLeastOnce,
+                Some("2") => QoS::ExactlyOnce,
+                Some(other) => {
+                    return Err(problem(format!(
+                        "`qos` must be \"0\", \"1\" or \"2\", not {other:?}"
+                    )));
+                }
+            };
+            let setting = |key: &str| -> Result<String, RuntimeError> {
+                match app.trigger_setting("mqtt", key) {
+                    Some(text) => render(&format!("application.trigger.mqtt.{key}"), text),
+                    None => Ok(String::new()),
+                }
+            };
+            let address = setting("address")?;
+            if address.is_empty() {
+                return Err(problem(
+                    "the app has no `[application.trigger.mqtt] address`; set one, like \"mqtt://broker:1883\""
+                        .into(),
+                ));
+            }
+            let url = url::Url::parse(&address)
+                .ok()
+                .filter(|u| u.scheme() == "mqtt")
+                .ok_or_else(|| {
+                    problem(format!(
+                        "`address` {address:?} is not an MQTT address; only mqtt://host[:port] is served (no TLS)"
+                    ))
+                })?;
+            let host = url
+                .host_str()
+                .ok_or_else(|| problem("`address` has no host".into()))?
+                .trim_matches(|c| c == '[' || c == ']')
+                .to_string();
+            let port = url.port().unwrap_or(1883);
+            let keep_alive = match setting("keep_alive_interval")?.as_str() {
+                "" => 30,
+                text => text.parse::<u64>().map_err(|_| {
+                    problem(format!(
+                        "`keep_alive_interval` {text:?} is not a number of seconds"
+                    ))
+                })?,
+            };
+            subscriptions.push(MqttSubscription {
+                component: component.to_string(),
+                topic,
+                qos,
+                shown: shown_address("mqtt", &host, port),
+                host,
+                port,
+                username: setting("username")?,
+                password: setting("password")?,
+                keep_alive: Duration::from_secs(keep_alive.clamp(1, 65_535)),
+            });
+        }
+        Ok((!subscriptions.is_empty()).then_some(Self { subscriptions }))
     }
-    Ok(subscriptions)
+
+    fn runs(&self, id: &str) -> bool {
+        self.subscriptions.iter().any(|s| s.component == id)
+    }
+
+    fn describe(&self) -> Vec<String> {
+        self.subscriptions
+            .iter()
+            .flat_map(|s| {
+                [
+                    format!("Subscribing to {}:", s.shown),
+                    format!("  {}: {}", s.topic, s.component),
+                ]
+            })
+            .collect()
+    }
+
+    /// `handle-message` of `spin:mqtt-trigger@3.0.0`, else
+    /// `spin:mqtt-trigger-sdk/inbound-mqtt`.
+    fn handler(component: &CompiledComponent<'_>) -> Result<MqttHandler, RuntimeError> {
+        let exports = component.exports();
+        let current = exports.iter().any(|e| e == "handle-message");
+        if !current
+            && !exports
+                .iter()
+                .any(|e| e == "spin:mqtt-trigger-sdk/inbound-mqtt")
+        {
+            return Err(component.lacks(&WANTED, &exports));
+        }
+        let pre = component.instantiate_pre()?;
+        if current {
+            SpinMqttPre::new(pre).map(MqttHandler::Current)
+        } else {
+            InboundMqttComponentPre::new(pre).map(MqttHandler::SpinKube)
+        }
+        .map_err(|e| component.link_error(e))
+    }
+
+    /// Runs every subscription; returns only when one fails for good.
+    async fn run(self: Arc<Self>, app: Arc<PreparedApp>) -> Result<Ended, MqttTriggerError> {
+        let mut subscriptions = tokio::task::JoinSet::new();
+        for index in 0..self.subscriptions.len() {
+            subscriptions.spawn(subscribe(app.clone(), self.clone(), index));
+        }
+        while let Some(ended) = subscriptions.join_next().await {
+            if let Ok(Err(e)) = ended {
+                return Err(e);
+            }
+        }
+        std::future::pending().await
+    }
 }
 
 /// Why the MQTT trigger stopped for good.
@@ -169,22 +234,12 @@ enum FromBroker {
     Refused(ConnectReturnCode),
 }
 
-/// Runs every subscription; returns only when one fails for good.
-pub async fn run(app: Arc<PreparedApp>) -> Result<(), MqttTriggerError> {
-    let mut subscriptions = tokio::task::JoinSet::new();
-    for index in 0..app.mqtt.len() {
-        subscriptions.spawn(subscribe(app.clone(), index));
-    }
-    while let Some(ended) = subscriptions.join_next().await {
-        if let Ok(Err(e)) = ended {
-            return Err(e);
-        }
-    }
-    std::future::pending().await
-}
-
-async fn subscribe(app: Arc<PreparedApp>, index: usize) -> Result<(), MqttTriggerError> {
-    let sub = &app.mqtt[index];
+async fn subscribe(
+    app: Arc<PreparedApp>,
+    mqtt: Arc<MqttTrigger>,
+    index: usize,
+) -> Result<(), MqttTriggerError> {
+    let sub = &mqtt.subscriptions[index];
     // Resolved as the app's network resolves it; reconnects dial that address.
     let broker = loop {
         match app.config.network.resolve(&sub.host, sub.port).await {
@@ -272,9 +327,10 @@ async fn subscribe(app: Arc<PreparedApp>, index: usize) -> Result<(), MqttTrigge
             }
             FromBroker::Message { topic, payload } => {
                 let payload = Arc::new(payload);
+                let id = sub.component.clone();
                 deliver(&app, &sub.component, move |app| {
-                    let (topic, payload) = (topic.clone(), payload.clone());
-                    async move { handle(&app, index, &topic, &payload).await }
+                    let (id, topic, payload) = (id.clone(), topic.clone(), payload.clone());
+                    async move { handle(&app, &id, &topic, &payload).await }
                 })
                 .await;
             }
@@ -293,73 +349,44 @@ impl<T> Drop for AbortOnDrop<T> {
 }
 
 /// Runs the subscription's component for one message in a fresh instance.
-async fn handle(app: &PreparedApp, index: usize, topic: &str, payload: &Vec<u8>) -> Handled {
-    let id = app.mqtt[index].component.as_str();
+async fn handle(app: &PreparedApp, id: &str, topic: &str, payload: &Vec<u8>) -> Handled {
     let what = format!("an MQTT message on {topic}");
-    run_event(
-        app,
-        id,
-        &what,
-        |c| c.mqtt.as_ref(),
-        async |pre, store| match pre {
-            MqttHandler::SpinKube(pre) => {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                let handled = instance
-                    .spin_mqtt_trigger_sdk_inbound_mqtt()
-                    .call_handle_message(&mut *store, payload)
-                    .await?;
-                Ok(handled.err().map(|e: GuestError| format!("{e:?}")))
-            }
-            MqttHandler::Current(pre) => {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                let (payload, topic) = (payload.to_vec(), topic.to_string());
-                let handled = store
-                    .run_concurrent(async |accessor| {
-                        instance
-                            .call_handle_message(accessor, payload, Metadata { topic })
-                            .await
-                    })
-                    .await??;
-                Ok(handled.err().map(|e| format!("{e:?}")))
-            }
-        },
-    )
+    run_event::<MqttTrigger>(app, id, &what, async |pre, store| match pre {
+        MqttHandler::SpinKube(pre) => {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            let handled = instance
+                .spin_mqtt_trigger_sdk_inbound_mqtt()
+                .call_handle_message(&mut *store, payload)
+                .await?;
+            Ok(handled.err().map(|e: GuestError| format!("{e:?}")))
+        }
+        MqttHandler::Current(pre) => {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            let (payload, topic) = (payload.to_vec(), topic.to_string());
+            let handled = store
+                .run_concurrent(async |accessor| {
+                    instance
+                        .call_handle_message(accessor, payload, Metadata { topic })
+                        .await
+                })
+                .await??;
+            Ok(handled.err().map(|e| format!("{e:?}")))
+        }
+    })
     .await
-}
-
-/// Pre-instantiates a component's MQTT handler (`handle-message` of
-/// `spin:mqtt-trigger@3.0.0`, else `spin:mqtt-trigger-sdk/inbound-mqtt`).
-pub fn detect_mqtt(
-    engine: &wasmtime::Engine,
-    linker: &Linker<RequestState>,
-    host: &Arc<ComponentHost>,
-    component: &Component,
-) -> Result<MqttHandler, RuntimeError> {
-    let id = &host.id;
-    let exports = exports(engine, component);
-    let current = exports.iter().any(|e| e == "handle-message");
-    if !current
-        && !exports
-            .iter()
-            .any(|e| e == "spin:mqtt-trigger-sdk/inbound-mqtt")
-    {
-        return Err(RuntimeError::NotMqtt {
-            component: id.to_string(),
-            exports: listing(&exports),
-        });
-    }
-    let pre = instantiate_pre(engine, linker, id, component)?;
-    if current {
-        SpinMqttPre::new(pre).map(MqttHandler::Current)
-    } else {
-        InboundMqttComponentPre::new(pre).map(MqttHandler::SpinKube)
-    }
-    .map_err(|e| link_error(id, e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
+
+    fn mqtt_subscriptions(
+        app: &LockedApp,
+        values: &AppValues,
+    ) -> Result<Vec<MqttSubscription>, RuntimeError> {
+        Ok(MqttTrigger::read(app, values)?.map_or_else(Vec::new, |m| m.subscriptions))
+    }
 
     fn app(config: serde_json::Value, app_trigger: serde_json::Value) -> LockedApp {
         serde_json::from_value(serde_json::json!({

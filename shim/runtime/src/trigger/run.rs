@@ -8,19 +8,19 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+
 use super::http::HttpServer;
-use super::mqtt::MqttTriggerError;
-use super::redis::RedisTriggerError;
-use super::{command, cron, mqtt, redis};
 use crate::PreparedApp;
 
-/// Why a trigger stopped the app.
+/// Why a trigger stopped the app: its own error, which names its server.
 #[derive(Debug, thiserror::Error)]
-pub enum TriggerError {
-    #[error(transparent)]
-    Redis(#[from] RedisTriggerError),
-    #[error(transparent)]
-    Mqtt(#[from] MqttTriggerError),
+#[error("{source}")]
+pub struct TriggerError {
+    /// The type of the trigger that failed.
+    pub trigger_type: &'static str,
+    pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
 /// How the triggers ended.
@@ -41,30 +41,23 @@ pub async fn run_triggers(
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) -> Result<Ended, TriggerError> {
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let on_stop = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = stopped.wait_for(|stop| *stop).await;
-    };
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let serving = async {
         if let Some(server) = http {
-            server.serve(on_stop(stopped.clone()), drain).await;
+            let stopping = async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            server.serve(stopping, drain).await;
         }
     };
     let watching = async {
-        let running_command = async {
-            match &app.command {
-                Some(id) => command::run(&app, id).await,
-                None => std::future::pending().await,
-            }
-        };
+        let mut running: FuturesUnordered<_> = app
+            .triggers()
+            .map(|trigger| trigger.clone().run(app.clone()))
+            .collect();
         let ended = tokio::select! {
             () = shutdown => Ok(Ended::Stopped),
-            result = redis::run(app.clone(), on_stop(stopped.clone())) => {
-                result.map(|()| Ended::Stopped).map_err(Into::into)
-            }
-            result = mqtt::run(app.clone()) => result.map(|()| Ended::Stopped).map_err(Into::into),
-            status = running_command => Ok(Ended::Exited(status)),
-            () = cron::run(app.clone()) => Ok(Ended::Stopped),
+            Some(ended) = running.next() => ended,
         };
         let _ = stop.send(true);
         ended

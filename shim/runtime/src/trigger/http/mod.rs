@@ -8,6 +8,7 @@
 pub mod bounded_body;
 mod connection_workers;
 pub(crate) mod inbound_http;
+mod routes;
 mod wasi_http_p2;
 pub(crate) mod wasi_http_p3;
 pub mod worlds;
@@ -34,6 +35,7 @@ use crate::{PreparedApp, RuntimeError};
 use bounded_body::{Bound, BoundedBody};
 use connection_workers::ConnectionWorkers;
 use inbound_http::call_spin_inbound;
+pub use routes::HttpTrigger;
 use spin_app::routes::RouteMatch;
 use wasi_http_p2::call_wasi_http;
 use worlds::HandlerKind;
@@ -45,9 +47,16 @@ pub const HEALTH_PATH: &str = "/.well-known/spin/health";
 #[derive(Debug)]
 pub struct HttpServer {
     app: Arc<PreparedApp>,
+    routes: Arc<HttpTrigger>,
     listener: TcpListener,
     local_addr: SocketAddr,
     workers: ConnectionWorkers,
+}
+
+/// Whether the app has an HTTP route to serve (a server to bind).
+pub fn has_routes(app: &PreparedApp) -> bool {
+    app.trigger::<HttpTrigger>()
+        .is_some_and(|http| !http.router.is_empty())
 }
 
 impl HttpServer {
@@ -74,8 +83,10 @@ impl HttpServer {
         let workers = ConnectionWorkers::per_core().map_err(RuntimeError::ConnectionWorkers)?;
         // From now on the app's components can reach each other in-process.
         app.chain.connect(&app);
+        let routes = app.trigger::<HttpTrigger>().unwrap_or_default();
         Ok(Self {
             app,
+            routes,
             listener,
             local_addr,
             workers,
@@ -86,12 +97,19 @@ impl HttpServer {
         self.local_addr
     }
 
+    /// The routes, as URLs of the bound address.
+    pub fn listing(&self) -> Vec<String> {
+        self.routes
+            .router
+            .listing(&format!("http://{}", self.local_addr))
+    }
+
     /// Serves until `shutdown` completes, then waits up to `drain` for in-flight
     /// requests before returning. Open connections are capped (`max_connections`):
     /// past it, new ones wait in the listen backlog.
     pub async fn serve(self, shutdown: impl Future<Output = ()>, drain: Duration) {
         let graceful = GracefulShutdown::new();
-        let app = self.app;
+        let (app, routes) = (self.app, self.routes);
         let local_addr = self.local_addr;
         let limits = app.config.limits;
         let connections = Arc::new(Semaphore::new(limits.max_connections));
@@ -124,6 +142,7 @@ impl HttpServer {
             };
             let connection = Connection {
                 app: app.clone(),
+                routes: routes.clone(),
                 client,
                 local: local_addr,
                 streams: streams.clone(),
@@ -152,6 +171,7 @@ impl HttpServer {
 /// One accepted connection, served on a connection worker.
 struct Connection {
     app: Arc<PreparedApp>,
+    routes: Arc<HttpTrigger>,
     client: SocketAddr,
     local: SocketAddr,
     /// Where an HTTP/2 connection's streams run.
@@ -170,11 +190,11 @@ impl Connection {
             }
         };
         let limits = self.app.config.limits;
-        let app = self.app.clone();
+        let (app, routes) = (self.app.clone(), self.routes.clone());
         let peer = Arc::new(Peer::new(self.client, self.local));
         let service = hyper::service::service_fn(move |req| {
-            let (app, peer) = (app.clone(), peer.clone());
-            async move { Ok::<_, std::convert::Infallible>(handle(&app, req, &peer).await) }
+            let (app, routes, peer) = (app.clone(), routes.clone(), peer.clone());
+            async move { Ok::<_, std::convert::Infallible>(handle(&app, &routes, req, &peer).await) }
         });
         let served = match detect_http2(&stream, limits.header_read_timeout).await {
             None => return,
@@ -267,6 +287,7 @@ async fn detect_http2(stream: &TcpStream, within: Duration) -> Option<bool> {
 
 async fn handle(
     app: &PreparedApp,
+    routes: &HttpTrigger,
     req: http::Request<Incoming>,
     peer: &Peer,
 ) -> http::Response<ResponseBody> {
@@ -274,7 +295,7 @@ async fn handle(
     if path == HEALTH_PATH {
         return text_response(http::StatusCode::OK, "OK\n");
     }
-    let Some(matched) = app.router.route(path) else {
+    let Some(matched) = routes.router.route(path) else {
         tracing::debug!(%path, "no route");
         return text_response(http::StatusCode::NOT_FOUND, "Not Found\n");
     };
@@ -303,13 +324,14 @@ pub(crate) async fn serve_chained(
     }
     *req.uri_mut() = http::Uri::from(path_and_query.clone());
     let path = path_and_query.path();
+    let routes = app.trigger::<HttpTrigger>();
     let matched = match target {
         ChainTarget::Component(id) => {
             let serves_http = app
                 .code()
                 .components
                 .get(id)
-                .is_some_and(|c| c.http.is_some());
+                .is_some_and(|c| c.handler::<HttpTrigger>().is_some());
             if !serves_http {
                 return Err(wasmtime_wasi_http::Error::DnsError {
                     rcode: Some(format!(
@@ -325,10 +347,13 @@ pub(crate) async fn serve_chained(
                 params: Vec::new(),
             }
         }
-        ChainTarget::App => match app.router.route(path) {
-            Some(matched) => matched,
-            None => return Ok(text_response(http::StatusCode::NOT_FOUND, "Not Found\n")),
-        },
+        ChainTarget::App => {
+            let routed = routes.as_ref().and_then(|routes| routes.router.route(path));
+            match routed {
+                Some(matched) => matched,
+                None => return Ok(text_response(http::StatusCode::NOT_FOUND, "Not Found\n")),
+            }
+        }
     };
     static CHAINED: std::sync::LazyLock<Peer> = std::sync::LazyLock::new(|| {
         let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
@@ -350,7 +375,7 @@ async fn dispatch(
     let Some((component, handler)) = code
         .components
         .get(matched.component)
-        .and_then(|c| Some((c, c.http.as_ref()?)))
+        .and_then(|c| Some((c, c.handler::<HttpTrigger>()?)))
     else {
         return text_response(http::StatusCode::NOT_FOUND, "Not Found\n");
     };

@@ -19,26 +19,25 @@
 mod subscriber;
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::IntoConnectionInfo;
 use spin_app::LockedApp;
 use spin_app::template::Template;
-use wasmtime::component::{Component, Linker};
 
 use super::delivery::{Handled, deliver, run_event};
+use super::entry_point::{CompiledComponent, Wanted};
+use super::run::Ended;
 use super::settings::TriggerSettings;
+use super::trigger_type::{AppValues, Trigger};
 use crate::host::bindings::inbound_redis::InboundRedisComponentPre as Spin2Pre;
-use crate::host::bindings::inbound_redis::InboundRedisComponentPre as Spin2RedisPre;
 use crate::host::bindings::inbound_redis::exports::fermyon::spin::inbound_redis::Error as Spin2Error;
 use crate::host::bindings::inbound_redis_current::InboundRedisComponentPre as CurrentPre;
-use crate::host::bindings::inbound_redis_current::InboundRedisComponentPre as CurrentRedisPre;
 use crate::host::outbound::shown_address;
 use crate::host::redis::client::tcp_address;
-use crate::host::state::ComponentHost;
 use crate::host::state::RequestState;
-use crate::trigger::handler::{exports, instantiate_pre, link_error, listing};
 use crate::{PreparedApp, RuntimeError};
 use subscriber::{Event, SubscribeError, Subscriber};
 
@@ -49,7 +48,7 @@ const LAST_RETRY: Duration = Duration::from_secs(30);
 
 /// Every Redis subscription of an app, by server.
 #[derive(Debug, Default)]
-pub struct RedisTriggers {
+pub struct RedisTrigger {
     pub servers: Vec<RedisServer>,
 }
 
@@ -65,15 +64,21 @@ pub struct RedisServer {
     pub channels: BTreeMap<String, Vec<String>>,
 }
 
-impl RedisTriggers {
-    /// Reads the app's `redis` triggers; `values` are the application variables.
-    pub fn from_app(
-        app: &LockedApp,
-        values: &BTreeMap<String, String>,
-    ) -> Result<Self, RuntimeError> {
+const WANTED: Wanted = Wanted {
+    component: "a Redis component",
+    trigger: "Redis",
+    exports: "`spin:redis/inbound-redis@3.0.0` (current SDKs) or `fermyon:spin/inbound-redis` (Spin 2/3 SDKs)",
+};
+
+impl Trigger for RedisTrigger {
+    const TYPE: &'static str = "redis";
+    type Handler = RedisHandler;
+    type Error = RedisTriggerError;
+
+    fn read(app: &LockedApp, values: &AppValues) -> Result<Option<Self>, RuntimeError> {
         let app_address = app.trigger_setting("redis", "address");
         let mut servers: Vec<RedisServer> = Vec::new();
-        for trigger in app.triggers.iter().filter(|t| t.trigger_type == "redis") {
+        for trigger in app.triggers.iter().filter(|t| t.trigger_type == Self::TYPE) {
             let settings = TriggerSettings::read(app, trigger, "Redis", &["channel", "address"])?;
             let problem = |p: String| settings.problem(p);
             let text = |key: &str| settings.text(key);
@@ -93,7 +98,7 @@ impl RedisTriggers {
             let address = text("address")?.or(app_address).ok_or_else(|| {
                 problem(
                     "has no server: set `address` on the trigger or \
-                     `[application.trigger.redis] address`, like \"redis://localhost:6379\""
+                         `[application.trigger.redis] address`, like \"redis://localhost:6379\""
                         .into(),
                 )
             })?;
@@ -107,18 +112,61 @@ impl RedisTriggers {
             };
             server.channels.entry(channel).or_default().push(component);
         }
-        Ok(Self { servers })
+        Ok((!servers.is_empty()).then_some(Self { servers }))
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.servers.is_empty()
-    }
-
-    /// Components some Redis trigger runs.
-    pub fn components(&self) -> impl Iterator<Item = &str> {
+    fn runs(&self, id: &str) -> bool {
         self.servers
             .iter()
-            .flat_map(|s| s.channels.values().flatten().map(String::as_str))
+            .any(|s| s.channels.values().flatten().any(|c| c == id))
+    }
+
+    fn describe(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for server in &self.servers {
+            lines.push(format!("Subscribing to {}:", server.shown));
+            for (channel, components) in &server.channels {
+                lines.push(format!("  {channel}: {}", components.join(", ")));
+            }
+        }
+        lines
+    }
+
+    /// `spin:redis/inbound-redis@3.0.0`, else `fermyon:spin/inbound-redis`.
+    fn handler(component: &CompiledComponent<'_>) -> Result<RedisHandler, RuntimeError> {
+        let exports = component.exports();
+        let current = exports
+            .iter()
+            .any(|e| e == "spin:redis/inbound-redis@3.0.0");
+        if !current && !exports.iter().any(|e| e == "fermyon:spin/inbound-redis") {
+            return Err(component.lacks(&WANTED, &exports));
+        }
+        let pre = component.instantiate_pre()?;
+        if current {
+            CurrentPre::new(pre).map(RedisHandler::Current)
+        } else {
+            Spin2Pre::new(pre).map(RedisHandler::Spin2)
+        }
+        .map_err(|e| component.link_error(e))
+    }
+
+    /// Runs every subscription until one fails for good (its error). Messages being
+    /// handled when the app stops finish on their own.
+    async fn run(self: Arc<Self>, app: Arc<PreparedApp>) -> Result<Ended, RedisTriggerError> {
+        let mut subscriptions = tokio::task::JoinSet::new();
+        for index in 0..self.servers.len() {
+            subscriptions.spawn(subscribe(app.clone(), self.clone(), index));
+        }
+        let ended = match subscriptions.join_next().await {
+            Some(Ok(Err(e))) => e,
+            Some(Err(join)) => RedisTriggerError {
+                server: "(task)".into(),
+                source: SubscribeError::Io(std::io::Error::other(join.to_string())),
+            },
+            Some(Ok(Ok(never))) => match never {},
+            None => return std::future::pending().await,
+        };
+        Err(ended)
     }
 }
 
@@ -168,33 +216,13 @@ pub struct RedisTriggerError {
     source: SubscribeError,
 }
 
-/// Runs every subscription until `shutdown` completes (then `Ok`) or one fails for
-/// good (then its error); with no subscription, waits for `shutdown`. Messages being
-/// handled when it stops finish on their own.
-pub async fn run(
-    app: Arc<PreparedApp>,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> Result<(), RedisTriggerError> {
-    let mut subscriptions = tokio::task::JoinSet::new();
-    for index in 0..app.redis.servers.len() {
-        subscriptions.spawn(subscribe(app.clone(), index));
-    }
-    tokio::pin!(shutdown);
-    tokio::select! {
-        () = &mut shutdown => Ok(()),
-        Some(ended) = subscriptions.join_next() => match ended {
-            Ok(result) => result,
-            Err(join) => Err(RedisTriggerError {
-                server: "(task)".into(),
-                source: SubscribeError::Io(std::io::Error::other(join.to_string())),
-            }),
-        },
-    }
-}
-
 /// Keeps one server's subscription alive; returns only when it fails for good.
-async fn subscribe(app: Arc<PreparedApp>, index: usize) -> Result<(), RedisTriggerError> {
-    let server = &app.redis.servers[index];
+async fn subscribe(
+    app: Arc<PreparedApp>,
+    redis: Arc<RedisTrigger>,
+    index: usize,
+) -> Result<Infallible, RedisTriggerError> {
+    let server = &redis.servers[index];
     let channels: Vec<String> = server.channels.keys().cloned().collect();
     let mut retry = FIRST_RETRY;
     loop {
@@ -285,35 +313,29 @@ async fn dispatch(app: &Arc<PreparedApp>, server: &RedisServer, event: Event) {
 
 /// Runs one component for one message in a fresh instance.
 async fn handle(app: &PreparedApp, id: &str, payload: Arc<Vec<u8>>) -> Handled {
-    run_event(
-        app,
-        id,
-        "a Redis message",
-        |c| c.redis.as_ref(),
-        async |pre, store| match pre {
-            RedisHandler::Spin2(pre) => {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                let handled = instance
-                    .fermyon_spin_inbound_redis()
-                    .call_handle_message(&mut *store, &payload)
-                    .await?;
-                Ok(handled.err().map(|e: Spin2Error| format!("{e:?}")))
-            }
-            RedisHandler::Current(pre) => {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                let payload = payload.to_vec();
-                let handled = store
-                    .run_concurrent(async |accessor| {
-                        instance
-                            .spin_redis_inbound_redis()
-                            .call_handle_message(accessor, payload)
-                            .await
-                    })
-                    .await??;
-                Ok(handled.err().map(|e| format!("{e:?}")))
-            }
-        },
-    )
+    run_event::<RedisTrigger>(app, id, "a Redis message", async |pre, store| match pre {
+        RedisHandler::Spin2(pre) => {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            let handled = instance
+                .fermyon_spin_inbound_redis()
+                .call_handle_message(&mut *store, &payload)
+                .await?;
+            Ok(handled.err().map(|e: Spin2Error| format!("{e:?}")))
+        }
+        RedisHandler::Current(pre) => {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            let payload = payload.to_vec();
+            let handled = store
+                .run_concurrent(async |accessor| {
+                    instance
+                        .spin_redis_inbound_redis()
+                        .call_handle_message(accessor, payload)
+                        .await
+                })
+                .await??;
+            Ok(handled.err().map(|e| format!("{e:?}")))
+        }
+    })
     .await
 }
 
@@ -323,34 +345,6 @@ pub enum RedisHandler {
     Spin2(Spin2Pre<RequestState>),
     /// `spin:redis/inbound-redis@3.0.0` (the current SDKs, WASIp3).
     Current(CurrentPre<RequestState>),
-}
-
-/// Pre-instantiates a component's Redis handler (`spin:redis/inbound-redis@3.0.0`,
-/// else `fermyon:spin/inbound-redis`).
-pub fn detect_redis_handler(
-    engine: &wasmtime::Engine,
-    linker: &Linker<RequestState>,
-    host: &Arc<ComponentHost>,
-    component: &Component,
-) -> Result<RedisHandler, RuntimeError> {
-    let id = &host.id;
-    let exports = exports(engine, component);
-    let current = exports
-        .iter()
-        .any(|e| e == "spin:redis/inbound-redis@3.0.0");
-    if !current && !exports.iter().any(|e| e == "fermyon:spin/inbound-redis") {
-        return Err(RuntimeError::NotRedis {
-            component: id.to_string(),
-            exports: listing(&exports),
-        });
-    }
-    let pre = instantiate_pre(engine, linker, id, component)?;
-    if current {
-        CurrentRedisPre::new(pre).map(RedisHandler::Current)
-    } else {
-        Spin2RedisPre::new(pre).map(RedisHandler::Spin2)
-    }
-    .map_err(|e| link_error(id, e))
 }
 
 #[cfg(test)]
@@ -386,7 +380,7 @@ mod tests {
             serde_json::json!({ "address": "redis://localhost" }),
         );
         let values = BTreeMap::from([("topic".to_string(), "news".to_string())]);
-        let triggers = RedisTriggers::from_app(&app, &values).unwrap();
+        let triggers = RedisTrigger::read(&app, &values).unwrap().unwrap();
         assert_eq!(triggers.servers.len(), 2);
         let first = &triggers.servers[0];
         assert_eq!(first.shown, "redis://localhost:6379");
@@ -396,7 +390,7 @@ mod tests {
         assert_eq!(second.shown, "redis://10.0.0.9:7000");
         assert_eq!(second.password.as_deref(), Some("secret"));
         assert!(!format!("{triggers:?}").contains("secret"));
-        assert_eq!(triggers.components().count(), 4);
+        assert!(triggers.runs("a") && triggers.runs("b"));
     }
 
     #[test]
@@ -437,7 +431,7 @@ mod tests {
                 serde_json::json!([{ "id": "t", "trigger_type": "redis", "trigger_config": config }]),
                 app_trigger,
             );
-            let err = RedisTriggers::from_app(&app, &BTreeMap::new())
+            let err = RedisTrigger::read(&app, &BTreeMap::new())
                 .unwrap_err()
                 .to_string();
             assert!(err.starts_with("trigger `t`: "), "{err}");
