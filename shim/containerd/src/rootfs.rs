@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use nix::sched::{CloneFlags, unshare};
 use spin_app::LockedApp;
 use spin_app::locked::ContentRef;
-use spin_runtime::content::{Blob, ContentResolver, open_regular};
+use spin_runtime::content::{Blob, ContentError, ContentResolver, open_regular};
 
 /// Why a root-filesystem app could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -39,20 +39,22 @@ pub struct RootfsContent {
 }
 
 impl ContentResolver for RootfsContent {
-    fn resolve(&self, content: &ContentRef) -> Result<Blob, String> {
+    fn resolve(&self, content: &ContentRef) -> Result<Blob, ContentError> {
         if let Some(bytes) = &content.inline {
             return Ok(Blob::Bytes(bytes.clone()));
         }
         let source = content
             .source
             .as_ref()
-            .ok_or("the content has no `source` in the image")?;
+            .ok_or(ContentError::NoSourceInImage)?;
         let file = self
             .opened
             .get(source)
-            .ok_or_else(|| format!("{source} was not opened from the image"))?;
-        let mut file = file.try_clone().map_err(|e| e.to_string())?;
-        file.rewind().map_err(|e| e.to_string())?;
+            .ok_or_else(|| ContentError::NotOpened {
+                url: source.clone(),
+            })?;
+        let mut file = file.try_clone().map_err(ContentError::Read)?;
+        file.rewind().map_err(ContentError::Read)?;
         Ok(Blob::File { file, path: None })
     }
 }
@@ -109,7 +111,7 @@ fn load_here() -> Result<Option<(LockedApp, RootfsContent)>, RootfsError> {
             })?;
             let file = open_regular(&path).map_err(|problem| RootfsError::File {
                 what: what(),
-                problem,
+                problem: problem.to_string(),
             })?;
             opened.insert(source.clone(), file);
         }

@@ -33,9 +33,56 @@ pub enum Blob {
     Dir(PathBuf),
 }
 
-/// Resolves content references; the error is a sentence for the user.
+/// Why content could not be found or used; a sentence for the user, said of one
+/// component's source or file (the caller names which).
+#[derive(Debug, thiserror::Error)]
+pub enum ContentError {
+    #[error("the content has none of `inline`, `source` or `digest`")]
+    Empty,
+    #[error(
+        "content {digest} has no `source` or `inline` bytes; a local app names its files by `source`"
+    )]
+    LocalWithoutSource { digest: Sha256Digest },
+    #[error("source {url:?} is not a file:// URL")]
+    NotFileUrl { url: String },
+    #[error(
+        "names its content by `source` ({url:?}); an app from an OCI artifact may only use \
+         `digest` (one of its layers) or `inline` content. Push the app with \
+         `spin registry push` or `spin-kube push`"
+    )]
+    SourceInArtifact { url: String },
+    #[error("the content has neither `inline` bytes nor a `digest`")]
+    NoDigest,
+    #[error("{digest} is not a Wasm or data layer of the app's image manifest")]
+    NotCarried { digest: Sha256Digest },
+    #[error("the content has no `source` in the image")]
+    NoSourceInImage,
+    #[error("{url} was not opened from the image")]
+    NotOpened { url: String },
+    #[error("{}: {error}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
+    #[error("cannot read the content: {0}")]
+    Read(#[source] std::io::Error),
+    #[error("{} is not a regular file", path.display())]
+    NotRegular { path: PathBuf },
+    #[error("{} is a directory", path.display())]
+    Directory { path: PathBuf },
+    #[error("larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("content has digest {actual}, but the app says {expected}")]
+    Mismatch {
+        actual: Sha256Digest,
+        expected: Sha256Digest,
+    },
+}
+
+/// Resolves content references.
 pub trait ContentResolver: Send + Sync + std::fmt::Debug {
-    fn resolve(&self, content: &ContentRef) -> Result<Blob, String>;
+    fn resolve(&self, content: &ContentRef) -> Result<Blob, ContentError>;
 
     /// Whether a [`Blob::File`] this resolver returns for a `digest` was checked against
     /// that digest when it was stored (the node's blob cache), so that the digest may
@@ -50,20 +97,21 @@ pub trait ContentResolver: Send + Sync + std::fmt::Debug {
 pub struct LocalContent;
 
 impl ContentResolver for LocalContent {
-    fn resolve(&self, content: &ContentRef) -> Result<Blob, String> {
+    fn resolve(&self, content: &ContentRef) -> Result<Blob, ContentError> {
         if let Some(bytes) = &content.inline {
             return Ok(Blob::Bytes(bytes.clone()));
         }
         let Some(source) = &content.source else {
             return Err(match &content.digest {
-                Some(digest) => format!(
-                    "content {digest} has no `source` or `inline` bytes; a local app names its files by `source`"
-                ),
-                None => "the content has none of `inline`, `source` or `digest`".into(),
+                Some(digest) => ContentError::LocalWithoutSource {
+                    digest: digest.clone(),
+                },
+                None => ContentError::Empty,
             });
         };
-        let path = spin_app::load::file_path(source)
-            .ok_or_else(|| format!("source {source:?} is not a file:// URL"))?;
+        let path = spin_app::load::file_path(source).ok_or_else(|| ContentError::NotFileUrl {
+            url: source.clone(),
+        })?;
         if path.is_dir() {
             return Ok(Blob::Dir(path));
         }
@@ -86,28 +134,25 @@ pub struct ArtifactContent {
 }
 
 impl ContentResolver for ArtifactContent {
-    fn resolve(&self, content: &ContentRef) -> Result<Blob, String> {
+    fn resolve(&self, content: &ContentRef) -> Result<Blob, ContentError> {
         if let Some(source) = &content.source {
-            return Err(format!(
-                "names its content by `source` ({:?}); an app from an OCI artifact may only use \
-                 `digest` (one of its layers) or `inline` content. Push the app with \
-                 `spin registry push` or `spin-kube push`",
-                source.chars().take(100).collect::<String>()
-            ));
+            return Err(ContentError::SourceInArtifact {
+                url: source.chars().take(100).collect(),
+            });
         }
         if let Some(bytes) = &content.inline {
             return Ok(Blob::Bytes(bytes.clone()));
         }
         let Some(digest) = &content.digest else {
-            return Err("the content has neither `inline` bytes nor a `digest`".into());
+            return Err(ContentError::NoDigest);
         };
         if !self.carried.contains(digest) {
-            return Err(format!(
-                "{digest} is not a Wasm or data layer of the app's image manifest"
-            ));
+            return Err(ContentError::NotCarried {
+                digest: digest.clone(),
+            });
         }
         let path = self.blob_dir.join("sha256").join(digest.hex());
-        let file = open_regular(&path).map_err(|e| format!("layer {digest}: {e}"))?;
+        let file = open_regular(&path)?;
         Ok(Blob::File {
             file,
             path: Some(path),
@@ -122,19 +167,22 @@ impl ContentResolver for ArtifactContent {
 }
 
 /// Opens `path` for reading if it is a regular file (not a device, FIFO or socket).
-pub fn open_regular(path: &std::path::Path) -> Result<File, String> {
+pub fn open_regular(path: &std::path::Path) -> Result<File, ContentError> {
     use std::os::unix::fs::OpenOptionsExt;
+    let io = |error| ContentError::Io {
+        path: path.to_path_buf(),
+        error,
+    };
     // Non-blocking, so a FIFO cannot hang the open; the type check then refuses it.
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if !meta.is_file() {
-        return Err(format!("{} is not a regular file", path.display()));
+        .map_err(io)?;
+    if !file.metadata().map_err(io)?.is_file() {
+        return Err(ContentError::NotRegular {
+            path: path.to_path_buf(),
+        });
     }
     Ok(file)
 }
@@ -144,44 +192,46 @@ pub fn read_verified(
     blob: Blob,
     expected: Option<&Sha256Digest>,
     limit: u64,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, ContentError> {
     let bytes = match blob {
         Blob::Bytes(bytes) => bytes,
-        Blob::Dir(path) => return Err(format!("{} is a directory", path.display())),
+        Blob::Dir(path) => return Err(ContentError::Directory { path }),
         Blob::File { file, path } => {
-            let shown = path.map(|p| p.display().to_string()).unwrap_or_default();
             let mut bytes = Vec::new();
             file.take(limit + 1)
                 .read_to_end(&mut bytes)
-                .map_err(|e| format!("{shown}: {e}"))?;
+                .map_err(|error| match path {
+                    Some(path) => ContentError::Io { path, error },
+                    None => ContentError::Read(error),
+                })?;
             bytes
         }
     };
     if bytes.len() as u64 > limit {
-        return Err(format!("larger than the limit of {limit} bytes"));
+        return Err(ContentError::TooLarge { limit });
     }
     if let Some(expected) = expected {
-        let actual = Sha256Digest::of(&bytes);
-        if actual != *expected {
-            return Err(mismatch(&actual, expected));
-        }
+        check_digest(Sha256Digest::of(&bytes), expected)?;
     }
     Ok(bytes)
 }
 
 /// Hashes an open file (streamed) and compares it with `expected`; leaves the file at
 /// its start for whoever reads it next.
-pub fn verify_file(file: &mut File, expected: &Sha256Digest) -> Result<(), String> {
-    let (actual, _) = Sha256Digest::of_reader(&mut *file).map_err(|e| e.to_string())?;
-    file.rewind().map_err(|e| e.to_string())?;
-    if actual != *expected {
-        return Err(mismatch(&actual, expected));
-    }
-    Ok(())
+pub fn verify_file(file: &mut File, expected: &Sha256Digest) -> Result<(), ContentError> {
+    let (actual, _) = Sha256Digest::of_reader(&mut *file).map_err(ContentError::Read)?;
+    file.rewind().map_err(ContentError::Read)?;
+    check_digest(actual, expected)
 }
 
-fn mismatch(actual: &Sha256Digest, expected: &Sha256Digest) -> String {
-    format!("content has digest {actual}, but the app says {expected}")
+fn check_digest(actual: Sha256Digest, expected: &Sha256Digest) -> Result<(), ContentError> {
+    if actual == *expected {
+        return Ok(());
+    }
+    Err(ContentError::Mismatch {
+        actual,
+        expected: expected.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -190,7 +240,12 @@ mod tests {
 
     fn read(resolver: &dyn ContentResolver, c: ContentRef) -> Result<Vec<u8>, String> {
         let expected = c.digest.clone();
-        read_verified(resolver.resolve(&c)?, expected.as_ref(), 1 << 20)
+        read_verified(
+            resolver.resolve(&c).map_err(|e| e.to_string())?,
+            expected.as_ref(),
+            1 << 20,
+        )
+        .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -256,7 +311,9 @@ mod tests {
 
     #[test]
     fn only_regular_files_are_opened() {
-        let e = open_regular(std::path::Path::new("/dev/null")).unwrap_err();
+        let e = open_regular(std::path::Path::new("/dev/null"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a regular file"), "{e}");
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
@@ -267,13 +324,16 @@ mod tests {
                 .unwrap()
                 .success()
         );
-        let e = open_regular(&fifo).unwrap_err();
+        let e = open_regular(&fifo).unwrap_err().to_string();
         assert!(e.contains("not a regular file"), "{e}");
     }
 
     #[test]
     fn reads_are_bounded() {
         let blob = Blob::Bytes(vec![0; 10]);
-        assert!(read_verified(blob, None, 9).unwrap_err().contains("limit"));
+        assert!(matches!(
+            read_verified(blob, None, 9),
+            Err(ContentError::TooLarge { limit: 9 })
+        ));
     }
 }

@@ -16,7 +16,7 @@ pub fn read(file: &Path) -> Result<RuntimeConfigFile, RuntimeConfigError> {
         table: String::new(),
         problem,
     };
-    let opened = crate::content::open_regular(file).map_err(whole)?;
+    let opened = crate::content::open_regular(file).map_err(|e| whole(e.to_string()))?;
     let mut bytes = Vec::new();
     opened
         .take(MAX_RUNTIME_CONFIG_BYTES + 1)

@@ -11,7 +11,7 @@ use spin_app::Sha256Digest;
 use spin_app::locked::{ContentRef, InheritConfiguration, LockedComponent};
 
 use crate::RuntimeError;
-use crate::content::{Blob, ContentResolver, read_verified};
+use crate::content::{Blob, ContentError, ContentResolver, read_verified};
 
 /// Largest component Wasm accepted (componentize-py apps are about 40 MB); for a
 /// composed component, the most all of its pieces may add up to.
@@ -125,7 +125,7 @@ fn piece(
     source: &ContentRef,
     budget: &mut u64,
 ) -> Result<(Sha256Digest, Wasm), String> {
-    let blob = content.resolve(source)?;
+    let blob = content.resolve(source).map_err(|e| e.to_string())?;
     match (source.digest.clone(), blob) {
         (Some(digest), blob @ Blob::File { .. }) if content.files_match_their_digests() => Ok((
             digest.clone(),
@@ -148,11 +148,15 @@ fn piece(
     }
 }
 
-fn over_budget(problem: String) -> String {
-    format!(
-        "{problem} (a component's Wasm and its dependencies' may add up to {} MiB)",
-        MAX_COMPONENT_BYTES >> 20
-    )
+/// A read of a piece failed; past the budget, the message says what it bounds.
+fn over_budget(problem: ContentError) -> String {
+    match problem {
+        ContentError::TooLarge { .. } => format!(
+            "{problem} (a component's Wasm and its dependencies' may add up to {} MiB)",
+            MAX_COMPONENT_BYTES >> 20
+        ),
+        other => other.to_string(),
+    }
 }
 
 impl Wasm {
