@@ -1,0 +1,127 @@
+//! The runtime in this process ([`support`]): what the app's triggers and a host
+//! capability do, seen through guests' requests and the prepared app, with no
+//! `spin-run` process.
+
+mod support;
+
+use spin_runtime::RuntimeError;
+use spin_runtime::config::DatabaseLocation;
+use spin_runtime::trigger::cron::CronTrigger;
+use spin_runtime::trigger::http::HttpTrigger;
+use support::{AppFiles, Serving};
+use test_guests::{Probe, cron, probe};
+
+fn web_and_tick(tick_triggers: &str) -> AppFiles {
+    AppFiles::new(
+        &format!(
+            r#"
+spin_manifest_version = 2
+[application]
+name = "both"
+[[trigger.http]]
+route = "/..."
+component = "web"
+[[trigger.cron]]
+component = "tick"
+cron_expression = "0 0 1 1 *"
+{tick_triggers}
+[component.web]
+source = "web.wasm"
+[component.tick]
+source = "tick.wasm"
+"#
+        ),
+        &[
+            ("web.wasm", probe("web", Probe::Hello)),
+            ("tick.wasm", cron()),
+        ],
+    )
+}
+
+#[tokio::test]
+async fn each_trigger_finds_its_own_entry_point() {
+    let app = web_and_tick("").prepare(|_| {}).unwrap();
+    let types: Vec<_> = app.triggers().map(|t| t.trigger_type()).collect();
+    assert_eq!(types, ["http", "cron"]);
+    {
+        let code = app.code();
+        let (web, tick) = (&code.components["web"], &code.components["tick"]);
+        assert!(web.handler::<HttpTrigger>().is_some());
+        assert!(web.handler::<CronTrigger>().is_none());
+        assert!(tick.handler::<CronTrigger>().is_some());
+        assert!(tick.handler::<HttpTrigger>().is_none());
+    }
+    let serving = Serving::start(app).await;
+    assert_eq!(serving.get("/").await, (200, "Hello, world!\n".to_string()));
+}
+
+#[test]
+fn a_component_two_triggers_run_must_export_both_entry_points() {
+    let both = "[[trigger.cron]]\ncomponent = \"web\"\ncron_expression = \"0 0 1 1 *\"";
+    let err = web_and_tick(both).prepare(|_| {}).unwrap_err().to_string();
+    assert!(
+        err.starts_with("component `web` is not a cron component this runtime can run: it exports `wasi:http/incoming-handler@0.2."),
+        "{err}"
+    );
+    assert!(
+        err.contains("the cron trigger runs components exporting `handle-cron-event`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn private_routes_alone_give_nothing_to_run() {
+    let app = AppFiles::new(
+        r#"
+spin_manifest_version = 2
+[application]
+name = "hidden"
+[[trigger.http]]
+route = { private = true }
+component = "web"
+[component.web]
+source = "web.wasm"
+"#,
+        &[("web.wasm", probe("web", Probe::Hello))],
+    );
+    assert!(matches!(
+        app.prepare(|_| {}),
+        Err(RuntimeError::NothingToServe)
+    ));
+}
+
+#[tokio::test]
+async fn components_granted_one_store_share_it_and_memory_keeps_no_file() {
+    let app = AppFiles::new(
+        r#"
+spin_manifest_version = 2
+[application]
+name = "shared"
+[[trigger.http]]
+route = "/a"
+component = "a"
+[[trigger.http]]
+route = "/b"
+component = "b"
+[component.a]
+source = "kv.wasm"
+key_value_stores = ["default"]
+[component.b]
+source = "kv.wasm"
+key_value_stores = ["default"]
+"#,
+        &[("kv.wasm", probe("counter", Probe::KeyValue))],
+    );
+    let prepared = app
+        .prepare(|config| {
+            config
+                .key_value_stores
+                .insert("default".into(), DatabaseLocation::Memory);
+        })
+        .unwrap();
+    let serving = Serving::start(prepared).await;
+    for (path, value) in [("/a", "x"), ("/b", "xx"), ("/a", "xxx")] {
+        assert_eq!(serving.get(path).await, (200, value.to_string()), "{path}");
+    }
+    assert!(!app.path().join(".spin/sqlite_key_value.db").exists());
+}
