@@ -25,22 +25,9 @@ use crate::host::sqlite::{SqliteAccess, SqliteDatabases};
 use crate::host::state::ComponentHost;
 use crate::host::variables::{component_variables, resolve_app_variables};
 use crate::trigger::delivery::message_concurrency;
+use crate::trigger::read_triggers;
 use crate::trigger::service_chaining::ChainLink;
-use crate::trigger::trigger_type::{AppTrigger, Handlers, Trigger, read_triggers};
-
-/// A component ready to serve requests.
-pub struct PreparedComponent {
-    pub host: Arc<ComponentHost>,
-    /// Its entry points, one per trigger type that runs it.
-    pub(crate) handlers: Handlers,
-}
-
-impl PreparedComponent {
-    /// Trigger `T`'s entry point into it, when `T` runs it.
-    pub fn handler<T: Trigger>(&self) -> Option<&T::Handler> {
-        self.handlers.get::<T>()
-    }
-}
+use crate::trigger::trigger_type::{AppTrigger, Trigger};
 
 /// An app ready to serve.
 pub struct PreparedApp {

@@ -23,7 +23,6 @@ use spin_app::locked::LockedComponent;
 use wasmtime::component::{Component, Linker};
 
 use crate::RuntimeError;
-use crate::app::PreparedComponent;
 use crate::code::cache::CompileCache;
 use crate::config::RuntimeConfig;
 use crate::content::ContentResolver;
@@ -31,13 +30,27 @@ use crate::engine::{CodeTier, PoolLimits, SharedEngine};
 use crate::host::bindings;
 use crate::host::state::{ComponentHost, RequestState};
 use crate::trigger::entry_point::CompiledComponent;
-use crate::trigger::trigger_type::{AppTrigger, Handlers};
+use crate::trigger::trigger_type::{AppTrigger, Handlers, Trigger};
 use child::ChildFailure;
 
 /// Every served component compiled for one engine.
 pub struct AppCode {
     pub engine: Arc<SharedEngine>,
     pub components: HashMap<String, PreparedComponent>,
+}
+
+/// A component ready to serve requests.
+pub struct PreparedComponent {
+    pub host: Arc<ComponentHost>,
+    /// Its entry points, one per trigger type that runs it.
+    pub(crate) handlers: Handlers,
+}
+
+impl PreparedComponent {
+    /// Trigger `T`'s entry point into it, when `T` runs it.
+    pub fn handler<T: Trigger>(&self) -> Option<&T::Handler> {
+        self.handlers.get::<T>()
+    }
 }
 
 /// The code requests run now; replaced whole when optimized code is ready.

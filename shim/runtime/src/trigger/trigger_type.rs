@@ -1,7 +1,5 @@
-//! What a trigger type provides, and the list of those this runtime runs. The app, the
-//! compiler and the run loop go through [`read_triggers`] and [`AppTrigger`] and know
-//! no trigger by name: adding one is a module under `trigger/` implementing [`Trigger`]
-//! and one line in [`TRIGGER_TYPES`].
+//! What a trigger type provides ([`Trigger`]), and an app's trigger whatever its type
+//! ([`AppTrigger`]). The list of the types this runtime runs is in [`super`].
 
 use std::any::{Any, TypeId};
 use std::collections::BTreeMap;
@@ -12,12 +10,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use spin_app::LockedApp;
 
-use super::command::CommandTrigger;
-use super::cron::CronTrigger;
 use super::entry_point::CompiledComponent;
-use super::http::HttpTrigger;
-use super::mqtt::MqttTrigger;
-use super::redis::RedisTrigger;
 use super::run::{Ended, TriggerError};
 use crate::{PreparedApp, RuntimeError};
 
@@ -137,51 +130,4 @@ impl Handlers {
             .find(|h| h.trigger == TypeId::of::<T>())
             .and_then(|h| h.handler.downcast_ref())
     }
-}
-
-/// Reads one trigger type's entries.
-type ReadTrigger = fn(&LockedApp, &AppValues) -> Result<Option<Arc<dyn AppTrigger>>, RuntimeError>;
-
-fn read_as<T: Trigger>(
-    app: &LockedApp,
-    values: &AppValues,
-) -> Result<Option<Arc<dyn AppTrigger>>, RuntimeError> {
-    Ok(T::read(app, values)?.map(|t| Arc::new(t) as Arc<dyn AppTrigger>))
-}
-
-/// Every trigger type this runtime runs, in the order they are read and listed.
-const TRIGGER_TYPES: [(&str, ReadTrigger); 5] = [
-    (HttpTrigger::TYPE, read_as::<HttpTrigger>),
-    (RedisTrigger::TYPE, read_as::<RedisTrigger>),
-    (MqttTrigger::TYPE, read_as::<MqttTrigger>),
-    (CommandTrigger::TYPE, read_as::<CommandTrigger>),
-    (CronTrigger::TYPE, read_as::<CronTrigger>),
-];
-
-/// The app's triggers, one per type it lists; an entry of a type this runtime does not
-/// run is refused, naming the types it does.
-pub fn read_triggers(
-    app: &LockedApp,
-    values: &AppValues,
-) -> Result<Vec<Arc<dyn AppTrigger>>, RuntimeError> {
-    let known = |kind: &str| TRIGGER_TYPES.iter().any(|(t, _)| *t == kind);
-    if let Some(unknown) = app.triggers.iter().find(|t| !known(&t.trigger_type)) {
-        let names: Vec<_> = TRIGGER_TYPES
-            .iter()
-            .map(|(t, _)| format!("`{t}`"))
-            .collect();
-        let (last, rest) = names.split_last().expect("the list is not empty");
-        return Err(RuntimeError::Trigger {
-            trigger: unknown.id.clone(),
-            problem: format!(
-                "trigger type `{}` is not supported; this runtime runs {} and {last} triggers",
-                unknown.trigger_type,
-                rest.join(", ")
-            ),
-        });
-    }
-    TRIGGER_TYPES
-        .iter()
-        .filter_map(|(_, read)| read(app, values).transpose())
-        .collect()
 }
