@@ -30,6 +30,17 @@ pub enum Probe {
     LogFlood = 8,
 }
 
+/// A Spin app on disk: `manifest` as the `spin.toml` of a new temporary directory,
+/// beside the Wasm files it names.
+pub fn app_dir(manifest: &str, wasm: &[(&str, Vec<u8>)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join("spin.toml"), manifest).expect("writing spin.toml");
+    for (name, bytes) in wasm {
+        std::fs::write(dir.path().join(name), bytes).expect("writing a Wasm file");
+    }
+    dir
+}
+
 const RUNTIME_WAT: &str = include_str!("../guests/runtime.wat");
 
 /// A `wasi:http/incoming-handler` component.

@@ -33,12 +33,9 @@ pub struct TestApp {
 impl TestApp {
     /// `manifest` is the spin.toml text; `wasm` the files it refers to.
     pub fn new(manifest: &str, wasm: &[(&str, Vec<u8>)]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("spin.toml"), manifest).unwrap();
-        for (name, bytes) in wasm {
-            std::fs::write(dir.path().join(name), bytes).unwrap();
+        Self {
+            dir: test_guests::app_dir(manifest, wasm),
         }
-        Self { dir }
     }
 
     pub fn path(&self) -> &Path {
