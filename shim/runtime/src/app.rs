@@ -353,7 +353,8 @@ fn component_host(
             config.limits.max_outbound_response_body,
             config.network.clone(),
         )?
-        .chained_to(shared.chain.clone()),
+        .chained_to(shared.chain.clone())
+        .replies_within(config.max_instance_memory),
         max_memory: config.max_instance_memory,
         max_log_line: config.limits.max_log_line,
     })

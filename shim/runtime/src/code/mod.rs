@@ -27,7 +27,6 @@ use crate::code::cache::CompileCache;
 use crate::config::RuntimeConfig;
 use crate::content::ContentResolver;
 use crate::engine::{CodeTier, PoolLimits, SharedEngine};
-use crate::host::bindings;
 use crate::host::state::{ComponentHost, RequestState};
 use crate::trigger::entry_point::CompiledComponent;
 use crate::trigger::trigger_type::{AppTrigger, Handlers, Trigger};
@@ -228,27 +227,9 @@ fn compile_app(
 
 /// The host functions every component may import.
 pub(crate) fn base_linker(engine: &wasmtime::Engine) -> Result<Linker<RequestState>, RuntimeError> {
-    let link = |e: wasmtime::Error| RuntimeError::Engine(format!("{e:#}"));
     let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link)?;
-    wasmtime_wasi::p3::add_to_linker(&mut linker).map_err(link)?;
-    wasmtime_wasi_http::p3::add_to_linker(&mut linker).map_err(link)?;
-    bindings::spin::SpinHost::add_to_linker::<_, wasmtime::component::HasSelf<RequestState>>(
-        &mut linker,
-        |s| s,
-    )
-    .map_err(link)?;
-    bindings::current::SpinHostCurrent::add_to_linker::<
-        _,
-        wasmtime::component::HasSelf<RequestState>,
-    >(&mut linker, |s| s)
-    .map_err(link)?;
-    bindings::inbound_http::fermyon::spin::http::add_to_linker::<
-        _,
-        wasmtime::component::HasSelf<RequestState>,
-    >(&mut linker, |s| s)
-    .map_err(link)?;
+    crate::host::link::add_to_linker(&mut linker)
+        .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
     Ok(linker)
 }
 

@@ -7,14 +7,6 @@ pub mod spin {
         path: "wit",
         world: "spin-host",
         imports: { default: async | trappable },
-        with: {
-            "fermyon:spin/key-value.store": crate::host::key_value::OpenStore,
-            "fermyon:spin/sqlite.connection": crate::host::sqlite::OpenConnection,
-            "fermyon:spin/redis.connection": crate::host::redis::OpenRedis,
-            "fermyon:spin/mqtt.connection": crate::host::mqtt::OpenMqtt,
-            "fermyon:spin/postgres.connection": crate::host::postgres::OpenPostgres,
-            "fermyon:spin/mysql.connection": crate::host::mysql::OpenMysql,
-        },
     });
 }
 
@@ -98,16 +90,5 @@ pub mod current {
         path: "wit",
         world: "spin-host-current",
         imports: { default: async | trappable },
-        with: {
-            "spin:key-value/key-value.store": crate::host::key_value::OpenStore,
-            "wasi:keyvalue/store.bucket": crate::host::key_value::OpenStore,
-            "wasi:keyvalue/atomics.cas": crate::host::key_value::current::Cas,
-            "spin:sqlite/sqlite.connection": crate::host::sqlite::OpenConnection,
-            "spin:redis/redis.connection": crate::host::redis::OpenRedis,
-            "spin:mqtt/mqtt.connection": crate::host::mqtt::OpenMqtt,
-            "spin:postgres/postgres.connection": crate::host::postgres::OpenPostgres,
-            "spin:postgres/postgres.connection-builder": crate::host::postgres::PostgresBuilder,
-            "spin:mysql/mysql.connection": crate::host::mysql::OpenMysql,
-        },
     });
 }

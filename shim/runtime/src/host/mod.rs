@@ -1,10 +1,13 @@
 //! Host capabilities a Spin component expects, per request.
 
 pub mod bindings;
+pub mod capability;
+pub mod capped_table;
 pub mod contained;
 pub mod http_client;
 pub mod key_value;
 pub mod limits;
+pub mod link;
 pub mod mqtt;
 pub mod mysql;
 pub mod outbound;

@@ -16,15 +16,16 @@ use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, QoS};
 use tokio::sync::Mutex;
-use wasmtime::component::{Accessor, HasSelf, Resource};
+use wasmtime::component::{Accessor, HasData, Linker, Resource};
 
 use crate::host::bindings::current::spin::mqtt::mqtt as v3;
 use crate::host::bindings::spin::fermyon::spin2_0_0::mqtt::{self as v2, Error, Qos};
+use crate::host::capability::{CapabilityView, HostCapability};
+use crate::host::capped_table::CappedTable;
 use crate::host::outbound::{OutboundPolicy, shown_address};
-use crate::host::state::RequestState;
 use crate::network::Network;
 
-/// Most MQTT connections one request may hold.
+/// Most MQTT connections one instance may hold.
 pub const MAX_MQTT_CONNECTIONS: usize = 8;
 /// Longest a connect or a publish may take.
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -187,64 +188,91 @@ async fn publish_on(
     }
 }
 
-impl RequestState {
+/// One instance's broker connections.
+#[derive(Debug, Default)]
+pub struct MqttHandles {
+    connections: CappedTable<OpenMqtt, MAX_MQTT_CONNECTIONS>,
+}
+
+/// MQTT: `fermyon:spin/mqtt@2.0.0` and `spin:mqtt/mqtt@3.0.0`.
+pub struct Mqtt;
+
+pub type MqttView<'a> = CapabilityView<'a, OutboundPolicy, MqttHandles>;
+
+impl HasData for Mqtt {
+    type Data<'a> = MqttView<'a>;
+}
+
+impl HostCapability for Mqtt {
+    type Grant = OutboundPolicy;
+    type Handles = MqttHandles;
+
+    fn add_to_linker<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        view: fn(&mut T) -> MqttView<'_>,
+    ) -> wasmtime::Result<()> {
+        v2::add_to_linker::<T, Self>(linker, view)?;
+        v3::add_to_linker::<T, Self>(linker, view)
+    }
+}
+
+impl MqttView<'_> {
     fn mqtt_room(&self) -> Result<(), Error> {
-        if self.open_mqtt >= MAX_MQTT_CONNECTIONS {
+        if self.handles.connections.is_full() {
             return Err(Error::TooManyConnections);
         }
         Ok(())
     }
 
-    fn keep_mqtt(&mut self, session: Session) -> wasmtime::Result<Resource<OpenMqtt>> {
-        self.open_mqtt += 1;
-        Ok(self.table.push(OpenMqtt {
+    /// Hands a new session to the guest, or ends it when the instance already holds as
+    /// many as it may (another was opened while this one connected).
+    fn keep_mqtt<R: 'static>(&mut self, session: Session) -> Result<Resource<R>, Error> {
+        let open = OpenMqtt {
             session: Arc::new(Mutex::new(session)),
-        })?)
+        };
+        self.handles
+            .connections
+            .push(open)
+            .map_err(|_| Error::TooManyConnections)
     }
 
-    fn mqtt_of(&self, conn: &Resource<OpenMqtt>) -> wasmtime::Result<Arc<Mutex<Session>>> {
-        Ok(self.table.get(conn)?.session.clone())
+    fn mqtt_of<R: 'static>(&self, conn: &Resource<R>) -> wasmtime::Result<Arc<Mutex<Session>>> {
+        Ok(self.handles.connections.get(conn)?.session.clone())
     }
 
-    fn close_mqtt(&mut self, conn: Resource<OpenMqtt>) -> wasmtime::Result<()> {
-        self.table.delete(conn)?;
-        self.open_mqtt = self.open_mqtt.saturating_sub(1);
-        Ok(())
+    fn close_mqtt<R: 'static>(&mut self, conn: Resource<R>) -> wasmtime::Result<()> {
+        self.handles.connections.remove(conn).map(drop)
     }
 }
 
-impl v2::Host for RequestState {}
+impl v2::Host for MqttView<'_> {}
 
-impl v2::HostConnection for RequestState {
+impl v2::HostConnection for MqttView<'_> {
     async fn open(
         &mut self,
         address: String,
         username: String,
         password: String,
         keep_alive_interval_in_secs: u64,
-    ) -> wasmtime::Result<Result<Resource<OpenMqtt>, Error>> {
+    ) -> wasmtime::Result<Result<Resource<v2::Connection>, Error>> {
         if let Err(e) = self.mqtt_room() {
             return Ok(Err(e));
         }
-        let max_outgoing = self.component.max_memory;
         let session = connect(
             &address,
             username,
             password,
             keep_alive_interval_in_secs,
-            &self.component.outbound,
-            max_outgoing,
+            self.grant,
+            self.grant.max_reply,
         )
         .await;
-        Ok(match session {
-            Ok(session) => Ok(self.keep_mqtt(session)?),
-            Err(e) => Err(e),
-        })
+        Ok(session.and_then(|session| self.keep_mqtt(session)))
     }
 
     async fn publish(
         &mut self,
-        conn: Resource<OpenMqtt>,
+        conn: Resource<v2::Connection>,
         topic: String,
         payload: Vec<u8>,
         qos: Qos,
@@ -252,7 +280,7 @@ impl v2::HostConnection for RequestState {
         Ok(publish(self.mqtt_of(&conn)?, topic, payload, qos).await)
     }
 
-    async fn drop(&mut self, conn: Resource<OpenMqtt>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, conn: Resource<v2::Connection>) -> wasmtime::Result<()> {
         self.close_mqtt(conn)
     }
 }
@@ -278,29 +306,25 @@ impl From<v3::Qos> for Qos {
     }
 }
 
-impl v3::Host for RequestState {}
+impl v3::Host for MqttView<'_> {}
 
-impl v3::HostConnection for RequestState {
-    async fn drop(&mut self, conn: Resource<OpenMqtt>) -> wasmtime::Result<()> {
+impl v3::HostConnection for MqttView<'_> {
+    async fn drop(&mut self, conn: Resource<v3::Connection>) -> wasmtime::Result<()> {
         self.close_mqtt(conn)
     }
 }
 
-impl<T: Send> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
+impl<T: Send> v3::HostConnectionWithStore<T> for Mqtt {
     async fn open(
         accessor: &Accessor<T, Self>,
         address: String,
         username: String,
         password: String,
         keep_alive_interval_in_secs: u64,
-    ) -> wasmtime::Result<Result<Resource<OpenMqtt>, v3::Error>> {
-        let (room, policy, max_outgoing) = accessor.with(|mut access| {
-            let state = access.get();
-            (
-                state.mqtt_room(),
-                state.component.outbound.clone(),
-                state.component.max_memory,
-            )
+    ) -> wasmtime::Result<Result<Resource<v3::Connection>, v3::Error>> {
+        let (room, policy) = accessor.with(|mut access| {
+            let view = access.get();
+            (view.mqtt_room(), view.grant.clone())
         });
         if let Err(e) = room {
             return Ok(Err(e.into()));
@@ -311,18 +335,17 @@ impl<T: Send> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
             password,
             keep_alive_interval_in_secs,
             &policy,
-            max_outgoing,
+            policy.max_reply,
         )
         .await;
-        match session {
-            Ok(session) => accessor.with(|mut access| Ok(Ok(access.get().keep_mqtt(session)?))),
-            Err(e) => Ok(Err(e.into())),
-        }
+        Ok(session
+            .and_then(|session| accessor.with(|mut access| access.get().keep_mqtt(session)))
+            .map_err(Into::into))
     }
 
     async fn publish(
         accessor: &Accessor<T, Self>,
-        conn: Resource<OpenMqtt>,
+        conn: Resource<v3::Connection>,
         topic: String,
         payload: Vec<u8>,
         qos: v3::Qos,

@@ -26,6 +26,10 @@ pub struct OutboundPolicy {
     allowed: Arc<[AllowedHost]>,
     /// Most bytes of one response body a guest may receive.
     pub max_response_body: u64,
+    /// Most bytes of one database query's result the host buffers for the guest, and
+    /// of one MQTT packet: the instance's memory cap, since the guest could not hold
+    /// more. Until [`OutboundPolicy::replies_within`] sets it, `max_response_body`.
+    pub max_reply: usize,
     /// Where connections to allowed destinations leave from.
     pub network: Network,
     /// The app, for requests to its own components.
@@ -63,9 +67,20 @@ impl OutboundPolicy {
             component: component.into(),
             allowed: allowed.into(),
             max_response_body,
+            max_reply: usize::try_from(max_response_body).unwrap_or(usize::MAX),
             network,
             chain: ChainLink::default(),
         })
+    }
+
+    /// Bounds database results and broker messages by the instance's memory cap.
+    pub fn replies_within(self, max_reply: usize) -> Self {
+        Self { max_reply, ..self }
+    }
+
+    /// The component this policy is for.
+    pub fn component(&self) -> &str {
+        &self.component
     }
 
     /// Requests to `*.spin.internal` and `self` go to the app behind `chain`.

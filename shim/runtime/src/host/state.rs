@@ -8,11 +8,14 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::host::key_value::KeyValueAccess;
+use crate::host::key_value::{KeyValueAccess, KeyValueHandles};
 use crate::host::limits::MemoryLimiter;
+use crate::host::mqtt::MqttHandles;
+use crate::host::mysql::MysqlHandles;
 use crate::host::outbound::{OutboundHooks, OutboundPolicy};
-use crate::host::redis::RedisConnections;
-use crate::host::sqlite::SqliteAccess;
+use crate::host::postgres::PostgresHandles;
+use crate::host::redis::RedisHandles;
+use crate::host::sqlite::{SqliteAccess, SqliteHandles};
 use crate::host::stdio::{GuestLog, Stream};
 
 /// What a component may see and do, fixed at start-up and shared by its requests.
@@ -31,6 +34,9 @@ pub struct ComponentHost {
     pub max_log_line: usize,
 }
 
+/// One instance's state: WASI's and `wasi:http`'s contexts and their resource table,
+/// and each Spin capability's handles (each capability's host functions see only its
+/// own, through the view [`crate::host::link`] projects).
 pub struct RequestState {
     pub component: Arc<ComponentHost>,
     pub table: ResourceTable,
@@ -38,19 +44,12 @@ pub struct RequestState {
     pub http: WasiHttpCtx,
     pub hooks: OutboundHooks,
     pub limiter: MemoryLimiter,
-    pub open_stores: usize,
-    /// SQLite connections alive (each holds a pooled database connection).
-    pub open_connections: usize,
-    /// Redis connections of this request, by address.
-    pub redis: RedisConnections,
-    /// MQTT connections alive.
-    pub open_mqtt: usize,
-    /// PostgreSQL connections alive.
-    pub open_postgres: usize,
-    /// MySQL connections alive.
-    pub open_mysql: usize,
-    /// `wasi:keyvalue/atomics` compare-and-swap handles alive (each holds a value).
-    pub open_cas: usize,
+    pub key_value: KeyValueHandles,
+    pub sqlite: SqliteHandles,
+    pub redis: RedisHandles,
+    pub mqtt: MqttHandles,
+    pub postgres: PostgresHandles,
+    pub mysql: MysqlHandles,
     /// The `max_concurrent_instances` permit this instance holds (WASIp3 instances,
     /// which outlive the call that starts them).
     pub instance_permit: Option<tokio::sync::OwnedSemaphorePermit>,
@@ -85,13 +84,12 @@ impl RequestState {
                 policy: component.outbound.clone(),
             },
             limiter: MemoryLimiter::new(component.max_memory),
-            open_stores: 0,
-            open_connections: 0,
-            redis: RedisConnections::default(),
-            open_mqtt: 0,
-            open_postgres: 0,
-            open_mysql: 0,
-            open_cas: 0,
+            key_value: KeyValueHandles::default(),
+            sqlite: SqliteHandles::default(),
+            redis: RedisHandles::default(),
+            mqtt: MqttHandles::default(),
+            postgres: PostgresHandles::default(),
+            mysql: MysqlHandles::default(),
             instance_permit: None,
             component,
         })

@@ -16,8 +16,32 @@ use crate::RuntimeError;
 use crate::host::bindings::current::spin::variables::variables as v3;
 use crate::host::bindings::spin::fermyon::spin2_0_0::variables::{self, Error};
 use crate::host::bindings::spin::wasi::config::store;
-use crate::host::state::{ComponentHost, RequestState};
-use wasmtime::component::{Accessor, HasSelf};
+use wasmtime::component::{Accessor, HasData, Linker};
+
+/// What the variables interfaces read: one component's rendered variables.
+pub struct VariablesView<'a> {
+    pub component: &'a str,
+    pub values: &'a BTreeMap<String, String>,
+}
+
+/// Variables: `fermyon:spin/variables@2.0.0`, `spin:variables@3.0.0` and
+/// `wasi:config/store`. No handles: linked to a view of the component's values alone.
+pub struct Variables;
+
+impl HasData for Variables {
+    type Data<'a> = VariablesView<'a>;
+}
+
+impl Variables {
+    pub fn add_to_linker<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        view: fn(&mut T) -> VariablesView<'_>,
+    ) -> wasmtime::Result<()> {
+        variables::add_to_linker::<T, Self>(linker, view)?;
+        v3::add_to_linker::<T, Self>(linker, view)?;
+        store::add_to_linker::<T, Self>(linker, view)
+    }
+}
 
 /// Application variable values after applying the runtime's overrides.
 pub fn resolve_app_variables(
@@ -64,21 +88,21 @@ pub fn component_variables(
         .collect()
 }
 
-impl variables::Host for RequestState {
+impl variables::Host for VariablesView<'_> {
     async fn get(&mut self, name: String) -> wasmtime::Result<Result<String, Error>> {
-        Ok(lookup(&self.component, &name))
+        Ok(self.lookup(&name))
     }
 }
 
 /// `spin:variables@3.0.0`: the same variables, for current SDKs.
-impl v3::Host for RequestState {}
+impl v3::Host for VariablesView<'_> {}
 
-impl<T> v3::HostWithStore<T> for HasSelf<RequestState> {
+impl<T> v3::HostWithStore<T> for Variables {
     async fn get(
         accessor: &Accessor<T, Self>,
         name: String,
     ) -> wasmtime::Result<Result<String, v3::Error>> {
-        let found = accessor.with(|mut access| lookup(&access.get().component, &name));
+        let found = accessor.with(|mut access| access.get().lookup(&name));
         Ok(found.map_err(|e| match e {
             Error::InvalidName(m) => v3::Error::InvalidName(m),
             Error::Undefined(m) => v3::Error::Undefined(m),
@@ -88,30 +112,31 @@ impl<T> v3::HostWithStore<T> for HasSelf<RequestState> {
     }
 }
 
-/// A component's variable by name, or why there is none.
-fn lookup(component: &ComponentHost, name: &str) -> Result<String, Error> {
-    if !is_lower_snake_id(name) {
-        return Err(Error::InvalidName(format!(
-            "{name:?} is not a variable name (lower_snake_case)"
-        )));
+impl VariablesView<'_> {
+    /// A variable by name, or why there is none.
+    fn lookup(&self, name: &str) -> Result<String, Error> {
+        if !is_lower_snake_id(name) {
+            return Err(Error::InvalidName(format!(
+                "{name:?} is not a variable name (lower_snake_case)"
+            )));
+        }
+        self.values.get(name).cloned().ok_or_else(|| {
+            Error::Undefined(format!(
+                "component {} has no variable {name:?}; add it to [component.{}] variables",
+                self.component, self.component
+            ))
+        })
     }
-    component.variables.get(name).cloned().ok_or_else(|| {
-        Error::Undefined(format!(
-            "component {} has no variable {name:?}; add it to [component.{}] variables",
-            component.id, component.id
-        ))
-    })
 }
 
-impl store::Host for RequestState {
+impl store::Host for VariablesView<'_> {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, store::Error>> {
-        Ok(Ok(self.component.variables.get(&key).cloned()))
+        Ok(Ok(self.values.get(&key).cloned()))
     }
 
     async fn get_all(&mut self) -> wasmtime::Result<Result<Vec<(String, String)>, store::Error>> {
         Ok(Ok(self
-            .component
-            .variables
+            .values
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()))

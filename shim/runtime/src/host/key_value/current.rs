@@ -7,22 +7,30 @@
 
 use std::sync::Arc;
 
-use wasmtime::component::{Accessor, FutureReader, HasSelf, Resource, StreamReader};
+use wasmtime::component::{Accessor, FutureReader, Linker, Resource, StreamReader};
 
 use crate::host::bindings::current::spin::key_value::key_value as v3;
-use crate::host::bindings::current::wasi::keyvalue::{atomics, batch, store as wasi_kv};
+use crate::host::bindings::current::wasi::keyvalue::atomics::{self, Cas};
+use crate::host::bindings::current::wasi::keyvalue::batch;
+use crate::host::bindings::current::wasi::keyvalue::store::{self as wasi_kv, Bucket};
 use crate::host::bindings::spin::fermyon::spin2_0_0::key_value::Error as V2Error;
 use crate::host::key_value::backend::KeyValueBackend;
-use crate::host::key_value::{OpenStore, on_db};
-use crate::host::state::RequestState;
+use crate::host::key_value::{KeyValue, KeyValueView, on_db};
 
-/// Most compare-and-swap handles one request may hold at once: each holds a copy of
-/// a value, so a guest must not pile them up.
-const MAX_OPEN_CAS: usize = 16;
+/// Links the current SDKs' key-value interfaces.
+pub(super) fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> KeyValueView<'_>,
+) -> wasmtime::Result<()> {
+    v3::add_to_linker::<T, KeyValue>(linker, view)?;
+    wasi_kv::add_to_linker::<T, KeyValue>(linker, view)?;
+    atomics::add_to_linker::<T, KeyValue>(linker, view)?;
+    batch::add_to_linker::<T, KeyValue>(linker, view)
+}
 
-/// A compare-and-swap handle: the value of a key when it was taken.
+/// What a compare-and-swap handle holds: the value of a key when it was taken.
 #[derive(Debug)]
-pub struct Cas {
+pub struct CasSnapshot {
     label: String,
     key: String,
     current: Option<Vec<u8>>,
@@ -51,36 +59,31 @@ impl From<V2Error> for wasi_kv::Error {
 }
 
 fn db_of<T>(
-    accessor: &Accessor<T, HasSelf<RequestState>>,
-    store: &Resource<OpenStore>,
+    accessor: &Accessor<T, KeyValue>,
+    store: &Resource<v3::Store>,
 ) -> wasmtime::Result<(Arc<KeyValueBackend>, String)> {
     accessor.with(|mut access| access.get().db_of(store))
 }
 
-impl v3::Host for RequestState {}
+impl v3::Host for KeyValueView<'_> {}
 
-impl v3::HostStore for RequestState {
-    async fn drop(&mut self, store: Resource<OpenStore>) -> wasmtime::Result<()> {
+impl v3::HostStore for KeyValueView<'_> {
+    async fn drop(&mut self, store: Resource<v3::Store>) -> wasmtime::Result<()> {
         self.close_store(store)
     }
 }
 
-impl<T> v3::HostStoreWithStore<T> for HasSelf<RequestState> {
+impl<T> v3::HostStoreWithStore<T> for KeyValue {
     async fn open(
         accessor: &Accessor<T, Self>,
         label: String,
-    ) -> wasmtime::Result<Result<Resource<OpenStore>, v3::Error>> {
-        accessor.with(|mut access| {
-            access
-                .get()
-                .open_store(label)
-                .map(|opened| opened.map_err(v3::Error::from))
-        })
+    ) -> wasmtime::Result<Result<Resource<v3::Store>, v3::Error>> {
+        Ok(accessor.with(|mut access| access.get().open_store(label).map_err(v3::Error::from)))
     }
 
     async fn get(
         accessor: &Accessor<T, Self>,
-        store: Resource<OpenStore>,
+        store: Resource<v3::Store>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, v3::Error>> {
         on_db(db_of(accessor, &store)?, move |db, label| {
@@ -91,7 +94,7 @@ impl<T> v3::HostStoreWithStore<T> for HasSelf<RequestState> {
 
     async fn set(
         accessor: &Accessor<T, Self>,
-        store: Resource<OpenStore>,
+        store: Resource<v3::Store>,
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), v3::Error>> {
@@ -103,7 +106,7 @@ impl<T> v3::HostStoreWithStore<T> for HasSelf<RequestState> {
 
     async fn delete(
         accessor: &Accessor<T, Self>,
-        store: Resource<OpenStore>,
+        store: Resource<v3::Store>,
         key: String,
     ) -> wasmtime::Result<Result<(), v3::Error>> {
         on_db(db_of(accessor, &store)?, move |db, label| {
@@ -114,7 +117,7 @@ impl<T> v3::HostStoreWithStore<T> for HasSelf<RequestState> {
 
     async fn exists(
         accessor: &Accessor<T, Self>,
-        store: Resource<OpenStore>,
+        store: Resource<v3::Store>,
         key: String,
     ) -> wasmtime::Result<Result<bool, v3::Error>> {
         on_db(db_of(accessor, &store)?, move |db, label| {
@@ -127,7 +130,7 @@ impl<T> v3::HostStoreWithStore<T> for HasSelf<RequestState> {
     /// and streamed to the guest; the future tells whether reading them failed.
     async fn get_keys(
         accessor: &Accessor<T, Self>,
-        store: Resource<OpenStore>,
+        store: Resource<v3::Store>,
     ) -> wasmtime::Result<(StreamReader<String>, FutureReader<Result<(), v3::Error>>)> {
         let keys: Result<Vec<String>, v3::Error> =
             on_db(db_of(accessor, &store)?, |db, label| db.keys(label)).await?;
@@ -147,20 +150,19 @@ impl<T> v3::HostStoreWithStore<T> for HasSelf<RequestState> {
     }
 }
 
-impl wasi_kv::Host for RequestState {
+impl wasi_kv::Host for KeyValueView<'_> {
     async fn open(
         &mut self,
         identifier: String,
-    ) -> wasmtime::Result<Result<Resource<OpenStore>, wasi_kv::Error>> {
-        self.open_store(identifier)
-            .map(|opened| opened.map_err(wasi_kv::Error::from))
+    ) -> wasmtime::Result<Result<Resource<Bucket>, wasi_kv::Error>> {
+        Ok(self.open_store(identifier).map_err(wasi_kv::Error::from))
     }
 }
 
-impl wasi_kv::HostBucket for RequestState {
+impl wasi_kv::HostBucket for KeyValueView<'_> {
     async fn get(
         &mut self,
-        bucket: Resource<OpenStore>,
+        bucket: Resource<Bucket>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
         on_db(self.db_of(&bucket)?, move |db, label| db.get(label, key)).await
@@ -168,7 +170,7 @@ impl wasi_kv::HostBucket for RequestState {
 
     async fn set(
         &mut self,
-        bucket: Resource<OpenStore>,
+        bucket: Resource<Bucket>,
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
@@ -180,7 +182,7 @@ impl wasi_kv::HostBucket for RequestState {
 
     async fn delete(
         &mut self,
-        bucket: Resource<OpenStore>,
+        bucket: Resource<Bucket>,
         key: String,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
         on_db(self.db_of(&bucket)?, move |db, label| db.delete(label, key)).await
@@ -188,7 +190,7 @@ impl wasi_kv::HostBucket for RequestState {
 
     async fn exists(
         &mut self,
-        bucket: Resource<OpenStore>,
+        bucket: Resource<Bucket>,
         key: String,
     ) -> wasmtime::Result<Result<bool, wasi_kv::Error>> {
         on_db(self.db_of(&bucket)?, move |db, label| db.exists(label, key)).await
@@ -197,7 +199,7 @@ impl wasi_kv::HostBucket for RequestState {
     /// All keys in one response (no cursor): the store is bounded by the database cap.
     async fn list_keys(
         &mut self,
-        bucket: Resource<OpenStore>,
+        bucket: Resource<Bucket>,
         _cursor: Option<String>,
     ) -> wasmtime::Result<Result<wasi_kv::KeyResponse, wasi_kv::Error>> {
         let keys: Result<Vec<String>, wasi_kv::Error> =
@@ -205,15 +207,15 @@ impl wasi_kv::HostBucket for RequestState {
         Ok(keys.map(|keys| wasi_kv::KeyResponse { keys, cursor: None }))
     }
 
-    async fn drop(&mut self, bucket: Resource<OpenStore>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
         self.close_store(bucket)
     }
 }
 
-impl atomics::Host for RequestState {
+impl atomics::Host for KeyValueView<'_> {
     async fn increment(
         &mut self,
-        bucket: Resource<OpenStore>,
+        bucket: Resource<Bucket>,
         key: String,
         delta: i64,
     ) -> wasmtime::Result<Result<i64, wasi_kv::Error>> {
@@ -228,12 +230,11 @@ impl atomics::Host for RequestState {
         cas: Resource<Cas>,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), atomics::CasError>> {
-        let Cas {
+        let CasSnapshot {
             label,
             key,
             current,
-        } = self.table.delete(cas)?;
-        self.open_cas = self.open_cas.saturating_sub(1);
+        } = self.handles.cas.remove(cas)?;
         let db = self.db_of_label(&label)?;
         // Swapped: `None`; someone else changed the key first: `Some(its value now)`.
         let outcome: Result<Option<Option<Vec<u8>>>, V2Error> = on_db((db, label.clone()), {
@@ -254,30 +255,28 @@ impl atomics::Host for RequestState {
         Ok(match outcome {
             Ok(None) => Ok(()),
             // A fresh handle to retry with.
-            Ok(Some(current)) => {
-                let retry = self.table.push(Cas {
-                    label,
-                    key,
-                    current,
-                })?;
-                self.open_cas += 1;
-                Err(atomics::CasError::CasFailed(retry))
-            }
+            Ok(Some(current)) => match self.handles.cas.push(CasSnapshot {
+                label,
+                key,
+                current,
+            }) {
+                Ok(retry) => Err(atomics::CasError::CasFailed(retry)),
+                // Another handle was taken while this swap ran.
+                Err(_) => Err(atomics::CasError::StoreError(cas_table_full())),
+            },
             Err(e) => Err(atomics::CasError::StoreError(e.into())),
         })
     }
 }
 
-impl atomics::HostCas for RequestState {
+impl atomics::HostCas for KeyValueView<'_> {
     async fn new(
         &mut self,
-        bucket: Resource<OpenStore>,
+        bucket: Resource<Bucket>,
         key: String,
     ) -> wasmtime::Result<Result<Resource<Cas>, wasi_kv::Error>> {
-        if self.open_cas >= MAX_OPEN_CAS {
-            return Ok(Err(wasi_kv::Error::Other(format!(
-                "more than {MAX_OPEN_CAS} compare-and-swap handles open; drop one first"
-            ))));
+        if self.handles.cas.is_full() {
+            return Ok(Err(cas_table_full()));
         }
         let (db, label) = self.db_of(&bucket)?;
         let read = {
@@ -288,33 +287,40 @@ impl atomics::HostCas for RequestState {
             Ok(current) => current,
             Err(e) => return Ok(Err(e)),
         };
-        let cas = self.table.push(Cas {
-            label,
-            key,
-            current,
-        })?;
-        self.open_cas += 1;
-        Ok(Ok(cas))
+        Ok(self
+            .handles
+            .cas
+            .push(CasSnapshot {
+                label,
+                key,
+                current,
+            })
+            .map_err(|_| cas_table_full()))
     }
 
     async fn current(
         &mut self,
         cas: Resource<Cas>,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
-        Ok(Ok(self.table.get(&cas)?.current.clone()))
+        Ok(Ok(self.handles.cas.get(&cas)?.current.clone()))
     }
 
     async fn drop(&mut self, cas: Resource<Cas>) -> wasmtime::Result<()> {
-        self.table.delete(cas)?;
-        self.open_cas = self.open_cas.saturating_sub(1);
-        Ok(())
+        self.handles.cas.remove(cas).map(drop)
     }
 }
 
-impl batch::Host for RequestState {
+fn cas_table_full() -> wasi_kv::Error {
+    wasi_kv::Error::Other(format!(
+        "more than {} compare-and-swap handles open; drop one first",
+        super::MAX_OPEN_CAS
+    ))
+}
+
+impl batch::Host for KeyValueView<'_> {
     async fn get_many(
         &mut self,
-        bucket: Resource<OpenStore>,
+        bucket: Resource<Bucket>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, wasi_kv::Error>> {
         on_db(self.db_of(&bucket)?, move |db, label| async move {
@@ -330,7 +336,7 @@ impl batch::Host for RequestState {
 
     async fn set_many(
         &mut self,
-        bucket: Resource<OpenStore>,
+        bucket: Resource<Bucket>,
         key_values: Vec<(String, Vec<u8>)>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
         on_db(self.db_of(&bucket)?, move |db, label| async move {
@@ -344,7 +350,7 @@ impl batch::Host for RequestState {
 
     async fn delete_many(
         &mut self,
-        bucket: Resource<OpenStore>,
+        bucket: Resource<Bucket>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
         on_db(self.db_of(&bucket)?, move |db, label| async move {

@@ -13,14 +13,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
-use wasmtime::component::Resource;
+use wasmtime::component::{HasData, Linker, Resource};
 
-use crate::host::bindings::spin::fermyon::spin2_0_0::key_value::{self, Error};
+use crate::host::bindings::spin::fermyon::spin2_0_0::key_value::{self, Error, Store};
+use crate::host::capability::{CapabilityView, HostCapability};
+use crate::host::capped_table::CappedTable;
 use crate::host::key_value::backend::KeyValueBackend;
-use crate::host::state::RequestState;
-
-/// Most stores one request may hold open at once.
-const MAX_OPEN_STORES: usize = 16;
 
 /// A SQLite database behind key-value stores.
 #[derive(Debug)]
@@ -228,19 +226,54 @@ pub struct OpenStore {
     label: String,
 }
 
-impl key_value::Host for RequestState {}
+/// Most stores one instance may hold open at once.
+const MAX_OPEN_STORES: usize = 16;
 
-impl key_value::HostStore for RequestState {
-    async fn open(
-        &mut self,
-        label: String,
-    ) -> wasmtime::Result<Result<Resource<OpenStore>, Error>> {
-        self.open_store(label)
+/// Most compare-and-swap handles one instance may hold at once: each holds a copy of
+/// a value, so a guest must not pile them up.
+const MAX_OPEN_CAS: usize = 16;
+
+/// The stores and compare-and-swap handles one instance holds, in every key-value
+/// interface (a store opened through one is the same kind of handle as through another).
+#[derive(Debug, Default)]
+pub struct KeyValueHandles {
+    stores: CappedTable<OpenStore, MAX_OPEN_STORES>,
+    cas: CappedTable<current::CasSnapshot, MAX_OPEN_CAS>,
+}
+
+/// Key-value: `fermyon:spin/key-value@2.0.0`, `spin:key-value@3.0.0` and
+/// `wasi:keyvalue@0.2.0-draft2` (store, atomics, batch).
+pub struct KeyValue;
+
+pub type KeyValueView<'a> = CapabilityView<'a, KeyValueAccess, KeyValueHandles>;
+
+impl HasData for KeyValue {
+    type Data<'a> = KeyValueView<'a>;
+}
+
+impl HostCapability for KeyValue {
+    type Grant = KeyValueAccess;
+    type Handles = KeyValueHandles;
+
+    fn add_to_linker<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        view: fn(&mut T) -> KeyValueView<'_>,
+    ) -> wasmtime::Result<()> {
+        key_value::add_to_linker::<T, Self>(linker, view)?;
+        current::add_to_linker(linker, view)
+    }
+}
+
+impl key_value::Host for KeyValueView<'_> {}
+
+impl key_value::HostStore for KeyValueView<'_> {
+    async fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<Store>, Error>> {
+        Ok(self.open_store(label))
     }
 
     async fn get(
         &mut self,
-        store: Resource<OpenStore>,
+        store: Resource<Store>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
         on_db(self.db_of(&store)?, move |db, label| db.get(label, key)).await
@@ -248,7 +281,7 @@ impl key_value::HostStore for RequestState {
 
     async fn set(
         &mut self,
-        store: Resource<OpenStore>,
+        store: Resource<Store>,
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
@@ -260,7 +293,7 @@ impl key_value::HostStore for RequestState {
 
     async fn delete(
         &mut self,
-        store: Resource<OpenStore>,
+        store: Resource<Store>,
         key: String,
     ) -> wasmtime::Result<Result<(), Error>> {
         on_db(self.db_of(&store)?, move |db, label| db.delete(label, key)).await
@@ -268,7 +301,7 @@ impl key_value::HostStore for RequestState {
 
     async fn exists(
         &mut self,
-        store: Resource<OpenStore>,
+        store: Resource<Store>,
         key: String,
     ) -> wasmtime::Result<Result<bool, Error>> {
         on_db(self.db_of(&store)?, move |db, label| db.exists(label, key)).await
@@ -276,61 +309,53 @@ impl key_value::HostStore for RequestState {
 
     async fn get_keys(
         &mut self,
-        store: Resource<OpenStore>,
+        store: Resource<Store>,
     ) -> wasmtime::Result<Result<Vec<String>, Error>> {
         on_db(self.db_of(&store)?, |db, label| db.keys(label)).await
     }
 
-    async fn drop(&mut self, store: Resource<OpenStore>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, store: Resource<Store>) -> wasmtime::Result<()> {
         self.close_store(store)
     }
 }
 
-impl RequestState {
+impl KeyValueView<'_> {
     /// Opens a store for the guest, in any of the key-value interfaces: granted by
     /// `key_value_stores`, backed, and within the open-store limit.
-    pub(crate) fn open_store(
-        &mut self,
-        label: String,
-    ) -> wasmtime::Result<Result<Resource<OpenStore>, Error>> {
-        let access = &self.component.key_value;
-        if !access.granted.contains(&label) {
+    pub(crate) fn open_store<R: 'static>(&mut self, label: String) -> Result<Resource<R>, Error> {
+        if !self.grant.granted.contains(&label) {
             tracing::warn!(
-                component = %self.component.id,
+                component = %self.component,
                 store = %label,
                 "key-value store not granted: add it to `key_value_stores` in spin.toml"
             );
-            return Ok(Err(Error::AccessDenied));
+            return Err(Error::AccessDenied);
         }
-        if !access.stores.contains_key(&label) {
-            return Ok(Err(Error::NoSuchStore));
+        if !self.grant.stores.contains_key(&label) {
+            return Err(Error::NoSuchStore);
         }
-        if self.open_stores >= MAX_OPEN_STORES {
-            return Ok(Err(Error::StoreTableFull));
-        }
-        self.open_stores += 1;
-        Ok(Ok(self.table.push(OpenStore { label })?))
+        self.handles
+            .stores
+            .push(OpenStore { label })
+            .map_err(|_| Error::StoreTableFull)
     }
 
-    pub(crate) fn close_store(&mut self, store: Resource<OpenStore>) -> wasmtime::Result<()> {
-        self.table.delete(store)?;
-        self.open_stores = self.open_stores.saturating_sub(1);
-        Ok(())
+    pub(crate) fn close_store<R: 'static>(&mut self, store: Resource<R>) -> wasmtime::Result<()> {
+        self.handles.stores.remove(store).map(drop)
     }
 
     /// The database and label of an open store.
-    pub(crate) fn db_of(
+    pub(crate) fn db_of<R: 'static>(
         &self,
-        store: &Resource<OpenStore>,
+        store: &Resource<R>,
     ) -> wasmtime::Result<(Arc<KeyValueBackend>, String)> {
-        let label = self.table.get(store)?.label.clone();
+        let label = self.handles.stores.get(store)?.label.clone();
         Ok((self.db_of_label(&label)?, label))
     }
 
     /// The database of a store the guest opened.
     pub(crate) fn db_of_label(&self, label: &str) -> wasmtime::Result<Arc<KeyValueBackend>> {
-        self.component
-            .key_value
+        self.grant
             .stores
             .get(label)
             .cloned()

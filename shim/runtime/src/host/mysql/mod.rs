@@ -3,7 +3,7 @@
 //! function async, rows streamed), both served by [`crate::host::mysql::client`] in
 //! terms of the 3.0 types, which are the 2.0 ones under another name.
 //!
-//! A request holds at most [`MAX_MYSQL_CONNECTIONS`] connections; each closes when the
+//! An instance holds at most [`MAX_MYSQL_CONNECTIONS`] connections; each closes when the
 //! guest drops it or the request ends. `query` runs the query to completion (its result
 //! bounded), then streams the rows.
 
@@ -11,14 +11,16 @@ pub mod client;
 
 use std::sync::Arc;
 
-use wasmtime::component::{Accessor, FutureReader, HasSelf, Resource, StreamReader};
+use wasmtime::component::{Accessor, FutureReader, HasData, Linker, Resource, StreamReader};
 
 use crate::host::bindings::current::spin::mysql::mysql as v3;
 use crate::host::bindings::spin::fermyon::spin2_0_0::{mysql as v2, rdbms_types as v2_types};
-use crate::host::state::RequestState;
+use crate::host::capability::{CapabilityView, HostCapability};
+use crate::host::capped_table::CappedTable;
+use crate::host::outbound::OutboundPolicy;
 use client::MysqlConnection;
 
-/// Most MySQL connections one request may hold.
+/// Most MySQL connections one instance may hold.
 pub const MAX_MYSQL_CONNECTIONS: usize = 8;
 
 /// A connection the guest opened.
@@ -26,65 +28,106 @@ pub struct OpenMysql {
     conn: Arc<MysqlConnection>,
 }
 
-impl RequestState {
+impl std::fmt::Debug for OpenMysql {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OpenMysql")
+    }
+}
+
+/// One instance's MySQL connections.
+#[derive(Debug, Default)]
+pub struct MysqlHandles {
+    connections: CappedTable<OpenMysql, MAX_MYSQL_CONNECTIONS>,
+}
+
+/// MySQL: `fermyon:spin/mysql@2.0.0` and `spin:mysql/mysql@3.0.0`.
+pub struct Mysql;
+
+pub type MysqlView<'a> = CapabilityView<'a, OutboundPolicy, MysqlHandles>;
+
+impl HasData for Mysql {
+    type Data<'a> = MysqlView<'a>;
+}
+
+impl HostCapability for Mysql {
+    type Grant = OutboundPolicy;
+    type Handles = MysqlHandles;
+
+    fn add_to_linker<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        view: fn(&mut T) -> MysqlView<'_>,
+    ) -> wasmtime::Result<()> {
+        v2::add_to_linker::<T, Self>(linker, view)?;
+        v3::add_to_linker::<T, Self>(linker, view)
+    }
+}
+
+impl MysqlView<'_> {
     fn mysql_room(&self) -> Result<(), v3::Error> {
-        if self.open_mysql >= MAX_MYSQL_CONNECTIONS {
-            return Err(v3::Error::ConnectionFailed(format!(
-                "a request may hold at most {MAX_MYSQL_CONNECTIONS} MySQL connections"
-            )));
+        if self.handles.connections.is_full() {
+            return Err(too_many_connections());
         }
         Ok(())
     }
 
-    fn keep_mysql(&mut self, conn: MysqlConnection) -> wasmtime::Result<Resource<OpenMysql>> {
-        self.open_mysql += 1;
-        Ok(self.table.push(OpenMysql {
+    /// Hands a new connection to the guest, or closes it when the instance already
+    /// holds as many as it may (another was opened while this one connected).
+    fn keep_mysql<R: 'static>(&mut self, conn: MysqlConnection) -> Result<Resource<R>, v3::Error> {
+        let open = OpenMysql {
             conn: Arc::new(conn),
-        })?)
+        };
+        self.handles
+            .connections
+            .push(open)
+            .map_err(|_| too_many_connections())
     }
 
-    fn mysql_of(&self, conn: &Resource<OpenMysql>) -> wasmtime::Result<Arc<MysqlConnection>> {
-        Ok(self.table.get(conn)?.conn.clone())
+    fn mysql_of<R: 'static>(&self, conn: &Resource<R>) -> wasmtime::Result<Arc<MysqlConnection>> {
+        Ok(self.handles.connections.get(conn)?.conn.clone())
     }
 
-    fn close_mysql(&mut self, conn: Resource<OpenMysql>) -> wasmtime::Result<()> {
-        self.table.delete(conn)?;
-        self.open_mysql = self.open_mysql.saturating_sub(1);
-        Ok(())
+    fn close_mysql<R: 'static>(&mut self, conn: Resource<R>) -> wasmtime::Result<()> {
+        self.handles.connections.remove(conn).map(drop)
     }
+}
+
+fn too_many_connections() -> v3::Error {
+    v3::Error::ConnectionFailed(format!(
+        "a request may hold at most {MAX_MYSQL_CONNECTIONS} MySQL connections"
+    ))
 }
 
 // ---- spin:mysql@3.0.0 ----
 
-impl v3::Host for RequestState {}
+impl v3::Host for MysqlView<'_> {}
 
-impl v3::HostConnection for RequestState {
-    async fn drop(&mut self, conn: Resource<OpenMysql>) -> wasmtime::Result<()> {
+impl v3::HostConnection for MysqlView<'_> {
+    async fn drop(&mut self, conn: Resource<v3::Connection>) -> wasmtime::Result<()> {
         self.close_mysql(conn)
     }
 }
 
-impl<T> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
+impl<T> v3::HostConnectionWithStore<T> for Mysql {
     async fn open(
         accessor: &Accessor<T, Self>,
         address: String,
-    ) -> wasmtime::Result<Result<Resource<OpenMysql>, v3::Error>> {
+    ) -> wasmtime::Result<Result<Resource<v3::Connection>, v3::Error>> {
         let (room, policy) = accessor.with(|mut access| {
-            let state = access.get();
-            (state.mysql_room(), state.component.outbound.clone())
+            let view = access.get();
+            (view.mysql_room(), view.grant.clone())
         });
         if let Err(e) = room {
             return Ok(Err(e));
         }
         match client::connect(&address, &policy).await {
-            Ok(conn) => accessor.with(|mut access| Ok(Ok(access.get().keep_mysql(conn)?))),
+            Ok(conn) => Ok(accessor.with(|mut access| access.get().keep_mysql(conn))),
             Err(e) => Ok(Err(e)),
         }
     }
 
     async fn query(
         accessor: &Accessor<T, Self>,
-        conn: Resource<OpenMysql>,
+        conn: Resource<v3::Connection>,
         statement: String,
         params: Vec<v3::ParameterValue>,
     ) -> wasmtime::Result<
@@ -98,10 +141,8 @@ impl<T> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
         >,
     > {
         let (conn, max_bytes) = accessor.with(|mut access| {
-            let state = access.get();
-            state
-                .mysql_of(&conn)
-                .map(|c| (c, state.component.max_memory))
+            let view = access.get();
+            view.mysql_of(&conn).map(|c| (c, view.grant.max_reply))
         })?;
         let (columns, rows) = match conn.query(statement, params, max_bytes).await {
             Ok(result) => result,
@@ -116,7 +157,7 @@ impl<T> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
 
     async fn execute(
         accessor: &Accessor<T, Self>,
-        conn: Resource<OpenMysql>,
+        conn: Resource<v3::Connection>,
         statement: String,
         params: Vec<v3::ParameterValue>,
     ) -> wasmtime::Result<Result<(), v3::Error>> {
@@ -127,32 +168,32 @@ impl<T> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
 
 // ---- fermyon:spin/mysql@2.0.0 ----
 
-impl v2::Host for RequestState {}
+impl v2::Host for MysqlView<'_> {}
 
-impl v2::HostConnection for RequestState {
+impl v2::HostConnection for MysqlView<'_> {
     async fn open(
         &mut self,
         address: String,
-    ) -> wasmtime::Result<Result<Resource<OpenMysql>, v2_types::Error>> {
+    ) -> wasmtime::Result<Result<Resource<v2::Connection>, v2_types::Error>> {
         if let Err(e) = self.mysql_room() {
             return Ok(Err(v2_error(e)));
         }
-        match client::connect(&address, &self.component.outbound).await {
-            Ok(conn) => Ok(Ok(self.keep_mysql(conn)?)),
+        match client::connect(&address, self.grant).await {
+            Ok(conn) => Ok(self.keep_mysql(conn).map_err(v2_error)),
             Err(e) => Ok(Err(v2_error(e))),
         }
     }
 
     async fn query(
         &mut self,
-        conn: Resource<OpenMysql>,
+        conn: Resource<v2::Connection>,
         statement: String,
         params: Vec<v2_types::ParameterValue>,
     ) -> wasmtime::Result<Result<v2_types::RowSet, v2_types::Error>> {
         let conn = self.mysql_of(&conn)?;
         let params = params.into_iter().map(v3_parameter).collect();
         Ok(conn
-            .query(statement, params, self.component.max_memory)
+            .query(statement, params, self.grant.max_reply)
             .await
             .map(|(columns, rows)| v2_types::RowSet {
                 columns: columns
@@ -172,7 +213,7 @@ impl v2::HostConnection for RequestState {
 
     async fn execute(
         &mut self,
-        conn: Resource<OpenMysql>,
+        conn: Resource<v2::Connection>,
         statement: String,
         params: Vec<v2_types::ParameterValue>,
     ) -> wasmtime::Result<Result<(), v2_types::Error>> {
@@ -181,7 +222,7 @@ impl v2::HostConnection for RequestState {
         Ok(conn.execute(statement, params).await.map_err(v2_error))
     }
 
-    async fn drop(&mut self, conn: Resource<OpenMysql>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, conn: Resource<v2::Connection>) -> wasmtime::Result<()> {
         self.close_mysql(conn)
     }
 }

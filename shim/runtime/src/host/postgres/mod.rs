@@ -5,7 +5,7 @@
 //! (`uuid` and `numeric` values arrive there as `str`, `jsonb` as `binary`, any other
 //! value they have no case for as `unsupported`).
 //!
-//! A request holds at most [`MAX_POSTGRES_CONNECTIONS`] connections; each closes when
+//! An instance holds at most [`MAX_POSTGRES_CONNECTIONS`] connections; each closes when
 //! the guest drops it or the request ends. `query-async` runs the query to completion
 //! (its result bounded as `query`'s), then streams the rows.
 
@@ -19,91 +19,137 @@ pub mod types;
 
 use std::sync::Arc;
 
-use wasmtime::component::{Accessor, FutureReader, HasSelf, Resource, StreamReader};
+use wasmtime::component::{Accessor, FutureReader, HasData, Linker, Resource, StreamReader};
 
 use crate::host::bindings::current::spin::postgres3_0_0::postgres as v3;
 use crate::host::bindings::current::spin::postgres4_2_0::postgres as v4;
 use crate::host::bindings::spin::fermyon::spin2_0_0::{postgres as v2, rdbms_types as v2_types};
+use crate::host::capability::{CapabilityView, HostCapability};
+use crate::host::capped_table::CappedTable;
 use crate::host::outbound::OutboundPolicy;
-use crate::host::state::RequestState;
 use client::PostgresConnection;
+use v4::ConnectionBuilder;
 
-/// Most PostgreSQL connections one request may hold.
+/// Most PostgreSQL connections one instance may hold.
 pub const MAX_POSTGRES_CONNECTIONS: usize = 8;
+
+/// Most connection builders one instance may hold; past it, making one traps (its
+/// constructor has no error to return).
+const MAX_POSTGRES_BUILDERS: usize = 16;
 
 /// A connection the guest opened.
 pub struct OpenPostgres {
     client: Arc<PostgresConnection>,
 }
 
+impl std::fmt::Debug for OpenPostgres {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OpenPostgres")
+    }
+}
+
 /// A `connection-builder`: an address and its options, until `build`.
+#[derive(Debug)]
 pub struct PostgresBuilder {
     address: String,
     ca_root: Option<String>,
 }
 
-impl RequestState {
+/// One instance's PostgreSQL connections and connection builders.
+#[derive(Debug, Default)]
+pub struct PostgresHandles {
+    connections: CappedTable<OpenPostgres, MAX_POSTGRES_CONNECTIONS>,
+    builders: CappedTable<PostgresBuilder, MAX_POSTGRES_BUILDERS>,
+}
+
+/// PostgreSQL: `fermyon:spin/postgres@2.0.0` (and the `rdbms-types` it shares with
+/// MySQL 2.0), `spin:postgres/postgres@3.0.0` and `@4.2.0`.
+pub struct Postgres;
+
+pub type PostgresView<'a> = CapabilityView<'a, OutboundPolicy, PostgresHandles>;
+
+impl HasData for Postgres {
+    type Data<'a> = PostgresView<'a>;
+}
+
+impl HostCapability for Postgres {
+    type Grant = OutboundPolicy;
+    type Handles = PostgresHandles;
+
+    fn add_to_linker<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        view: fn(&mut T) -> PostgresView<'_>,
+    ) -> wasmtime::Result<()> {
+        v2_types::add_to_linker::<T, Self>(linker, view)?;
+        v2::add_to_linker::<T, Self>(linker, view)?;
+        v3::add_to_linker::<T, Self>(linker, view)?;
+        v4::add_to_linker::<T, Self>(linker, view)
+    }
+}
+
+impl PostgresView<'_> {
     fn postgres_room(&self) -> Result<(), v4::Error> {
-        if self.open_postgres >= MAX_POSTGRES_CONNECTIONS {
-            return Err(v4::Error::ConnectionFailed(format!(
-                "a request may hold at most {MAX_POSTGRES_CONNECTIONS} PostgreSQL connections"
-            )));
+        if self.handles.connections.is_full() {
+            return Err(too_many_connections());
         }
         Ok(())
     }
 
-    fn keep_postgres(
+    /// Hands a new connection to the guest, or closes it when the instance already
+    /// holds as many as it may (another was opened while this one connected).
+    fn keep_postgres<R: 'static>(
         &mut self,
         client: PostgresConnection,
-    ) -> wasmtime::Result<Resource<OpenPostgres>> {
-        self.open_postgres += 1;
-        Ok(self.table.push(OpenPostgres {
+    ) -> Result<Resource<R>, v4::Error> {
+        let open = OpenPostgres {
             client: Arc::new(client),
-        })?)
+        };
+        self.handles
+            .connections
+            .push(open)
+            .map_err(|_| too_many_connections())
     }
 
-    fn postgres_of(
+    fn postgres_of<R: 'static>(
         &self,
-        conn: &Resource<OpenPostgres>,
+        conn: &Resource<R>,
     ) -> wasmtime::Result<Arc<PostgresConnection>> {
-        Ok(self.table.get(conn)?.client.clone())
+        Ok(self.handles.connections.get(conn)?.client.clone())
     }
 
-    fn close_postgres(&mut self, conn: Resource<OpenPostgres>) -> wasmtime::Result<()> {
-        self.table.delete(conn)?;
-        self.open_postgres = self.open_postgres.saturating_sub(1);
-        Ok(())
+    fn close_postgres<R: 'static>(&mut self, conn: Resource<R>) -> wasmtime::Result<()> {
+        self.handles.connections.remove(conn).map(drop)
     }
 
-    async fn open_postgres(
+    async fn open_postgres<R: 'static>(
         &mut self,
         address: &str,
-    ) -> wasmtime::Result<Result<Resource<OpenPostgres>, v4::Error>> {
+    ) -> wasmtime::Result<Result<Resource<R>, v4::Error>> {
         if let Err(e) = self.postgres_room() {
             return Ok(Err(e));
         }
-        match client::connect(address, &self.component.outbound).await {
-            Ok(client) => Ok(Ok(self.keep_postgres(client)?)),
+        match client::connect(address, self.grant).await {
+            Ok(client) => Ok(self.keep_postgres(client)),
             Err(e) => Ok(Err(e)),
         }
     }
 
-    async fn query_postgres(
+    async fn query_postgres<R: 'static>(
         &mut self,
-        conn: &Resource<OpenPostgres>,
+        conn: &Resource<R>,
         statement: String,
         params: Vec<v4::ParameterValue>,
     ) -> wasmtime::Result<Result<v4::RowSet, v4::Error>> {
         let client = self.postgres_of(conn)?;
-        let max_bytes = self.component.max_memory;
+        let max_bytes = self.grant.max_reply;
         Ok(client::query(&client, &statement, params, max_bytes)
             .await
             .map(|(columns, rows)| v4::RowSet { columns, rows }))
     }
 
-    async fn execute_postgres(
+    async fn execute_postgres<R: 'static>(
         &mut self,
-        conn: &Resource<OpenPostgres>,
+        conn: &Resource<R>,
         statement: String,
         params: Vec<v4::ParameterValue>,
     ) -> wasmtime::Result<Result<u64, v4::Error>> {
@@ -112,21 +158,27 @@ impl RequestState {
     }
 }
 
+fn too_many_connections() -> v4::Error {
+    v4::Error::ConnectionFailed(format!(
+        "a request may hold at most {MAX_POSTGRES_CONNECTIONS} PostgreSQL connections"
+    ))
+}
+
 // ---- spin:postgres@4.2.0 ----
 
-impl v4::Host for RequestState {}
+impl v4::Host for PostgresView<'_> {}
 
-impl v4::HostConnection for RequestState {
+impl v4::HostConnection for PostgresView<'_> {
     async fn open(
         &mut self,
         address: String,
-    ) -> wasmtime::Result<Result<Resource<OpenPostgres>, v4::Error>> {
+    ) -> wasmtime::Result<Result<Resource<v4::Connection>, v4::Error>> {
         self.open_postgres(&address).await
     }
 
     async fn query(
         &mut self,
-        conn: Resource<OpenPostgres>,
+        conn: Resource<v4::Connection>,
         statement: String,
         params: Vec<v4::ParameterValue>,
     ) -> wasmtime::Result<Result<v4::RowSet, v4::Error>> {
@@ -135,49 +187,53 @@ impl v4::HostConnection for RequestState {
 
     async fn execute(
         &mut self,
-        conn: Resource<OpenPostgres>,
+        conn: Resource<v4::Connection>,
         statement: String,
         params: Vec<v4::ParameterValue>,
     ) -> wasmtime::Result<Result<u64, v4::Error>> {
         self.execute_postgres(&conn, statement, params).await
     }
 
-    async fn drop(&mut self, conn: Resource<OpenPostgres>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, conn: Resource<v4::Connection>) -> wasmtime::Result<()> {
         self.close_postgres(conn)
     }
 }
 
-impl v4::HostConnectionBuilder for RequestState {
-    async fn new(&mut self, address: String) -> wasmtime::Result<Resource<PostgresBuilder>> {
-        Ok(self.table.push(PostgresBuilder {
+impl v4::HostConnectionBuilder for PostgresView<'_> {
+    async fn new(&mut self, address: String) -> wasmtime::Result<Resource<ConnectionBuilder>> {
+        let builder = PostgresBuilder {
             address,
             ca_root: None,
-        })?)
+        };
+        self.handles.builders.push(builder).map_err(|_| {
+            wasmtime::format_err!(
+                "more than {MAX_POSTGRES_BUILDERS} PostgreSQL connection builders open; drop one first"
+            )
+        })
     }
 
     async fn set_ca_root(
         &mut self,
-        builder: Resource<PostgresBuilder>,
+        builder: Resource<ConnectionBuilder>,
         certificate: String,
     ) -> wasmtime::Result<Result<(), v4::Error>> {
-        self.table.get_mut(&builder)?.ca_root = Some(certificate);
+        self.handles.builders.get_mut(&builder)?.ca_root = Some(certificate);
         Ok(Ok(()))
     }
 
     async fn build(
         &mut self,
-        builder: Resource<PostgresBuilder>,
-    ) -> wasmtime::Result<Result<Resource<OpenPostgres>, v4::Error>> {
-        let address = match built_address(self.table.get(&builder)?) {
+        builder: Resource<ConnectionBuilder>,
+    ) -> wasmtime::Result<Result<Resource<v4::Connection>, v4::Error>> {
+        let address = match built_address(self.handles.builders.get(&builder)?) {
             Ok(address) => address,
             Err(e) => return Ok(Err(e)),
         };
         self.open_postgres(&address).await
     }
 
-    async fn drop(&mut self, builder: Resource<PostgresBuilder>) -> wasmtime::Result<()> {
-        self.table.delete(builder)?;
-        Ok(())
+    async fn drop(&mut self, builder: Resource<ConnectionBuilder>) -> wasmtime::Result<()> {
+        self.handles.builders.remove(builder).map(drop)
     }
 }
 
@@ -195,45 +251,51 @@ fn built_address(builder: &PostgresBuilder) -> Result<String, v4::Error> {
 /// Connects from an async function: the request's room and policy read first, the
 /// connection kept after.
 async fn open_with_store<T>(
-    accessor: &Accessor<T, HasSelf<RequestState>>,
+    accessor: &Accessor<T, Postgres>,
     address: Result<String, v4::Error>,
-) -> wasmtime::Result<Result<Resource<OpenPostgres>, v4::Error>> {
+) -> wasmtime::Result<Result<Resource<v4::Connection>, v4::Error>> {
     let (room, policy): (_, OutboundPolicy) = accessor.with(|mut access| {
-        let state = access.get();
-        (state.postgres_room(), state.component.outbound.clone())
+        let view = access.get();
+        (view.postgres_room(), view.grant.clone())
     });
     if let Err(e) = room.and(address.as_ref().map(|_| ()).map_err(Clone::clone)) {
         return Ok(Err(e));
     }
     let address = address.unwrap_or_default();
     match client::connect(&address, &policy).await {
-        Ok(client) => accessor.with(|mut access| Ok(Ok(access.get().keep_postgres(client)?))),
+        Ok(client) => Ok(accessor.with(|mut access| access.get().keep_postgres(client))),
         Err(e) => Ok(Err(e)),
     }
 }
 
-impl<T> v4::HostConnectionBuilderWithStore<T> for HasSelf<RequestState> {
+impl<T> v4::HostConnectionBuilderWithStore<T> for Postgres {
     async fn build_async(
         accessor: &Accessor<T, Self>,
-        builder: Resource<PostgresBuilder>,
-    ) -> wasmtime::Result<Result<Resource<OpenPostgres>, v4::Error>> {
-        let address =
-            accessor.with(|mut access| access.get().table.get(&builder).map(built_address))?;
+        builder: Resource<ConnectionBuilder>,
+    ) -> wasmtime::Result<Result<Resource<v4::Connection>, v4::Error>> {
+        let address = accessor.with(|mut access| {
+            access
+                .get()
+                .handles
+                .builders
+                .get(&builder)
+                .map(built_address)
+        })?;
         open_with_store(accessor, address).await
     }
 }
 
-impl<T> v4::HostConnectionWithStore<T> for HasSelf<RequestState> {
+impl<T> v4::HostConnectionWithStore<T> for Postgres {
     async fn open_async(
         accessor: &Accessor<T, Self>,
         address: String,
-    ) -> wasmtime::Result<Result<Resource<OpenPostgres>, v4::Error>> {
+    ) -> wasmtime::Result<Result<Resource<v4::Connection>, v4::Error>> {
         open_with_store(accessor, Ok(address)).await
     }
 
     async fn query_async(
         accessor: &Accessor<T, Self>,
-        conn: Resource<OpenPostgres>,
+        conn: Resource<v4::Connection>,
         statement: String,
         params: Vec<v4::ParameterValue>,
     ) -> wasmtime::Result<
@@ -247,10 +309,8 @@ impl<T> v4::HostConnectionWithStore<T> for HasSelf<RequestState> {
         >,
     > {
         let (client, max_bytes) = accessor.with(|mut access| {
-            let state = access.get();
-            state
-                .postgres_of(&conn)
-                .map(|c| (c, state.component.max_memory))
+            let view = access.get();
+            view.postgres_of(&conn).map(|c| (c, view.grant.max_reply))
         })?;
         let (columns, rows) = match client::query(&client, &statement, params, max_bytes).await {
             Ok(result) => result,
@@ -265,7 +325,7 @@ impl<T> v4::HostConnectionWithStore<T> for HasSelf<RequestState> {
 
     async fn execute_async(
         accessor: &Accessor<T, Self>,
-        conn: Resource<OpenPostgres>,
+        conn: Resource<v4::Connection>,
         statement: String,
         params: Vec<v4::ParameterValue>,
     ) -> wasmtime::Result<Result<u64, v4::Error>> {
@@ -276,19 +336,19 @@ impl<T> v4::HostConnectionWithStore<T> for HasSelf<RequestState> {
 
 // ---- spin:postgres@3.0.0 ----
 
-impl v3::Host for RequestState {}
+impl v3::Host for PostgresView<'_> {}
 
-impl v3::HostConnection for RequestState {
+impl v3::HostConnection for PostgresView<'_> {
     async fn open(
         &mut self,
         address: String,
-    ) -> wasmtime::Result<Result<Resource<OpenPostgres>, v3::Error>> {
+    ) -> wasmtime::Result<Result<Resource<v3::Connection>, v3::Error>> {
         Ok(self.open_postgres(&address).await?.map_err(v3_error))
     }
 
     async fn query(
         &mut self,
-        conn: Resource<OpenPostgres>,
+        conn: Resource<v3::Connection>,
         statement: String,
         params: Vec<v3::ParameterValue>,
     ) -> wasmtime::Result<Result<v3::RowSet, v3::Error>> {
@@ -316,7 +376,7 @@ impl v3::HostConnection for RequestState {
 
     async fn execute(
         &mut self,
-        conn: Resource<OpenPostgres>,
+        conn: Resource<v3::Connection>,
         statement: String,
         params: Vec<v3::ParameterValue>,
     ) -> wasmtime::Result<Result<u64, v3::Error>> {
@@ -327,7 +387,7 @@ impl v3::HostConnection for RequestState {
             .map_err(v3_error))
     }
 
-    async fn drop(&mut self, conn: Resource<OpenPostgres>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, conn: Resource<v3::Connection>) -> wasmtime::Result<()> {
         self.close_postgres(conn)
     }
 }
@@ -415,20 +475,20 @@ fn query_text(q: v4::QueryError) -> String {
 
 // ---- fermyon:spin/postgres@2.0.0 ----
 
-impl v2_types::Host for RequestState {}
-impl v2::Host for RequestState {}
+impl v2_types::Host for PostgresView<'_> {}
+impl v2::Host for PostgresView<'_> {}
 
-impl v2::HostConnection for RequestState {
+impl v2::HostConnection for PostgresView<'_> {
     async fn open(
         &mut self,
         address: String,
-    ) -> wasmtime::Result<Result<Resource<OpenPostgres>, v2_types::Error>> {
+    ) -> wasmtime::Result<Result<Resource<v2::Connection>, v2_types::Error>> {
         Ok(self.open_postgres(&address).await?.map_err(v2_error))
     }
 
     async fn query(
         &mut self,
-        conn: Resource<OpenPostgres>,
+        conn: Resource<v2::Connection>,
         statement: String,
         params: Vec<v2_types::ParameterValue>,
     ) -> wasmtime::Result<Result<v2_types::RowSet, v2_types::Error>> {
@@ -459,7 +519,7 @@ impl v2::HostConnection for RequestState {
 
     async fn execute(
         &mut self,
-        conn: Resource<OpenPostgres>,
+        conn: Resource<v2::Connection>,
         statement: String,
         params: Vec<v2_types::ParameterValue>,
     ) -> wasmtime::Result<Result<u64, v2_types::Error>> {
@@ -473,7 +533,7 @@ impl v2::HostConnection for RequestState {
             .map_err(v2_error))
     }
 
-    async fn drop(&mut self, conn: Resource<OpenPostgres>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, conn: Resource<v2::Connection>) -> wasmtime::Result<()> {
         self.close_postgres(conn)
     }
 }

@@ -13,18 +13,25 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use redis::aio::MultiplexedConnection;
-use wasmtime::component::{Accessor, HasSelf, Resource};
+use wasmtime::component::{Accessor, HasData, Linker, Resource};
 
 use crate::host::bindings::current::spin::redis::redis as v3;
 use crate::host::bindings::spin::fermyon::spin2_0_0::redis::{
     self as v2, Error, RedisParameter, RedisResult,
 };
-use crate::host::state::RequestState;
+use crate::host::capability::{CapabilityView, HostCapability};
+use crate::host::capped_table::CappedTable;
+use crate::host::outbound::OutboundPolicy;
 
-/// Most Redis addresses one request may connect to.
+/// Most Redis addresses one instance may connect to.
 pub const MAX_REDIS_ADDRESSES: usize = 8;
 
-/// A connection the guest opened (a handle to the request's connection to its address).
+/// Most connection handles one instance may hold at once. Handles to one address share
+/// its connection, so this only bounds what a guest that never drops them piles up
+/// (SDKs whose garbage collector drops handles late open one per call).
+const MAX_REDIS_HANDLES: usize = 64;
+
+/// A connection the guest opened (a handle to the instance's connection to its address).
 pub struct OpenRedis {
     conn: MultiplexedConnection,
 }
@@ -35,59 +42,90 @@ impl std::fmt::Debug for OpenRedis {
     }
 }
 
-/// The request's Redis connections, by address.
-#[derive(Default)]
-pub struct RedisConnections {
-    by_address: HashMap<String, MultiplexedConnection>,
+/// One instance's Redis connections, by address, and the guest's handles to them.
+#[derive(Debug, Default)]
+pub struct RedisHandles {
+    by_address: HashMap<String, OpenRedis>,
+    handles: CappedTable<OpenRedis, MAX_REDIS_HANDLES>,
 }
 
-impl RequestState {
-    /// A connection to `address` for the guest: the request's own, or a new one.
+/// Redis: `fermyon:spin/redis@2.0.0` and `spin:redis/redis@3.0.0`.
+pub struct Redis;
+
+pub type RedisView<'a> = CapabilityView<'a, OutboundPolicy, RedisHandles>;
+
+impl HasData for Redis {
+    type Data<'a> = RedisView<'a>;
+}
+
+impl HostCapability for Redis {
+    type Grant = OutboundPolicy;
+    type Handles = RedisHandles;
+
+    fn add_to_linker<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        view: fn(&mut T) -> RedisView<'_>,
+    ) -> wasmtime::Result<()> {
+        v2::add_to_linker::<T, Self>(linker, view)?;
+        v3::add_to_linker::<T, Self>(linker, view)
+    }
+}
+
+impl RedisView<'_> {
+    /// A connection to `address` for the guest: the instance's own, or a new one.
     fn redis_connection(&self, address: &str) -> Result<Option<MultiplexedConnection>, Error> {
-        match self.redis.by_address.get(address) {
-            Some(conn) => Ok(Some(conn.clone())),
-            None if self.redis.by_address.len() >= MAX_REDIS_ADDRESSES => {
+        if self.handles.handles.is_full() {
+            return Err(Error::TooManyConnections);
+        }
+        match self.handles.by_address.get(address) {
+            Some(open) => Ok(Some(open.conn.clone())),
+            None if self.handles.by_address.len() >= MAX_REDIS_ADDRESSES => {
                 Err(Error::TooManyConnections)
             }
             None => Ok(None),
         }
     }
 
-    fn keep_redis(
+    fn keep_redis<R: 'static>(
         &mut self,
         address: String,
         conn: MultiplexedConnection,
-    ) -> wasmtime::Result<Resource<OpenRedis>> {
-        self.redis.by_address.insert(address, conn.clone());
-        Ok(self.table.push(OpenRedis { conn })?)
+    ) -> Result<Resource<R>, Error> {
+        let handle = self
+            .handles
+            .handles
+            .push(OpenRedis { conn: conn.clone() })
+            .map_err(|_| Error::TooManyConnections)?;
+        self.handles.by_address.insert(address, OpenRedis { conn });
+        Ok(handle)
     }
 
-    fn redis_of(&self, conn: &Resource<OpenRedis>) -> wasmtime::Result<MultiplexedConnection> {
-        Ok(self.table.get(conn)?.conn.clone())
+    fn redis_of<R: 'static>(&self, conn: &Resource<R>) -> wasmtime::Result<MultiplexedConnection> {
+        Ok(self.handles.handles.get(conn)?.conn.clone())
     }
 }
 
-impl v2::Host for RequestState {}
+impl v2::Host for RedisView<'_> {}
 
-impl v2::HostConnection for RequestState {
+impl v2::HostConnection for RedisView<'_> {
     async fn open(
         &mut self,
         address: String,
-    ) -> wasmtime::Result<Result<Resource<OpenRedis>, Error>> {
+    ) -> wasmtime::Result<Result<Resource<v2::Connection>, Error>> {
         let conn = match self.redis_connection(&address) {
             Ok(Some(conn)) => conn,
-            Ok(None) => match client::connect(&address, &self.component.outbound).await {
+            Ok(None) => match client::connect(&address, self.grant).await {
                 Ok(conn) => conn,
                 Err(e) => return Ok(Err(e)),
             },
             Err(e) => return Ok(Err(e)),
         };
-        Ok(Ok(self.keep_redis(address, conn)?))
+        Ok(self.keep_redis(address, conn))
     }
 
     async fn publish(
         &mut self,
-        conn: Resource<OpenRedis>,
+        conn: Resource<v2::Connection>,
         channel: String,
         payload: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
@@ -96,7 +134,7 @@ impl v2::HostConnection for RequestState {
 
     async fn get(
         &mut self,
-        conn: Resource<OpenRedis>,
+        conn: Resource<v2::Connection>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
         Ok(client::get(self.redis_of(&conn)?, key).await)
@@ -104,7 +142,7 @@ impl v2::HostConnection for RequestState {
 
     async fn set(
         &mut self,
-        conn: Resource<OpenRedis>,
+        conn: Resource<v2::Connection>,
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
@@ -113,7 +151,7 @@ impl v2::HostConnection for RequestState {
 
     async fn incr(
         &mut self,
-        conn: Resource<OpenRedis>,
+        conn: Resource<v2::Connection>,
         key: String,
     ) -> wasmtime::Result<Result<i64, Error>> {
         Ok(client::incr(self.redis_of(&conn)?, key).await)
@@ -121,7 +159,7 @@ impl v2::HostConnection for RequestState {
 
     async fn del(
         &mut self,
-        conn: Resource<OpenRedis>,
+        conn: Resource<v2::Connection>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<u32, Error>> {
         Ok(client::del(self.redis_of(&conn)?, keys).await)
@@ -129,7 +167,7 @@ impl v2::HostConnection for RequestState {
 
     async fn sadd(
         &mut self,
-        conn: Resource<OpenRedis>,
+        conn: Resource<v2::Connection>,
         key: String,
         values: Vec<String>,
     ) -> wasmtime::Result<Result<u32, Error>> {
@@ -138,7 +176,7 @@ impl v2::HostConnection for RequestState {
 
     async fn smembers(
         &mut self,
-        conn: Resource<OpenRedis>,
+        conn: Resource<v2::Connection>,
         key: String,
     ) -> wasmtime::Result<Result<Vec<String>, Error>> {
         Ok(client::smembers(self.redis_of(&conn)?, key).await)
@@ -146,7 +184,7 @@ impl v2::HostConnection for RequestState {
 
     async fn srem(
         &mut self,
-        conn: Resource<OpenRedis>,
+        conn: Resource<v2::Connection>,
         key: String,
         values: Vec<String>,
     ) -> wasmtime::Result<Result<u32, Error>> {
@@ -155,16 +193,15 @@ impl v2::HostConnection for RequestState {
 
     async fn execute(
         &mut self,
-        conn: Resource<OpenRedis>,
+        conn: Resource<v2::Connection>,
         command: String,
         arguments: Vec<RedisParameter>,
     ) -> wasmtime::Result<Result<Vec<RedisResult>, Error>> {
         Ok(client::execute(self.redis_of(&conn)?, command, arguments).await)
     }
 
-    async fn drop(&mut self, conn: Resource<OpenRedis>) -> wasmtime::Result<()> {
-        self.table.delete(conn)?;
-        Ok(())
+    async fn drop(&mut self, conn: Resource<v2::Connection>) -> wasmtime::Result<()> {
+        self.handles.handles.remove(conn).map(drop)
     }
 }
 
@@ -199,36 +236,32 @@ impl From<RedisResult> for v3::RedisResult {
     }
 }
 
-impl v3::Host for RequestState {}
+impl v3::Host for RedisView<'_> {}
 
-impl v3::HostConnection for RequestState {
-    async fn drop(&mut self, conn: Resource<OpenRedis>) -> wasmtime::Result<()> {
-        self.table.delete(conn)?;
-        Ok(())
+impl v3::HostConnection for RedisView<'_> {
+    async fn drop(&mut self, conn: Resource<v3::Connection>) -> wasmtime::Result<()> {
+        self.handles.handles.remove(conn).map(drop)
     }
 }
 
 /// Runs one command of the `spin:redis@3` interface on the connection behind `conn`.
 async fn on_v3<T, U: From<T>, F: Future<Output = Result<T, Error>>>(
-    accessor: &Accessor<impl Send, HasSelf<RequestState>>,
-    conn: &Resource<OpenRedis>,
+    accessor: &Accessor<impl Send, Redis>,
+    conn: &Resource<v3::Connection>,
     command: impl FnOnce(MultiplexedConnection) -> F,
 ) -> wasmtime::Result<Result<U, v3::Error>> {
     let connection = accessor.with(|mut access| access.get().redis_of(conn))?;
     Ok(command(connection).await.map(U::from).map_err(Into::into))
 }
 
-impl<T: Send> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
+impl<T: Send> v3::HostConnectionWithStore<T> for Redis {
     async fn open(
         accessor: &Accessor<T, Self>,
         address: String,
-    ) -> wasmtime::Result<Result<Resource<OpenRedis>, v3::Error>> {
+    ) -> wasmtime::Result<Result<Resource<v3::Connection>, v3::Error>> {
         let (known, policy) = accessor.with(|mut access| {
-            let state = access.get();
-            (
-                state.redis_connection(&address),
-                state.component.outbound.clone(),
-            )
+            let view = access.get();
+            (view.redis_connection(&address), view.grant.clone())
         });
         let conn = match known {
             Ok(Some(conn)) => conn,
@@ -238,12 +271,12 @@ impl<T: Send> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
             },
             Err(e) => return Ok(Err(e.into())),
         };
-        accessor.with(|mut access| Ok(Ok(access.get().keep_redis(address, conn)?)))
+        Ok(accessor.with(|mut access| access.get().keep_redis(address, conn).map_err(Into::into)))
     }
 
     async fn publish(
         accessor: &Accessor<T, Self>,
-        conn: Resource<OpenRedis>,
+        conn: Resource<v3::Connection>,
         channel: String,
         payload: Vec<u8>,
     ) -> wasmtime::Result<Result<(), v3::Error>> {
@@ -252,7 +285,7 @@ impl<T: Send> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
 
     async fn get(
         accessor: &Accessor<T, Self>,
-        conn: Resource<OpenRedis>,
+        conn: Resource<v3::Connection>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, v3::Error>> {
         on_v3(accessor, &conn, |c| client::get(c, key)).await
@@ -260,7 +293,7 @@ impl<T: Send> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
 
     async fn set(
         accessor: &Accessor<T, Self>,
-        conn: Resource<OpenRedis>,
+        conn: Resource<v3::Connection>,
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), v3::Error>> {
@@ -269,7 +302,7 @@ impl<T: Send> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
 
     async fn incr(
         accessor: &Accessor<T, Self>,
-        conn: Resource<OpenRedis>,
+        conn: Resource<v3::Connection>,
         key: String,
     ) -> wasmtime::Result<Result<i64, v3::Error>> {
         on_v3(accessor, &conn, |c| client::incr(c, key)).await
@@ -277,7 +310,7 @@ impl<T: Send> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
 
     async fn del(
         accessor: &Accessor<T, Self>,
-        conn: Resource<OpenRedis>,
+        conn: Resource<v3::Connection>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<u32, v3::Error>> {
         on_v3(accessor, &conn, |c| client::del(c, keys)).await
@@ -285,7 +318,7 @@ impl<T: Send> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
 
     async fn sadd(
         accessor: &Accessor<T, Self>,
-        conn: Resource<OpenRedis>,
+        conn: Resource<v3::Connection>,
         key: String,
         values: Vec<String>,
     ) -> wasmtime::Result<Result<u32, v3::Error>> {
@@ -294,7 +327,7 @@ impl<T: Send> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
 
     async fn smembers(
         accessor: &Accessor<T, Self>,
-        conn: Resource<OpenRedis>,
+        conn: Resource<v3::Connection>,
         key: String,
     ) -> wasmtime::Result<Result<Vec<String>, v3::Error>> {
         on_v3(accessor, &conn, |c| client::smembers(c, key)).await
@@ -302,7 +335,7 @@ impl<T: Send> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
 
     async fn srem(
         accessor: &Accessor<T, Self>,
-        conn: Resource<OpenRedis>,
+        conn: Resource<v3::Connection>,
         key: String,
         values: Vec<String>,
     ) -> wasmtime::Result<Result<u32, v3::Error>> {
@@ -311,7 +344,7 @@ impl<T: Send> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
 
     async fn execute(
         accessor: &Accessor<T, Self>,
-        conn: Resource<OpenRedis>,
+        conn: Resource<v3::Connection>,
         command: String,
         arguments: Vec<v3::RedisParameter>,
     ) -> wasmtime::Result<Result<Vec<v3::RedisResult>, v3::Error>> {

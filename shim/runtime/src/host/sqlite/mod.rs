@@ -13,16 +13,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
-use wasmtime::component::{Accessor, FutureReader, HasSelf, Resource, StreamReader};
+use wasmtime::component::{Accessor, FutureReader, HasData, Linker, Resource, StreamReader};
 
 use crate::host::bindings::current::spin::sqlite::sqlite as v3;
 use crate::host::bindings::spin::fermyon::spin2_0_0::sqlite::{
     self as v2, Error, QueryResult, Value,
 };
+use crate::host::capability::{CapabilityView, HostCapability};
+use crate::host::capped_table::CappedTable;
 use crate::host::sqlite::db::{SqliteDb, connect_async};
-use crate::host::state::RequestState;
 
-/// Most SQLite connections one request may hold open at once.
+/// Most SQLite connections one instance may hold open at once.
 const MAX_OPEN_CONNECTIONS: usize = 8;
 
 /// The app's SQLite databases, by label (labels may share one).
@@ -48,67 +49,114 @@ pub struct OpenConnection {
     conn: Arc<Mutex<Option<Connection>>>,
 }
 
-impl RequestState {
+/// The connections one instance holds, in either interface.
+#[derive(Debug, Default)]
+pub struct SqliteHandles {
+    connections: CappedTable<OpenConnection, MAX_OPEN_CONNECTIONS>,
+}
+
+/// SQLite: `fermyon:spin/sqlite@2.0.0` and `spin:sqlite/sqlite@3.1.0`.
+pub struct Sqlite;
+
+pub type SqliteView<'a> = CapabilityView<'a, SqliteAccess, SqliteHandles>;
+
+impl HasData for Sqlite {
+    type Data<'a> = SqliteView<'a>;
+}
+
+impl HostCapability for Sqlite {
+    type Grant = SqliteAccess;
+    type Handles = SqliteHandles;
+
+    fn add_to_linker<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        view: fn(&mut T) -> SqliteView<'_>,
+    ) -> wasmtime::Result<()> {
+        v2::add_to_linker::<T, Self>(linker, view)?;
+        v3::add_to_linker::<T, Self>(linker, view)
+    }
+}
+
+impl SqliteView<'_> {
     /// Opens a connection for the guest, in either interface: granted by
     /// `sqlite_databases`, backed, and within the open-connection limit.
-    async fn open_database(
+    async fn open_database<R: 'static>(
         &mut self,
         label: String,
-    ) -> wasmtime::Result<Result<Resource<OpenConnection>, Error>> {
+    ) -> wasmtime::Result<Result<Resource<R>, Error>> {
         let db = match self.database(&label) {
             Ok(db) => db,
             Err(e) => return Ok(Err(e)),
         };
-        let conn = connect_async(&db).await?;
-        Ok(match conn {
-            Ok(conn) => {
-                self.open_connections += 1;
-                Ok(self.table.push(OpenConnection {
-                    db,
-                    conn: Arc::new(Mutex::new(Some(conn))),
-                })?)
-            }
+        Ok(match connect_async(&db).await? {
+            Ok(conn) => self.keep_connection(db, conn),
             Err(e) => Err(e),
         })
     }
 
     fn database(&self, label: &str) -> Result<Arc<SqliteDb>, Error> {
-        let access = &self.component.sqlite;
-        if !access.granted.iter().any(|g| g == label) {
+        if !self.grant.granted.iter().any(|g| g == label) {
             tracing::warn!(
-                component = %self.component.id,
+                component = %self.component,
                 database = %label,
                 "SQLite database not granted: add it to `sqlite_databases` in spin.toml"
             );
             return Err(Error::AccessDenied);
         }
-        let db = access
+        let db = self
+            .grant
             .databases
             .get(label)
             .cloned()
             .ok_or(Error::NoSuchDatabase)?;
-        if self.open_connections >= MAX_OPEN_CONNECTIONS {
-            return Err(Error::Io(format!(
-                "more than {MAX_OPEN_CONNECTIONS} SQLite connections open; drop one first"
-            )));
+        if self.handles.connections.is_full() {
+            return Err(too_many_connections());
         }
         Ok(db)
     }
 
-    fn close_database(&mut self, conn: Resource<OpenConnection>) -> wasmtime::Result<()> {
-        let open = self.table.delete(conn)?;
-        self.open_connections = self.open_connections.saturating_sub(1);
-        let taken = open.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(conn) = taken {
-            open.db.release(conn);
-        }
+    /// Hands a new connection to the guest, or back to the pool when the instance
+    /// already holds as many as it may (another was opened while this one connected).
+    fn keep_connection<R: 'static>(
+        &mut self,
+        db: Arc<SqliteDb>,
+        conn: Connection,
+    ) -> Result<Resource<R>, Error> {
+        let open = OpenConnection {
+            db,
+            conn: Arc::new(Mutex::new(Some(conn))),
+        };
+        self.handles.connections.push(open).map_err(|refused| {
+            refused.release();
+            too_many_connections()
+        })
+    }
+
+    fn close_database<R: 'static>(&mut self, conn: Resource<R>) -> wasmtime::Result<()> {
+        self.handles.connections.remove(conn)?.release();
         Ok(())
     }
 
-    fn connection(&self, conn: &Resource<OpenConnection>) -> wasmtime::Result<Connected> {
-        let open = self.table.get(conn)?;
+    fn connection<R: 'static>(&self, conn: &Resource<R>) -> wasmtime::Result<Connected> {
+        let open = self.handles.connections.get(conn)?;
         Ok((open.db.clone(), open.conn.clone()))
     }
+}
+
+impl OpenConnection {
+    /// Gives the SQLite connection back to the database's pool.
+    fn release(self) {
+        let taken = self.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(conn) = taken {
+            self.db.release(conn);
+        }
+    }
+}
+
+fn too_many_connections() -> Error {
+    Error::Io(format!(
+        "more than {MAX_OPEN_CONNECTIONS} SQLite connections open; drop one first"
+    ))
 }
 
 /// Runs a statement on a blocking thread.
@@ -133,26 +181,26 @@ fn on_connection<T: Default>((_, conn): Connected, read: impl FnOnce(&Connection
     conn.as_ref().map(read).unwrap_or_default()
 }
 
-impl v2::Host for RequestState {}
+impl v2::Host for SqliteView<'_> {}
 
-impl v2::HostConnection for RequestState {
+impl v2::HostConnection for SqliteView<'_> {
     async fn open(
         &mut self,
         database: String,
-    ) -> wasmtime::Result<Result<Resource<OpenConnection>, Error>> {
+    ) -> wasmtime::Result<Result<Resource<v2::Connection>, Error>> {
         self.open_database(database).await
     }
 
     async fn execute(
         &mut self,
-        conn: Resource<OpenConnection>,
+        conn: Resource<v2::Connection>,
         statement: String,
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
         execute(self.connection(&conn)?, statement, parameters).await
     }
 
-    async fn drop(&mut self, conn: Resource<OpenConnection>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, conn: Resource<v2::Connection>) -> wasmtime::Result<()> {
         self.close_database(conn)
     }
 }
@@ -212,19 +260,19 @@ async fn execute_v3(
         .map_err(Into::into))
 }
 
-impl v3::Host for RequestState {}
+impl v3::Host for SqliteView<'_> {}
 
-impl v3::HostConnection for RequestState {
+impl v3::HostConnection for SqliteView<'_> {
     async fn open(
         &mut self,
         database: String,
-    ) -> wasmtime::Result<Result<Resource<OpenConnection>, v3::Error>> {
+    ) -> wasmtime::Result<Result<Resource<v3::Connection>, v3::Error>> {
         Ok(self.open_database(database).await?.map_err(Into::into))
     }
 
     async fn execute(
         &mut self,
-        conn: Resource<OpenConnection>,
+        conn: Resource<v3::Connection>,
         statement: String,
         parameters: Vec<v3::Value>,
     ) -> wasmtime::Result<Result<v3::QueryResult, v3::Error>> {
@@ -235,34 +283,34 @@ impl v3::HostConnection for RequestState {
         }))
     }
 
-    async fn last_insert_rowid(&mut self, conn: Resource<OpenConnection>) -> wasmtime::Result<i64> {
+    async fn last_insert_rowid(&mut self, conn: Resource<v3::Connection>) -> wasmtime::Result<i64> {
         Ok(on_connection(
             self.connection(&conn)?,
             Connection::last_insert_rowid,
         ))
     }
 
-    async fn changes(&mut self, conn: Resource<OpenConnection>) -> wasmtime::Result<u64> {
+    async fn changes(&mut self, conn: Resource<v3::Connection>) -> wasmtime::Result<u64> {
         Ok(on_connection(self.connection(&conn)?, Connection::changes))
     }
 
-    async fn drop(&mut self, conn: Resource<OpenConnection>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, conn: Resource<v3::Connection>) -> wasmtime::Result<()> {
         self.close_database(conn)
     }
 }
 
 fn connection_of<T>(
-    accessor: &Accessor<T, HasSelf<RequestState>>,
-    conn: &Resource<OpenConnection>,
+    accessor: &Accessor<T, Sqlite>,
+    conn: &Resource<v3::Connection>,
 ) -> wasmtime::Result<Connected> {
     accessor.with(|mut access| access.get().connection(conn))
 }
 
-impl<T> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
+impl<T> v3::HostConnectionWithStore<T> for Sqlite {
     async fn open_async(
         accessor: &Accessor<T, Self>,
         database: String,
-    ) -> wasmtime::Result<Result<Resource<OpenConnection>, v3::Error>> {
+    ) -> wasmtime::Result<Result<Resource<v3::Connection>, v3::Error>> {
         let db = match accessor.with(|mut access| access.get().database(&database)) {
             Ok(db) => db,
             Err(e) => return Ok(Err(e.into())),
@@ -272,21 +320,14 @@ impl<T> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
             Ok(conn) => conn,
             Err(e) => return Ok(Err(e.into())),
         };
-        accessor.with(|mut access| {
-            let state = access.get();
-            state.open_connections += 1;
-            Ok(Ok(state.table.push(OpenConnection {
-                db,
-                conn: Arc::new(Mutex::new(Some(conn))),
-            })?))
-        })
+        Ok(accessor.with(|mut access| access.get().keep_connection(db, conn).map_err(Into::into)))
     }
 
     /// The statement runs to completion (its result bounded), then its rows are
     /// streamed to the guest; the future reports success.
     async fn execute_async(
         accessor: &Accessor<T, Self>,
-        conn: Resource<OpenConnection>,
+        conn: Resource<v3::Connection>,
         statement: String,
         parameters: Vec<v3::Value>,
     ) -> wasmtime::Result<
@@ -313,7 +354,7 @@ impl<T> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
 
     async fn last_insert_rowid_async(
         accessor: &Accessor<T, Self>,
-        conn: Resource<OpenConnection>,
+        conn: Resource<v3::Connection>,
     ) -> wasmtime::Result<i64> {
         Ok(on_connection(
             connection_of(accessor, &conn)?,
@@ -323,7 +364,7 @@ impl<T> v3::HostConnectionWithStore<T> for HasSelf<RequestState> {
 
     async fn changes_async(
         accessor: &Accessor<T, Self>,
-        conn: Resource<OpenConnection>,
+        conn: Resource<v3::Connection>,
     ) -> wasmtime::Result<u64> {
         Ok(on_connection(
             connection_of(accessor, &conn)?,

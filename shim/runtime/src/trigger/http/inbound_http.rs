@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use tokio::sync::OwnedSemaphorePermit;
+use wasmtime::component::{HasData, Linker};
 
 use super::bounded_body::is_too_large;
 use crate::host::bindings::inbound_http::InboundHttpComponentPre;
@@ -15,9 +16,8 @@ use crate::host::bindings::inbound_http::fermyon::spin::http;
 use crate::host::bindings::inbound_http::fermyon::spin::http_types::{
     HttpError, Method, Request, Response,
 };
-use crate::host::outbound::send_allowed;
-use crate::host::state::ComponentHost;
-use crate::host::state::RequestState;
+use crate::host::outbound::{OutboundPolicy, send_allowed};
+use crate::host::state::{ComponentHost, RequestState};
 use crate::trigger::handler::{
     Failure, RequestBody, ResponseBody, failure_response, full_body, request_store, text_response,
 };
@@ -87,7 +87,24 @@ pub fn response(r: Response) -> Result<::http::Response<ResponseBody>, String> {
         .map_err(|e| format!("the guest's response is invalid: {e}"))
 }
 
-impl http::Host for RequestState {
+/// Spin's outbound `fermyon:spin/http`. No handles: linked to a view of the
+/// component's outbound policy alone.
+pub struct SpinOutboundHttp;
+
+impl HasData for SpinOutboundHttp {
+    type Data<'a> = &'a OutboundPolicy;
+}
+
+impl SpinOutboundHttp {
+    pub fn add_to_linker<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        view: fn(&mut T) -> &OutboundPolicy,
+    ) -> wasmtime::Result<()> {
+        http::add_to_linker::<T, Self>(linker, view)
+    }
+}
+
+impl http::Host for &OutboundPolicy {
     async fn send_request(
         &mut self,
         req: Request,
@@ -98,7 +115,7 @@ impl http::Host for RequestState {
         if uri.host().is_none() {
             return Ok(Err(HttpError::InvalidUrl));
         }
-        if !self.component.outbound.allows(&uri) {
+        if !self.allows(&uri) {
             return Ok(Err(HttpError::DestinationNotAllowed));
         }
         let mut builder = ::http::Request::builder()
@@ -116,10 +133,8 @@ impl http::Host for RequestState {
         let Ok(request) = builder.body(body) else {
             return Ok(Err(HttpError::RequestError));
         };
-        let component = self.component.id.clone();
-        let policy = self.component.outbound.clone();
         let result = async {
-            let (response, io) = send_allowed(&policy, request, None).await?;
+            let (response, io) = send_allowed(self, request, None).await?;
             tokio::spawn(io);
             let (parts, body) = response.into_parts();
             // This interface returns the body as one list: collected, up to the limit.
@@ -134,7 +149,7 @@ impl http::Host for RequestState {
                 body: Some(body.to_vec()),
             }),
             Err(e) => {
-                tracing::warn!(component = %component, uri = %uri, "outbound request failed: {e}");
+                tracing::warn!(component = %self.component(), uri = %uri, "outbound request failed: {e}");
                 Err(HttpError::RequestError)
             }
         })
