@@ -125,3 +125,33 @@ key_value_stores = ["default"]
     }
     assert!(!app.path().join(".spin/sqlite_key_value.db").exists());
 }
+
+#[tokio::test]
+async fn an_instance_holds_at_most_sixteen_stores_and_the_next_request_starts_afresh() {
+    let app = AppFiles::new(
+        r#"
+spin_manifest_version = 2
+[application]
+name = "hoarder"
+[[trigger.http]]
+route = "/..."
+component = "hoarder"
+[component.hoarder]
+source = "kv.wasm"
+key_value_stores = ["default"]
+"#,
+        &[("kv.wasm", probe("hoarder", Probe::KeyValueOpenMany))],
+    );
+    let prepared = app
+        .prepare(|config| {
+            config
+                .key_value_stores
+                .insert("default".into(), DatabaseLocation::Memory);
+        })
+        .unwrap();
+    let serving = Serving::start(prepared).await;
+    let sixteen_then_full = format!("{}\n", "x".repeat(16));
+    for _ in 0..2 {
+        assert_eq!(serving.get("/").await, (200, sixteen_then_full.clone()));
+    }
+}

@@ -5,6 +5,8 @@
 ;;   6 hello: "Hello, world!"
 ;;   7 print one 100 MiB line to stdout (25,600 writes of 4 KiB, then a newline)
 ;;   8 print 1,000 lines of 4 KiB to stdout
+;;   9 open the `default` store until refused (at most 100 times): one "x" per store
+;;     opened, then a newline if the refusal was store-table-full
 (module
   (import "wasi:http/types@0.2.12" "[constructor]fields" (func $fields_new (result i32)))
   (import "wasi:http/types@0.2.12" "[method]fields.get" (func $fields_get (param i32 i32 i32 i32)))
@@ -124,6 +126,19 @@ INCLUDE_RUNTIME
       (call $write (local.get $s) (i32.const 1213) (i32.const 1) (i32.const 100))
       (call $drop_stream (local.get $s))
       (call $emit (i32.const 1290) (i32.const 14))
+      (call $respond (local.get $outparam))
+      return))
+    (if (i32.eq (global.get $mode) (i32.const 9)) (then
+      (block $refused
+        (loop $open
+          (call $kv_open (i32.const 1250) (i32.const 7) (i32.const 112))
+          (if (i32.load8_u (i32.const 112)) (then
+            (if (i32.eqz (i32.load8_u (i32.const 116)))
+              (then (call $emit (i32.const 1213) (i32.const 1))))
+            (br $refused)))
+          (call $emit (i32.const 1280) (i32.const 1))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $open (i32.lt_u (local.get $i) (i32.const 100)))))
       (call $respond (local.get $outparam))
       return))
     (if (i32.eq (global.get $mode) (i32.const 6)) (then

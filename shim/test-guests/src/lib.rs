@@ -28,6 +28,9 @@ pub enum Probe {
     HugeLogLine = 7,
     /// Prints 1,000 lines of 4 KiB to stdout, then answers `Hello, world!`.
     LogFlood = 8,
+    /// Opens the `default` store until refused: one `x` per store opened, then a
+    /// newline if the refusal was `store-table-full`.
+    KeyValueOpenMany = 9,
 }
 
 /// A Spin app on disk: `manifest` as the `spin.toml` of a new temporary directory,
