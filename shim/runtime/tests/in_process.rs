@@ -112,14 +112,7 @@ key_value_stores = ["default"]
 "#,
         &[("kv.wasm", probe("counter", Probe::KeyValue))],
     );
-    let prepared = app
-        .prepare(|config| {
-            config
-                .key_value_stores
-                .insert("default".into(), DatabaseLocation::Memory);
-        })
-        .unwrap();
-    let serving = Serving::start(prepared).await;
+    let serving = serve_with_memory_store(&app).await;
     for (path, value) in [("/a", "x"), ("/b", "xx"), ("/a", "xxx")] {
         assert_eq!(serving.get(path).await, (200, value.to_string()), "{path}");
     }
@@ -142,6 +135,15 @@ key_value_stores = ["default"]
 "#,
         &[("kv.wasm", probe("hoarder", Probe::KeyValueOpenMany))],
     );
+    let serving = serve_with_memory_store(&app).await;
+    let sixteen_then_full = format!("{}\n", "x".repeat(16));
+    for _ in 0..2 {
+        assert_eq!(serving.get("/").await, (200, sixteen_then_full.clone()));
+    }
+}
+
+/// The app served with its `default` key-value store in memory.
+async fn serve_with_memory_store(app: &AppFiles) -> Serving {
     let prepared = app
         .prepare(|config| {
             config
@@ -149,9 +151,5 @@ key_value_stores = ["default"]
                 .insert("default".into(), DatabaseLocation::Memory);
         })
         .unwrap();
-    let serving = Serving::start(prepared).await;
-    let sixteen_then_full = format!("{}\n", "x".repeat(16));
-    for _ in 0..2 {
-        assert_eq!(serving.get("/").await, (200, sixteen_then_full.clone()));
-    }
+    Serving::start(prepared).await
 }
