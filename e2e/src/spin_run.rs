@@ -9,12 +9,16 @@ use std::time::Duration;
 pub struct SpinRun {
     child: Child,
     pub addr: SocketAddr,
+    /// The child's `TMPDIR`: its work directory goes with this value, since the child is
+    /// killed rather than stopped.
+    _tmp: tempfile::TempDir,
 }
 
 impl SpinRun {
     /// Starts `spin-run --from APP --cache-dir CACHE` and waits for its first answer.
     pub fn start(app: &Path, cache: &Path) -> Self {
         let port = crate::probe::free_port();
+        let tmp = tempfile::tempdir().expect("a temporary directory");
         let child = Command::new(crate::containerd::built_binaries().join("spin-run"))
             .arg("--from")
             .arg(app)
@@ -23,6 +27,7 @@ impl SpinRun {
             .arg("--cache-dir")
             .arg(cache)
             .env("RUST_LOG", "warn")
+            .env("TMPDIR", tmp.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -33,6 +38,7 @@ impl SpinRun {
         Self {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            _tmp: tmp,
         }
     }
 

@@ -20,13 +20,13 @@ use crate::content::ContentResolver;
 use crate::host::key_value::backend::{KeyValueBackend, RedisKeyValue};
 use crate::host::key_value::{KeyValueAccess, KeyValueDb, KeyValueStores};
 use crate::host::outbound::OutboundPolicy;
+use crate::host::service_chaining::ChainLink;
 use crate::host::sqlite::db::{self as sqlite_db, Bounds, SqliteDb};
 use crate::host::sqlite::{SqliteAccess, SqliteDatabases};
 use crate::host::state::ComponentHost;
 use crate::host::variables::{component_variables, resolve_app_variables};
 use crate::trigger::delivery::message_concurrency;
 use crate::trigger::read_triggers;
-use crate::trigger::service_chaining::ChainLink;
 use crate::trigger::trigger_type::{AppTrigger, Trigger};
 
 /// An app ready to serve.
@@ -43,7 +43,7 @@ pub struct PreparedApp {
     /// ([`crate::trigger::delivery`]).
     pub message_slots: Arc<tokio::sync::Semaphore>,
     /// How the components' requests to `*.spin.internal` and `self` reach this app
-    /// ([`crate::trigger::service_chaining`]); connected by the HTTP trigger.
+    /// ([`crate::host::service_chaining`]); connected by the HTTP trigger.
     pub chain: ChainLink,
 }
 

@@ -8,6 +8,7 @@
 //! ```
 
 pub mod app;
+mod bounded_body;
 pub mod cache_bound;
 pub mod code;
 pub mod config;

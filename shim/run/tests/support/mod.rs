@@ -94,6 +94,9 @@ impl Runner {
             .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .env("SPIN_CACHE_DIR", log_dir.path().join("compiled"))
+            // The runner's work directory goes with the test even though the child is
+            // killed (SIGKILL) rather than stopped.
+            .env("TMPDIR", log_dir.path())
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
             .stderr(stderr)

@@ -14,10 +14,10 @@ use crate::host::mqtt::Mqtt;
 use crate::host::mysql::Mysql;
 use crate::host::postgres::Postgres;
 use crate::host::redis::Redis;
+use crate::host::spin_http::SpinOutboundHttp;
 use crate::host::sqlite::Sqlite;
 use crate::host::state::RequestState;
 use crate::host::variables::{Variables, VariablesView};
-use crate::trigger::http::inbound_http::SpinOutboundHttp;
 
 pub fn add_to_linker(linker: &mut Linker<RequestState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;

@@ -14,6 +14,8 @@ pub mod outbound;
 pub mod postgres;
 pub mod read_budget;
 pub mod redis;
+pub mod service_chaining;
+pub mod spin_http;
 pub mod sqlite;
 pub mod state;
 pub mod stdio;

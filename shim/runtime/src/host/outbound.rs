@@ -3,7 +3,7 @@
 //! A denied request never leaves the process: the guest gets `HttpRequestDenied`
 //! (`wasi:http`) or `destination-not-allowed` (Spin's `fermyon:spin/http`), and the
 //! runtime logs which entry would allow it. An allowed request to the app itself
-//! (`*.spin.internal`, `self`) is served in-process ([`crate::trigger::service_chaining`]);
+//! (`*.spin.internal`, `self`) is served in-process ([`super::service_chaining`]);
 //! any other goes over the network.
 
 use std::collections::BTreeMap;
@@ -13,11 +13,11 @@ use spin_app::allowed_hosts::AllowedHost;
 use spin_app::template::Template;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
+use super::service_chaining::{ChainLink, chain_target};
 use crate::RuntimeError;
+use crate::bounded_body::{Bound, BoundedBody};
 use crate::host::http_client;
 use crate::network::Network;
-use crate::trigger::http::bounded_body::{Bound, BoundedBody};
-use crate::trigger::service_chaining::{ChainLink, chain_target};
 
 /// Which destinations one component may reach.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use wasmtime::Store;
 
-use super::http::bounded_body::BoundedBody;
+use crate::bounded_body::BoundedBody;
 use crate::host::state::{ComponentHost, RequestState};
 
 /// The body of every request the trigger passes on, size-bounded: a client's, or a

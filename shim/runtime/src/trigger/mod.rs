@@ -15,7 +15,6 @@ pub mod http;
 pub mod mqtt;
 pub mod redis;
 pub mod run;
-pub mod service_chaining;
 mod settings;
 pub mod trigger_type;
 

@@ -5,7 +5,6 @@
 //! Clients are untrusted: connections, request heads, bodies and concurrent instances
 //! are all bounded by [`Limits`] and `max_concurrent_instances`.
 
-pub mod bounded_body;
 mod connection_workers;
 pub(crate) mod inbound_http;
 mod routes;
@@ -29,10 +28,10 @@ use http_body_util::BodyExt;
 use wasmtime_wasi_http::WasiBody;
 
 use super::handler::{ResponseBody, text_response};
-use super::service_chaining::ChainTarget;
+use crate::bounded_body::{Bound, BoundedBody};
 use crate::config::Limits;
+use crate::host::service_chaining::{ChainTarget, ChainedResponse, ChainedServer};
 use crate::{PreparedApp, RuntimeError};
-use bounded_body::{Bound, BoundedBody};
 use connection_workers::ConnectionWorkers;
 use inbound_http::call_spin_inbound;
 pub use routes::HttpTrigger;
@@ -82,7 +81,7 @@ impl HttpServer {
             })?;
         let workers = ConnectionWorkers::per_core().map_err(RuntimeError::ConnectionWorkers)?;
         // From now on the app's components can reach each other in-process.
-        app.chain.connect(&app);
+        app.chain.connect(Arc::<PreparedApp>::downgrade(&app));
         let routes = app.trigger::<HttpTrigger>().unwrap_or_default();
         Ok(Self {
             app,
@@ -303,11 +302,21 @@ async fn handle(
     dispatch(app, &matched, req, peer).await
 }
 
+impl ChainedServer for PreparedApp {
+    fn serve_chained<'a>(
+        &'a self,
+        target: ChainTarget<'a>,
+        request: http::Request<WasiBody>,
+    ) -> ChainedResponse<'a> {
+        Box::pin(serve_chained(self, target, request))
+    }
+}
+
 /// Serves a component's chained request (`http://<component>.spin.internal/…` or
 /// `http://self/…`, already allowed by its `allowed_outbound_hosts`) in-process: to the
 /// named component as if by a route `/...`, or through the app's routes. `Err` when the
 /// name resolves to no HTTP component of the app.
-pub(crate) async fn serve_chained(
+async fn serve_chained(
     app: &PreparedApp,
     target: ChainTarget<'_>,
     mut req: http::Request<WasiBody>,

@@ -10,12 +10,16 @@
 //! in a loop ends there), and its body and its response are bounded like a client's.
 //! It is served only while the app's HTTP trigger is up; otherwise, and for a name
 //! that is no HTTP component of the app, the guest gets a DNS error naming it.
+//!
+//! This side is what outbound HTTP needs: which URIs are chained, and a [`ChainLink`] to
+//! whatever serves them. The app's HTTP trigger is that server ([`ChainedServer`] is
+//! implemented in `trigger/http`), so the host capabilities never name the app.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock, Weak};
 
 use wasmtime_wasi_http::{Error, WasiBody};
-
-use crate::PreparedApp;
 
 /// Where a chained request goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,14 +44,40 @@ pub fn chain_target(uri: &http::Uri) -> Option<ChainTarget<'_>> {
         .then_some(ChainTarget::Component(id))
 }
 
+/// The answer to a chained request, as a future the link can hold without knowing the
+/// server's type.
+pub type ChainedResponse<'a> =
+    Pin<Box<dyn Future<Output = Result<http::Response<WasiBody>, Error>> + Send + 'a>>;
+
+/// What serves the chained requests of an app's components: the app itself, once its
+/// HTTP trigger is up.
+pub trait ChainedServer: Send + Sync {
+    /// Serves `request` to `target` (a [`chain_target`] of its URI); `Err` when the
+    /// target is no HTTP component of the app.
+    fn serve_chained<'a>(
+        &'a self,
+        target: ChainTarget<'a>,
+        request: http::Request<WasiBody>,
+    ) -> ChainedResponse<'a>;
+}
+
 /// The app's components' way back to the app they belong to, connected once the
-/// app's HTTP trigger serves. Holds the app weakly: it does not keep it alive.
-#[derive(Debug, Clone, Default)]
-pub struct ChainLink(Arc<OnceLock<Weak<PreparedApp>>>);
+/// app's HTTP trigger serves. Holds the server weakly: it does not keep the app alive.
+#[derive(Clone, Default)]
+pub struct ChainLink(Arc<OnceLock<Weak<dyn ChainedServer>>>);
+
+impl std::fmt::Debug for ChainLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let connected = self.0.get().is_some_and(|server| server.strong_count() > 0);
+        f.debug_struct("ChainLink")
+            .field("connected", &connected)
+            .finish()
+    }
+}
 
 impl ChainLink {
-    pub fn connect(&self, app: &Arc<PreparedApp>) {
-        let _ = self.0.set(Arc::downgrade(app));
+    pub fn connect(&self, server: Weak<dyn ChainedServer>) {
+        let _ = self.0.set(server);
     }
 
     /// Serves a request to `target` (a [`chain_target`] of its URI) in-process.
@@ -56,7 +86,7 @@ impl ChainLink {
         target: ChainTarget<'_>,
         request: http::Request<WasiBody>,
     ) -> Result<http::Response<WasiBody>, Error> {
-        let app = self
+        let server = self
             .0
             .get()
             .and_then(Weak::upgrade)
@@ -67,7 +97,7 @@ impl ChainLink {
                 ),
                 info_code: None,
             })?;
-        super::http::serve_chained(&app, target, request).await
+        server.serve_chained(target, request).await
     }
 }
 
