@@ -23,6 +23,8 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_apt+=(postgresql)
 [ -x /usr/sbin/mariadbd ] || need_apt+=(mariadb-server)
 if [ "${SPIN_KUBE_BENCH:-}" = 1 ]; then
   command -v wrk >/dev/null || need_apt+=(wrk)
+  # The benchmark stops its servers with `kill -TERM`, so they clean up after themselves.
+  [ -x /bin/kill ] || need_apt+=(procps)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

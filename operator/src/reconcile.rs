@@ -19,7 +19,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use spin_crds::{SpinApp, SpinAppExecutor};
 
-use crate::build::{ReferencedConfig, build, runtime_config};
+use crate::desired::{ReferencedConfig, build, runtime_config};
 use crate::labels::MANAGER;
 use crate::metrics::{Metrics, Outcome};
 use crate::status::{self, Observed, UserError};

@@ -31,8 +31,8 @@ pub fn references(app: &SpinApp) -> Vec<Reference> {
     if let Some(name) = &app.spec.runtime_config.load_from_secret {
         found.push(Reference::Secret(name.clone()));
     }
-    if crate::build::runtime_config::is_inline(app) {
-        for (_, _, entries) in crate::build::runtime_config::inline_tables(app) {
+    if crate::desired::runtime_config::is_inline(app) {
+        for (_, _, entries) in crate::desired::runtime_config::inline_tables(app) {
             for from in entries
                 .iter()
                 .flat_map(|e| &e.options)

@@ -8,7 +8,7 @@ use spin_app::runtime_config::RuntimeConfigFile;
 use spin_app::settings::{self, InvocationLimit};
 use spin_crds::{SpinApp, SpinAppExecutor};
 
-use crate::build::runtime_config;
+use crate::desired::runtime_config;
 
 /// A problem with one field of a SpinApp or SpinAppExecutor.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

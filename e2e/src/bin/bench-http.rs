@@ -558,7 +558,19 @@ fn cpu_us(pid: u32) -> anyhow::Result<f64> {
 struct Killed(Child);
 
 impl Drop for Killed {
+    /// SIGTERM first, so a server cleans up after itself (`spin-run` removes its work
+    /// directory); SIGKILL if it has not exited within 5 s.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }

@@ -475,7 +475,7 @@ impl Locker<'_> {
         text: &str,
         variables: &BTreeMap<String, Variable>,
     ) -> Result<Template, AppError> {
-        let template = Template::parse(text).map_err(|e| self.err(field, e))?;
+        let template = Template::parse(text).map_err(|e| self.err(field, e.to_string()))?;
         for name in template.variables() {
             if !variables.contains_key(name) {
                 return Err(self.err(

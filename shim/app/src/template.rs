@@ -12,6 +12,23 @@ pub enum Part {
     Variable(String),
 }
 
+/// What is wrong with a template, or what it lacks to be filled in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("`{{{{` without a closing `}}}}` in {text:?}")]
+    Unclosed { text: String },
+    #[error("`}}}}` without an opening `{{{{` in {text:?}")]
+    Unopened { text: String },
+    #[error(
+        "{{{{ {name} }}}} in {text:?} is not a variable reference: \
+         names are lower_snake_case, like {{{{ api_key }}}}"
+    )]
+    NotAReference { name: String, text: String },
+    /// Filling in: the application variable has no value (it is not declared).
+    #[error("refers to the undeclared application variable `{name}`")]
+    Undeclared { name: String },
+}
+
 /// A parsed template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
@@ -20,7 +37,7 @@ pub struct Template {
 
 impl Template {
     /// Parses `text`; the error says what is wrong in words a user can act on.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, TemplateError> {
         let mut parts = Vec::new();
         let mut rest = text;
         while let Some(start) = rest.find("{{") {
@@ -30,19 +47,19 @@ impl Template {
             let after = &rest[start + 2..];
             let end = after
                 .find("}}")
-                .ok_or_else(|| format!("`{{{{` without a closing `}}}}` in {text:?}"))?;
+                .ok_or_else(|| TemplateError::Unclosed { text: text.into() })?;
             let name = after[..end].trim();
             if !is_lower_snake_id(name) {
-                return Err(format!(
-                    "{{{{ {name} }}}} in {text:?} is not a variable reference: \
-                     names are lower_snake_case, like {{{{ api_key }}}}"
-                ));
+                return Err(TemplateError::NotAReference {
+                    name: name.into(),
+                    text: text.into(),
+                });
             }
             parts.push(Part::Variable(name.to_string()));
             rest = &after[end + 2..];
         }
         if rest.contains("}}") {
-            return Err(format!("`}}}}` without an opening `{{{{` in {text:?}"));
+            return Err(TemplateError::Unopened { text: text.into() });
         }
         if !rest.is_empty() {
             parts.push(Part::Literal(rest.to_string()));
@@ -58,13 +75,17 @@ impl Template {
         })
     }
 
-    /// Fills in the template; `Err(name)` for the first variable without a value.
-    pub fn render(&self, values: &BTreeMap<String, String>) -> Result<String, String> {
+    /// Fills in the template; `Err` names the first variable without a value.
+    pub fn render(&self, values: &BTreeMap<String, String>) -> Result<String, TemplateError> {
         let mut out = String::new();
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),
-                Part::Variable(name) => out.push_str(values.get(name).ok_or_else(|| name.clone())?),
+                Part::Variable(name) => out.push_str(
+                    values
+                        .get(name)
+                        .ok_or_else(|| TemplateError::Undeclared { name: name.clone() })?,
+                ),
             }
         }
         Ok(out)
@@ -95,18 +116,27 @@ mod tests {
 
     #[test]
     fn malformed_templates_are_explained() {
-        assert!(Template::parse("{{ open").unwrap_err().contains("closing"));
-        assert!(Template::parse("close }}").unwrap_err().contains("opening"));
-        assert!(
-            Template::parse("{{ Bad-Name }}")
-                .unwrap_err()
-                .contains("lower_snake_case")
+        let problem = |text| Template::parse(text).unwrap_err().to_string();
+        assert_eq!(
+            problem("{{ open"),
+            r#"`{{` without a closing `}}` in "{{ open""#
+        );
+        assert_eq!(
+            problem("close }}"),
+            r#"`}}` without an opening `{{` in "close }}""#
+        );
+        assert_eq!(
+            problem("{{ Bad-Name }}"),
+            r#"{{ Bad-Name }} in "{{ Bad-Name }}" is not a variable reference: names are lower_snake_case, like {{ api_key }}"#
         );
     }
 
     #[test]
     fn missing_value_names_the_variable() {
         let t = Template::parse("{{ x }}").unwrap();
-        assert_eq!(t.render(&BTreeMap::new()).unwrap_err(), "x");
+        assert_eq!(
+            t.render(&BTreeMap::new()).unwrap_err(),
+            TemplateError::Undeclared { name: "x".into() }
+        );
     }
 }

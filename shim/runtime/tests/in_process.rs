@@ -142,6 +142,40 @@ key_value_stores = ["default"]
     }
 }
 
+#[tokio::test]
+async fn an_instance_holds_at_most_sixty_four_redis_handles_and_the_next_request_starts_afresh() {
+    let Some(redis) = spin_kube_e2e::redis::RedisServer::start() else {
+        return;
+    };
+    let address = redis.address();
+    let app = AppFiles::new(
+        &format!(
+            r#"
+spin_manifest_version = 2
+[application]
+name = "hoarder"
+[[trigger.http]]
+route = "/..."
+component = "hoarder"
+[component.hoarder]
+source = "redis.wasm"
+allowed_outbound_hosts = ["{address}"]
+[component.hoarder.variables]
+message = "{address}"
+"#
+        ),
+        &[("redis.wasm", probe("hoarder", Probe::RedisOpenMany))],
+    );
+    let serving = Serving::start(app.prepare(|_| {}).unwrap()).await;
+    let sixty_four_then_refused = format!("{}\n", "x".repeat(64));
+    for _ in 0..2 {
+        assert_eq!(
+            serving.get("/").await,
+            (200, sixty_four_then_refused.clone())
+        );
+    }
+}
+
 /// The app served with its `default` key-value store in memory.
 async fn serve_with_memory_store(app: &AppFiles) -> Serving {
     let prepared = app

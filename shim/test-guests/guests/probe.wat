@@ -7,6 +7,9 @@
 ;;   8 print 1,000 lines of 4 KiB to stdout
 ;;   9 open the `default` store until refused (at most 100 times): one "x" per store
 ;;     opened, then a newline if the refusal was store-table-full
+;;  10 open a Redis connection to the address in the `message` variable until refused
+;;     (at most 100 times): one "x" per handle, then a newline if the refusal was
+;;     too-many-connections
 (module
   (import "wasi:http/types@0.2.12" "[constructor]fields" (func $fields_new (result i32)))
   (import "wasi:http/types@0.2.12" "[method]fields.get" (func $fields_get (param i32 i32 i32 i32)))
@@ -27,6 +30,7 @@
   (import "fermyon:spin/key-value@2.0.0" "[static]store.open" (func $kv_open (param i32 i32 i32)))
   (import "fermyon:spin/key-value@2.0.0" "[method]store.get" (func $kv_get (param i32 i32 i32 i32)))
   (import "fermyon:spin/key-value@2.0.0" "[method]store.set" (func $kv_set (param i32 i32 i32 i32 i32 i32)))
+  (import "fermyon:spin/redis@2.0.0" "[static]connection.open" (func $redis_open (param i32 i32 i32)))
   (memory (export "memory") 2)
   (global $mode i32 (i32.const MODE))
   (global $body (mut i32) (i32.const 0))
@@ -134,6 +138,22 @@ INCLUDE_RUNTIME
           (call $kv_open (i32.const 1250) (i32.const 7) (i32.const 112))
           (if (i32.load8_u (i32.const 112)) (then
             (if (i32.eqz (i32.load8_u (i32.const 116)))
+              (then (call $emit (i32.const 1213) (i32.const 1))))
+            (br $refused)))
+          (call $emit (i32.const 1280) (i32.const 1))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $open (i32.lt_u (local.get $i) (i32.const 100)))))
+      (call $respond (local.get $outparam))
+      return))
+    (if (i32.eq (global.get $mode) (i32.const 10)) (then
+      (call $var_get (i32.const 1220) (i32.const 7) (i32.const 140))
+      (if (i32.load8_u (i32.const 140)) (then unreachable))
+      (block $refused
+        (loop $open
+          ;; result<connection, error> at 160; the error's case at 164 (1: too-many-connections)
+          (call $redis_open (i32.load (i32.const 144)) (i32.load (i32.const 148)) (i32.const 160))
+          (if (i32.load8_u (i32.const 160)) (then
+            (if (i32.eq (i32.load8_u (i32.const 164)) (i32.const 1))
               (then (call $emit (i32.const 1213) (i32.const 1))))
             (br $refused)))
           (call $emit (i32.const 1280) (i32.const 1))

@@ -31,6 +31,10 @@ pub enum Probe {
     /// Opens the `default` store until refused: one `x` per store opened, then a
     /// newline if the refusal was `store-table-full`.
     KeyValueOpenMany = 9,
+    /// Opens a Redis connection to the address in the `message` variable until
+    /// refused: one `x` per handle, then a newline if the refusal was
+    /// `too-many-connections`.
+    RedisOpenMany = 10,
 }
 
 /// A Spin app on disk: `manifest` as the `spin.toml` of a new temporary directory,
@@ -61,6 +65,7 @@ pub fn probe(name: &str, mode: Probe) -> Vec<u8> {
         "wasi:cli/stdout",
         "fermyon:spin/variables@2.0.0",
         "fermyon:spin/key-value@2.0.0",
+        "fermyon:spin/redis@2.0.0",
     ];
     wasi_http_guest("probe", &wat, &imports)
 }

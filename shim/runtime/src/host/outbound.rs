@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use spin_app::allowed_hosts::AllowedHost;
-use spin_app::template::Template;
+use spin_app::template::{Template, TemplateError};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::service_chaining::{ChainLink, chain_target};
@@ -53,12 +53,10 @@ impl OutboundPolicy {
                     problem: p,
                 };
                 let rendered = Template::parse(entry)
-                    .map_err(problem)?
-                    .render(app_values)
-                    .map_err(|name| {
-                        problem(format!(
-                            "{entry:?} refers to the undeclared variable `{name}`"
-                        ))
+                    .and_then(|template| template.render(app_values))
+                    .map_err(|e| match e {
+                        TemplateError::Undeclared { .. } => problem(format!("{entry:?} {e}")),
+                        _ => problem(e.to_string()),
                     })?;
                 AllowedHost::parse(&rendered).map_err(problem)
             })

@@ -77,12 +77,9 @@ pub fn component_variables(
                 name: format!("{}.{name}", component.id),
                 problem: p,
             };
-            let template = Template::parse(text).map_err(problem)?;
-            let value = template.render(app_values).map_err(|missing| {
-                problem(format!(
-                    "refers to the undeclared application variable `{missing}`"
-                ))
-            })?;
+            let value = Template::parse(text)
+                .and_then(|template| template.render(app_values))
+                .map_err(|e| problem(e.to_string()))?;
             Ok((name.clone(), value))
         })
         .collect()

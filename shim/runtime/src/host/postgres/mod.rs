@@ -607,3 +607,39 @@ fn v2_error(e: v4::Error) -> v2_types::Error {
         v4::Error::Other(m) => v2_types::Error::Other(m),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::Network;
+    use v4::HostConnectionBuilder;
+
+    #[tokio::test]
+    async fn an_instance_holds_at_most_sixteen_connection_builders() {
+        let grant =
+            OutboundPolicy::new("c", &[], &Default::default(), 1 << 20, Network::Process).unwrap();
+        let mut handles = PostgresHandles::default();
+        let mut view = PostgresView {
+            component: "c",
+            grant: &grant,
+            handles: &mut handles,
+        };
+        let mut builders = Vec::new();
+        for _ in 0..MAX_POSTGRES_BUILDERS {
+            builders.push(view.new("postgres://127.0.0.1/db".into()).await.unwrap());
+        }
+        let refused = view
+            .new("postgres://127.0.0.1/db".into())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "more than 16 PostgreSQL connection builders open; drop one first"
+        );
+        // A dropped builder's slot serves the next one.
+        HostConnectionBuilder::drop(&mut view, builders.pop().unwrap())
+            .await
+            .unwrap();
+        view.new("postgres://127.0.0.1/db".into()).await.unwrap();
+    }
+}
