@@ -176,6 +176,38 @@ message = "{address}"
     }
 }
 
+#[tokio::test]
+async fn an_instance_holds_at_most_16384_wasi_resources_and_the_next_request_starts_afresh() {
+    let holder = |count: u32| {
+        format!(
+            r#"
+[[trigger.http]]
+route = "/{count}"
+component = "hold-{count}"
+[component.hold-{count}]
+source = "hold.wasm"
+[component.hold-{count}.variables]
+message = "{count}"
+"#
+        )
+    };
+    // The response needs a few resources of its own.
+    let (fits, too_many) = (16_000, 16_385);
+    let app = AppFiles::new(
+        &format!(
+            "spin_manifest_version = 2\n[application]\nname = \"holder\"\n{}{}",
+            holder(fits),
+            holder(too_many)
+        ),
+        &[("hold.wasm", probe("holder", Probe::HoldFields))],
+    );
+    let serving = Serving::start(app.prepare(|_| {}).unwrap()).await;
+    let hello = (200, "Hello, world!\n".to_string());
+    assert_eq!(serving.get(&format!("/{fits}")).await, hello);
+    assert_eq!(serving.get(&format!("/{too_many}")).await.0, 500);
+    assert_eq!(serving.get(&format!("/{fits}")).await, hello);
+}
+
 /// The app served with its `default` key-value store in memory.
 async fn serve_with_memory_store(app: &AppFiles) -> Serving {
     let prepared = app

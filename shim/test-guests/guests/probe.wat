@@ -10,6 +10,8 @@
 ;;  10 open a Redis connection to the address in the `message` variable until refused
 ;;     (at most 100 times): one "x" per handle, then a newline if the refusal was
 ;;     too-many-connections
+;;  11 keep as many `fields` resources as the `message` variable says (decimal), then
+;;     answer "Hello, world!"
 (module
   (import "wasi:http/types@0.2.12" "[constructor]fields" (func $fields_new (result i32)))
   (import "wasi:http/types@0.2.12" "[method]fields.get" (func $fields_get (param i32 i32 i32 i32)))
@@ -159,6 +161,28 @@ INCLUDE_RUNTIME
           (call $emit (i32.const 1280) (i32.const 1))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br_if $open (i32.lt_u (local.get $i) (i32.const 100)))))
+      (call $respond (local.get $outparam))
+      return))
+    (if (i32.eq (global.get $mode) (i32.const 11)) (then
+      (call $var_get (i32.const 1220) (i32.const 7) (i32.const 140))
+      (if (i32.load8_u (i32.const 140)) (then unreachable))
+      ;; $p walks the digits up to $s; the count goes to $kv.
+      (local.set $p (i32.load (i32.const 144)))
+      (local.set $s (i32.add (local.get $p) (i32.load (i32.const 148))))
+      (block $parsed
+        (loop $digits
+          (br_if $parsed (i32.ge_u (local.get $p) (local.get $s)))
+          (local.set $kv (i32.add (i32.mul (local.get $kv) (i32.const 10))
+            (i32.sub (i32.load8_u (local.get $p)) (i32.const 48))))
+          (local.set $p (i32.add (local.get $p) (i32.const 1)))
+          (br $digits)))
+      (block $made
+        (loop $make
+          (br_if $made (i32.ge_u (local.get $i) (local.get $kv)))
+          (drop (call $fields_new))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $make)))
+      (call $emit (i32.const 1290) (i32.const 14))
       (call $respond (local.get $outparam))
       return))
     (if (i32.eq (global.get $mode) (i32.const 6)) (then

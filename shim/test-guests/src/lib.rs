@@ -35,6 +35,9 @@ pub enum Probe {
     /// refused: one `x` per handle, then a newline if the refusal was
     /// `too-many-connections`.
     RedisOpenMany = 10,
+    /// Keeps as many `wasi:http` `fields` resources as the `message` variable says (a
+    /// decimal count), then answers `Hello, world!`.
+    HoldFields = 11,
 }
 
 /// A Spin app on disk: `manifest` as the `spin.toml` of a new temporary directory,
