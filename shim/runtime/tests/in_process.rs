@@ -121,20 +121,7 @@ key_value_stores = ["default"]
 
 #[tokio::test]
 async fn an_instance_holds_at_most_sixteen_stores_and_the_next_request_starts_afresh() {
-    let app = AppFiles::new(
-        r#"
-spin_manifest_version = 2
-[application]
-name = "hoarder"
-[[trigger.http]]
-route = "/..."
-component = "hoarder"
-[component.hoarder]
-source = "kv.wasm"
-key_value_stores = ["default"]
-"#,
-        &[("kv.wasm", probe("hoarder", Probe::KeyValueOpenMany))],
-    );
+    let app = hoarder(Probe::KeyValueOpenMany, r#"key_value_stores = ["default"]"#);
     let serving = serve_with_memory_store(&app).await;
     let sixteen_then_full = format!("{}\n", "x".repeat(16));
     for _ in 0..2 {
@@ -148,23 +135,12 @@ async fn an_instance_holds_at_most_sixty_four_redis_handles_and_the_next_request
         return;
     };
     let address = redis.address();
-    let app = AppFiles::new(
+    let app = hoarder(
+        Probe::RedisOpenMany,
         &format!(
-            r#"
-spin_manifest_version = 2
-[application]
-name = "hoarder"
-[[trigger.http]]
-route = "/..."
-component = "hoarder"
-[component.hoarder]
-source = "redis.wasm"
-allowed_outbound_hosts = ["{address}"]
-[component.hoarder.variables]
-message = "{address}"
-"#
+            "allowed_outbound_hosts = [\"{address}\"]\n\
+             [component.hoarder.variables]\nmessage = \"{address}\""
         ),
-        &[("redis.wasm", probe("hoarder", Probe::RedisOpenMany))],
     );
     let serving = Serving::start(app.prepare(|_| {}).unwrap()).await;
     let sixty_four_then_refused = format!("{}\n", "x".repeat(64));
@@ -206,6 +182,27 @@ message = "{count}"
     assert_eq!(serving.get(&format!("/{fits}")).await, hello);
     assert_eq!(serving.get(&format!("/{too_many}")).await.0, 500);
     assert_eq!(serving.get(&format!("/{fits}")).await, hello);
+}
+
+/// An app of one component, `hoarder`, a probe in `mode` serving every path, with
+/// `settings` after its `source`.
+fn hoarder(mode: Probe, settings: &str) -> AppFiles {
+    AppFiles::new(
+        &format!(
+            r#"
+spin_manifest_version = 2
+[application]
+name = "hoarder"
+[[trigger.http]]
+route = "/..."
+component = "hoarder"
+[component.hoarder]
+source = "hoarder.wasm"
+{settings}
+"#
+        ),
+        &[("hoarder.wasm", probe("hoarder", mode))],
+    )
 }
 
 /// The app served with its `default` key-value store in memory.
