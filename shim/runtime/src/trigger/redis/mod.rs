@@ -394,6 +394,21 @@ mod tests {
     }
 
     #[test]
+    fn a_channel_naming_a_variable_without_a_value_says_which_and_where() {
+        let app = locked(
+            serde_json::json!([{ "id": "t", "trigger_type": "redis", "trigger_config": { "channel": "{{ nope }}", "component": "a" } }]),
+            serde_json::json!({ "address": "redis://h" }),
+        );
+        let err = RedisTrigger::read(&app, &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("`channel`: refers to the undeclared application variable `nope`"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn bad_settings_name_the_trigger_and_the_fix() {
         for (config, app_trigger, expected) in [
             (
