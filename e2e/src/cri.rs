@@ -91,6 +91,8 @@ pub struct PodSpec<'a> {
     /// The pod's cgroup parent, as kubelet's cgroupfs driver sets it.
     pub cgroup_parent: Option<String>,
     pub memory_limit: Option<i64>,
+    /// The container's environment (the Deployment's `env`).
+    pub env: Vec<(String, String)>,
     /// Bind mounts as (host file, path in the container), as the kubelet mounts a
     /// Secret or its managed `/etc/hosts`.
     pub mounts: Vec<(PathBuf, String)>,
@@ -119,6 +121,7 @@ impl Cri {
         image: &str,
         memory_limit: Option<i64>,
         mounts: &[(PathBuf, String)],
+        env: &[(String, String)],
     ) -> String {
         self.runtime
             .create_container(api::CreateContainerRequest {
@@ -135,6 +138,13 @@ impl Cri {
                     // What the operator's Deployment sets: Spin images have no entrypoint.
                     command: vec!["/".into()],
                     log_path: "app.log".into(),
+                    envs: env
+                        .iter()
+                        .map(|(key, value)| api::KeyValue {
+                            key: key.clone(),
+                            value: value.clone(),
+                        })
+                        .collect(),
                     mounts: mounts
                         .iter()
                         .map(|(host, container)| api::Mount {
@@ -210,6 +220,7 @@ impl Cri {
                 spec.image,
                 spec.memory_limit,
                 &spec.mounts,
+                &spec.env,
             )
             .await;
         let started = Instant::now();
@@ -310,6 +321,7 @@ impl HelloNode {
                 log_root: logs.path(),
                 cgroup_parent: None,
                 memory_limit: None,
+                env: Vec::new(),
                 mounts: Vec::new(),
             })
             .await;

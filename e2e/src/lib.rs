@@ -8,6 +8,7 @@ pub mod images;
 pub mod local_server;
 pub mod mariadb;
 pub mod mqtt;
+pub mod otlp;
 pub mod postgres;
 pub mod probe;
 pub mod redis;

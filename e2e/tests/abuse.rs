@@ -48,6 +48,7 @@ async fn a_cri_pod_withstands_hostile_clients_and_a_stalled_log_reader() {
             log_root: logs.path(),
             cgroup_parent: None,
             memory_limit: None,
+            env: Vec::new(),
             mounts: Vec::new(),
         })
         .await;
@@ -102,6 +103,7 @@ async fn a_cri_pod_withstands_hostile_clients_and_a_stalled_log_reader() {
             log_root: logs.path(),
             cgroup_parent: None,
             memory_limit: None,
+            env: Vec::new(),
             mounts: Vec::new(),
         })
         .await;
@@ -147,6 +149,7 @@ async fn a_cri_pod_withstands_hostile_clients_and_a_stalled_log_reader() {
             log_root: logs.path(),
             cgroup_parent: None,
             memory_limit: None,
+            env: Vec::new(),
             mounts: Vec::new(),
         })
         .await;

@@ -24,6 +24,7 @@ async fn kubelet_path_serves_spin_pods_on_the_pod_network() {
                 log_root: logs.path(),
                 cgroup_parent: Some(parent.clone()),
                 memory_limit: Some(128 << 20),
+                env: Vec::new(),
                 mounts: Vec::new(),
             })
             .await;
@@ -112,6 +113,7 @@ async fn kubelet_path_serves_a_current_python_sdk_app() {
             log_root: logs.path(),
             cgroup_parent: None,
             memory_limit: None,
+            env: Vec::new(),
             mounts: Vec::new(),
         })
         .await;
@@ -166,6 +168,7 @@ async fn components_of_a_pod_call_each_other_in_process() {
             log_root: logs.path(),
             cgroup_parent: None,
             memory_limit: None,
+            env: Vec::new(),
             mounts: Vec::new(),
         })
         .await;
@@ -186,6 +189,104 @@ async fn components_of_a_pod_call_each_other_in_process() {
         log()
     );
     assert_eq!(node.cri.remove_app_pod(&pod, 10).await, 0, "graceful stop");
+}
+
+/// A pod's traces go to the collector its environment names (`OTEL_*`, as the operator
+/// sets them from the executor's `otel` block), connected from the pod's network: a
+/// collector on the pod network gets the spans of the chained requests, linked; one
+/// on the node's loopback, named by a second pod, gets nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pods_spans_reach_its_collector_from_the_pod_network() {
+    use spin_kube_e2e::otlp::OtlpReceiver;
+
+    let Some(app) = sample_copy("chain-python", &["spin.toml", "app.wasm"]) else {
+        return;
+    };
+    let mut node = HelloNode::start().await;
+    let logs = tempfile::tempdir().unwrap();
+    // A first pod brings the CNI bridge up; its gateway is the node as pods see it.
+    let bridge = node
+        .cri
+        .start_app_pod(PodSpec {
+            name: "bridge",
+            image: &node.image.clone(),
+            log_root: logs.path(),
+            cgroup_parent: None,
+            memory_limit: None,
+            env: Vec::new(),
+            mounts: Vec::new(),
+        })
+        .await;
+    let gateway = format!("{}.1", bridge.ip.rsplit_once('.').unwrap().0);
+    let collector = OtlpReceiver::start_on(gateway.parse().unwrap())
+        .await
+        .unwrap();
+    let node_only = OtlpReceiver::start().await.unwrap();
+    let image = node.registry.push_app(app.path(), "chain-python:traced");
+    node.cri.pull(&image).await;
+    let traced = |name: &'static str, endpoint: &str| PodSpec {
+        name,
+        image: &image,
+        log_root: logs.path(),
+        cgroup_parent: None,
+        memory_limit: None,
+        env: vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT".into(), endpoint.into()),
+            ("OTEL_BSP_SCHEDULE_DELAY".into(), "50".into()),
+        ],
+        mounts: Vec::new(),
+    };
+    let pod = node
+        .cri
+        .start_app_pod(traced("traced", &collector.http_endpoint))
+        .await;
+    let log = || std::fs::read_to_string(pod.log_dir.join("app.log")).unwrap_or_default();
+    assert_eq!(
+        probe::get(&pod.ip, 80, "/").map(|(status, _)| status),
+        Some(200),
+        "{}",
+        log()
+    );
+    let spans = collector
+        .wait_for(Duration::from_secs(30), |spans| spans.len() >= 5)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", log()));
+    let server = spans
+        .iter()
+        .find(|s| s.parent_span_id.is_empty())
+        .expect("a root span");
+    assert_eq!((server.name.as_str(), server.kind), ("GET /...", 2));
+    assert_eq!(server.attribute("spin.app_name"), Some("chain-python"));
+    // Each span hangs under the one before: request, frontend, outbound call, the
+    // backend's request, the backend.
+    let mut parent = server;
+    for name in [
+        "execute_wasm_component frontend",
+        "GET",
+        "GET /...",
+        "execute_wasm_component backend",
+    ] {
+        let child = spans
+            .iter()
+            .find(|s| s.parent_span_id == parent.span_id)
+            .unwrap_or_else(|| panic!("no span under {}: {spans:#?}", parent.name));
+        assert_eq!(child.name, name);
+        assert_eq!(child.trace_id, server.trace_id);
+        parent = child;
+    }
+    assert_eq!(node.cri.remove_app_pod(&pod, 10).await, 0, "graceful stop");
+
+    // The node's loopback is not the pod's: a pod naming it reaches nothing.
+    let pod = node
+        .cri
+        .start_app_pod(traced("loopback", &node_only.http_endpoint))
+        .await;
+    assert_eq!(
+        probe::get(&pod.ip, 80, "/").map(|(status, _)| status),
+        Some(200)
+    );
+    assert_eq!(node.cri.remove_app_pod(&pod, 10).await, 0, "graceful stop");
+    assert_eq!(node_only.exports(), 0);
 }
 
 /// `examples/compose-python` as a pod: its components composed with their dependency
@@ -216,6 +317,7 @@ async fn a_pod_runs_components_composed_with_dependencies_and_middleware() {
             log_root: logs.path(),
             cgroup_parent: None,
             memory_limit: None,
+            env: Vec::new(),
             mounts: Vec::new(),
         })
         .await;
@@ -363,6 +465,7 @@ async fn systemd_driver_pods_run_inside_their_pods_slice() {
             log_root: logs.path(),
             cgroup_parent: Some(pod_slice.clone()),
             memory_limit: Some(96 << 20),
+            env: Vec::new(),
             mounts: Vec::new(),
         })
         .await;
@@ -393,7 +496,7 @@ async fn systemd_driver_pods_run_inside_their_pods_slice() {
     };
     let sandbox = cri.run_sandbox(&config).await;
     let container = cri
-        .create_app_container(&sandbox, &config, &image, None, &[])
+        .create_app_container(&sandbox, &config, &image, None, &[], &[])
         .await;
     let refused = cri
         .runtime
@@ -433,6 +536,7 @@ async fn pod_outbound_connections_leave_from_the_pod_network() {
             log_root: logs.path(),
             cgroup_parent: None,
             memory_limit: None,
+            env: Vec::new(),
             mounts: Vec::new(),
         })
         .await;
@@ -501,6 +605,7 @@ key_value_stores = ["default"]
             log_root: logs.path(),
             cgroup_parent: None,
             memory_limit: None,
+            env: Vec::new(),
             mounts: vec![
                 (hosts, "/etc/hosts".into()),
                 (config, "/runtime-config.toml".into()),
@@ -584,6 +689,7 @@ async fn one_pod_serves_http_and_consumes_redis() {
             log_root: logs.path(),
             cgroup_parent: None,
             memory_limit: None,
+            env: Vec::new(),
             mounts: Vec::new(),
         })
         .await;
@@ -620,6 +726,7 @@ async fn one_pod_serves_http_and_consumes_redis() {
             log_root: logs.path(),
             cgroup_parent: None,
             memory_limit: None,
+            env: Vec::new(),
             mounts: vec![(hosts, "/etc/hosts".into())],
         })
         .await;
@@ -683,7 +790,7 @@ async fn a_command_pods_exit_code_is_the_commands_status() {
         let sandbox = node.cri.run_sandbox(&config).await;
         let container = node
             .cri
-            .create_app_container(&sandbox, &config, &image, None, &[])
+            .create_app_container(&sandbox, &config, &image, None, &[], &[])
             .await;
         node.cri
             .runtime

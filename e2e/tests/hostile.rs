@@ -299,7 +299,7 @@ async fn cri_create_refused(cri: &mut Cri, name: &str, image: &str, logs: &Path)
     let config = Cri::pod_config(name, logs);
     let sandbox = cri.run_sandbox(&config).await;
     let created = cri
-        .create_app_container(&sandbox, &config, image, None, &[])
+        .create_app_container(&sandbox, &config, image, None, &[], &[])
         .await;
     let started = cri
         .runtime
@@ -345,6 +345,7 @@ async fn cri_refuses_hostile_artifacts_and_other_pods_keep_serving() {
             log_root: logs.path(),
             cgroup_parent: None,
             memory_limit: None,
+            env: Vec::new(),
             mounts: Vec::new(),
         })
         .await;

@@ -103,6 +103,21 @@ fn main() -> anyhow::Result<()> {
         c.stdout(Stdio::null());
         c
     })?);
+    // The same with traces on, exported over OTLP/HTTP to a receiver in this process
+    // (a collector on the same node): two spans per request.
+    let telemetry = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let receiver = telemetry.block_on(spin_kube_e2e::otlp::OtlpReceiver::start())?;
+    results.push(measure("spin-run traced", &args, |addr| {
+        let mut c = spin(&["--listen", &addr.to_string()]);
+        c.env("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.http_endpoint)
+            .stdout(Stdio::null());
+        c
+    })?);
+    let spans_received = receiver.span_count();
+    drop(receiver);
     if let Some(release) = &args.spin_run_release {
         results.push(measure("spin-run (release profile)", &args, |addr| {
             let mut c = Command::new(release);
@@ -227,6 +242,13 @@ fn main() -> anyhow::Result<()> {
             ours.rps / release.rps
         );
     }
+    let traced = find("spin-run traced");
+    println!(
+        "tracing     traced/untraced throughput = {:.2}x   CPU per request {:+.1} µs   p99 {:+.2} ms   spans received {spans_received}",
+        traced.rps / ours.rps,
+        traced.cpu_us - ours.cpu_us,
+        traced.p99_ms - ours.p99_ms,
+    );
     println!(
         "p99 latency ours/wasmtime-serve = {:.2}x   ours/wasmtime-serve-pooling = {:.2}x   ours/native = {:.2}x",
         ours.p99_ms / wt.p99_ms,

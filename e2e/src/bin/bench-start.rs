@@ -113,6 +113,7 @@ async fn main() {
             log_root: logs.path(),
             cgroup_parent: None,
             memory_limit: None,
+            env: Vec::new(),
             mounts: Vec::new(),
         };
         pods.push(cri.start_app_pod(spec).await);
@@ -241,6 +242,7 @@ async fn python_pods(node: &mut HelloNode, dir: &Path, logs: &Path) -> PythonPod
                 log_root: logs,
                 cgroup_parent: None,
                 memory_limit: None,
+                env: Vec::new(),
                 mounts: Vec::new(),
             })
             .await;

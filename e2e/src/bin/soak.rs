@@ -158,6 +158,7 @@ async fn main() {
             log_root: logs.path(),
             cgroup_parent: None,
             memory_limit: None,
+            env: Vec::new(),
             mounts: Vec::new(),
         })
         .await;

@@ -225,6 +225,10 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<Ended> {
         .cloned()
         .collect();
     config.variables = spin_runtime::config::variables_from_env(std::env::vars());
+    // Traces go where the standard OTEL_* variables say (spin_runtime::telemetry).
+    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    config.telemetry =
+        spin_runtime::telemetry::OtelSettings::from_env(|name| env.get(name).map(String::as_str))?;
 
     let content = source.content;
     let prepared =

@@ -25,6 +25,7 @@ use crate::host::sqlite::db::{self as sqlite_db, Bounds, SqliteDb};
 use crate::host::sqlite::{SqliteAccess, SqliteDatabases};
 use crate::host::state::ComponentHost;
 use crate::host::variables::{component_variables, resolve_app_variables};
+use crate::telemetry::Telemetry;
 use crate::trigger::delivery::message_concurrency;
 use crate::trigger::read_triggers;
 use crate::trigger::trigger_type::{AppTrigger, Trigger};
@@ -45,6 +46,8 @@ pub struct PreparedApp {
     /// How the components' requests to `*.spin.internal` and `self` reach this app
     /// ([`crate::host::service_chaining`]); connected by the HTTP trigger.
     pub chain: ChainLink,
+    /// Where its spans start ([`crate::telemetry`]); off unless `config.telemetry`.
+    pub telemetry: Telemetry,
 }
 
 impl std::fmt::Debug for PreparedApp {
@@ -136,7 +139,13 @@ impl PreparedApp {
             let current = code.read().unwrap_or_else(|p| p.into_inner());
             tracing::info!(app = %name, components = current.components.len(), pooling = current.engine.pooling, tier = current.engine.tier.name(), elapsed_ms = started.elapsed().as_millis() as u64, "app prepared");
         }
+        // Exporting starts last, once nothing else can fail.
+        let telemetry = match &config.telemetry {
+            Some(settings) => Telemetry::start(settings, &config.network, &name)?,
+            None => Telemetry::default(),
+        };
         Ok(Self {
+            telemetry,
             name,
             triggers,
             code,

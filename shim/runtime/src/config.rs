@@ -48,6 +48,9 @@ pub struct RuntimeConfig {
     /// Where outbound connections (HTTP, Redis, MQTT, key-value stores on Redis) leave
     /// from: the process's network, or a pod's network namespace.
     pub network: crate::network::Network,
+    /// Where the app's spans go (the `OTEL_*` variables of its environment); `None`:
+    /// traces are off.
+    pub telemetry: Option<crate::telemetry::OtelSettings>,
 }
 
 pub use spin_app::runtime_config::DatabaseLocation;
@@ -165,11 +168,15 @@ pub struct SettingError {
 
 impl RuntimeConfig {
     /// Applies the settings of [`spin_app::settings::ALL`] present in an environment (a
-    /// container's `env`); absent ones keep their value.
+    /// container's `env`); absent ones keep their value. The environment's `OTEL_*`
+    /// variables, when they name a collector, turn traces on.
     pub fn apply_env<'a>(
         &mut self,
         lookup: impl Fn(&str) -> Option<&'a str>,
     ) -> Result<(), SettingError> {
+        if let Some(telemetry) = crate::telemetry::OtelSettings::from_env(&lookup)? {
+            self.telemetry = Some(telemetry);
+        }
         for setting in settings::ALL {
             let Some(value) = lookup(setting.env) else {
                 continue;
@@ -302,6 +309,7 @@ impl RuntimeConfig {
             limits: Limits::default(),
             reuse: InstanceReuse::default(),
             network: Default::default(),
+            telemetry: None,
         }
     }
 }

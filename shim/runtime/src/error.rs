@@ -67,4 +67,6 @@ pub enum RuntimeError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Telemetry(#[from] crate::telemetry::ExporterError),
 }

@@ -181,6 +181,13 @@ impl Runner {
         None
     }
 
+    /// Stops the runner as Kubernetes does (SIGTERM) and waits (up to 20 s) for it.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        self.wait_exit()
+    }
+
     pub fn get(&self, path: &str) -> Response {
         request(self.addr, "GET", path, &[], b"")
     }

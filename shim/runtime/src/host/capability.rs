@@ -25,6 +25,8 @@ use wasmtime::component::{HasData, Linker};
 pub struct CapabilityView<'a, Grant, Handles> {
     /// The component's id, for logs and messages.
     pub component: &'a str,
+    /// Where the spans of the capability's calls hang ([`crate::telemetry`]).
+    pub trace: &'a crate::telemetry::TraceParent,
     pub grant: &'a Grant,
     pub handles: &'a mut Handles,
 }

@@ -14,7 +14,7 @@ use crate::host::mqtt::Mqtt;
 use crate::host::mysql::Mysql;
 use crate::host::postgres::Postgres;
 use crate::host::redis::Redis;
-use crate::host::spin_http::SpinOutboundHttp;
+use crate::host::spin_http::{SpinHttpView, SpinOutboundHttp};
 use crate::host::sqlite::Sqlite;
 use crate::host::state::RequestState;
 use crate::host::variables::{Variables, VariablesView};
@@ -26,31 +26,37 @@ pub fn add_to_linker(linker: &mut Linker<RequestState>) -> wasmtime::Result<()> 
     wasmtime_wasi_http::p3::add_to_linker(linker)?;
     KeyValue::add_to_linker(linker, |s| CapabilityView {
         component: &s.component.id,
+        trace: &s.trace,
         grant: &s.component.key_value,
         handles: &mut s.key_value,
     })?;
     Sqlite::add_to_linker(linker, |s| CapabilityView {
         component: &s.component.id,
+        trace: &s.trace,
         grant: &s.component.sqlite,
         handles: &mut s.sqlite,
     })?;
     Redis::add_to_linker(linker, |s| CapabilityView {
         component: &s.component.id,
+        trace: &s.trace,
         grant: &s.component.outbound,
         handles: &mut s.redis,
     })?;
     Mqtt::add_to_linker(linker, |s| CapabilityView {
         component: &s.component.id,
+        trace: &s.trace,
         grant: &s.component.outbound,
         handles: &mut s.mqtt,
     })?;
     Postgres::add_to_linker(linker, |s| CapabilityView {
         component: &s.component.id,
+        trace: &s.trace,
         grant: &s.component.outbound,
         handles: &mut s.postgres,
     })?;
     Mysql::add_to_linker(linker, |s| CapabilityView {
         component: &s.component.id,
+        trace: &s.trace,
         grant: &s.component.outbound,
         handles: &mut s.mysql,
     })?;
@@ -58,5 +64,8 @@ pub fn add_to_linker(linker: &mut Linker<RequestState>) -> wasmtime::Result<()> 
         component: &s.component.id,
         values: &s.component.variables,
     })?;
-    SpinOutboundHttp::add_to_linker(linker, |s| &s.component.outbound)
+    SpinOutboundHttp::add_to_linker(linker, |s| SpinHttpView {
+        policy: &s.component.outbound,
+        trace: &s.trace,
+    })
 }

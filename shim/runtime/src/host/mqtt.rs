@@ -24,6 +24,8 @@ use crate::host::capability::{CapabilityView, HostCapability};
 use crate::host::capped_table::CappedTable;
 use crate::host::outbound::{OutboundPolicy, shown_address};
 use crate::network::Network;
+use crate::telemetry::TraceSpan;
+use opentelemetry::trace::SpanKind;
 
 /// Most MQTT connections one instance may hold.
 pub const MAX_MQTT_CONNECTIONS: usize = 8;
@@ -243,6 +245,14 @@ impl MqttView<'_> {
     fn close_mqtt<R: 'static>(&mut self, conn: Resource<R>) -> wasmtime::Result<()> {
         self.handles.connections.remove(conn).map(drop)
     }
+
+    /// The span of one call (`spin_outbound_mqtt.publish`, ...), under the instance's
+    /// trace.
+    fn traced(&self, name: &'static str) -> TraceSpan {
+        self.trace.span(name, SpanKind::Client, || {
+            vec![opentelemetry::KeyValue::new("messaging.system", "mqtt")]
+        })
+    }
 }
 
 impl v2::Host for MqttView<'_> {}
@@ -258,15 +268,18 @@ impl v2::HostConnection for MqttView<'_> {
         if let Err(e) = self.mqtt_room() {
             return Ok(Err(e));
         }
-        let session = connect(
+        let connecting = connect(
             &address,
             username,
             password,
             keep_alive_interval_in_secs,
             self.grant,
             self.grant.max_reply,
-        )
-        .await;
+        );
+        let session = self
+            .traced("spin_outbound_mqtt.open_connection")
+            .around(connecting)
+            .await;
         Ok(session.and_then(|session| self.keep_mqtt(session)))
     }
 
@@ -277,7 +290,11 @@ impl v2::HostConnection for MqttView<'_> {
         payload: Vec<u8>,
         qos: Qos,
     ) -> wasmtime::Result<Result<(), Error>> {
-        Ok(publish(self.mqtt_of(&conn)?, topic, payload, qos).await)
+        let publishing = publish(self.mqtt_of(&conn)?, topic, payload, qos);
+        Ok(self
+            .traced("spin_outbound_mqtt.publish")
+            .around(publishing)
+            .await)
     }
 
     async fn drop(&mut self, conn: Resource<v2::Connection>) -> wasmtime::Result<()> {
@@ -322,22 +339,23 @@ impl<T: Send> v3::HostConnectionWithStore<T> for Mqtt {
         password: String,
         keep_alive_interval_in_secs: u64,
     ) -> wasmtime::Result<Result<Resource<v3::Connection>, v3::Error>> {
-        let (room, policy) = accessor.with(|mut access| {
+        let (room, policy, span) = accessor.with(|mut access| {
             let view = access.get();
-            (view.mqtt_room(), view.grant.clone())
+            let span = view.traced("spin_outbound_mqtt.open_connection");
+            (view.mqtt_room(), view.grant.clone(), span)
         });
         if let Err(e) = room {
             return Ok(Err(e.into()));
         }
-        let session = connect(
+        let connecting = connect(
             &address,
             username,
             password,
             keep_alive_interval_in_secs,
             &policy,
             policy.max_reply,
-        )
-        .await;
+        );
+        let session = span.around(connecting).await;
         Ok(session
             .and_then(|session| accessor.with(|mut access| access.get().keep_mqtt(session)))
             .map_err(Into::into))
@@ -350,8 +368,13 @@ impl<T: Send> v3::HostConnectionWithStore<T> for Mqtt {
         payload: Vec<u8>,
         qos: v3::Qos,
     ) -> wasmtime::Result<Result<(), v3::Error>> {
-        let session = accessor.with(|mut access| access.get().mqtt_of(&conn))?;
-        Ok(publish(session, topic, payload, qos.into())
+        let (session, span) = accessor.with(|mut access| {
+            let view = access.get();
+            let span = view.traced("spin_outbound_mqtt.publish");
+            view.mqtt_of(&conn).map(|s| (s, span))
+        })?;
+        Ok(span
+            .around(publish(session, topic, payload, qos.into()))
             .await
             .map_err(Into::into))
     }

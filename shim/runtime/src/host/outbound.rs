@@ -18,6 +18,7 @@ use crate::RuntimeError;
 use crate::bounded_body::{Bound, BoundedBody};
 use crate::host::http_client;
 use crate::network::Network;
+use crate::telemetry::{TraceParent, TraceSpan, text};
 
 /// Which destinations one component may reach.
 #[derive(Debug, Clone)]
@@ -130,6 +131,8 @@ pub fn shown_address(scheme: &str, host: &str, port: u16) -> String {
 #[derive(Debug)]
 pub struct OutboundHooks {
     pub policy: OutboundPolicy,
+    /// Where the requests' spans hang.
+    pub trace: TraceParent,
 }
 
 type SendFuture = Box<
@@ -152,19 +155,82 @@ impl WasiHttpHooks for OutboundHooks {
         _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
     ) -> SendFuture {
         if !self.policy.allows(request.uri()) {
+            record_denied(&self.trace, &request);
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         let policy = self.policy.clone();
+        let trace = self.trace.clone();
         Box::new(async move {
-            let (response, io) = send_allowed(&policy, request, options).await?;
+            let (response, io) = send_allowed(&policy, &trace, request, options).await?;
             Ok((response, Box::new(io) as Box<dyn Future<Output = _> + Send>))
         })
     }
 }
 
 /// Sends a request the policy has allowed: in-process to the app itself, else over the
-/// network; the response body is bounded by `max_response_body` either way.
+/// network; the response body is bounded by `max_response_body` either way. The
+/// request gets a client span under `trace`, and carries it in `traceparent` unless
+/// the guest set one itself.
 pub async fn send_allowed(
+    policy: &OutboundPolicy,
+    trace: &TraceParent,
+    mut request: http::Request<WasiBody>,
+    options: Option<RequestOptions>,
+) -> Result<(http::Response<WasiBody>, http_client::Connection), wasmtime_wasi_http::Error> {
+    let mut span = client_span(trace, &request);
+    if !request.headers().contains_key("traceparent") {
+        span.inject(request.headers_mut());
+    }
+    let sent = send_traced(policy, request, options).await;
+    match &sent {
+        Ok((response, _)) => {
+            let status = response.status();
+            span.set(opentelemetry::KeyValue::new(
+                "http.response.status_code",
+                i64::from(status.as_u16()),
+            ));
+            if status.is_server_error() {
+                span.fail(status.to_string());
+            }
+        }
+        Err(e) => span.fail(e.to_string()),
+    }
+    sent
+}
+
+/// A failed client span for a request the policy refused.
+pub fn record_denied<B>(trace: &TraceParent, request: &http::Request<B>) {
+    client_span(trace, request).fail("denied: not in the component's allowed_outbound_hosts");
+}
+
+/// An outbound request's span: named by its method, with its destination (never
+/// credentials or the query, which may carry secrets).
+fn client_span<B>(trace: &TraceParent, request: &http::Request<B>) -> TraceSpan {
+    let method = request.method().as_str();
+    trace.span(
+        method.to_string(),
+        opentelemetry::trace::SpanKind::Client,
+        || {
+            let uri = request.uri();
+            let scheme = uri.scheme_str().unwrap_or("http");
+            let host = uri.host().unwrap_or_default();
+            let port = uri
+                .port_u16()
+                .unwrap_or(if scheme == "https" { 443 } else { 80 });
+            vec![
+                opentelemetry::KeyValue::new("http.request.method", method.to_string()),
+                text(
+                    "url.full",
+                    &format!("{}{}", shown_address(scheme, host, port), uri.path()),
+                ),
+                text("server.address", host),
+                opentelemetry::KeyValue::new("server.port", i64::from(port)),
+            ]
+        },
+    )
+}
+
+async fn send_traced(
     policy: &OutboundPolicy,
     request: http::Request<WasiBody>,
     options: Option<RequestOptions>,

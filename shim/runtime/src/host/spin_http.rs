@@ -9,26 +9,33 @@ use crate::host::bindings::inbound_http::fermyon::spin::http;
 use crate::host::bindings::inbound_http::fermyon::spin::http_types::{
     HttpError, Method, Request, Response,
 };
-use crate::host::outbound::{OutboundPolicy, send_allowed};
+use crate::host::outbound::{OutboundPolicy, record_denied, send_allowed};
+use crate::telemetry::TraceParent;
 
 /// Spin's outbound `fermyon:spin/http`. No handles: linked to a view of the
-/// component's outbound policy alone.
+/// component's outbound policy and the instance's trace alone.
 pub struct SpinOutboundHttp;
 
+/// What Spin's outbound HTTP runs on.
+pub struct SpinHttpView<'a> {
+    pub policy: &'a OutboundPolicy,
+    pub trace: &'a TraceParent,
+}
+
 impl HasData for SpinOutboundHttp {
-    type Data<'a> = &'a OutboundPolicy;
+    type Data<'a> = SpinHttpView<'a>;
 }
 
 impl SpinOutboundHttp {
     pub fn add_to_linker<T: Send + 'static>(
         linker: &mut Linker<T>,
-        view: fn(&mut T) -> &OutboundPolicy,
+        view: fn(&mut T) -> SpinHttpView<'_>,
     ) -> wasmtime::Result<()> {
         http::add_to_linker::<T, Self>(linker, view)
     }
 }
 
-impl http::Host for &OutboundPolicy {
+impl http::Host for SpinHttpView<'_> {
     async fn send_request(
         &mut self,
         req: Request,
@@ -39,12 +46,15 @@ impl http::Host for &OutboundPolicy {
         if uri.host().is_none() {
             return Ok(Err(HttpError::InvalidUrl));
         }
-        if !self.allows(&uri) {
-            return Ok(Err(HttpError::DestinationNotAllowed));
-        }
         let mut builder = ::http::Request::builder()
             .method(http_method(req.method))
             .uri(&uri);
+        if !self.policy.allows(&uri) {
+            if let Ok(request) = builder.body(()) {
+                record_denied(self.trace, &request);
+            }
+            return Ok(Err(HttpError::DestinationNotAllowed));
+        }
         if let Some(authority) = uri.authority() {
             builder = builder.header(::http::header::HOST, authority.as_str());
         }
@@ -58,7 +68,7 @@ impl http::Host for &OutboundPolicy {
             return Ok(Err(HttpError::RequestError));
         };
         let result = async {
-            let (response, io) = send_allowed(self, request, None).await?;
+            let (response, io) = send_allowed(self.policy, self.trace, request, None).await?;
             tokio::spawn(io);
             let (parts, body) = response.into_parts();
             // This interface returns the body as one list: collected, up to the limit.
@@ -73,7 +83,7 @@ impl http::Host for &OutboundPolicy {
                 body: Some(body.to_vec()),
             }),
             Err(e) => {
-                tracing::warn!(component = %self.component(), uri = %uri, "outbound request failed: {e}");
+                tracing::warn!(component = %self.policy.component(), uri = %uri, "outbound request failed: {e}");
                 Err(HttpError::RequestError)
             }
         })

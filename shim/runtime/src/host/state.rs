@@ -17,6 +17,7 @@ use crate::host::postgres::PostgresHandles;
 use crate::host::redis::RedisHandles;
 use crate::host::sqlite::{SqliteAccess, SqliteHandles};
 use crate::host::stdio::{GuestLog, Stream};
+use crate::telemetry::TraceParent;
 
 /// Most WASI and `wasi:http` resources (headers, requests, bodies, streams, pollables,
 /// descriptors) one instance holds at once. Wasmtime's own default is 1,000,000, which
@@ -61,10 +62,13 @@ pub struct RequestState {
     /// The `max_concurrent_instances` permit this instance holds (WASIp3 instances,
     /// which outlive the call that starts them).
     pub instance_permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// Where the spans of this instance's host calls hang: the component's run for the
+    /// request (for a reused WASIp3 instance, the latest request it took).
+    pub trace: TraceParent,
 }
 
 impl RequestState {
-    pub fn new(component: Arc<ComponentHost>) -> std::io::Result<Self> {
+    pub fn new(component: Arc<ComponentHost>, trace: TraceParent) -> std::io::Result<Self> {
         let mut wasi = WasiCtxBuilder::new();
         wasi.envs(&component.env)
             .stdout(GuestLog::new(
@@ -92,6 +96,7 @@ impl RequestState {
             http: WasiHttpCtx::new(),
             hooks: OutboundHooks {
                 policy: component.outbound.clone(),
+                trace: trace.clone(),
             },
             limiter: MemoryLimiter::new(component.max_memory),
             key_value: KeyValueHandles::default(),
@@ -101,8 +106,15 @@ impl RequestState {
             postgres: PostgresHandles::default(),
             mysql: MysqlHandles::default(),
             instance_permit: None,
+            trace,
             component,
         })
+    }
+
+    /// Hangs the spans of host calls from now on under `trace`.
+    pub fn set_trace(&mut self, trace: TraceParent) {
+        self.hooks.trace = trace.clone();
+        self.trace = trace;
     }
 }
 

@@ -22,7 +22,9 @@ use super::run::Ended;
 use super::settings::TriggerSettings;
 use super::trigger_type::{AppValues, Trigger};
 use crate::host::state::RequestState;
+use crate::telemetry::{component_span, text};
 use crate::{PreparedApp, RuntimeError};
+use opentelemetry::trace::SpanKind;
 
 /// The pre-instantiated `wasi:cli/run` of a command component.
 pub type CommandHandler = CommandPre<RequestState>;
@@ -92,7 +94,13 @@ async fn run(app: &PreparedApp, id: &str) -> i32 {
     else {
         return 1;
     };
-    let mut store = match new_store(code.engine.engine(), host) {
+    let mut event = app.telemetry.event_span(
+        || format!("command {id}"),
+        SpanKind::Internal,
+        || vec![text("spin.component_id", id)],
+    );
+    let run_span = component_span(&event, id);
+    let mut store = match new_store(code.engine.engine(), host, run_span.parent()) {
         Ok(store) => store,
         Err(e) => {
             Failure::Trap(format!("cannot set up the instance: {e}")).log(id);
@@ -104,17 +112,24 @@ async fn run(app: &PreparedApp, id: &str) -> i32 {
         command.wasi_cli_run().call_run(&mut store).await
     }
     .await;
+    drop(run_span);
     let status = match ran {
         Ok(Ok(())) => 0,
         Ok(Err(())) => 1,
         Err(e) => match e.downcast_ref::<I32Exit>() {
             Some(exit) => exit.0,
             None => {
-                Failure::classify(e, store.data()).log(id);
+                let failure = Failure::classify(e, store.data());
+                failure.log(id);
+                event.fail(failure.to_string());
                 1
             }
         },
     };
+    event.set(opentelemetry::KeyValue::new(
+        "process.exit.code",
+        i64::from(status),
+    ));
     tracing::info!(component = id, status, "command finished");
     status
 }

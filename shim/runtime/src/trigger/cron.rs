@@ -29,7 +29,9 @@ use crate::host::bindings::cron_current::fermyon::spin_cron::cron_types::{
     Error as CurrentError, Metadata as CurrentMetadata,
 };
 use crate::host::state::RequestState;
+use crate::telemetry::text;
 use crate::{PreparedApp, RuntimeError};
+use opentelemetry::trace::SpanKind;
 
 /// The pre-instantiated `handle-cron-event` of a component.
 pub enum CronHandler {
@@ -158,25 +160,36 @@ async fn fire(app: Arc<PreparedApp>, cron: Arc<CronTrigger>, index: usize) {
 
 /// Runs the schedule's component once.
 async fn handle(app: &PreparedApp, id: &str, timestamp: u64) -> Handled {
-    run_event::<CronTrigger>(app, id, "a cron event", async |pre, store| match pre {
-        CronHandler::Sync(pre) => {
-            let instance = pre.instantiate_async(&mut *store).await?;
-            let handled = instance
-                .call_handle_cron_event(&mut *store, Metadata { timestamp })
-                .await?;
-            Ok(handled.err().map(|CronError::Other(message)| message))
-        }
-        CronHandler::Current(pre) => {
-            let instance = pre.instantiate_async(&mut *store).await?;
-            let metadata = CurrentMetadata { timestamp };
-            let handled = store
-                .run_concurrent(async |accessor| {
-                    instance.call_handle_cron_event(accessor, metadata).await
-                })
-                .await??;
-            Ok(handled.err().map(|CurrentError::Other(message)| message))
-        }
-    })
+    let event = app.telemetry.event_span(
+        || format!("cron {id}"),
+        SpanKind::Internal,
+        || vec![text("spin.component_id", id)],
+    );
+    run_event::<CronTrigger>(
+        app,
+        id,
+        "a cron event",
+        event,
+        async |pre, store| match pre {
+            CronHandler::Sync(pre) => {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                let handled = instance
+                    .call_handle_cron_event(&mut *store, Metadata { timestamp })
+                    .await?;
+                Ok(handled.err().map(|CronError::Other(message)| message))
+            }
+            CronHandler::Current(pre) => {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                let metadata = CurrentMetadata { timestamp };
+                let handled = store
+                    .run_concurrent(async |accessor| {
+                        instance.call_handle_cron_event(accessor, metadata).await
+                    })
+                    .await??;
+                Ok(handled.err().map(|CurrentError::Other(message)| message))
+            }
+        },
+    )
     .await
 }
 

@@ -16,6 +16,7 @@ use super::handler::{Failure, new_store};
 use super::trigger_type::Trigger;
 use crate::PreparedApp;
 use crate::host::state::RequestState;
+use crate::telemetry::{TraceSpan, component_span};
 
 /// Pause between tries of an event that found no free pooled instance.
 const RETRY: Duration = Duration::from_millis(20);
@@ -68,13 +69,15 @@ where
 }
 
 /// Runs one event in a fresh instance of component `id`: `call` instantiates trigger
-/// `T`'s pre-instantiated handler of the component and calls it, returning the guest's own error if it reported one. The request timeout
-/// applies; every failure is logged naming the component, except a full instance pool,
-/// which is [`Handled::Busy`].
+/// `T`'s pre-instantiated handler of the component and calls it, returning the guest's
+/// own error if it reported one. The request timeout applies; every failure is logged
+/// naming the component (and marks the event's span failed), except a full instance
+/// pool, which is [`Handled::Busy`]. The component's run is a span under `event`.
 pub async fn run_event<T: Trigger>(
     app: &PreparedApp,
     id: &str,
     what: &str,
+    mut event: TraceSpan,
     call: impl AsyncFnOnce(&T::Handler, &mut Store<RequestState>) -> wasmtime::Result<Option<String>>,
 ) -> Handled {
     let code = app.code();
@@ -84,7 +87,8 @@ pub async fn run_event<T: Trigger>(
     let Some(pre) = component.handler::<T>() else {
         return Handled::Done;
     };
-    let mut store = match new_store(code.engine.engine(), &component.host) {
+    let run_span = component_span(&event, id);
+    let mut store = match new_store(code.engine.engine(), &component.host, run_span.parent()) {
         Ok(store) => store,
         Err(e) => {
             Failure::Trap(format!("cannot set up the instance: {e}")).log(id);
@@ -92,17 +96,45 @@ pub async fn run_event<T: Trigger>(
         }
     };
     let timeout = app.config.request_timeout;
-    match tokio::time::timeout(timeout, call(pre, &mut store)).await {
+    let outcome = tokio::time::timeout(timeout, call(pre, &mut store)).await;
+    drop(run_span);
+    match outcome {
         Ok(Ok(None)) => tracing::debug!(component = id, "{what} handled"),
-        Ok(Ok(Some(error))) => tracing::error!(
-            component = id,
-            "the component failed to handle {what}: {error}"
-        ),
+        Ok(Ok(Some(error))) => {
+            tracing::error!(
+                component = id,
+                "the component failed to handle {what}: {error}"
+            );
+            event.fail(error);
+        }
         Ok(Err(e)) => match Failure::classify(e, store.data()) {
             Failure::Busy(_) => return Handled::Busy,
-            failure => failure.log(id),
+            failure => {
+                failure.log(id);
+                event.fail(failure.to_string());
+            }
         },
-        Err(_) => Failure::Timeout(timeout).log(id),
+        Err(_) => {
+            let failure = Failure::Timeout(timeout);
+            failure.log(id);
+            event.fail(failure.to_string());
+        }
     }
     Handled::Done
+}
+
+/// The span of one message from a broker (`{channel} receive`, kind consumer), as
+/// OpenTelemetry's messaging conventions name it.
+pub fn message_span(app: &PreparedApp, system: &'static str, channel: &str) -> TraceSpan {
+    app.telemetry.event_span(
+        || format!("{} receive", crate::telemetry::cut(channel)),
+        opentelemetry::trace::SpanKind::Consumer,
+        || {
+            vec![
+                opentelemetry::KeyValue::new("messaging.system", system),
+                opentelemetry::KeyValue::new("messaging.operation.type", "receive"),
+                crate::telemetry::text("messaging.destination.name", channel),
+            ]
+        },
+    )
 }

@@ -11,6 +11,7 @@ use wasmtime::Store;
 
 use crate::bounded_body::BoundedBody;
 use crate::host::state::{ComponentHost, RequestState};
+use crate::telemetry::TraceParent;
 
 /// The body of every request the trigger passes on, size-bounded: a client's, or a
 /// component's chained request (`service_chaining`).
@@ -73,6 +74,19 @@ impl Failure {
     }
 }
 
+/// A short reason, for the failed span.
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Timeout(limit) => write!(f, "timed out after {limit:?}"),
+            Failure::OutOfMemory => f.write_str("exceeded the instance memory limit"),
+            Failure::Busy(e) => write!(f, "no instance available: {e}"),
+            Failure::Trap(e) => write!(f, "guest failed: {e}"),
+            Failure::NoResponse => f.write_str("guest returned without setting a response"),
+        }
+    }
+}
+
 /// A plain-text response from the host itself.
 pub fn text_response(status: http::StatusCode, body: &'static str) -> http::Response<ResponseBody> {
     let mut response = http::Response::new(full_body(Bytes::from_static(body.as_bytes())));
@@ -102,12 +116,14 @@ pub(crate) fn failure_response(failure: &Failure) -> http::Response<ResponseBody
     }
 }
 
-/// A fresh store for one request, with the memory cap and epoch yielding set.
+/// A fresh store for one request, with the memory cap and epoch yielding set; its host
+/// calls' spans hang under `trace`.
 pub(crate) fn new_store(
     engine: &wasmtime::Engine,
     host: &Arc<ComponentHost>,
+    trace: TraceParent,
 ) -> std::io::Result<Store<RequestState>> {
-    let state = RequestState::new(host.clone())?;
+    let state = RequestState::new(host.clone(), trace)?;
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
     // Yield to the async scheduler at every epoch tick: a busy guest shares the CPU,
@@ -121,8 +137,9 @@ pub(crate) fn new_store(
 pub(crate) fn request_store(
     engine: &wasmtime::Engine,
     host: &Arc<ComponentHost>,
+    trace: TraceParent,
 ) -> Result<Store<RequestState>, Box<http::Response<ResponseBody>>> {
-    new_store(engine, host).map_err(|e| {
+    new_store(engine, host, trace).map_err(|e| {
         let failure = Failure::Trap(format!("cannot set up the request: {e}"));
         failure.log(&host.id);
         Box::new(failure_response(&failure))

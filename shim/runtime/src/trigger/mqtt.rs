@@ -24,7 +24,7 @@ use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOption
 use spin_app::LockedApp;
 use spin_app::template::Template;
 
-use super::delivery::{Handled, deliver, run_event};
+use super::delivery::{Handled, deliver, message_span, run_event};
 use super::entry_point::{CompiledComponent, Wanted};
 use super::run::Ended;
 use super::settings::TriggerSettings;
@@ -351,7 +351,8 @@ impl<T> Drop for AbortOnDrop<T> {
 /// Runs the subscription's component for one message in a fresh instance.
 async fn handle(app: &PreparedApp, id: &str, topic: &str, payload: &Vec<u8>) -> Handled {
     let what = format!("an MQTT message on {topic}");
-    run_event::<MqttTrigger>(app, id, &what, async |pre, store| match pre {
+    let event = message_span(app, "mqtt", topic);
+    run_event::<MqttTrigger>(app, id, &what, event, async |pre, store| match pre {
         MqttHandler::SpinKube(pre) => {
             let instance = pre.instantiate_async(&mut *store).await?;
             let handled = instance

@@ -33,7 +33,8 @@ pub enum Ended {
 }
 
 /// Runs until `shutdown` completes, the command finishes, or a trigger fails for good
-/// (its error); in every case HTTP then drains for up to `drain`. `http` is the bound
+/// (its error); in every case HTTP then drains for up to `drain`, and queued spans are
+/// exported. `http` is the bound
 /// server, `None` when the app has no HTTP route.
 pub async fn run_triggers(
     app: Arc<PreparedApp>,
@@ -63,5 +64,10 @@ pub async fn run_triggers(
         ended
     };
     let ((), ended) = tokio::join!(serving, watching);
+    // The last spans (the drained requests') go to the collector before the app ends.
+    app.telemetry.shutdown(TELEMETRY_FLUSH).await;
     ended
 }
+
+/// Longest the export of the last spans may hold up an app's end.
+const TELEMETRY_FLUSH: Duration = Duration::from_secs(5);

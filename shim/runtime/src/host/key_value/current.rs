@@ -16,6 +16,7 @@ use crate::host::bindings::current::wasi::keyvalue::store::{self as wasi_kv, Buc
 use crate::host::bindings::spin::fermyon::spin2_0_0::key_value::Error as V2Error;
 use crate::host::key_value::backend::KeyValueBackend;
 use crate::host::key_value::{KeyValue, KeyValueView, on_db};
+use crate::telemetry::TraceSpan;
 
 /// Links the current SDKs' key-value interfaces.
 pub(super) fn add_to_linker<T: Send + 'static>(
@@ -58,6 +59,11 @@ impl From<V2Error> for wasi_kv::Error {
     }
 }
 
+/// The span of one call, under the instance's trace.
+fn traced<T>(accessor: &Accessor<T, KeyValue>, name: &'static str) -> TraceSpan {
+    accessor.with(|mut access| access.get().traced(name))
+}
+
 fn db_of<T>(
     accessor: &Accessor<T, KeyValue>,
     store: &Resource<v3::Store>,
@@ -86,9 +92,11 @@ impl<T> v3::HostStoreWithStore<T> for KeyValue {
         store: Resource<v3::Store>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, v3::Error>> {
-        on_db(db_of(accessor, &store)?, move |db, label| {
-            db.get(label, key)
-        })
+        on_db(
+            traced(accessor, "spin_key_value.get"),
+            db_of(accessor, &store)?,
+            move |db, label| db.get(label, key),
+        )
         .await
     }
 
@@ -98,9 +106,11 @@ impl<T> v3::HostStoreWithStore<T> for KeyValue {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), v3::Error>> {
-        on_db(db_of(accessor, &store)?, move |db, label| {
-            db.set(label, key, value)
-        })
+        on_db(
+            traced(accessor, "spin_key_value.set"),
+            db_of(accessor, &store)?,
+            move |db, label| db.set(label, key, value),
+        )
         .await
     }
 
@@ -109,9 +119,11 @@ impl<T> v3::HostStoreWithStore<T> for KeyValue {
         store: Resource<v3::Store>,
         key: String,
     ) -> wasmtime::Result<Result<(), v3::Error>> {
-        on_db(db_of(accessor, &store)?, move |db, label| {
-            db.delete(label, key)
-        })
+        on_db(
+            traced(accessor, "spin_key_value.delete"),
+            db_of(accessor, &store)?,
+            move |db, label| db.delete(label, key),
+        )
         .await
     }
 
@@ -120,9 +132,11 @@ impl<T> v3::HostStoreWithStore<T> for KeyValue {
         store: Resource<v3::Store>,
         key: String,
     ) -> wasmtime::Result<Result<bool, v3::Error>> {
-        on_db(db_of(accessor, &store)?, move |db, label| {
-            db.exists(label, key)
-        })
+        on_db(
+            traced(accessor, "spin_key_value.exists"),
+            db_of(accessor, &store)?,
+            move |db, label| db.exists(label, key),
+        )
         .await
     }
 
@@ -132,8 +146,12 @@ impl<T> v3::HostStoreWithStore<T> for KeyValue {
         accessor: &Accessor<T, Self>,
         store: Resource<v3::Store>,
     ) -> wasmtime::Result<(StreamReader<String>, FutureReader<Result<(), v3::Error>>)> {
-        let keys: Result<Vec<String>, v3::Error> =
-            on_db(db_of(accessor, &store)?, |db, label| db.keys(label)).await?;
+        let keys: Result<Vec<String>, v3::Error> = on_db(
+            traced(accessor, "spin_key_value.get_keys"),
+            db_of(accessor, &store)?,
+            |db, label| db.keys(label),
+        )
+        .await?;
         let (keys, outcome) = match keys {
             Ok(keys) => (keys, Ok(())),
             Err(e) => (Vec::new(), Err(e)),
@@ -165,7 +183,12 @@ impl wasi_kv::HostBucket for KeyValueView<'_> {
         bucket: Resource<Bucket>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
-        on_db(self.db_of(&bucket)?, move |db, label| db.get(label, key)).await
+        on_db(
+            self.traced("wasi_key_value.get"),
+            self.db_of(&bucket)?,
+            move |db, label| db.get(label, key),
+        )
+        .await
     }
 
     async fn set(
@@ -174,9 +197,11 @@ impl wasi_kv::HostBucket for KeyValueView<'_> {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        on_db(self.db_of(&bucket)?, move |db, label| {
-            db.set(label, key, value)
-        })
+        on_db(
+            self.traced("wasi_key_value.set"),
+            self.db_of(&bucket)?,
+            move |db, label| db.set(label, key, value),
+        )
         .await
     }
 
@@ -185,7 +210,12 @@ impl wasi_kv::HostBucket for KeyValueView<'_> {
         bucket: Resource<Bucket>,
         key: String,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        on_db(self.db_of(&bucket)?, move |db, label| db.delete(label, key)).await
+        on_db(
+            self.traced("wasi_key_value.delete"),
+            self.db_of(&bucket)?,
+            move |db, label| db.delete(label, key),
+        )
+        .await
     }
 
     async fn exists(
@@ -193,7 +223,12 @@ impl wasi_kv::HostBucket for KeyValueView<'_> {
         bucket: Resource<Bucket>,
         key: String,
     ) -> wasmtime::Result<Result<bool, wasi_kv::Error>> {
-        on_db(self.db_of(&bucket)?, move |db, label| db.exists(label, key)).await
+        on_db(
+            self.traced("wasi_key_value.exists"),
+            self.db_of(&bucket)?,
+            move |db, label| db.exists(label, key),
+        )
+        .await
     }
 
     /// All keys in one response (no cursor): the store is bounded by the database cap.
@@ -202,8 +237,12 @@ impl wasi_kv::HostBucket for KeyValueView<'_> {
         bucket: Resource<Bucket>,
         _cursor: Option<String>,
     ) -> wasmtime::Result<Result<wasi_kv::KeyResponse, wasi_kv::Error>> {
-        let keys: Result<Vec<String>, wasi_kv::Error> =
-            on_db(self.db_of(&bucket)?, |db, label| db.keys(label)).await?;
+        let keys: Result<Vec<String>, wasi_kv::Error> = on_db(
+            self.traced("wasi_key_value.list_keys"),
+            self.db_of(&bucket)?,
+            |db, label| db.keys(label),
+        )
+        .await?;
         Ok(keys.map(|keys| wasi_kv::KeyResponse { keys, cursor: None }))
     }
 
@@ -219,9 +258,11 @@ impl atomics::Host for KeyValueView<'_> {
         key: String,
         delta: i64,
     ) -> wasmtime::Result<Result<i64, wasi_kv::Error>> {
-        on_db(self.db_of(&bucket)?, move |db, label| {
-            db.increment(label, key, delta)
-        })
+        on_db(
+            self.traced("wasi_key_value.increment"),
+            self.db_of(&bucket)?,
+            move |db, label| db.increment(label, key, delta),
+        )
         .await
     }
 
@@ -237,21 +278,22 @@ impl atomics::Host for KeyValueView<'_> {
         } = self.handles.cas.remove(cas)?;
         let db = self.db_of_label(&label)?;
         // Swapped: `None`; someone else changed the key first: `Some(its value now)`.
-        let outcome: Result<Option<Option<Vec<u8>>>, V2Error> = on_db((db, label.clone()), {
-            let key = key.clone();
-            move |db, label| async move {
-                if db
-                    .clone()
-                    .compare_and_swap(label.clone(), key.clone(), current, value)
-                    .await?
-                {
-                    Ok(None)
-                } else {
-                    db.get(label, key).await.map(Some)
+        let outcome: Result<Option<Option<Vec<u8>>>, V2Error> =
+            on_db(self.traced("wasi_key_value.swap"), (db, label.clone()), {
+                let key = key.clone();
+                move |db, label| async move {
+                    if db
+                        .clone()
+                        .compare_and_swap(label.clone(), key.clone(), current, value)
+                        .await?
+                    {
+                        Ok(None)
+                    } else {
+                        db.get(label, key).await.map(Some)
+                    }
                 }
-            }
-        })
-        .await?;
+            })
+            .await?;
         Ok(match outcome {
             Ok(None) => Ok(()),
             // A fresh handle to retry with.
@@ -281,7 +323,12 @@ impl atomics::HostCas for KeyValueView<'_> {
         let (db, label) = self.db_of(&bucket)?;
         let read = {
             let key = key.clone();
-            on_db((db, label.clone()), move |db, label| db.get(label, key)).await?
+            on_db(
+                self.traced("wasi_key_value_cas.new"),
+                (db, label.clone()),
+                move |db, label| db.get(label, key),
+            )
+            .await?
         };
         let current = match read {
             Ok(current) => current,
@@ -323,14 +370,18 @@ impl batch::Host for KeyValueView<'_> {
         bucket: Resource<Bucket>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, wasi_kv::Error>> {
-        on_db(self.db_of(&bucket)?, move |db, label| async move {
-            let mut found = Vec::with_capacity(keys.len());
-            for key in keys {
-                let value = db.clone().get(label.clone(), key.clone()).await?;
-                found.push((key, value));
-            }
-            Ok(found)
-        })
+        on_db(
+            self.traced("wasi_key_value.get_many"),
+            self.db_of(&bucket)?,
+            move |db, label| async move {
+                let mut found = Vec::with_capacity(keys.len());
+                for key in keys {
+                    let value = db.clone().get(label.clone(), key.clone()).await?;
+                    found.push((key, value));
+                }
+                Ok(found)
+            },
+        )
         .await
     }
 
@@ -339,12 +390,16 @@ impl batch::Host for KeyValueView<'_> {
         bucket: Resource<Bucket>,
         key_values: Vec<(String, Vec<u8>)>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        on_db(self.db_of(&bucket)?, move |db, label| async move {
-            for (key, value) in key_values {
-                db.clone().set(label.clone(), key, value).await?;
-            }
-            Ok(())
-        })
+        on_db(
+            self.traced("wasi_key_value.set_many"),
+            self.db_of(&bucket)?,
+            move |db, label| async move {
+                for (key, value) in key_values {
+                    db.clone().set(label.clone(), key, value).await?;
+                }
+                Ok(())
+            },
+        )
         .await
     }
 
@@ -353,12 +408,16 @@ impl batch::Host for KeyValueView<'_> {
         bucket: Resource<Bucket>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        on_db(self.db_of(&bucket)?, move |db, label| async move {
-            for key in keys {
-                db.clone().delete(label.clone(), key).await?;
-            }
-            Ok(())
-        })
+        on_db(
+            self.traced("wasi_key_value.delete_many"),
+            self.db_of(&bucket)?,
+            move |db, label| async move {
+                for key in keys {
+                    db.clone().delete(label.clone(), key).await?;
+                }
+                Ok(())
+            },
+        )
         .await
     }
 }

@@ -19,6 +19,8 @@ use crate::host::bindings::spin::fermyon::spin2_0_0::key_value::{self, Error, St
 use crate::host::capability::{CapabilityView, HostCapability};
 use crate::host::capped_table::CappedTable;
 use crate::host::key_value::backend::KeyValueBackend;
+use crate::telemetry::TraceSpan;
+use opentelemetry::trace::SpanKind;
 
 /// A SQLite database behind key-value stores.
 #[derive(Debug)]
@@ -276,7 +278,12 @@ impl key_value::HostStore for KeyValueView<'_> {
         store: Resource<Store>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
-        on_db(self.db_of(&store)?, move |db, label| db.get(label, key)).await
+        on_db(
+            self.traced("spin_key_value.get"),
+            self.db_of(&store)?,
+            move |db, label| db.get(label, key),
+        )
+        .await
     }
 
     async fn set(
@@ -285,9 +292,11 @@ impl key_value::HostStore for KeyValueView<'_> {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
-        on_db(self.db_of(&store)?, move |db, label| {
-            db.set(label, key, value)
-        })
+        on_db(
+            self.traced("spin_key_value.set"),
+            self.db_of(&store)?,
+            move |db, label| db.set(label, key, value),
+        )
         .await
     }
 
@@ -296,7 +305,12 @@ impl key_value::HostStore for KeyValueView<'_> {
         store: Resource<Store>,
         key: String,
     ) -> wasmtime::Result<Result<(), Error>> {
-        on_db(self.db_of(&store)?, move |db, label| db.delete(label, key)).await
+        on_db(
+            self.traced("spin_key_value.delete"),
+            self.db_of(&store)?,
+            move |db, label| db.delete(label, key),
+        )
+        .await
     }
 
     async fn exists(
@@ -304,14 +318,24 @@ impl key_value::HostStore for KeyValueView<'_> {
         store: Resource<Store>,
         key: String,
     ) -> wasmtime::Result<Result<bool, Error>> {
-        on_db(self.db_of(&store)?, move |db, label| db.exists(label, key)).await
+        on_db(
+            self.traced("spin_key_value.exists"),
+            self.db_of(&store)?,
+            move |db, label| db.exists(label, key),
+        )
+        .await
     }
 
     async fn get_keys(
         &mut self,
         store: Resource<Store>,
     ) -> wasmtime::Result<Result<Vec<String>, Error>> {
-        on_db(self.db_of(&store)?, |db, label| db.keys(label)).await
+        on_db(
+            self.traced("spin_key_value.get_keys"),
+            self.db_of(&store)?,
+            |db, label| db.keys(label),
+        )
+        .await
     }
 
     async fn drop(&mut self, store: Resource<Store>) -> wasmtime::Result<()> {
@@ -353,6 +377,16 @@ impl KeyValueView<'_> {
         Ok((self.db_of_label(&label)?, label))
     }
 
+    /// The span of one call (`spin_key_value.get`, ...), under the instance's trace.
+    pub(crate) fn traced(&self, name: &'static str) -> TraceSpan {
+        self.trace.span(name, SpanKind::Client, || {
+            vec![opentelemetry::KeyValue::new(
+                "db.system.name",
+                "spin_key_value",
+            )]
+        })
+    }
+
     /// The database of a store the guest opened.
     pub(crate) fn db_of_label(&self, label: &str) -> wasmtime::Result<Arc<KeyValueBackend>> {
         self.grant
@@ -363,13 +397,19 @@ impl KeyValueView<'_> {
     }
 }
 
-/// Runs `op` on a store's backend; its error is converted to the calling interface's
-/// (`fermyon:spin/key-value`, `spin:key-value@3`, `wasi:keyvalue`).
+/// Runs `op` on a store's backend within `span` (failed with the error, if any); the
+/// error is converted to the calling interface's (`fermyon:spin/key-value`,
+/// `spin:key-value@3`, `wasi:keyvalue`).
 pub(crate) async fn on_db<T, E: From<Error>, F: std::future::Future<Output = Result<T, Error>>>(
+    mut span: TraceSpan,
     (store, label): (Arc<KeyValueBackend>, String),
     op: impl FnOnce(Arc<KeyValueBackend>, String) -> F,
 ) -> wasmtime::Result<Result<T, E>> {
-    Ok(op(store, label).await.map_err(E::from))
+    let done = op(store, label).await;
+    if let Err(e) = &done {
+        span.fail(format!("{e:?}"));
+    }
+    Ok(done.map_err(E::from))
 }
 
 #[cfg(test)]

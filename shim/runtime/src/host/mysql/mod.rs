@@ -18,7 +18,9 @@ use crate::host::bindings::spin::fermyon::spin2_0_0::{mysql as v2, rdbms_types a
 use crate::host::capability::{CapabilityView, HostCapability};
 use crate::host::capped_table::CappedTable;
 use crate::host::outbound::OutboundPolicy;
+use crate::telemetry::TraceSpan;
 use client::MysqlConnection;
+use opentelemetry::trace::SpanKind;
 
 /// Most MySQL connections one instance may hold.
 pub const MAX_MYSQL_CONNECTIONS: usize = 8;
@@ -89,6 +91,14 @@ impl MysqlView<'_> {
     fn close_mysql<R: 'static>(&mut self, conn: Resource<R>) -> wasmtime::Result<()> {
         self.handles.connections.remove(conn).map(drop)
     }
+
+    /// The span of one call (`spin_outbound_mysql.query`, ...), under the instance's
+    /// trace.
+    fn traced(&self, name: &'static str) -> TraceSpan {
+        self.trace.span(name, SpanKind::Client, || {
+            vec![opentelemetry::KeyValue::new("db.system.name", "mysql")]
+        })
+    }
 }
 
 fn too_many_connections() -> v3::Error {
@@ -112,14 +122,15 @@ impl<T> v3::HostConnectionWithStore<T> for Mysql {
         accessor: &Accessor<T, Self>,
         address: String,
     ) -> wasmtime::Result<Result<Resource<v3::Connection>, v3::Error>> {
-        let (room, policy) = accessor.with(|mut access| {
+        let (room, policy, span) = accessor.with(|mut access| {
             let view = access.get();
-            (view.mysql_room(), view.grant.clone())
+            let span = view.traced("spin_outbound_mysql.open");
+            (view.mysql_room(), view.grant.clone(), span)
         });
         if let Err(e) = room {
             return Ok(Err(e));
         }
-        match client::connect(&address, &policy).await {
+        match span.around(client::connect(&address, &policy)).await {
             Ok(conn) => Ok(accessor.with(|mut access| access.get().keep_mysql(conn))),
             Err(e) => Ok(Err(e)),
         }
@@ -140,11 +151,13 @@ impl<T> v3::HostConnectionWithStore<T> for Mysql {
             v3::Error,
         >,
     > {
-        let (conn, max_bytes) = accessor.with(|mut access| {
+        let (conn, max_bytes, span) = accessor.with(|mut access| {
             let view = access.get();
-            view.mysql_of(&conn).map(|c| (c, view.grant.max_reply))
+            let span = view.traced("spin_outbound_mysql.query");
+            view.mysql_of(&conn)
+                .map(|c| (c, view.grant.max_reply, span))
         })?;
-        let (columns, rows) = match conn.query(statement, params, max_bytes).await {
+        let (columns, rows) = match span.around(conn.query(statement, params, max_bytes)).await {
             Ok(result) => result,
             Err(e) => return Ok(Err(e)),
         };
@@ -161,8 +174,12 @@ impl<T> v3::HostConnectionWithStore<T> for Mysql {
         statement: String,
         params: Vec<v3::ParameterValue>,
     ) -> wasmtime::Result<Result<(), v3::Error>> {
-        let conn = accessor.with(|mut access| access.get().mysql_of(&conn))?;
-        Ok(conn.execute(statement, params).await)
+        let (conn, span) = accessor.with(|mut access| {
+            let view = access.get();
+            let span = view.traced("spin_outbound_mysql.execute");
+            view.mysql_of(&conn).map(|c| (c, span))
+        })?;
+        Ok(span.around(conn.execute(statement, params)).await)
     }
 }
 
@@ -178,7 +195,12 @@ impl v2::HostConnection for MysqlView<'_> {
         if let Err(e) = self.mysql_room() {
             return Ok(Err(v2_error(e)));
         }
-        match client::connect(&address, self.grant).await {
+        let connecting = client::connect(&address, self.grant);
+        match self
+            .traced("spin_outbound_mysql.open")
+            .around(connecting)
+            .await
+        {
             Ok(conn) => Ok(self.keep_mysql(conn).map_err(v2_error)),
             Err(e) => Ok(Err(v2_error(e))),
         }
@@ -192,8 +214,9 @@ impl v2::HostConnection for MysqlView<'_> {
     ) -> wasmtime::Result<Result<v2_types::RowSet, v2_types::Error>> {
         let conn = self.mysql_of(&conn)?;
         let params = params.into_iter().map(v3_parameter).collect();
-        Ok(conn
-            .query(statement, params, self.grant.max_reply)
+        Ok(self
+            .traced("spin_outbound_mysql.query")
+            .around(conn.query(statement, params, self.grant.max_reply))
             .await
             .map(|(columns, rows)| v2_types::RowSet {
                 columns: columns
@@ -219,7 +242,11 @@ impl v2::HostConnection for MysqlView<'_> {
     ) -> wasmtime::Result<Result<(), v2_types::Error>> {
         let conn = self.mysql_of(&conn)?;
         let params = params.into_iter().map(v3_parameter).collect();
-        Ok(conn.execute(statement, params).await.map_err(v2_error))
+        Ok(self
+            .traced("spin_outbound_mysql.execute")
+            .around(conn.execute(statement, params))
+            .await
+            .map_err(v2_error))
     }
 
     async fn drop(&mut self, conn: Resource<v2::Connection>) -> wasmtime::Result<()> {

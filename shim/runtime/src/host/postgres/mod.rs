@@ -27,7 +27,9 @@ use crate::host::bindings::spin::fermyon::spin2_0_0::{postgres as v2, rdbms_type
 use crate::host::capability::{CapabilityView, HostCapability};
 use crate::host::capped_table::CappedTable;
 use crate::host::outbound::OutboundPolicy;
+use crate::telemetry::TraceSpan;
 use client::PostgresConnection;
+use opentelemetry::trace::SpanKind;
 use v4::ConnectionBuilder;
 
 /// Most PostgreSQL connections one instance may hold.
@@ -128,7 +130,12 @@ impl PostgresView<'_> {
         if let Err(e) = self.postgres_room() {
             return Ok(Err(e));
         }
-        match client::connect(address, self.grant).await {
+        let connecting = client::connect(address, self.grant);
+        match self
+            .traced("spin_outbound_pg.open")
+            .around(connecting)
+            .await
+        {
             Ok(client) => Ok(self.keep_postgres(client)),
             Err(e) => Ok(Err(e)),
         }
@@ -142,7 +149,9 @@ impl PostgresView<'_> {
     ) -> wasmtime::Result<Result<v4::RowSet, v4::Error>> {
         let client = self.postgres_of(conn)?;
         let max_bytes = self.grant.max_reply;
-        Ok(client::query(&client, &statement, params, max_bytes)
+        Ok(self
+            .traced("spin_outbound_pg.query")
+            .around(client::query(&client, &statement, params, max_bytes))
             .await
             .map(|(columns, rows)| v4::RowSet { columns, rows }))
     }
@@ -154,7 +163,17 @@ impl PostgresView<'_> {
         params: Vec<v4::ParameterValue>,
     ) -> wasmtime::Result<Result<u64, v4::Error>> {
         let client = self.postgres_of(conn)?;
-        Ok(client::execute(&client, &statement, params).await)
+        Ok(self
+            .traced("spin_outbound_pg.execute")
+            .around(client::execute(&client, &statement, params))
+            .await)
+    }
+
+    /// The span of one call (`spin_outbound_pg.query`, ...), under the instance's trace.
+    fn traced(&self, name: &'static str) -> TraceSpan {
+        self.trace.span(name, SpanKind::Client, || {
+            vec![opentelemetry::KeyValue::new("db.system.name", "postgresql")]
+        })
     }
 }
 
@@ -254,15 +273,16 @@ async fn open_with_store<T>(
     accessor: &Accessor<T, Postgres>,
     address: Result<String, v4::Error>,
 ) -> wasmtime::Result<Result<Resource<v4::Connection>, v4::Error>> {
-    let (room, policy): (_, OutboundPolicy) = accessor.with(|mut access| {
+    let (room, policy, span): (_, OutboundPolicy, _) = accessor.with(|mut access| {
         let view = access.get();
-        (view.postgres_room(), view.grant.clone())
+        let span = view.traced("spin_outbound_pg.open");
+        (view.postgres_room(), view.grant.clone(), span)
     });
     if let Err(e) = room.and(address.as_ref().map(|_| ()).map_err(Clone::clone)) {
         return Ok(Err(e));
     }
     let address = address.unwrap_or_default();
-    match client::connect(&address, &policy).await {
+    match span.around(client::connect(&address, &policy)).await {
         Ok(client) => Ok(accessor.with(|mut access| access.get().keep_postgres(client))),
         Err(e) => Ok(Err(e)),
     }
@@ -308,11 +328,14 @@ impl<T> v4::HostConnectionWithStore<T> for Postgres {
             v4::Error,
         >,
     > {
-        let (client, max_bytes) = accessor.with(|mut access| {
+        let (client, max_bytes, span) = accessor.with(|mut access| {
             let view = access.get();
-            view.postgres_of(&conn).map(|c| (c, view.grant.max_reply))
+            let span = view.traced("spin_outbound_pg.query");
+            view.postgres_of(&conn)
+                .map(|c| (c, view.grant.max_reply, span))
         })?;
-        let (columns, rows) = match client::query(&client, &statement, params, max_bytes).await {
+        let querying = client::query(&client, &statement, params, max_bytes);
+        let (columns, rows) = match span.around(querying).await {
             Ok(result) => result,
             Err(e) => return Ok(Err(e)),
         };
@@ -329,8 +352,14 @@ impl<T> v4::HostConnectionWithStore<T> for Postgres {
         statement: String,
         params: Vec<v4::ParameterValue>,
     ) -> wasmtime::Result<Result<u64, v4::Error>> {
-        let client = accessor.with(|mut access| access.get().postgres_of(&conn))?;
-        Ok(client::execute(&client, &statement, params).await)
+        let (client, span) = accessor.with(|mut access| {
+            let view = access.get();
+            let span = view.traced("spin_outbound_pg.execute");
+            view.postgres_of(&conn).map(|c| (c, span))
+        })?;
+        Ok(span
+            .around(client::execute(&client, &statement, params))
+            .await)
     }
 }
 
@@ -619,8 +648,10 @@ mod tests {
         let grant =
             OutboundPolicy::new("c", &[], &Default::default(), 1 << 20, Network::Process).unwrap();
         let mut handles = PostgresHandles::default();
+        let trace = crate::telemetry::TraceParent::default();
         let mut view = PostgresView {
             component: "c",
+            trace: &trace,
             grant: &grant,
             handles: &mut handles,
         };

@@ -22,6 +22,8 @@ use crate::host::bindings::spin::fermyon::spin2_0_0::redis::{
 use crate::host::capability::{CapabilityView, HostCapability};
 use crate::host::capped_table::CappedTable;
 use crate::host::outbound::OutboundPolicy;
+use crate::telemetry::TraceSpan;
+use opentelemetry::trace::SpanKind;
 
 /// Most Redis addresses one instance may connect to.
 pub const MAX_REDIS_ADDRESSES: usize = 8;
@@ -100,6 +102,13 @@ impl RedisView<'_> {
         Ok(handle)
     }
 
+    /// The span of one call (`spin_outbound_redis.get`, ...), under the instance's trace.
+    fn traced(&self, name: &'static str) -> TraceSpan {
+        self.trace.span(name, SpanKind::Client, || {
+            vec![opentelemetry::KeyValue::new("db.system.name", "redis")]
+        })
+    }
+
     fn redis_of<R: 'static>(&self, conn: &Resource<R>) -> wasmtime::Result<MultiplexedConnection> {
         Ok(self.handles.handles.get(conn)?.conn.clone())
     }
@@ -114,7 +123,11 @@ impl v2::HostConnection for RedisView<'_> {
     ) -> wasmtime::Result<Result<Resource<v2::Connection>, Error>> {
         let conn = match self.redis_connection(&address) {
             Ok(Some(conn)) => conn,
-            Ok(None) => match client::connect(&address, self.grant).await {
+            Ok(None) => match self
+                .traced("spin_outbound_redis.open_connection")
+                .around(client::connect(&address, self.grant))
+                .await
+            {
                 Ok(conn) => conn,
                 Err(e) => return Ok(Err(e)),
             },
@@ -129,7 +142,10 @@ impl v2::HostConnection for RedisView<'_> {
         channel: String,
         payload: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
-        Ok(client::publish(self.redis_of(&conn)?, channel, payload).await)
+        Ok(self
+            .traced("spin_outbound_redis.publish")
+            .around(client::publish(self.redis_of(&conn)?, channel, payload))
+            .await)
     }
 
     async fn get(
@@ -137,7 +153,10 @@ impl v2::HostConnection for RedisView<'_> {
         conn: Resource<v2::Connection>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
-        Ok(client::get(self.redis_of(&conn)?, key).await)
+        Ok(self
+            .traced("spin_outbound_redis.get")
+            .around(client::get(self.redis_of(&conn)?, key))
+            .await)
     }
 
     async fn set(
@@ -146,7 +165,10 @@ impl v2::HostConnection for RedisView<'_> {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
-        Ok(client::set(self.redis_of(&conn)?, key, value).await)
+        Ok(self
+            .traced("spin_outbound_redis.set")
+            .around(client::set(self.redis_of(&conn)?, key, value))
+            .await)
     }
 
     async fn incr(
@@ -154,7 +176,10 @@ impl v2::HostConnection for RedisView<'_> {
         conn: Resource<v2::Connection>,
         key: String,
     ) -> wasmtime::Result<Result<i64, Error>> {
-        Ok(client::incr(self.redis_of(&conn)?, key).await)
+        Ok(self
+            .traced("spin_outbound_redis.incr")
+            .around(client::incr(self.redis_of(&conn)?, key))
+            .await)
     }
 
     async fn del(
@@ -162,7 +187,10 @@ impl v2::HostConnection for RedisView<'_> {
         conn: Resource<v2::Connection>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<u32, Error>> {
-        Ok(client::del(self.redis_of(&conn)?, keys).await)
+        Ok(self
+            .traced("spin_outbound_redis.del")
+            .around(client::del(self.redis_of(&conn)?, keys))
+            .await)
     }
 
     async fn sadd(
@@ -171,7 +199,10 @@ impl v2::HostConnection for RedisView<'_> {
         key: String,
         values: Vec<String>,
     ) -> wasmtime::Result<Result<u32, Error>> {
-        Ok(client::sadd(self.redis_of(&conn)?, key, values).await)
+        Ok(self
+            .traced("spin_outbound_redis.sadd")
+            .around(client::sadd(self.redis_of(&conn)?, key, values))
+            .await)
     }
 
     async fn smembers(
@@ -179,7 +210,10 @@ impl v2::HostConnection for RedisView<'_> {
         conn: Resource<v2::Connection>,
         key: String,
     ) -> wasmtime::Result<Result<Vec<String>, Error>> {
-        Ok(client::smembers(self.redis_of(&conn)?, key).await)
+        Ok(self
+            .traced("spin_outbound_redis.smembers")
+            .around(client::smembers(self.redis_of(&conn)?, key))
+            .await)
     }
 
     async fn srem(
@@ -188,7 +222,10 @@ impl v2::HostConnection for RedisView<'_> {
         key: String,
         values: Vec<String>,
     ) -> wasmtime::Result<Result<u32, Error>> {
-        Ok(client::srem(self.redis_of(&conn)?, key, values).await)
+        Ok(self
+            .traced("spin_outbound_redis.srem")
+            .around(client::srem(self.redis_of(&conn)?, key, values))
+            .await)
     }
 
     async fn execute(
@@ -197,7 +234,10 @@ impl v2::HostConnection for RedisView<'_> {
         command: String,
         arguments: Vec<RedisParameter>,
     ) -> wasmtime::Result<Result<Vec<RedisResult>, Error>> {
-        Ok(client::execute(self.redis_of(&conn)?, command, arguments).await)
+        Ok(self
+            .traced("spin_outbound_redis.execute")
+            .around(client::execute(self.redis_of(&conn)?, command, arguments))
+            .await)
     }
 
     async fn drop(&mut self, conn: Resource<v2::Connection>) -> wasmtime::Result<()> {
@@ -247,11 +287,19 @@ impl v3::HostConnection for RedisView<'_> {
 /// Runs one command of the `spin:redis@3` interface on the connection behind `conn`.
 async fn on_v3<T, U: From<T>, F: Future<Output = Result<T, Error>>>(
     accessor: &Accessor<impl Send, Redis>,
+    name: &'static str,
     conn: &Resource<v3::Connection>,
     command: impl FnOnce(MultiplexedConnection) -> F,
 ) -> wasmtime::Result<Result<U, v3::Error>> {
-    let connection = accessor.with(|mut access| access.get().redis_of(conn))?;
-    Ok(command(connection).await.map(U::from).map_err(Into::into))
+    let (connection, span) = accessor.with(|mut access| {
+        let view = access.get();
+        Ok::<_, wasmtime::Error>((view.redis_of(conn)?, view.traced(name)))
+    })?;
+    Ok(span
+        .around(command(connection))
+        .await
+        .map(U::from)
+        .map_err(Into::into))
 }
 
 impl<T: Send> v3::HostConnectionWithStore<T> for Redis {
@@ -265,7 +313,11 @@ impl<T: Send> v3::HostConnectionWithStore<T> for Redis {
         });
         let conn = match known {
             Ok(Some(conn)) => conn,
-            Ok(None) => match client::connect(&address, &policy).await {
+            Ok(None) => match accessor
+                .with(|mut access| access.get().traced("spin_outbound_redis.open_connection"))
+                .around(client::connect(&address, &policy))
+                .await
+            {
                 Ok(conn) => conn,
                 Err(e) => return Ok(Err(e.into())),
             },
@@ -280,7 +332,10 @@ impl<T: Send> v3::HostConnectionWithStore<T> for Redis {
         channel: String,
         payload: Vec<u8>,
     ) -> wasmtime::Result<Result<(), v3::Error>> {
-        on_v3(accessor, &conn, |c| client::publish(c, channel, payload)).await
+        on_v3(accessor, "spin_outbound_redis.publish", &conn, |c| {
+            client::publish(c, channel, payload)
+        })
+        .await
     }
 
     async fn get(
@@ -288,7 +343,10 @@ impl<T: Send> v3::HostConnectionWithStore<T> for Redis {
         conn: Resource<v3::Connection>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, v3::Error>> {
-        on_v3(accessor, &conn, |c| client::get(c, key)).await
+        on_v3(accessor, "spin_outbound_redis.get", &conn, |c| {
+            client::get(c, key)
+        })
+        .await
     }
 
     async fn set(
@@ -297,7 +355,10 @@ impl<T: Send> v3::HostConnectionWithStore<T> for Redis {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), v3::Error>> {
-        on_v3(accessor, &conn, |c| client::set(c, key, value)).await
+        on_v3(accessor, "spin_outbound_redis.set", &conn, |c| {
+            client::set(c, key, value)
+        })
+        .await
     }
 
     async fn incr(
@@ -305,7 +366,10 @@ impl<T: Send> v3::HostConnectionWithStore<T> for Redis {
         conn: Resource<v3::Connection>,
         key: String,
     ) -> wasmtime::Result<Result<i64, v3::Error>> {
-        on_v3(accessor, &conn, |c| client::incr(c, key)).await
+        on_v3(accessor, "spin_outbound_redis.incr", &conn, |c| {
+            client::incr(c, key)
+        })
+        .await
     }
 
     async fn del(
@@ -313,7 +377,10 @@ impl<T: Send> v3::HostConnectionWithStore<T> for Redis {
         conn: Resource<v3::Connection>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<u32, v3::Error>> {
-        on_v3(accessor, &conn, |c| client::del(c, keys)).await
+        on_v3(accessor, "spin_outbound_redis.del", &conn, |c| {
+            client::del(c, keys)
+        })
+        .await
     }
 
     async fn sadd(
@@ -322,7 +389,10 @@ impl<T: Send> v3::HostConnectionWithStore<T> for Redis {
         key: String,
         values: Vec<String>,
     ) -> wasmtime::Result<Result<u32, v3::Error>> {
-        on_v3(accessor, &conn, |c| client::sadd(c, key, values)).await
+        on_v3(accessor, "spin_outbound_redis.sadd", &conn, |c| {
+            client::sadd(c, key, values)
+        })
+        .await
     }
 
     async fn smembers(
@@ -330,7 +400,10 @@ impl<T: Send> v3::HostConnectionWithStore<T> for Redis {
         conn: Resource<v3::Connection>,
         key: String,
     ) -> wasmtime::Result<Result<Vec<String>, v3::Error>> {
-        on_v3(accessor, &conn, |c| client::smembers(c, key)).await
+        on_v3(accessor, "spin_outbound_redis.smembers", &conn, |c| {
+            client::smembers(c, key)
+        })
+        .await
     }
 
     async fn srem(
@@ -339,7 +412,10 @@ impl<T: Send> v3::HostConnectionWithStore<T> for Redis {
         key: String,
         values: Vec<String>,
     ) -> wasmtime::Result<Result<u32, v3::Error>> {
-        on_v3(accessor, &conn, |c| client::srem(c, key, values)).await
+        on_v3(accessor, "spin_outbound_redis.srem", &conn, |c| {
+            client::srem(c, key, values)
+        })
+        .await
     }
 
     async fn execute(
@@ -350,7 +426,10 @@ impl<T: Send> v3::HostConnectionWithStore<T> for Redis {
     ) -> wasmtime::Result<Result<Vec<v3::RedisResult>, v3::Error>> {
         let arguments = arguments.into_iter().map(Into::into).collect();
         let results: Result<Vec<RedisResult>, v3::Error> =
-            on_v3(accessor, &conn, |c| client::execute(c, command, arguments)).await?;
+            on_v3(accessor, "spin_outbound_redis.execute", &conn, |c| {
+                client::execute(c, command, arguments)
+            })
+            .await?;
         Ok(results.map(|r| r.into_iter().map(Into::into).collect()))
     }
 }

@@ -22,6 +22,8 @@ use crate::host::bindings::spin::fermyon::spin2_0_0::sqlite::{
 use crate::host::capability::{CapabilityView, HostCapability};
 use crate::host::capped_table::CappedTable;
 use crate::host::sqlite::db::{SqliteDb, connect_async};
+use crate::telemetry::TraceSpan;
+use opentelemetry::trace::SpanKind;
 
 /// Most SQLite connections one instance may hold open at once.
 const MAX_OPEN_CONNECTIONS: usize = 8;
@@ -159,20 +161,32 @@ fn too_many_connections() -> Error {
     ))
 }
 
-/// Runs a statement on a blocking thread.
+/// Runs a statement on a blocking thread, within `span` (failed with the error).
 async fn execute(
+    mut span: TraceSpan,
     (db, conn): Connected,
     statement: String,
     parameters: Vec<Value>,
 ) -> wasmtime::Result<Result<QueryResult, Error>> {
-    Ok(tokio::task::spawn_blocking(move || {
+    let done = tokio::task::spawn_blocking(move || {
         let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
         match conn.as_ref() {
             Some(conn) => db.execute(conn, &statement, parameters),
             None => Err(Error::InvalidConnection),
         }
     })
-    .await?)
+    .await?;
+    if let Err(e) = &done {
+        span.fail(format!("{e:?}"));
+    }
+    Ok(done)
+}
+
+/// The span of one statement (`spin_sqlite.execute`), under the instance's trace.
+fn statement_span(trace: &crate::telemetry::TraceParent) -> TraceSpan {
+    trace.span("spin_sqlite.execute", SpanKind::Client, || {
+        vec![opentelemetry::KeyValue::new("db.system.name", "sqlite")]
+    })
 }
 
 /// Reads per-connection state (no I/O).
@@ -197,7 +211,8 @@ impl v2::HostConnection for SqliteView<'_> {
         statement: String,
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
-        execute(self.connection(&conn)?, statement, parameters).await
+        let span = statement_span(self.trace);
+        execute(span, self.connection(&conn)?, statement, parameters).await
     }
 
     async fn drop(&mut self, conn: Resource<v2::Connection>) -> wasmtime::Result<()> {
@@ -250,12 +265,13 @@ fn rows_to_v3(rows: Vec<v2::RowResult>) -> Vec<v3::RowResult> {
 }
 
 async fn execute_v3(
+    span: TraceSpan,
     connection: Connected,
     statement: String,
     parameters: Vec<v3::Value>,
 ) -> wasmtime::Result<Result<QueryResult, v3::Error>> {
     let parameters = parameters.into_iter().map(Into::into).collect();
-    Ok(execute(connection, statement, parameters)
+    Ok(execute(span, connection, statement, parameters)
         .await?
         .map_err(Into::into))
 }
@@ -276,7 +292,8 @@ impl v3::HostConnection for SqliteView<'_> {
         statement: String,
         parameters: Vec<v3::Value>,
     ) -> wasmtime::Result<Result<v3::QueryResult, v3::Error>> {
-        let result = execute_v3(self.connection(&conn)?, statement, parameters).await?;
+        let span = statement_span(self.trace);
+        let result = execute_v3(span, self.connection(&conn)?, statement, parameters).await?;
         Ok(result.map(|r| v3::QueryResult {
             columns: r.columns,
             rows: rows_to_v3(r.rows),
@@ -341,7 +358,8 @@ impl<T> v3::HostConnectionWithStore<T> for Sqlite {
         >,
     > {
         let connection = connection_of(accessor, &conn)?;
-        let result = match execute_v3(connection, statement, parameters).await? {
+        let span = accessor.with(|mut access| statement_span(access.get().trace));
+        let result = match execute_v3(span, connection, statement, parameters).await? {
             Ok(result) => result,
             Err(e) => return Ok(Err(e)),
         };

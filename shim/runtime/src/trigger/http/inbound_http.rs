@@ -14,6 +14,7 @@ use crate::host::bindings::inbound_http::InboundHttpComponentPre;
 use crate::host::bindings::inbound_http::fermyon::spin::http_types::{Method, Request, Response};
 use crate::host::spin_http::header_pairs;
 use crate::host::state::{ComponentHost, RequestState};
+use crate::telemetry::TraceParent;
 use crate::trigger::handler::{
     Failure, RequestBody, ResponseBody, failure_response, full_body, request_store, text_response,
 };
@@ -68,6 +69,7 @@ pub async fn call_spin_inbound(
     request: ::http::Request<RequestBody>,
     timeout: Duration,
     _permit: OwnedSemaphorePermit,
+    trace: TraceParent,
 ) -> ::http::Response<ResponseBody> {
     let component = host.id.clone();
     let (parts, body) = request.into_parts();
@@ -89,7 +91,7 @@ pub async fn call_spin_inbound(
         }
     };
     let guest_request = self::request(method, &parts, body);
-    let mut store = match request_store(engine, host) {
+    let mut store = match request_store(engine, host, trace) {
         Ok(store) => store,
         Err(response) => return *response,
     };

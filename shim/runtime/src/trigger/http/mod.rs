@@ -31,6 +31,7 @@ use super::handler::{ResponseBody, text_response};
 use crate::bounded_body::{Bound, BoundedBody};
 use crate::config::Limits;
 use crate::host::service_chaining::{ChainTarget, ChainedResponse, ChainedServer};
+use crate::telemetry::component_span;
 use crate::{PreparedApp, RuntimeError};
 use connection_workers::ConnectionWorkers;
 use inbound_http::call_spin_inbound;
@@ -366,7 +367,10 @@ async fn serve_chained(
     };
     static CHAINED: std::sync::LazyLock<Peer> = std::sync::LazyLock::new(|| {
         let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
-        Peer::new(unspecified, unspecified)
+        Peer {
+            addr: None,
+            ..Peer::new(unspecified, unspecified)
+        }
     });
     Ok(dispatch(app, &matched, req, &CHAINED).await)
 }
@@ -403,20 +407,34 @@ async fn dispatch(
             "Service Unavailable\n",
         );
     };
+    let mut server_span = app
+        .telemetry
+        .http_server_span(&req, matched.raw_route, peer.addr);
+    let run_span = component_span(&server_span, matched.component);
+    let trace = run_span.parent();
     set_spin_headers(&mut req, matched, peer);
     let req = req.map(|body| BoundedBody::new(body, limit, Bound::Request));
     let method = req.method().clone();
     let engine = code.engine.engine();
     let timeout = app.config.request_timeout;
     let response = match handler {
-        HandlerKind::WasiHttpP3(handler) => handler.call(absolute_uri(req), permit).await,
+        HandlerKind::WasiHttpP3(handler) => handler.call(absolute_uri(req), permit, trace).await,
         HandlerKind::WasiHttp(pre) => {
-            call_wasi_http(engine, pre, &component.host, req, timeout, permit).await
+            call_wasi_http(engine, pre, &component.host, req, timeout, permit, trace).await
         }
         HandlerKind::SpinInbound(pre) => {
-            call_spin_inbound(engine, pre, &component.host, req, timeout, permit).await
+            call_spin_inbound(engine, pre, &component.host, req, timeout, permit, trace).await
         }
     };
+    drop(run_span);
+    let status = response.status();
+    server_span.set(opentelemetry::KeyValue::new(
+        "http.response.status_code",
+        i64::from(status.as_u16()),
+    ));
+    if status.is_server_error() {
+        server_span.fail(status.to_string());
+    }
     tracing::debug!(
         component = %matched.component,
         %method,
@@ -465,6 +483,8 @@ fn declared_length<B>(req: &http::Request<B>) -> Option<u64> {
 /// A connection's ends as Spin's request headers carry them, formatted once per
 /// connection rather than per request.
 struct Peer {
+    /// The client's address; `None` for a component's chained request.
+    addr: Option<SocketAddr>,
     /// `spin-client-addr`.
     client: http::HeaderValue,
     /// The `Host` of a request that sent none: the address the client connected to.
@@ -474,6 +494,7 @@ struct Peer {
 impl Peer {
     fn new(client: SocketAddr, local: SocketAddr) -> Self {
         Self {
+            addr: Some(client),
             client: http::HeaderValue::try_from(client.to_string())
                 .expect("a socket address is a valid header value"),
             local: local.to_string(),

@@ -10,6 +10,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 
 use crate::host::state::{ComponentHost, RequestState};
+use crate::telemetry::TraceParent;
 use crate::trigger::handler::{
     Failure, RequestBody, ResponseBody, failure_response, request_store, text_response,
 };
@@ -23,9 +24,10 @@ pub async fn call_wasi_http(
     request: http::Request<RequestBody>,
     timeout: Duration,
     permit: OwnedSemaphorePermit,
+    trace: TraceParent,
 ) -> http::Response<ResponseBody> {
     let component = host.id.clone();
-    let mut store = match request_store(engine, host) {
+    let mut store = match request_store(engine, host, trace) {
         Ok(store) => store,
         Err(response) => return *response,
     };

@@ -28,6 +28,7 @@ use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode;
 
 use crate::config::InstanceReuse;
 use crate::host::state::{ComponentHost, RequestState};
+use crate::telemetry::TraceParent;
 use crate::trigger::handler::{Failure, RequestBody, ResponseBody, new_store, text_response};
 
 /// A WASIp3 component ready to serve.
@@ -56,18 +57,19 @@ impl P3Handler {
 
     /// Serves one request. `permit` counts it against `max_concurrent_instances` until
     /// the instance that serves it is gone (a reused instance keeps the permit of the
-    /// request that created it).
+    /// request that created it); the instance's host calls hang their spans on `trace`.
     pub async fn call(
         &self,
         request: http::Request<RequestBody>,
         permit: OwnedSemaphorePermit,
+        trace: TraceParent,
     ) -> http::Response<ResponseBody> {
         let component = self.handler.state().host.id.clone();
         let request = request.map(|body| {
             use http_body_util::BodyExt;
             body.boxed_unsync()
         });
-        match self.handler.handle(permit, request).await {
+        match self.handler.handle(Taken { permit, trace }, request).await {
             Ok(response) => response,
             Err(e) => {
                 let failure = self.failure(&e);
@@ -87,7 +89,7 @@ impl P3Handler {
 
     /// Why a request got no response.
     fn failure(&self, e: &wasmtime::Error) -> Failure {
-        let instantiation = e.downcast_ref::<InstantiationError<OwnedSemaphorePermit>>();
+        let instantiation = e.downcast_ref::<InstantiationError<Taken>>();
         let cause = instantiation.map_or(e, |i| &*i.error);
         if e.is::<ExpirationError>() || cause.is::<ExpirationError>() {
             Failure::Timeout(self.handler.state().timeout)
@@ -119,7 +121,7 @@ impl HandlerState for Instances {
     type WorkerState = Worker;
 
     async fn instantiate(&self) -> wasmtime::Result<Instance<RequestState, Expiry, Worker>> {
-        let mut store = new_store(&self.engine, &self.host)
+        let mut store = new_store(&self.engine, &self.host, TraceParent::default())
             .map_err(|e| wasmtime::format_err!("cannot set up the request: {e}"))?;
         let service = tokio::time::timeout(self.timeout, self.pre.instantiate_async(&mut store))
             .await
@@ -142,6 +144,12 @@ impl HandlerState for Instances {
     }
 }
 
+/// What a request brings to the instance that takes it.
+struct Taken {
+    permit: OwnedSemaphorePermit,
+    trace: TraceParent,
+}
+
 /// One instance's view of its requests.
 struct Worker {
     component: Arc<str>,
@@ -151,7 +159,7 @@ struct Worker {
 
 impl WorkerState for Worker {
     type StoreData = RequestState;
-    type RequestData = OwnedSemaphorePermit;
+    type RequestData = Taken;
 
     fn should_accept_request(&self, concurrent: usize, total: usize) -> ShouldAccept {
         if total >= self.reuse.max_requests.max(1) {
@@ -166,13 +174,14 @@ impl WorkerState for Worker {
     fn on_request_start(
         &self,
         mut store: StoreContextMut<'_, RequestState>,
-        permit: OwnedSemaphorePermit,
+        taken: Taken,
         _task: GuestTaskId,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
         let state = store.data_mut();
         if state.instance_permit.is_none() {
-            state.instance_permit = Some(permit);
+            state.instance_permit = Some(taken.permit);
         }
+        state.set_trace(taken.trace);
         Box::pin(tokio::time::sleep(self.timeout))
     }
 

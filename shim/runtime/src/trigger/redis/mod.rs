@@ -27,7 +27,7 @@ use redis::IntoConnectionInfo;
 use spin_app::LockedApp;
 use spin_app::template::Template;
 
-use super::delivery::{Handled, deliver, run_event};
+use super::delivery::{Handled, deliver, message_span, run_event};
 use super::entry_point::{CompiledComponent, Wanted};
 use super::run::Ended;
 use super::settings::TriggerSettings;
@@ -303,39 +303,48 @@ async fn dispatch(app: &Arc<PreparedApp>, server: &RedisServer, event: Event) {
     let payload = Arc::new(payload);
     for id in components {
         let (component, payload) = (id.clone(), payload.clone());
+        let channel: Arc<str> = String::from_utf8_lossy(&channel).into();
         deliver(app, id, move |app| {
             let (component, payload) = (component.clone(), payload.clone());
-            async move { handle(&app, &component, payload).await }
+            let channel = channel.clone();
+            async move { handle(&app, &component, &channel, payload).await }
         })
         .await;
     }
 }
 
 /// Runs one component for one message in a fresh instance.
-async fn handle(app: &PreparedApp, id: &str, payload: Arc<Vec<u8>>) -> Handled {
-    run_event::<RedisTrigger>(app, id, "a Redis message", async |pre, store| match pre {
-        RedisHandler::Spin2(pre) => {
-            let instance = pre.instantiate_async(&mut *store).await?;
-            let handled = instance
-                .fermyon_spin_inbound_redis()
-                .call_handle_message(&mut *store, &payload)
-                .await?;
-            Ok(handled.err().map(|e: Spin2Error| format!("{e:?}")))
-        }
-        RedisHandler::Current(pre) => {
-            let instance = pre.instantiate_async(&mut *store).await?;
-            let payload = payload.to_vec();
-            let handled = store
-                .run_concurrent(async |accessor| {
-                    instance
-                        .spin_redis_inbound_redis()
-                        .call_handle_message(accessor, payload)
-                        .await
-                })
-                .await??;
-            Ok(handled.err().map(|e| format!("{e:?}")))
-        }
-    })
+async fn handle(app: &PreparedApp, id: &str, channel: &str, payload: Arc<Vec<u8>>) -> Handled {
+    let event = message_span(app, "redis", channel);
+    run_event::<RedisTrigger>(
+        app,
+        id,
+        "a Redis message",
+        event,
+        async |pre, store| match pre {
+            RedisHandler::Spin2(pre) => {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                let handled = instance
+                    .fermyon_spin_inbound_redis()
+                    .call_handle_message(&mut *store, &payload)
+                    .await?;
+                Ok(handled.err().map(|e: Spin2Error| format!("{e:?}")))
+            }
+            RedisHandler::Current(pre) => {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                let payload = payload.to_vec();
+                let handled = store
+                    .run_concurrent(async |accessor| {
+                        instance
+                            .spin_redis_inbound_redis()
+                            .call_handle_message(accessor, payload)
+                            .await
+                    })
+                    .await??;
+                Ok(handled.err().map(|e| format!("{e:?}")))
+            }
+        },
+    )
     .await
 }
 

@@ -1,0 +1,225 @@
+//! OpenTelemetry traces of a running app, exported over OTLP to the collector its
+//! environment names ([`settings`]).
+//!
+//! Spans, named as Spin names them so dashboards built for Spin keep working:
+//! - `{METHOD} {route}` (kind server) for each inbound HTTP request, its parent taken
+//!   from the request's W3C `traceparent`; under it `execute_wasm_component {id}`;
+//! - one span per trigger event (`{channel} receive` for Redis and MQTT messages,
+//!   `cron {component}`, `command {component}`), with the component's run under it;
+//! - under the component's run, one client span per outbound call: HTTP (`{METHOD}`,
+//!   which the request carries in `traceparent`), key-value, SQLite, Redis,
+//!   PostgreSQL, MySQL and MQTT (`spin_key_value.get`, `spin_sqlite.execute`,
+//!   `spin_outbound_redis.get`, `spin_outbound_pg.query`, `spin_outbound_mysql.query`,
+//!   `spin_outbound_mqtt.publish`, ...), failed with the error when the call fails.
+//!
+//! When the environment names no collector, nothing is recorded: every span handle is
+//! empty and costs a branch.
+
+mod export;
+mod settings;
+mod span;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{SpanKind, TracerProvider as _};
+use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, SpanExporter as _};
+
+pub use export::ExporterError;
+pub use settings::{
+    MAX_ATTRIBUTE_BYTES, MAX_QUEUE_SIZE, OtelSettings, Protocol, RootSampling, Sampling,
+};
+pub use span::{TraceParent, TraceSpan, text};
+
+use crate::network::Network;
+
+/// An app's traces: where its spans start, or nothing when traces are off. Cheap to
+/// clone.
+#[derive(Debug, Clone, Default)]
+pub struct Telemetry(Option<Arc<Pipeline>>);
+
+#[derive(Debug)]
+struct Pipeline {
+    tracer: SdkTracer,
+    provider: SdkTracerProvider,
+    /// Spans not exported (queue full, export failed).
+    dropped: Arc<AtomicU64>,
+    task: std::sync::Mutex<Option<export::ExportTask>>,
+    /// The app's name, on every server and event span (`spin.app_name`).
+    app_name: Arc<str>,
+}
+
+impl Telemetry {
+    /// Starts exporting as `settings` say, on the current Tokio runtime; connections to
+    /// the collector leave from `network`.
+    pub fn start(
+        settings: &OtelSettings,
+        network: &Network,
+        app_name: &str,
+    ) -> Result<Self, ExporterError> {
+        let mut exporter = export::exporter(settings, network)?;
+        let resource = resource(settings);
+        exporter.set_resource(&resource);
+        let (processor, dropped, task) = export::QueuedExport::start(exporter, settings);
+        let provider = SdkTracerProvider::builder()
+            .with_resource(resource)
+            .with_sampler(sampler(settings.sampling))
+            .with_span_processor(processor)
+            .build();
+        let tracer = provider.tracer("spin-kube");
+        Ok(Self(Some(Arc::new(Pipeline {
+            tracer,
+            provider,
+            dropped,
+            task: std::sync::Mutex::new(Some(task)),
+            app_name: app_name.into(),
+        }))))
+    }
+
+    /// Whether spans are recorded at all.
+    pub fn is_on(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Spans not exported so far (queue full, export failed).
+    pub fn dropped_spans(&self) -> u64 {
+        self.0
+            .as_ref()
+            .map_or(0, |p| p.dropped.load(Ordering::Relaxed))
+    }
+
+    /// The server span of an inbound HTTP request to `route`, its parent the caller's
+    /// `traceparent`.
+    pub fn http_server_span<B>(
+        &self,
+        request: &http::Request<B>,
+        route: &str,
+        client: Option<std::net::SocketAddr>,
+    ) -> TraceSpan {
+        let Some(pipeline) = &self.0 else {
+            return TraceSpan::default();
+        };
+        let method = request.method().as_str();
+        let uri = request.uri();
+        let mut attributes = vec![
+            KeyValue::new("http.request.method", method.to_string()),
+            text("http.route", route),
+            text("url.path", uri.path()),
+            KeyValue::new("url.scheme", "http"),
+            KeyValue::new("spin.app_name", pipeline.app_name.to_string()),
+        ];
+        if let Some(query) = uri.query() {
+            attributes.push(text("url.query", query));
+        }
+        if let Some(agent) = request
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+        {
+            attributes.push(text("user_agent.original", agent));
+        }
+        if let Some(client) = client {
+            attributes.push(KeyValue::new(
+                "network.peer.address",
+                client.ip().to_string(),
+            ));
+        }
+        let parent = span::extract(request.headers());
+        let name = format!("{method} {}", cut(route));
+        TraceSpan::start(
+            &pipeline.tracer,
+            &parent,
+            name,
+            SpanKind::Server,
+            attributes,
+        )
+    }
+
+    /// The span of one trigger event (a message, a cron tick, a command run): the root
+    /// of a new trace.
+    pub fn event_span(
+        &self,
+        name: impl FnOnce() -> String,
+        kind: SpanKind,
+        attributes: impl FnOnce() -> Vec<KeyValue>,
+    ) -> TraceSpan {
+        let Some(pipeline) = &self.0 else {
+            return TraceSpan::default();
+        };
+        let mut attributes = attributes();
+        attributes.push(KeyValue::new(
+            "spin.app_name",
+            pipeline.app_name.to_string(),
+        ));
+        TraceSpan::start(
+            &pipeline.tracer,
+            &opentelemetry::Context::new(),
+            name(),
+            kind,
+            attributes,
+        )
+    }
+
+    /// Exports what is queued and stops, waiting at most `within`.
+    pub async fn shutdown(&self, within: Duration) {
+        let Some(pipeline) = &self.0 else { return };
+        let _ = pipeline.provider.shutdown_with_timeout(within);
+        let task = pipeline.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task
+            && tokio::time::timeout(within, task).await.is_err()
+        {
+            tracing::warn!("the last spans were not exported within {within:?}");
+        }
+    }
+}
+
+/// The span of a component's run under `parent` (`execute_wasm_component {id}`).
+pub fn component_span(parent: &TraceSpan, component: &str) -> TraceSpan {
+    parent.child(
+        format!("execute_wasm_component {}", cut(component)),
+        SpanKind::Internal,
+        || vec![text("spin.component_id", component)],
+    )
+}
+
+/// `text` cut at [`MAX_ATTRIBUTE_BYTES`] on a character boundary (for span names made
+/// of client or guest input).
+pub fn cut(text: &str) -> &str {
+    let mut end = text.len().min(MAX_ATTRIBUTE_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+fn resource(settings: &OtelSettings) -> opentelemetry_sdk::Resource {
+    let attributes = settings
+        .resource
+        .iter()
+        .filter(|(k, _)| k != "service.name")
+        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+        .chain([
+            KeyValue::new("telemetry.sdk.name", "opentelemetry"),
+            KeyValue::new("telemetry.sdk.language", "rust"),
+        ]);
+    opentelemetry_sdk::Resource::builder_empty()
+        .with_service_name(settings.service_name.clone())
+        .with_attributes(attributes)
+        .build()
+}
+
+fn sampler(sampling: Sampling) -> Sampler {
+    let root = |r: RootSampling| match r {
+        RootSampling::AlwaysOn => Sampler::AlwaysOn,
+        RootSampling::AlwaysOff => Sampler::AlwaysOff,
+        RootSampling::Ratio(ratio) => Sampler::TraceIdRatioBased(ratio),
+    };
+    match sampling {
+        Sampling::AlwaysOn => Sampler::AlwaysOn,
+        Sampling::AlwaysOff => Sampler::AlwaysOff,
+        Sampling::Ratio(ratio) => Sampler::TraceIdRatioBased(ratio),
+        Sampling::ParentBased(r) => Sampler::ParentBased(Box::new(root(r))),
+    }
+}
