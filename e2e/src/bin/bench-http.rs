@@ -117,7 +117,6 @@ fn main() -> anyhow::Result<()> {
         c
     })?);
     let spans_received = receiver.span_count();
-    drop(receiver);
     if let Some(release) = &args.spin_run_release {
         results.push(measure("spin-run (release profile)", &args, |addr| {
             let mut c = Command::new(release);
@@ -191,6 +190,11 @@ fn main() -> anyhow::Result<()> {
     if let Some(dir) = &args.python_p3 {
         sdk_results.push(measure("python sdk 5 (p3)", &args, |addr| {
             python(dir, &[], addr)
+        })?);
+        sdk_results.push(measure("python sdk 5 (p3) traced", &args, |addr| {
+            let mut c = python(dir, &[], addr);
+            c.env("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.http_endpoint);
+            c
         })?);
         sdk_results.push(measure("python sdk 5 (p3) reuse", &args, |addr| {
             python(
@@ -279,6 +283,15 @@ fn main() -> anyhow::Result<()> {
                 p3.rps / p2.rps,
                 reuse.rps / p3.rps,
                 p3.cpu_us / p2.cpu_us
+            );
+        }
+        if let (Some(p3), Some(traced)) =
+            (find("python sdk 5 (p3)"), find("python sdk 5 (p3) traced"))
+        {
+            println!(
+                "tracing     p3 traced/untraced throughput = {:.2}x   CPU per request {:+.1} µs",
+                traced.rps / p3.rps,
+                traced.cpu_us - p3.cpu_us
             );
         }
     }

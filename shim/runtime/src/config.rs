@@ -157,14 +157,7 @@ impl Default for Limits {
     }
 }
 
-/// A setting that could not be read: names the variable, the value and the fix.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{name}={value:?}: {problem}")]
-pub struct SettingError {
-    pub name: String,
-    pub value: String,
-    pub problem: String,
-}
+pub use crate::setting_error::SettingError;
 
 impl RuntimeConfig {
     /// Applies the settings of [`spin_app::settings::ALL`] present in an environment (a

@@ -21,6 +21,7 @@ pub mod host;
 pub mod log_queue;
 pub mod network;
 pub mod runtime_config_file;
+mod setting_error;
 pub mod telemetry;
 pub mod trigger;
 

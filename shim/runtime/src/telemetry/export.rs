@@ -184,7 +184,7 @@ impl QueuedExport {
     pub(super) fn start(
         exporter: opentelemetry_otlp::SpanExporter,
         settings: &OtelSettings,
-    ) -> (Self, Arc<AtomicU64>, ExportTask) {
+    ) -> (Self, ExportTask) {
         let (queue, spans) = mpsc::channel(settings.max_queue);
         let (stop, stopped) = oneshot::channel();
         let dropped = Arc::new(AtomicU64::new(0));
@@ -204,7 +204,7 @@ impl QueuedExport {
             dropped: dropped.clone(),
             stop: std::sync::Mutex::new(Some(stop)),
         };
-        (processor, dropped, task)
+        (processor, task)
     }
 
     fn stop(&self) {

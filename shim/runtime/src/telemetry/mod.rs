@@ -20,7 +20,6 @@ mod settings;
 mod span;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
@@ -44,8 +43,6 @@ pub struct Telemetry(Option<Arc<Pipeline>>);
 struct Pipeline {
     tracer: SdkTracer,
     provider: SdkTracerProvider,
-    /// Spans not exported (queue full, export failed).
-    dropped: Arc<AtomicU64>,
     task: std::sync::Mutex<Option<export::ExportTask>>,
     /// The app's name, on every server and event span (`spin.app_name`).
     app_name: Arc<str>,
@@ -62,7 +59,7 @@ impl Telemetry {
         let mut exporter = export::exporter(settings, network)?;
         let resource = resource(settings);
         exporter.set_resource(&resource);
-        let (processor, dropped, task) = export::QueuedExport::start(exporter, settings);
+        let (processor, task) = export::QueuedExport::start(exporter, settings);
         let provider = SdkTracerProvider::builder()
             .with_resource(resource)
             .with_sampler(sampler(settings.sampling))
@@ -72,22 +69,9 @@ impl Telemetry {
         Ok(Self(Some(Arc::new(Pipeline {
             tracer,
             provider,
-            dropped,
             task: std::sync::Mutex::new(Some(task)),
             app_name: app_name.into(),
         }))))
-    }
-
-    /// Whether spans are recorded at all.
-    pub fn is_on(&self) -> bool {
-        self.0.is_some()
-    }
-
-    /// Spans not exported so far (queue full, export failed).
-    pub fn dropped_spans(&self) -> u64 {
-        self.0
-            .as_ref()
-            .map_or(0, |p| p.dropped.load(Ordering::Relaxed))
     }
 
     /// The server span of an inbound HTTP request to `route`, its parent the caller's

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use crate::config::SettingError;
+use crate::setting_error::SettingError;
 
 /// Most finished spans waiting for export, whatever `OTEL_BSP_MAX_QUEUE_SIZE` asks:
 /// with attribute values cut at [`MAX_ATTRIBUTE_BYTES`], a full queue holds a few

@@ -55,6 +55,7 @@ impl TraceSpan {
     }
 
     /// Whether this span is recorded (traces on, and sampled).
+    #[cfg(test)]
     pub fn is_recording(&self) -> bool {
         self.0.as_ref().is_some_and(|l| l.span.is_recording())
     }
