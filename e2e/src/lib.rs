@@ -14,4 +14,5 @@ pub mod probe;
 pub mod redis;
 pub mod registry;
 pub mod spin_run;
+pub mod test_ca;
 pub mod upstream;

@@ -4,6 +4,15 @@
 use std::process::{Child, Command};
 
 use crate::local_server;
+use crate::test_ca::TestCa;
+
+/// The certificate files of a server with TLS turned on.
+#[derive(Clone)]
+struct TlsFiles {
+    ca: String,
+    cert: String,
+    key: String,
+}
 
 /// A `redis-server` (Debian's package, installed by `e2e/setup.sh`) on a free loopback
 /// port, with no persistence; killed on drop.
@@ -11,6 +20,7 @@ pub struct RedisServer {
     child: Child,
     ip: String,
     password: Option<String>,
+    tls: Option<TlsFiles>,
     pub port: u16,
 }
 
@@ -23,24 +33,36 @@ impl RedisServer {
     /// The same, listening on `ip` (a local address: loopback, or the gateway of a
     /// test's own CNI bridge, which its pods reach).
     pub fn start_on(ip: &str) -> Option<Self> {
-        Self::start_with(ip, None)
+        Self::start_with(ip, None, None)
     }
 
     /// The same, on loopback, requiring `password` (`requirepass`).
     pub fn start_with_password(password: &str) -> Option<Self> {
-        Self::start_with("127.0.0.1", Some(password.to_string()))
+        Self::start_with("127.0.0.1", Some(password.to_string()), None)
     }
 
-    fn start_with(ip: &str, password: Option<String>) -> Option<Self> {
+    /// The same, on loopback, serving TLS only with `ca`'s server certificate.
+    pub fn start_tls(ca: &TestCa) -> Option<Self> {
+        let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+        let tls = TlsFiles {
+            ca: path(&ca.ca),
+            cert: path(&ca.cert),
+            key: path(&ca.key),
+        };
+        Self::start_with("127.0.0.1", None, Some(tls))
+    }
+
+    fn start_with(ip: &str, password: Option<String>, tls: Option<TlsFiles>) -> Option<Self> {
         if !local_server::installed("redis-server", "--version", "redis-server") {
             return None;
         }
         let (child, port) =
-            local_server::start_on_free_port("redis-server", ip, command(ip, &password));
+            local_server::start_on_free_port("redis-server", ip, command(ip, &password, &tls));
         Some(Self {
             child,
             ip: ip.to_string(),
             password,
+            tls,
             port,
         })
     }
@@ -54,22 +76,42 @@ impl RedisServer {
             "redis-server",
             &self.ip,
             self.port,
-            command(&self.ip, &self.password),
+            command(&self.ip, &self.password, &self.tls),
         )
         .expect("redis-server restarts on its port");
     }
 
-    /// `redis://127.0.0.1:PORT`
+    /// `redis://127.0.0.1:PORT`, or `rediss://` with TLS.
     pub fn address(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 }
 
-fn command(ip: &str, password: &Option<String>) -> impl Fn(u16) -> Command {
-    let (ip, password) = (ip.to_string(), password.clone());
+fn command(ip: &str, password: &Option<String>, tls: &Option<TlsFiles>) -> impl Fn(u16) -> Command {
+    let (ip, password, tls) = (ip.to_string(), password.clone(), tls.clone());
     move |port| {
         let mut c = Command::new("redis-server");
-        c.args(["--port", &port.to_string(), "--bind", &ip]).args([
+        match &tls {
+            None => c.args(["--port", &port.to_string()]),
+            Some(tls) => c
+                .args(["--port", "0", "--tls-port", &port.to_string()])
+                .args([
+                    "--tls-cert-file",
+                    &tls.cert,
+                    "--tls-key-file",
+                    &tls.key,
+                    "--tls-ca-cert-file",
+                    &tls.ca,
+                    "--tls-auth-clients",
+                    "no",
+                ]),
+        };
+        c.args(["--bind", &ip]).args([
             "--save",
             "",
             "--appendonly",

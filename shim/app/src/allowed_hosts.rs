@@ -7,7 +7,8 @@
 //!   `http://self/…`; `self.alt` is the same entry);
 //! - port: a number, a range `8000..8080` (end excluded), `*`, or omitted for the
 //!   scheme's well-known port (http 80, https 443, redis 6379, postgres 5432, mysql
-//!   3306, mqtt 1883).
+//!   3306, mqtt 1883; beyond Spin, which wants a port for these: rediss 6379 and mqtts
+//!   8883, the ports their clients default to).
 
 use std::net::IpAddr;
 
@@ -45,6 +46,8 @@ pub fn default_port(scheme: &str) -> Option<u16> {
         "postgres" => 5432,
         "mysql" => 3306,
         "mqtt" => 1883,
+        "rediss" => 6379,
+        "mqtts" => 8883,
         _ => return None,
     })
 }

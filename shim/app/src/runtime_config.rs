@@ -4,10 +4,11 @@
 //!
 //! Supported: `[key_value_store.LABEL]` and `[sqlite_database.LABEL]` with
 //! `type = "spin"` (a SQLite file at `path`; without `path`, in memory for as long as
-//! the process lives), and key-value `type = "redis"` (a Redis server at `url`). Refused
+//! the process lives), key-value `type = "redis"` (a Redis server at `url`, `redis://`
+//! or `rediss://`), and `[[client_tls]]` tables ([`ClientTlsTable`]). Refused
 //! at start, naming the file and the table: SQLite `type = "libsql"` and the other
 //! tables Spin knows
-//! (`llm_compute`, `variables_provider`, `config_provider`, `client_tls`, `otel`), which
+//! (`llm_compute`, `variables_provider`, `config_provider`, `otel`), which
 //! this runtime does not provide yet, and anything else (unknown tables, types and
 //! keys), so a setting is never silently ignored.
 //!
@@ -18,15 +19,17 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod client_tls;
+pub use client_tls::ClientTlsTable;
+
 /// Largest runtime config file read (a Kubernetes Secret holds at most 1 MiB).
 pub const MAX_RUNTIME_CONFIG_BYTES: u64 = 1 << 20;
 
 /// Tables Spin knows that this runtime does not provide yet.
-const NOT_YET: [&str; 5] = [
+const NOT_YET: [&str; 4] = [
     "llm_compute",
     "variables_provider",
     "config_provider",
-    "client_tls",
     "otel",
 ];
 
@@ -37,6 +40,9 @@ pub struct RuntimeConfigFile {
     pub key_value_stores: BTreeMap<String, KeyValueStoreConfig>,
     /// `[sqlite_database.LABEL]` tables, by label.
     pub sqlite_databases: BTreeMap<String, SqliteDatabaseConfig>,
+    /// `[[client_tls]]` tables, in the file's order (the first naming a component and
+    /// host wins).
+    pub client_tls: Vec<ClientTlsTable>,
 }
 
 /// A `[key_value_store.LABEL]` table.
@@ -185,6 +191,10 @@ impl RuntimeConfigFile {
                         config.sqlite_databases.insert(label.clone(), database);
                     }
                 }
+                "client_tls" => {
+                    config.client_tls =
+                        client_tls::parse(value).map_err(|(table, problem)| err(table, problem))?;
+                }
                 known if NOT_YET.contains(&known) => {
                     return Err(err(
                         format!("[{known}]: "),
@@ -270,9 +280,9 @@ fn key_value_store(value: &toml::Value) -> Result<KeyValueStoreConfig, String> {
                 .ok_or("has no `url`; set url = \"redis://HOST:PORT\"")?
                 .as_str()
                 .ok_or("`url` must be a string (redis://HOST:PORT)")?;
-            if !url.starts_with("redis://") {
+            if !url.starts_with("redis://") && !url.starts_with("rediss://") {
                 return Err(
-                    "`url` must be a redis:// URL (rediss:// and Unix sockets are not \
+                    "`url` must be a redis:// or rediss:// URL (Unix sockets are not \
                             supported)"
                         .into(),
                 );
@@ -373,8 +383,8 @@ mod tests {
                 "[key_value_store.cache]: unknown key `paht`; this type takes `type`, `path`",
             ),
             (
-                "[key_value_store.cache]\ntype = \"redis\"\nurl = \"rediss://:hunter2@db\"\n",
-                "[key_value_store.cache]: `url` must be a redis:// URL",
+                "[key_value_store.cache]\ntype = \"redis\"\nurl = \"http://:hunter2@db\"\n",
+                "[key_value_store.cache]: `url` must be a redis:// or rediss:// URL",
             ),
             (
                 "[key_value_store.cache]\ntype = \"redis\"\n",

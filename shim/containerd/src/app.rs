@@ -177,14 +177,15 @@ fn runtime_config(
         .map(String::from)
         .collect();
     config.variables = spin_runtime::config::variables_from_env(spec.env.iter().cloned());
-    let placed = crate::runtime_config_mount::databases(spec, work_dir).map_err(|source| {
+    let mounted = crate::runtime_config_mount::load(spec, work_dir).map_err(|source| {
         AppError::RuntimeConfig {
             id: id.into(),
             source,
         }
     })?;
-    config.key_value_stores = placed.key_value_stores;
-    config.sqlite_databases = placed.sqlite_databases;
+    config.key_value_stores = mounted.databases.key_value_stores;
+    config.sqlite_databases = mounted.databases.sqlite_databases;
+    config.client_tls = mounted.client_tls;
     config
         .apply_env(|name| spec.env_var(name))
         .map_err(|source| AppError::Setting {

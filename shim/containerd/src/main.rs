@@ -9,6 +9,7 @@ mod app;
 mod artifact;
 mod bundle;
 mod cgroup;
+mod confined;
 mod logs;
 mod rootfs;
 mod runtime_config_mount;

@@ -1,22 +1,18 @@
-//! Apps in a container's root filesystem (a classic image holding `spin.toml`), read as
-//! if chrooted into that root.
+//! Apps in a container's root filesystem (a classic image holding `spin.toml`), read
+//! chrooted into that root ([`crate::confined`]).
 //!
-//! A thread of our own unshares its file-system attributes (`CLONE_FS`, so the chroot
-//! is its alone and the rest of the shim keeps the host's root), chroots into the
-//! container's root and changes to `/`. There it loads the manifest, which must name
-//! only relative paths without `..`, and opens every file the app uses. The kernel
-//! resolves every path of the app inside the root: `..` stops at it and absolute
-//! symlinks start from it, so a link `data -> /etc` in the image names the image's own
-//! `/etc`. Only regular files are opened (no devices, FIFOs or sockets). The open files
+//! There the manifest is loaded, which must name only relative paths without `..`, and
+//! every file the app uses is opened. The kernel resolves every path of the app inside
+//! the root: `..` stops at it and absolute symlinks start from it, so a link
+//! `data -> /etc` in the image names the image's own `/etc`. Only regular files are opened (no devices, FIFOs or sockets). The open files
 //! go back to the shim, which reads them by descriptor; no path of the app is ever
 //! resolved on the host.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Seek;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use nix::sched::{CloneFlags, unshare};
 use spin_app::LockedApp;
 use spin_app::locked::ContentRef;
 use spin_runtime::content::{Blob, ContentError, ContentResolver, open_regular};
@@ -28,8 +24,8 @@ pub enum RootfsError {
     App(#[from] spin_app::AppError),
     #[error("{what}: {problem}")]
     File { what: String, problem: String },
-    #[error("cannot enter the root filesystem {}: {source}", root.display())]
-    Enter { root: PathBuf, source: nix::Error },
+    #[error("root filesystem: {0}")]
+    Confined(#[from] crate::confined::ConfinedError),
 }
 
 /// The files a root-filesystem app uses, opened inside the root, by `file://` URL.
@@ -66,30 +62,7 @@ pub fn load(root: &Path) -> Result<Option<(LockedApp, RootfsContent)>, RootfsErr
     if !root.is_dir() {
         return Ok(None);
     }
-    let root = root.to_path_buf();
-    std::thread::Builder::new()
-        .name("rootfs-app".into())
-        .spawn(move || {
-            let enter = |source| RootfsError::Enter {
-                root: root.clone(),
-                source,
-            };
-            unshare(CloneFlags::CLONE_FS).map_err(enter)?;
-            nix::unistd::chroot(&root).map_err(enter)?;
-            nix::unistd::chdir("/").map_err(enter)?;
-            load_here()
-        })
-        .map_err(|e| RootfsError::File {
-            what: "rootfs reader thread".into(),
-            problem: e.to_string(),
-        })?
-        .join()
-        .unwrap_or_else(|_| {
-            Err(RootfsError::File {
-                what: "rootfs reader thread".into(),
-                problem: "panicked".into(),
-            })
-        })
+    crate::confined::run_inside(root, "rootfs-app", load_here)?
 }
 
 /// Loads `/spin.toml` of the current root and opens what it names.

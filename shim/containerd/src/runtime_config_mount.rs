@@ -6,10 +6,22 @@
 //! The file is the pod author's: its databases are placed in the container's own state
 //! directory ([`spin_app::runtime_config::RuntimeConfigFile::place_in_pod`]); a path
 //! that would leave it is refused.
+//!
+//! The certificate and key files of its `[[client_tls]]` tables are paths in the
+//! container, relative ones taken from the file's directory (`/` for the default
+//! destination), as a process reading the file in the container would see them: mount
+//! the Secret holding them as a volume (say at `/tls`) and name `/tls/ca.pem`. Each is
+//! read from the bind mount whose destination holds it, opened inside that mount's
+//! source ([`crate::confined`]), so a symlink in the volume (a Secret volume's
+//! `..data/ca.pem`) resolves within the volume; at most
+//! [`spin_runtime::runtime_config_file::MAX_TLS_FILE_BYTES`] of a regular file is read.
+//! A path outside every mount, or with `..`, is refused.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
-use spin_runtime::runtime_config_file::{PlacedDatabases, RuntimeConfigError};
+use spin_runtime::content::open_regular;
+use spin_runtime::runtime_config_file::{self, PlacedDatabases, RuntimeConfigError};
+use spin_runtime::tls::ClientTls;
 
 use crate::bundle::BundleSpec;
 
@@ -17,19 +29,65 @@ use crate::bundle::BundleSpec;
 pub const DEFAULT_DESTINATION: &str = "/runtime-config.toml";
 const FLAG: &str = "--runtime-config-file";
 
-/// The databases the container's runtime config file places (none without one).
-pub fn databases(
-    spec: &BundleSpec,
-    state_dir: &Path,
-) -> Result<PlacedDatabases, RuntimeConfigError> {
-    let Some(file) = source(spec)? else {
-        return Ok(PlacedDatabases::default());
-    };
-    spin_runtime::runtime_config_file::read(&file)?.place_in_pod(&file, state_dir)
+/// What the container's runtime config file sets up.
+#[derive(Default)]
+pub struct MountedRuntimeConfig {
+    pub databases: PlacedDatabases,
+    pub client_tls: ClientTls,
 }
 
-/// The host file mounted where the container's runtime config file is expected.
-fn source(spec: &BundleSpec) -> Result<Option<PathBuf>, RuntimeConfigError> {
+/// The databases the container's runtime config file places and the TLS setups of its
+/// `[[client_tls]]` tables (none without a file).
+pub fn load(
+    spec: &BundleSpec,
+    state_dir: &Path,
+) -> Result<MountedRuntimeConfig, RuntimeConfigError> {
+    let Some((destination, file)) = source(spec)? else {
+        return Ok(MountedRuntimeConfig::default());
+    };
+    let mut parsed = runtime_config_file::read(&file)?;
+    let tables = std::mem::take(&mut parsed.client_tls);
+    let base = destination.parent().unwrap_or(Path::new("/"));
+    let client_tls = runtime_config_file::client_tls(&destination, &tables, |path| {
+        read_in_container(spec, &base.join(path))
+    })?;
+    Ok(MountedRuntimeConfig {
+        databases: parsed.place_in_pod(&file, state_dir)?,
+        client_tls,
+    })
+}
+
+/// Reads the file at `path` in the container from the bind mount that holds it.
+fn read_in_container(spec: &BundleSpec, path: &Path) -> Result<Vec<u8>, String> {
+    if path.components().any(|c| c == Component::ParentDir) {
+        return Err("a path in the container must not contain `..`".into());
+    }
+    let (destination, source) = spec
+        .mounts
+        .iter()
+        .rev()
+        .filter(|(destination, _)| path.starts_with(destination))
+        .max_by_key(|(destination, _)| destination.components().count())
+        .ok_or_else(|| {
+            "no volume is mounted there; mount the Secret holding it into the container".to_string()
+        })?;
+    let inside = path
+        .strip_prefix(destination)
+        .expect("the mount holds the path");
+    let opened = if inside.as_os_str().is_empty() {
+        open_regular(source).map_err(|e| e.to_string())?
+    } else {
+        let inside = Path::new("/").join(inside);
+        crate::confined::run_inside(source, "client-tls-file", move || open_regular(&inside))
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?
+    };
+    runtime_config_file::read_tls_file(opened)
+}
+
+/// Where the container's runtime config file is expected, and the host file mounted
+/// there.
+fn source(spec: &BundleSpec) -> Result<Option<(PathBuf, PathBuf)>, RuntimeConfigError> {
     let flagged: Option<String> = spec
         .args
         .iter()
@@ -49,7 +107,7 @@ fn source(spec: &BundleSpec) -> Result<Option<PathBuf>, RuntimeConfigError> {
         .find(|(dest, _)| dest == destination)
         .map(|(_, source)| source.clone());
     match (mounted, &flagged) {
-        (Some(source), _) => Ok(Some(source)),
+        (Some(source), _) => Ok(Some((destination.to_path_buf(), source))),
         (None, Some(_)) => Err(RuntimeConfigError {
             file: destination.to_path_buf(),
             table: String::new(),
@@ -81,6 +139,10 @@ mod tests {
                 .map(|(d, s)| (PathBuf::from(d), s.to_path_buf()))
                 .collect(),
         }
+    }
+
+    fn databases(spec: &BundleSpec, state: &Path) -> Result<PlacedDatabases, RuntimeConfigError> {
+        load(spec, state).map(|loaded| loaded.databases)
     }
 
     #[test]
@@ -147,5 +209,33 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("no volume is mounted there"), "{e}");
+    }
+
+    #[test]
+    fn tls_files_are_read_from_the_mount_that_holds_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let volume = dir.path().join("volume");
+        std::fs::create_dir(&volume).unwrap();
+        std::fs::write(volume.join("ca.pem"), "ca").unwrap();
+        std::fs::write(dir.path().join("host-secret"), "host").unwrap();
+        // An absolute link in the volume names the volume's own file.
+        std::os::unix::fs::symlink("/ca.pem", volume.join("link.pem")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("host-secret"), volume.join("out.pem")).unwrap();
+        let single = dir.path().join("single");
+        std::fs::write(&single, "single").unwrap();
+        let spec = spec(&[], &[("/tls", &volume), ("/tls/extra/key.pem", &single)]);
+        let read = |path: &str| read_in_container(&spec, Path::new(path));
+        assert_eq!(read("/tls/extra/key.pem").unwrap(), b"single");
+        assert!(
+            read("/etc/ssl/ca.pem")
+                .unwrap_err()
+                .contains("no volume is mounted")
+        );
+        assert!(read("/tls/../etc/passwd").unwrap_err().contains("`..`"));
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!(read("/tls/ca.pem").unwrap(), b"ca");
+            assert_eq!(read("/tls/link.pem").unwrap(), b"ca");
+            assert!(read("/tls/out.pem").is_err());
+        }
     }
 }

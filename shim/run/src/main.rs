@@ -15,8 +15,10 @@ use anyhow::Context;
 use clap::Parser;
 use spin_app::settings;
 use spin_runtime::config::{InstanceReuse, Limits};
+use spin_runtime::content::open_regular;
 use spin_runtime::log_queue::LogQueue;
-use spin_runtime::runtime_config_file::PlacedDatabases;
+use spin_runtime::runtime_config_file::{self, PlacedDatabases};
+use spin_runtime::tls::ClientTls;
 use spin_runtime::trigger::http::{HttpServer, has_routes};
 use spin_runtime::trigger::run::{Ended, run_triggers};
 use spin_runtime::{PreparedApp, RuntimeConfig};
@@ -182,9 +184,10 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<Ended> {
     config.key_value_path = state_dir.join("sqlite_key_value.db");
     config.sqlite_path = state_dir.join("sqlite_db.db");
     if let Some(file) = &args.runtime_config_file {
-        let placed = databases(file)?;
+        let (placed, client_tls) = runtime_config(file)?;
         config.key_value_stores = placed.key_value_stores;
         config.sqlite_databases = placed.sqlite_databases;
+        config.client_tls = client_tls;
     }
     config.compile_cache_dir = if args.no_cache {
         None
@@ -266,12 +269,18 @@ async fn run(args: Args, log: &LogQueue) -> anyhow::Result<Ended> {
     Ok(ended?)
 }
 
-/// The databases of a runtime config file; a relative `path` is resolved against the
-/// file's directory, as `spin up` does.
-fn databases(file: &Path) -> anyhow::Result<PlacedDatabases> {
+/// The databases and the `[[client_tls]]` setups of a runtime config file; a relative
+/// path is resolved against the file's directory, as `spin up` does.
+fn runtime_config(file: &Path) -> anyhow::Result<(PlacedDatabases, ClientTls)> {
     let base = file.parent().unwrap_or(Path::new("."));
-    Ok(spin_runtime::runtime_config_file::read(file)?
-        .place_databases(file, |_, path| Ok(base.join(path)))?)
+    let mut parsed = runtime_config_file::read(file)?;
+    let tables = std::mem::take(&mut parsed.client_tls);
+    let client_tls = runtime_config_file::client_tls(file, &tables, |path| {
+        let opened = open_regular(&base.join(path)).map_err(|e| e.to_string())?;
+        runtime_config_file::read_tls_file(opened)
+    })?;
+    let placed = parsed.place_databases(file, |_, path| Ok(base.join(path)))?;
+    Ok((placed, client_tls))
 }
 
 fn size(text: &str) -> Result<u64, String> {

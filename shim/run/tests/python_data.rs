@@ -18,6 +18,7 @@ use spin_kube_e2e::mariadb::MariadbServer;
 use spin_kube_e2e::mqtt::MosquittoServer;
 use spin_kube_e2e::postgres::PostgresServer;
 use spin_kube_e2e::redis::RedisServer;
+use spin_kube_e2e::test_ca::TestCa;
 use support::{Runner, built_sample, request};
 
 /// The compile cache shared by these tests (and kept between runs).
@@ -260,4 +261,63 @@ fn a_key_value_store_on_redis_is_shared_by_two_processes() {
     let r = a.get("/count");
     assert_eq!(r.status, 500, "{}", r.body);
     assert_eq!(a.get("/.well-known/spin/health").status, 200);
+}
+
+/// A key-value store on a Redis server that serves only TLS, with a certificate from a
+/// CA the test made: trusted through a `[[client_tls]]` table whose `ca_roots_file` is
+/// relative to the runtime config file; without the table the built-in roots do not
+/// trust it, and the request fails with a log line saying what to add.
+#[test]
+fn a_key_value_store_on_rediss_trusts_the_client_tls_roots() {
+    let Some(sdk5) = built_sample("hello-python-sdk5", "../build-python.sh 5.0.0 0.25.1") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::write_to(dir.path());
+    let Some(redis) = RedisServer::start_tls(&ca) else {
+        return;
+    };
+    let store = format!(
+        "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
+        redis.address()
+    );
+    assert!(store.contains("rediss://127.0.0.1:"), "{store}");
+    let trusted = dir.path().join("trusted.toml");
+    std::fs::write(
+        &trusted,
+        format!("{store}[[client_tls]]\ncomponent_ids = [\"hello\"]\nhosts = [\"127.0.0.1\"]\nca_roots_file = \"ca.pem\"\n"),
+    )
+    .unwrap();
+    let run = start(&sdk5, &dir.path().join("trusted"), &trusted, &[]);
+    assert_eq!(run.get("/count").body, "visits=1\n", "{}", run.log());
+    assert_eq!(run.get("/count").body, "visits=2\n", "{}", run.log());
+    drop(run);
+
+    let untrusted = dir.path().join("untrusted.toml");
+    std::fs::write(&untrusted, &store).unwrap();
+    let run = start(&sdk5, &dir.path().join("untrusted"), &untrusted, &[]);
+    let r = run.get("/count");
+    assert_eq!(r.status, 500, "{}", r.body);
+    run.wait_for_log("the server's TLS certificate is not trusted");
+    run.wait_for_log("[[client_tls]] table (ca_roots_file)");
+    drop(run);
+
+    // A certificate file that is not there names the table and the key.
+    let missing = dir.path().join("missing.toml");
+    std::fs::write(
+        &missing,
+        format!("{store}[[client_tls]]\ncomponent_ids = [\"hello\"]\nhosts = [\"127.0.0.1\"]\nca_roots_file = \"nope.pem\"\n"),
+    )
+    .unwrap();
+    let failed = support::Runner::start(
+        &sdk5,
+        &["--runtime-config-file", missing.to_str().unwrap()],
+        &[],
+    )
+    .err()
+    .expect("spin-run refuses a missing ca_roots_file");
+    assert!(
+        failed.contains("[[client_tls]] #1: `ca_roots_file` nope.pem"),
+        "{failed}"
+    );
 }

@@ -205,10 +205,13 @@ fn open_key_value(app: &LockedApp, config: &RuntimeConfig) -> Result<KeyValueSto
             DatabaseLocation::File(path) => KeyValueDb::open(path, max_bytes)
                 .map(|db| KeyValueBackend::Sqlite(Arc::new(db)))
                 .map_err(|e| e.to_string()),
-            DatabaseLocation::Redis { url } => {
-                RedisKeyValue::new(url, max_redis_read, config.network.clone())
-                    .map(|r| KeyValueBackend::Redis(Box::new(r)))
-            }
+            DatabaseLocation::Redis { url } => RedisKeyValue::new(
+                url,
+                &config.client_tls,
+                max_redis_read,
+                config.network.clone(),
+            )
+            .map(|r| KeyValueBackend::Redis(Box::new(r))),
         },
     )
 }
@@ -363,7 +366,8 @@ fn component_host(
             config.network.clone(),
         )?
         .chained_to(shared.chain.clone())
-        .replies_within(config.max_instance_memory),
+        .replies_within(config.max_instance_memory)
+        .with_tls(config.client_tls.for_component(&component.id)),
         max_memory: config.max_instance_memory,
         max_log_line: config.limits.max_log_line,
     })

@@ -51,6 +51,9 @@ pub struct RuntimeConfig {
     /// Where the app's spans go (the `OTEL_*` variables of its environment); `None`:
     /// traces are off.
     pub telemetry: Option<crate::telemetry::OtelSettings>,
+    /// How TLS connections are made (the runtime config file's `[[client_tls]]`
+    /// tables; built-in roots alone without them).
+    pub client_tls: crate::tls::ClientTls,
 }
 
 pub use spin_app::runtime_config::DatabaseLocation;
@@ -303,6 +306,7 @@ impl RuntimeConfig {
             reuse: InstanceReuse::default(),
             network: Default::default(),
             telemetry: None,
+            client_tls: Default::default(),
         }
     }
 }

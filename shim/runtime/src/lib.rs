@@ -23,6 +23,7 @@ pub mod network;
 pub mod runtime_config_file;
 mod setting_error;
 pub mod telemetry;
+pub mod tls;
 pub mod trigger;
 
 pub use app::PreparedApp;

@@ -29,6 +29,14 @@ use tokio::net::TcpStream;
 /// Largest `/etc/hosts` or `/etc/resolv.conf` read (the kubelet writes a few lines).
 const MAX_NAME_FILE: u64 = 1 << 20;
 
+/// An outbound connection's byte stream, in the clear or TLS, as a protocol client
+/// takes it.
+pub trait ByteStream:
+    tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static
+{
+}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static> ByteStream for T {}
+
 /// The network an app's outbound connections use.
 #[derive(Debug, Clone, Default)]
 pub enum Network {

@@ -1,7 +1,8 @@
 //! Sends a guest's outbound HTTP request (already allowed by its policy) over HTTP/1.1,
 //! from the app's [`Network`]: in a pod the connection leaves from the pod's network
-//! namespace and the name resolves as the pod resolves it. `https` is verified against
-//! the Mozilla root set (`webpki-roots`); the name in the URL is the TLS server name.
+//! namespace and the name resolves as the pod resolves it. `https` is verified as
+//! [`crate::tls`] says (the built-in Mozilla roots unless a `[[client_tls]]` table
+//! names the component and host); the name in the URL is the TLS server name.
 //!
 //! Timeouts are the guest's `request-options`, else: connect 30 s (resolve, TCP and
 //! TLS), first byte 600 s, between body frames 600 s; the request's own timeout bounds
@@ -9,17 +10,16 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite};
 use wasmtime_wasi_http::{Error, RequestOptions};
 
-use crate::network::Network;
+use crate::network::{ByteStream, Network};
+use crate::tls::ComponentTls;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(600);
@@ -32,11 +32,9 @@ pub type Sent = (http::Response<ResponseBody>, Connection);
 /// A future that ends with a sent request's connection.
 pub type Connection = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
 
-trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
-
 pub async fn send<B>(
     network: &Network,
+    tls: &ComponentTls,
     mut request: http::Request<B>,
     options: Option<RequestOptions>,
 ) -> Result<Sent, Error>
@@ -51,8 +49,8 @@ where
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
-    let tls = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
-    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let use_tls = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
+    let port = uri.port_u16().unwrap_or(if use_tls { 443 } else { 80 });
     let option = |pick: fn(&RequestOptions) -> Option<Duration>, default| {
         options.as_ref().and_then(pick).unwrap_or(default)
     };
@@ -63,11 +61,11 @@ where
     let connecting = async {
         let tcp = network.connect(&host, port).await.map_err(connect_error)?;
         let _ = tcp.set_nodelay(true);
-        let stream: Box<dyn Stream> = if tls {
-            let name = server_name(&host)?;
+        let stream: Box<dyn ByteStream> = if use_tls {
+            crate::tls::server_name(&host).map_err(|_| Error::HttpRequestUriInvalid)?;
             Box::new(
-                tokio_rustls::TlsConnector::from(tls_config())
-                    .connect(name, tcp)
+                tls.for_host(&host)
+                    .connect(&host, tcp, &[])
                     .await
                     .map_err(Error::Tls)?,
             )
@@ -124,34 +122,6 @@ fn connect_error(e: std::io::Error) -> Error {
         std::io::ErrorKind::ConnectionRefused => Error::ConnectionRefused,
         _ => Error::Connect(e),
     }
-}
-
-fn server_name(host: &str) -> Result<rustls::pki_types::ServerName<'static>, Error> {
-    use rustls::pki_types::ServerName;
-    match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => Ok(ServerName::from(ip)),
-        Err(_) => ServerName::try_from(host.to_string()).map_err(|_| Error::HttpRequestUriInvalid),
-    }
-}
-
-fn tls_config() -> Arc<rustls::ClientConfig> {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let roots = rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            };
-            Arc::new(
-                rustls::ClientConfig::builder_with_provider(Arc::new(
-                    rustls::crypto::ring::default_provider(),
-                ))
-                .with_safe_default_protocol_versions()
-                .expect("ring supports the default TLS versions")
-                .with_root_certificates(roots)
-                .with_no_client_auth(),
-            )
-        })
-        .clone()
 }
 
 /// An outbound response body that fails when no frame arrives for the between-bytes
@@ -223,6 +193,7 @@ mod tests {
         });
         let (response, _) = send(
             &Network::Process,
+            &ComponentTls::default(),
             request(format!("http://{addr}/ping")),
             None,
         )
@@ -231,7 +202,13 @@ mod tests {
         let body = response.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(&body[..], b"pong");
 
-        let refused = send(&Network::Process, request(format!("https://{addr}/")), None).await;
+        let refused = send(
+            &Network::Process,
+            &ComponentTls::default(),
+            request(format!("https://{addr}/")),
+            None,
+        )
+        .await;
         assert!(matches!(refused, Err(Error::Tls(_))), "{:?}", refused.err());
     }
 
@@ -239,6 +216,7 @@ mod tests {
     async fn an_unknown_name_is_a_dns_error() {
         let sent = send(
             &Network::Process,
+            &ComponentTls::default(),
             request("http://no-such-host.invalid/".into()),
             None,
         )

@@ -35,6 +35,8 @@ pub struct OutboundPolicy {
     pub network: Network,
     /// The app, for requests to its own components.
     chain: ChainLink,
+    /// How this component's TLS connections are made, by host.
+    pub tls: crate::tls::ComponentTls,
 }
 
 impl OutboundPolicy {
@@ -69,12 +71,18 @@ impl OutboundPolicy {
             max_reply: usize::try_from(max_response_body).unwrap_or(usize::MAX),
             network,
             chain: ChainLink::default(),
+            tls: Default::default(),
         })
     }
 
     /// Bounds database results and broker messages by the instance's memory cap.
     pub fn replies_within(self, max_reply: usize) -> Self {
         Self { max_reply, ..self }
+    }
+
+    /// TLS connections are made as `tls` says (the app's `[[client_tls]]` tables).
+    pub fn with_tls(self, tls: crate::tls::ComponentTls) -> Self {
+        Self { tls, ..self }
     }
 
     /// The component this policy is for.
@@ -244,7 +252,7 @@ async fn send_traced(
             response.map(|body| BoundedBody::new(body, limit, Bound::Response).boxed_unsync());
         return Ok((response, Box::pin(async { Ok(()) })));
     }
-    let (response, io) = http_client::send(&policy.network, request, options).await?;
+    let (response, io) = http_client::send(&policy.network, &policy.tls, request, options).await?;
     let response =
         response.map(|body| BoundedBody::new(body, limit, Bound::Response).boxed_unsync());
     Ok((response, io))

@@ -153,7 +153,8 @@ impl opentelemetry_http::HttpClient for NetworkHttpClient {
         }
         let exchange = async {
             let (response, _connection) =
-                crate::host::http_client::send(&self.network, request, None).await?;
+                crate::host::http_client::send(&self.network, &Default::default(), request, None)
+                    .await?;
             let (head, body) = response.into_parts();
             let body = http_body_util::Limited::new(body, MAX_ANSWER_BYTES)
                 .collect()

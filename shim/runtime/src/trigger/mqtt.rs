@@ -9,7 +9,9 @@
 //! `spin:mqtt-trigger-sdk/inbound-mqtt`.
 //!
 //! One MQTT 3.1.1 connection per trigger (`rumqttc`), driven from the app's network
-//! (the pod's, in the shim); the broker is the app's own configuration, so it is not
+//! (the pod's, in the shim), over TLS for an `mqtts://` address (see
+//! [`crate::host::mqtt::broker`]; the roots of the first `[[client_tls]]` table naming
+//! the broker's host, the built-in roots otherwise); the broker is the app's own configuration, so it is not
 //! checked against `allowed_outbound_hosts` (as in Spin). Packets larger than
 //! `SPIN_HTTP_MAX_REQUEST_BODY` are refused by the client (the connection drops and is
 //! reopened); a message waits for a free instance before the next one is read, so the
@@ -20,7 +22,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, Packet, QoS};
 use spin_app::LockedApp;
 use spin_app::template::Template;
 
@@ -33,7 +35,8 @@ use crate::host::bindings::inbound_mqtt::InboundMqttComponentPre;
 use crate::host::bindings::inbound_mqtt::exports::spin::mqtt_trigger_sdk::inbound_mqtt::Error as GuestError;
 use crate::host::bindings::mqtt_trigger_current::SpinMqttPre;
 use crate::host::bindings::mqtt_trigger_current::spin::mqtt_trigger::spin_mqtt_types::Metadata;
-use crate::host::outbound::shown_address;
+use crate::host::mqtt::broker::BrokerAddress;
+use crate::host::mqtt::explain_failure;
 use crate::host::state::RequestState;
 use crate::{PreparedApp, RuntimeError};
 
@@ -53,10 +56,9 @@ pub struct MqttSubscription {
     pub component: String,
     pub topic: String,
     qos: QoS,
-    /// `mqtt://host:port`, as logs show it.
+    /// `mqtt://host:port` or `mqtts://host:port`, as logs show it.
     pub shown: String,
-    host: String,
-    port: u16,
+    broker: BrokerAddress,
     username: String,
     password: String,
     keep_alive: Duration,
@@ -129,20 +131,10 @@ impl Trigger for MqttTrigger {
                         .into(),
                 ));
             }
-            let url = url::Url::parse(&address)
-                .ok()
-                .filter(|u| u.scheme() == "mqtt")
-                .ok_or_else(|| {
-                    problem(format!(
-                        "`address` {address:?} is not an MQTT address; only mqtt://host[:port] is served (no TLS)"
-                    ))
-                })?;
-            let host = url
-                .host_str()
-                .ok_or_else(|| problem("`address` has no host".into()))?
-                .trim_matches(|c| c == '[' || c == ']')
-                .to_string();
-            let port = url.port().unwrap_or(1883);
+            let broker = url::Url::parse(&address)
+                .map_err(|_| "not a URL")
+                .and_then(|url| BrokerAddress::parse(&url))
+                .map_err(|why| problem(format!("`address` {address:?}: {why}")))?;
             let keep_alive = match setting("keep_alive_interval")?.as_str() {
                 "" => 30,
                 text => text.parse::<u64>().map_err(|_| {
@@ -155,9 +147,8 @@ impl Trigger for MqttTrigger {
                 component: component.to_string(),
                 topic,
                 qos,
-                shown: shown_address("mqtt", &host, port),
-                host,
-                port,
+                shown: broker.shown(),
+                broker,
                 username: setting("username")?,
                 password: setting("password")?,
                 keep_alive: Duration::from_secs(keep_alive.clamp(1, 65_535)),
@@ -240,26 +231,27 @@ async fn subscribe(
     index: usize,
 ) -> Result<(), MqttTriggerError> {
     let sub = &mqtt.subscriptions[index];
-    // Resolved as the app's network resolves it; reconnects dial that address.
-    let broker = loop {
-        match app.config.network.resolve(&sub.host, sub.port).await {
-            Ok(addrs) => match addrs[0] {
-                std::net::SocketAddr::V4(a) => break a.ip().to_string(),
-                std::net::SocketAddr::V6(a) => break format!("[{}]", a.ip()),
-            },
-            Err(e) => {
-                tracing::warn!(broker = %sub.shown, "MQTT trigger cannot resolve the broker: {e}; retrying in {LAST_RETRY:?}");
-                tokio::time::sleep(LAST_RETRY).await;
-            }
-        }
-    };
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let client_id = format!(
         "spin-{}-{}",
         std::process::id(),
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
-    let mut options = MqttOptions::new(client_id, broker, sub.port);
+    // Resolved as the app's network resolves it; reconnects dial that address.
+    let tls = app.config.client_tls.for_host(&sub.broker.host);
+    let mut options = loop {
+        match sub
+            .broker
+            .options(client_id.clone(), &app.config.network, &tls)
+            .await
+        {
+            Ok(options) => break options,
+            Err(e) => {
+                tracing::warn!(broker = %sub.shown, "MQTT trigger cannot resolve the broker: {e}; retrying in {LAST_RETRY:?}");
+                tokio::time::sleep(LAST_RETRY).await;
+            }
+        }
+    };
     options.set_keep_alive(sub.keep_alive);
     let max = usize::try_from(app.config.limits.max_request_body).unwrap_or(usize::MAX);
     options.set_max_packet_size(max.saturating_add(64 << 10), 64 << 10);
@@ -295,7 +287,7 @@ async fn subscribe(
                             code @ (ConnectReturnCode::BadUserNamePassword
                             | ConnectReturnCode::NotAuthorized),
                         )) => FromBroker::Refused(code),
-                        Err(e) => FromBroker::Lost(e.to_string()),
+                        Err(e) => FromBroker::Lost(explain_failure(&e.to_string())),
                     };
                     let failed = matches!(delivery, FromBroker::Lost(_) | FromBroker::Refused(_));
                     if to_trigger.send(delivery).await.is_err() {
@@ -440,8 +432,8 @@ mod tests {
             ),
             (
                 serde_json::json!({ "component": "c", "topic": "t" }),
-                serde_json::json!({ "address": "mqtts://h" }),
-                "only mqtt://host[:port] is served",
+                serde_json::json!({ "address": "ws://h" }),
+                "only mqtt://host[:port] and mqtts://host[:port] are served",
             ),
             (
                 serde_json::json!({ "component": "c", "topic": "t" }),

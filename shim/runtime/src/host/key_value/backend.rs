@@ -7,18 +7,19 @@
 //! stores that must not share keys their own database, `redis://host/N`). The URL comes
 //! from whoever wrote the runtime config, not from a guest, so `allowed_outbound_hosts`
 //! does not apply; the server is still untrusted: a connection reads at most
-//! `SPIN_OUTBOUND_MAX_RESPONSE_BODY` bytes before it is replaced.
+//! `SPIN_OUTBOUND_MAX_RESPONSE_BODY` bytes before it is replaced. A `rediss://` URL is
+//! reached over TLS, verified against the roots of the first `[[client_tls]]` table
+//! naming its host (the built-in roots otherwise).
 
 use std::sync::Arc;
 
 use redis::aio::MultiplexedConnection;
-use redis::{ConnectionInfo, IntoConnectionInfo};
 
 use crate::host::bindings::spin::fermyon::spin2_0_0::key_value::Error;
 use crate::host::key_value::KeyValueDb;
-use crate::host::outbound::shown_address;
-use crate::host::redis::client as redis_client;
+use crate::host::redis::client::{self as redis_client, RedisAddress};
 use crate::network::Network;
+use crate::tls::{ClientTls, TlsClient};
 
 /// Compare-and-swap on Redis: sets `KEYS[1]` to `ARGV[2]` if it holds `ARGV[1]`.
 const SWAP_IF_EQUAL: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
@@ -33,10 +34,9 @@ pub enum KeyValueBackend {
 
 /// A key-value store on a Redis server.
 pub struct RedisKeyValue {
-    info: ConnectionInfo,
-    host: String,
-    port: u16,
-    /// `redis://host:port`, for messages.
+    address: RedisAddress,
+    tls: Arc<TlsClient>,
+    /// `redis://host:port` or `rediss://host:port`, for messages.
     shown: String,
     max_read: u64,
     network: Network,
@@ -50,18 +50,19 @@ impl std::fmt::Debug for RedisKeyValue {
 }
 
 impl RedisKeyValue {
-    /// Checks `url` (never quoted back: it may hold a password); connects at first use.
-    pub fn new(url: &str, max_read: u64, network: Network) -> Result<Self, String> {
-        let info = url
-            .into_connection_info()
-            .map_err(|_| "`url` is not a valid redis://HOST:PORT URL".to_string())?;
-        let (host, port) = redis_client::tcp_address(&info)
-            .ok_or("`url` must name a TCP address (redis://HOST:PORT)")?;
+    /// Checks `url` (never quoted back: it may hold a password); connects at first use,
+    /// over TLS with the roots `client_tls` gives its host when the URL is `rediss://`.
+    pub fn new(
+        url: &str,
+        client_tls: &ClientTls,
+        max_read: u64,
+        network: Network,
+    ) -> Result<Self, String> {
+        let address = RedisAddress::parse(url).map_err(|problem| format!("`url`: {problem}"))?;
         Ok(Self {
-            shown: shown_address("redis", &host, port),
-            info,
-            host,
-            port,
+            shown: address.shown(),
+            tls: client_tls.for_host(&address.host),
+            address,
             max_read,
             network,
             conn: tokio::sync::Mutex::new(None),
@@ -73,16 +74,9 @@ impl RedisKeyValue {
         if let Some(c) = conn.as_ref() {
             return Ok(c.clone());
         }
-        let opened = redis_client::open(
-            &self.network,
-            &self.info,
-            &self.host,
-            self.port,
-            &self.shown,
-            self.max_read,
-        )
-        .await
-        .map_err(|e| Error::Other(format!("key-value store on {}: {e:?}", self.shown)))?;
+        let opened = redis_client::open(&self.network, &self.address, &self.tls, self.max_read)
+            .await
+            .map_err(|e| Error::Other(format!("key-value store on {}: {e:?}", self.shown)))?;
         *conn = Some(opened.clone());
         Ok(opened)
     }

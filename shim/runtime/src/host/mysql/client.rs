@@ -8,8 +8,9 @@
 //! connection is made over TCP from the app's [`crate::network::Network`] within 10 s:
 //! never through a Unix socket (the client's "prefer the local socket" switch is off,
 //! and a `socket` option refused, so nothing on the node's file system is reached),
-//! never with TLS (refused as not supported yet), and the server cannot read client
-//! files (`LOAD DATA LOCAL INFILE` has no handler). The server is the app's choice: a
+//! with TLS when the address asks for it (`ssl-mode`, verified in full,
+//! [`crate::host::mysql::tls_opts`]), and the server cannot read client files (`LOAD
+//! DATA LOCAL INFILE` has no handler). The server is the app's choice: a
 //! packet from it is at most 16 MiB, a result declares at most 65,535 columns whose
 //! definitions together are at most 16 MiB (the workspace's vendored `mysql_async`,
 //! `shim/vendor/mysql_async/VENDORED.md`), and one result holds at most an instance's
@@ -29,6 +30,7 @@ use crate::host::bindings::current::spin::mysql::mysql::{
     Column, DbDataType, DbValue, Error, ParameterValue,
 };
 use crate::host::contained::contained;
+use crate::host::mysql::tls_opts;
 use crate::host::outbound::{OutboundPolicy, shown_address};
 use crate::network::Network;
 
@@ -50,8 +52,9 @@ pub struct MysqlConnection {
 
 /// Connects to `address` for a component with `policy`.
 pub async fn connect(address: &str, policy: &OutboundPolicy) -> Result<MysqlConnection, Error> {
-    let opts = Opts::from_url(address)
-        .map_err(|e| Error::ConnectionFailed(format!("invalid MySQL address: {e}")))?;
+    let invalid = |e: String| Error::ConnectionFailed(format!("invalid MySQL address: {e}"));
+    let (address, ssl_mode_tls) = tls_opts::split_ssl_mode(address).map_err(invalid)?;
+    let opts = Opts::from_url(&address).map_err(|e| invalid(e.to_string()))?;
     let (host, port) = (opts.ip_or_hostname().to_string(), opts.tcp_port());
     let shown = shown_address("mysql", &host, port);
     let allowed = policy
@@ -67,11 +70,8 @@ pub async fn connect(address: &str, policy: &OutboundPolicy) -> Result<MysqlConn
             "{shown}: a Unix socket cannot be used; connect over TCP"
         )));
     }
-    if opts.ssl_opts().is_some() {
-        return Err(Error::ConnectionFailed(format!(
-            "{shown}: TLS connections to MySQL are not supported by this runtime yet"
-        )));
-    }
+    let ssl_opts = (ssl_mode_tls || opts.ssl_opts().is_some())
+        .then(|| tls_opts::ssl_opts(&policy.tls.for_host(&host), &host));
     let network = policy.network.clone();
     let ip = match network.resolve(&host, port).await {
         Ok(addrs) => addrs[0].ip().to_string(),
@@ -82,14 +82,18 @@ pub async fn connect(address: &str, policy: &OutboundPolicy) -> Result<MysqlConn
         .prefer_socket(false)
         .socket(None::<String>)
         .max_allowed_packet(Some(MAX_PACKET))
-        .stmt_cache_size(0);
+        .stmt_cache_size(0)
+        .ssl_opts(ssl_opts);
     let connecting = network.run(contained(CLIENT, Conn::new(opts)));
     match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(Ok(Ok(conn)))) => Ok(MysqlConnection {
             conn: Arc::new(Mutex::new(conn)),
             network,
         }),
-        Ok(Ok(Ok(Err(e)))) => Err(Error::ConnectionFailed(format!("{shown}: {e}"))),
+        Ok(Ok(Ok(Err(e)))) => Err(Error::ConnectionFailed(format!(
+            "{shown}: {}",
+            connect_failure(e)
+        ))),
         Ok(Ok(Err(panicked))) => Err(Error::ConnectionFailed(format!("{shown}: {panicked}"))),
         Ok(Err(e)) => Err(Error::ConnectionFailed(format!("{shown}: {e}"))),
         Err(_) => Err(Error::ConnectionFailed(format!(
@@ -291,6 +295,16 @@ fn db_value(value: Value, column: &mysql_async::Column) -> Result<DbValue, Error
     }
 }
 
+/// A failed connect as the user reads it; a TLS failure says what to do about it.
+fn connect_failure(e: mysql_async::Error) -> String {
+    let text = e.to_string();
+    if text.contains("invalid peer certificate") {
+        crate::tls::explain(&text)
+    } else {
+        text
+    }
+}
+
 /// Bytes a value holds on the host, to bound a result.
 fn size_of(value: &DbValue) -> usize {
     16 + match value {
@@ -332,11 +346,6 @@ mod tests {
             failure("mysql://127.0.0.1/db?socket=/run/mysqld/mysqld.sock".into())
                 .await
                 .contains("Unix socket")
-        );
-        assert!(
-            failure("mysql://127.0.0.1/db?require_ssl=true".into())
-                .await
-                .contains("TLS")
         );
         assert!(
             failure("nope://x".into())

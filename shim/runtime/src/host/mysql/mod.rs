@@ -8,6 +8,7 @@
 //! bounded), then streams the rows.
 
 pub mod client;
+mod tls_opts;
 
 use std::sync::Arc;
 

@@ -7,8 +7,13 @@
 //! `allowed_outbound_hosts` (`postgres://` entries) before anything is resolved; a
 //! denied one fails with `connection-failed("address postgres://host:port is not
 //! permitted")` and a log line naming the entry to add. The connection is made from the
-//! app's [`crate::network::Network`] within 10 s, without TLS (`sslmode=require` and
-//! `verify-*` are refused; `prefer`, the default, connects in the clear). The server is
+//! app's [`crate::network::Network`] within 10 s. TLS follows `sslmode`: `disable`
+//! connects in the clear; `prefer` (the default) asks for TLS and connects in the clear
+//! only if the server says it has none; `require`, `verify-ca` and `verify-full` insist
+//! on it. Whenever TLS is used the certificate is verified as `verify-full` does (chain
+//! and host name, [`crate::tls`]), whatever the mode, as Spin does; a guest's
+//! `set-ca-root` adds a root for that connection. `sslnegotiation=direct` starts TLS
+//! without asking first (PostgreSQL 17). The server is
 //! the app's choice, so it is not trusted: a connection reads at most
 //! `SPIN_OUTBOUND_MAX_RESPONSE_BODY` bytes in all, one result holds at most an
 //! instance's memory, and one statement may wait for at most
@@ -25,7 +30,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio_postgres::config::{Host, SslMode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_postgres::config::{Host, SslMode, SslNegotiation};
 use tokio_postgres::{Client, NoTls};
 
 use crate::host::bindings::current::spin::postgres4_2_0::postgres::{
@@ -36,6 +42,11 @@ use crate::host::outbound::{OutboundPolicy, shown_address};
 use crate::host::postgres::replies::{PostgresReplies, RepliesLeft};
 use crate::host::postgres::types as postgres_types;
 use crate::host::read_budget::{ReadBudget, Refusal};
+use crate::network::ByteStream;
+use crate::tls::TlsClient;
+
+/// PostgreSQL's `SSLRequest`: length 8, then the request code 80877103.
+const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
 
 /// Longest a connect (resolve, TCP, start-up and authentication) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,10 +60,19 @@ pub struct PostgresConnection {
     one_at_a_time: tokio::sync::Mutex<()>,
 }
 
-/// Connects to `address` for a component with `policy`; the connection is driven by a
+/// Connects to `address` for a component with `policy`, trusting `ca_root` (PEM, the
+/// guest's `set-ca-root`) besides the component's roots; the connection is driven by a
 /// task of its own and closes when the returned connection is dropped.
-pub async fn connect(address: &str, policy: &OutboundPolicy) -> Result<PostgresConnection, Error> {
-    let config = tokio_postgres::Config::from_str(address)
+pub async fn connect(
+    address: &str,
+    ca_root: Option<&str>,
+    policy: &OutboundPolicy,
+) -> Result<PostgresConnection, Error> {
+    // Every TLS connection is verified in full, so the verifying modes are `require`.
+    let address = address
+        .replace("sslmode=verify-full", "sslmode=require")
+        .replace("sslmode=verify-ca", "sslmode=require");
+    let mut config = tokio_postgres::Config::from_str(&address)
         .map_err(|e| Error::ConnectionFailed(format!("invalid PostgreSQL address: {e}")))?;
     let host = match config.get_hosts() {
         [Host::Tcp(host)] => host.clone(),
@@ -77,19 +97,43 @@ pub async fn connect(address: &str, policy: &OutboundPolicy) -> Result<PostgresC
             "address {shown} is not permitted"
         )));
     }
-    if !matches!(config.get_ssl_mode(), SslMode::Disable | SslMode::Prefer) {
-        return Err(Error::ConnectionFailed(format!(
-            "{shown}: TLS connections to PostgreSQL are not supported by this runtime yet \
-             (use sslmode=disable or prefer)"
-        )));
+    let tls = match ca_root {
+        Some(pem) => policy
+            .tls
+            .for_host(&host)
+            .with_root_pem(pem.as_bytes())
+            .map(std::sync::Arc::new)
+            .map_err(|e| Error::ConnectionFailed(format!("set-ca-root: {e}")))?,
+        None => policy.tls.for_host(&host),
+    };
+    let (mode, direct) = (
+        config.get_ssl_mode(),
+        config.get_ssl_negotiation() == SslNegotiation::Direct,
+    );
+    if direct && mode != SslMode::Require {
+        return Err(Error::ConnectionFailed(
+            "sslnegotiation=direct needs sslmode=require (or verify-ca, verify-full)".into(),
+        ));
     }
+    // TLS, when used, is set up here; the client then speaks over it in the clear.
+    config.ssl_mode(SslMode::Disable);
+    config.ssl_negotiation(SslNegotiation::Postgres);
     let connecting = async {
-        let stream = policy
+        let tcp = policy
             .network
             .connect(&host, port)
             .await
             .map_err(|e| e.to_string())?;
-        let _ = stream.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
+        let stream: Box<dyn ByteStream> = match (mode, direct) {
+            (SslMode::Disable, _) => Box::new(tcp),
+            (_, true) => Box::new(
+                tls.connect(&host, tcp, &[b"postgresql"])
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+            (mode, false) => negotiate_tls(tcp, &host, &tls, mode).await?,
+        };
         let replies_left = RepliesLeft::default();
         let stream = ReadBudget::checked(
             stream,
@@ -123,6 +167,33 @@ pub async fn connect(address: &str, policy: &OutboundPolicy) -> Result<PostgresC
             "{shown}: no answer within {} s",
             CONNECT_TIMEOUT.as_secs()
         ))),
+    }
+}
+
+/// Asks the server for TLS (`SSLRequest`) and sets it up if the server agrees; a server
+/// without TLS is kept in the clear only for `prefer`.
+async fn negotiate_tls(
+    mut tcp: tokio::net::TcpStream,
+    host: &str,
+    tls: &TlsClient,
+    mode: SslMode,
+) -> Result<Box<dyn ByteStream>, String> {
+    tcp.write_all(&SSL_REQUEST)
+        .await
+        .map_err(|e| e.to_string())?;
+    // One byte, nothing more: what follows belongs to the TLS handshake.
+    match tcp.read_u8().await.map_err(|e| e.to_string())? {
+        b'S' => Ok(Box::new(
+            tls.connect(host, tcp, &[])
+                .await
+                .map_err(|e| e.to_string())?,
+        )),
+        b'N' if mode == SslMode::Prefer => Ok(Box::new(tcp)),
+        b'N' => Err("the server does not accept TLS connections (sslmode requires TLS)".into()),
+        other => Err(format!(
+            "the server answered the TLS request with {:?}, not S or N",
+            char::from(other)
+        )),
     }
 }
 
@@ -268,7 +339,7 @@ mod tests {
         let failure = |address: &'static str| {
             let policy = policy.clone();
             async move {
-                match connect(address, &policy).await {
+                match connect(address, None, &policy).await {
                     Err(Error::ConnectionFailed(m)) => m,
                     other => panic!("{address}: {:?}", other.map(|_| ())),
                 }
@@ -290,9 +361,9 @@ mod tests {
                 .contains("one PostgreSQL host")
         );
         assert!(
-            failure("postgres://127.0.0.1/db?sslmode=require")
+            failure("postgres://127.0.0.1/db?sslnegotiation=direct")
                 .await
-                .contains("TLS")
+                .contains("sslnegotiation=direct needs sslmode=require")
         );
         assert!(
             failure("not a url = =")
@@ -310,5 +381,41 @@ mod tests {
         let m = failure(address).await;
         assert!(m.contains(&format!("postgres://127.0.0.1:{port}")), "{m}");
         assert!(!m.contains("hunter2"), "{m}");
+    }
+
+    /// A server answering the `SSLRequest` with `answer`, then closing.
+    async fn answering(answer: u8) -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 8];
+            s.read_exact(&mut request).await.unwrap();
+            assert_eq!(request, SSL_REQUEST);
+            s.write_all(&[answer]).await.unwrap();
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn tls_is_asked_for_and_required_as_sslmode_says() {
+        let tls = TlsClient::builtin();
+        let connect = |port: u16| tokio::net::TcpStream::connect(("127.0.0.1", port));
+        let tcp = connect(answering(b'N').await).await.unwrap();
+        let e = negotiate_tls(tcp, "db", &tls, SslMode::Require).await.err();
+        assert_eq!(
+            e.as_deref(),
+            Some("the server does not accept TLS connections (sslmode requires TLS)")
+        );
+        let tcp = connect(answering(b'N').await).await.unwrap();
+        assert!(
+            negotiate_tls(tcp, "db", &tls, SslMode::Prefer)
+                .await
+                .is_ok()
+        );
+        // The server agrees, then fails the handshake: no fallback to the clear.
+        let tcp = connect(answering(b'S').await).await.unwrap();
+        let e = negotiate_tls(tcp, "db", &tls, SslMode::Prefer).await.err();
+        assert!(e.unwrap().starts_with("TLS handshake failed"));
     }
 }

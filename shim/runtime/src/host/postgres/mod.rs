@@ -123,14 +123,16 @@ impl PostgresView<'_> {
         self.handles.connections.remove(conn).map(drop)
     }
 
+    /// Connects to `address`, trusting `ca_root` (PEM) besides the component's roots.
     async fn open_postgres<R: 'static>(
         &mut self,
         address: &str,
+        ca_root: Option<&str>,
     ) -> wasmtime::Result<Result<Resource<R>, v4::Error>> {
         if let Err(e) = self.postgres_room() {
             return Ok(Err(e));
         }
-        let connecting = client::connect(address, self.grant);
+        let connecting = client::connect(address, ca_root, self.grant);
         match self
             .traced("spin_outbound_pg.open")
             .around(connecting)
@@ -192,7 +194,7 @@ impl v4::HostConnection for PostgresView<'_> {
         &mut self,
         address: String,
     ) -> wasmtime::Result<Result<Resource<v4::Connection>, v4::Error>> {
-        self.open_postgres(&address).await
+        self.open_postgres(&address, None).await
     }
 
     async fn query(
@@ -244,11 +246,9 @@ impl v4::HostConnectionBuilder for PostgresView<'_> {
         &mut self,
         builder: Resource<ConnectionBuilder>,
     ) -> wasmtime::Result<Result<Resource<v4::Connection>, v4::Error>> {
-        let address = match built_address(self.handles.builders.get(&builder)?) {
-            Ok(address) => address,
-            Err(e) => return Ok(Err(e)),
-        };
-        self.open_postgres(&address).await
+        let built = self.handles.builders.get(&builder)?;
+        let (address, ca_root) = (built.address.clone(), built.ca_root.clone());
+        self.open_postgres(&address, ca_root.as_deref()).await
     }
 
     async fn drop(&mut self, builder: Resource<ConnectionBuilder>) -> wasmtime::Result<()> {
@@ -256,33 +256,25 @@ impl v4::HostConnectionBuilder for PostgresView<'_> {
     }
 }
 
-/// The address a builder connects to; a CA root asks for TLS, which is not served yet.
-fn built_address(builder: &PostgresBuilder) -> Result<String, v4::Error> {
-    if builder.ca_root.is_some() {
-        return Err(v4::Error::ConnectionFailed(
-            "TLS connections to PostgreSQL (set-ca-root) are not supported by this runtime yet"
-                .into(),
-        ));
-    }
-    Ok(builder.address.clone())
-}
-
 /// Connects from an async function: the request's room and policy read first, the
 /// connection kept after.
 async fn open_with_store<T>(
     accessor: &Accessor<T, Postgres>,
-    address: Result<String, v4::Error>,
+    address: String,
+    ca_root: Option<String>,
 ) -> wasmtime::Result<Result<Resource<v4::Connection>, v4::Error>> {
     let (room, policy, span): (_, OutboundPolicy, _) = accessor.with(|mut access| {
         let view = access.get();
         let span = view.traced("spin_outbound_pg.open");
         (view.postgres_room(), view.grant.clone(), span)
     });
-    if let Err(e) = room.and(address.as_ref().map(|_| ()).map_err(Clone::clone)) {
+    if let Err(e) = room {
         return Ok(Err(e));
     }
-    let address = address.unwrap_or_default();
-    match span.around(client::connect(&address, &policy)).await {
+    match span
+        .around(client::connect(&address, ca_root.as_deref(), &policy))
+        .await
+    {
         Ok(client) => Ok(accessor.with(|mut access| access.get().keep_postgres(client))),
         Err(e) => Ok(Err(e)),
     }
@@ -293,15 +285,15 @@ impl<T> v4::HostConnectionBuilderWithStore<T> for Postgres {
         accessor: &Accessor<T, Self>,
         builder: Resource<ConnectionBuilder>,
     ) -> wasmtime::Result<Result<Resource<v4::Connection>, v4::Error>> {
-        let address = accessor.with(|mut access| {
+        let (address, ca_root) = accessor.with(|mut access| {
             access
                 .get()
                 .handles
                 .builders
                 .get(&builder)
-                .map(built_address)
+                .map(|built| (built.address.clone(), built.ca_root.clone()))
         })?;
-        open_with_store(accessor, address).await
+        open_with_store(accessor, address, ca_root).await
     }
 }
 
@@ -310,7 +302,7 @@ impl<T> v4::HostConnectionWithStore<T> for Postgres {
         accessor: &Accessor<T, Self>,
         address: String,
     ) -> wasmtime::Result<Result<Resource<v4::Connection>, v4::Error>> {
-        open_with_store(accessor, Ok(address)).await
+        open_with_store(accessor, address, None).await
     }
 
     async fn query_async(
@@ -372,7 +364,7 @@ impl v3::HostConnection for PostgresView<'_> {
         &mut self,
         address: String,
     ) -> wasmtime::Result<Result<Resource<v3::Connection>, v3::Error>> {
-        Ok(self.open_postgres(&address).await?.map_err(v3_error))
+        Ok(self.open_postgres(&address, None).await?.map_err(v3_error))
     }
 
     async fn query(
@@ -512,7 +504,7 @@ impl v2::HostConnection for PostgresView<'_> {
         &mut self,
         address: String,
     ) -> wasmtime::Result<Result<Resource<v2::Connection>, v2_types::Error>> {
-        Ok(self.open_postgres(&address).await?.map_err(v2_error))
+        Ok(self.open_postgres(&address, None).await?.map_err(v2_error))
     }
 
     async fn query(

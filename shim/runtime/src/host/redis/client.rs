@@ -2,85 +2,120 @@
 //! interfaces run on them.
 //!
 //! An address is checked against the component's `allowed_outbound_hosts` (`redis://`
-//! entries, port 6379 unless given) before anything is resolved; only plain
-//! `redis://host:port[/db]` addresses are served (TLS and Unix sockets are refused as
-//! invalid addresses). The server is the app's choice, so it is not trusted either: the
-//! connect has a deadline, and a connection may read at most
-//! `SPIN_OUTBOUND_MAX_RESPONSE_BODY` bytes in all, each value counted as the host will
-//! hold it once parsed and nested at most 32 deep ([`crate::host::redis::resp_replies`]),
-//! after which its commands fail.
+//! or `rediss://` entries, port 6379 unless given) before anything is resolved.
+//! `redis://host:port[/db]` is served in the clear and `rediss://host:port[/db]` over
+//! TLS, verified against the component's roots ([`crate::tls`]); verification cannot be
+//! turned off (`#insecure` is refused) and Unix sockets are refused as invalid
+//! addresses. The server is the app's choice, so it is not trusted either: the connect
+//! has a deadline, and a connection may read at most `SPIN_OUTBOUND_MAX_RESPONSE_BODY`
+//! bytes in all, each value counted as the host will hold it once parsed and nested at
+//! most 32 deep ([`crate::host::redis::resp_replies`]), after which its commands fail.
 
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use redis::{ConnectionAddr, IntoConnectionInfo, Value};
+use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, Value};
 
 use crate::host::bindings::spin::fermyon::spin2_0_0::redis::{Error, RedisParameter, RedisResult};
 use crate::host::outbound::{OutboundPolicy, shown_address};
 use crate::host::read_budget::ReadBudget;
 use crate::host::redis::resp_replies::RespReplies;
-use crate::network::Network;
+use crate::network::{ByteStream, Network};
+use crate::tls::TlsClient;
 
 /// Longest a connect (resolve, TCP, handshake) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A Redis server as an app names it: `redis://[user:password@]host[:port][/db]`, or
+/// `rediss://...` for TLS.
+#[derive(Clone)]
+pub struct RedisAddress {
+    /// The database, user and password (and the address in the clear form).
+    pub info: ConnectionInfo,
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+}
+
+impl std::fmt::Debug for RedisAddress {
+    /// Without the credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown())
+    }
+}
+
+impl RedisAddress {
+    /// Parses `address`; the error says what is wrong without quoting it (it may hold a
+    /// password).
+    pub fn parse(address: &str) -> Result<Self, &'static str> {
+        let (clear, tls) = match address.get(..9) {
+            Some(scheme) if scheme.eq_ignore_ascii_case("rediss://") => {
+                if address.contains('#') {
+                    return Err("TLS certificate verification cannot be turned off \
+                        (`#insecure`); trust the server's CA with a [[client_tls]] table \
+                        in the runtime config instead");
+                }
+                (format!("redis://{}", &address[9..]), true)
+            }
+            _ => (address.to_string(), false),
+        };
+        let info = clear.as_str().into_connection_info().map_err(|_| {
+            "not a Redis address; use redis://[user:password@]host[:port][/db], \
+             or rediss://... for TLS"
+        })?;
+        match info.addr() {
+            ConnectionAddr::Tcp(host, port) => Ok(Self {
+                host: host.clone(),
+                port: *port,
+                info,
+                tls,
+            }),
+            _ => Err("Unix sockets are not served; use redis://host:port or rediss://host:port"),
+        }
+    }
+
+    /// `redis://host:port` or `rediss://host:port`: what `allowed_outbound_hosts` is
+    /// checked against and what messages name (never a password).
+    pub fn shown(&self) -> String {
+        shown_address(
+            if self.tls { "rediss" } else { "redis" },
+            &self.host,
+            self.port,
+        )
+    }
+}
 
 /// Opens a connection to `address` for a component with `policy`.
 pub async fn connect(
     address: &str,
     policy: &OutboundPolicy,
 ) -> Result<MultiplexedConnection, Error> {
-    let info = address
-        .into_connection_info()
-        .map_err(|_| Error::InvalidAddress)?;
-    let (host, port) = match info.addr() {
-        ConnectionAddr::Tcp(host, port) => (host.clone(), *port),
-        _ => {
-            tracing::warn!("Redis address refused: only redis://host:port addresses are served");
-            return Err(Error::InvalidAddress);
-        }
-    };
-    // Only the scheme, host and port reach the check and the log (never a password).
-    let shown = shown_address("redis", &host, port);
+    let address = RedisAddress::parse(address).map_err(|problem| {
+        tracing::warn!("Redis address refused: {problem}");
+        Error::InvalidAddress
+    })?;
     // Denied as Spin denies it (`invalid-address`); the log names the entry to add.
-    if policy.allows_address(&shown) != Some(true) {
+    if policy.allows_address(&address.shown()) != Some(true) {
         return Err(Error::InvalidAddress);
     }
-    open(
-        &policy.network,
-        &info,
-        &host,
-        port,
-        &shown,
-        policy.max_response_body,
-    )
-    .await
+    let tls = policy.tls.for_host(&address.host);
+    open(&policy.network, &address, &tls, policy.max_response_body).await
 }
 
-/// The address a parsed connection info names, when it is plain TCP.
-pub fn tcp_address(info: &redis::ConnectionInfo) -> Option<(String, u16)> {
-    match info.addr() {
-        ConnectionAddr::Tcp(host, port) => Some((host.clone(), *port)),
-        _ => None,
-    }
-}
-
-/// Connects (within [`CONNECT_TIMEOUT`]) to an address already checked; the
-/// connection reads at most `max_read` bytes. `shown` names it in errors.
+/// Connects (within [`CONNECT_TIMEOUT`]) to an address already checked, over TLS with
+/// `tls` when the address asks for it; the connection reads at most `max_read` bytes.
 pub async fn open(
     network: &Network,
-    info: &redis::ConnectionInfo,
-    host: &str,
-    port: u16,
-    shown: &str,
+    address: &RedisAddress,
+    tls: &TlsClient,
     max_read: u64,
 ) -> Result<MultiplexedConnection, Error> {
     let connecting = async {
-        let stream = network.connect(host, port).await?;
-        let _ = stream.set_nodelay(true);
+        let stream = connect_stream(network, address, tls).await?;
         let capped =
             ReadBudget::checked(stream, max_read, "the Redis server", RespReplies::default());
         let (conn, driver) = MultiplexedConnection::new_with_config(
-            info.redis_settings(),
+            address.info.redis_settings(),
             capped,
             redis::AsyncConnectionConfig::default(),
         )
@@ -90,6 +125,7 @@ pub async fn open(
         tokio::spawn(driver);
         Ok::<_, std::io::Error>(conn)
     };
+    let shown = address.shown();
     match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(Error::Other(format!("cannot connect to {shown}: {e}"))),
@@ -98,6 +134,21 @@ pub async fn open(
             CONNECT_TIMEOUT.as_secs()
         ))),
     }
+}
+
+/// The TCP connection to `address`, inside TLS when the address asks for it.
+pub async fn connect_stream(
+    network: &Network,
+    address: &RedisAddress,
+    tls: &TlsClient,
+) -> std::io::Result<Box<dyn ByteStream>> {
+    let tcp = network.connect(&address.host, address.port).await?;
+    let _ = tcp.set_nodelay(true);
+    Ok(if address.tls {
+        Box::new(tls.connect(&address.host, tcp, &[]).await?)
+    } else {
+        Box::new(tcp)
+    })
 }
 
 /// A command's failure as Spin's error: a wrong type is `type-error`.
@@ -216,7 +267,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn only_allowed_plain_redis_addresses_are_connected() {
+    async fn only_allowed_redis_addresses_are_connected() {
         let policy = OutboundPolicy::new(
             "c",
             &["redis://127.0.0.1:*".to_string()],
@@ -229,6 +280,7 @@ mod tests {
             "redis://example.com:6379",
             "redis://:hunter2@10.0.0.1",
             "rediss://127.0.0.1:6380",
+            "rediss://127.0.0.1:6380/#insecure",
             "redis+unix:///run/redis.sock",
             "not a url",
         ] {
@@ -250,5 +302,31 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn addresses_say_whether_they_use_tls() {
+        let clear = RedisAddress::parse("redis://:pw@db:6380/2").unwrap();
+        assert_eq!(
+            (clear.host.as_str(), clear.port, clear.tls),
+            ("db", 6380, false)
+        );
+        assert_eq!(clear.info.redis_settings().db(), 2);
+        assert_eq!(format!("{clear:?}"), "redis://db:6380");
+        let tls = RedisAddress::parse("REDISS://user:pw@db/1").unwrap();
+        assert_eq!((tls.port, tls.tls), (6379, true));
+        assert_eq!(tls.info.redis_settings().username(), Some("user"));
+        assert_eq!(tls.shown(), "rediss://db:6379");
+        assert!(
+            RedisAddress::parse("rediss://db/#insecure")
+                .unwrap_err()
+                .contains("[[client_tls]]")
+        );
+        assert!(
+            RedisAddress::parse("redis+unix:///run/r.sock")
+                .unwrap_err()
+                .contains("Unix")
+        );
+        assert!(RedisAddress::parse("http://db").is_err());
     }
 }

@@ -7,7 +7,9 @@
 //! `spin:redis/inbound-redis@3.0.0` (the current SDKs' WASIp3 `async` export).
 //!
 //! One connection per server address carries all its channels. It is opened from the
-//! app's network (the pod's, in the shim) like every outbound connection; the address
+//! app's network (the pod's, in the shim) like every outbound connection, over TLS for a
+//! `rediss://` address (verified against the roots of the first `[[client_tls]]` table
+//! naming its host, the built-in roots otherwise); the address
 //! is the app's own configuration, so it is not checked against any component's
 //! `allowed_outbound_hosts` (as in Spin). A lost connection is reopened with back-off
 //! (1 s doubling to 30 s, reset once subscribed again); a server refusing the
@@ -23,7 +25,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::IntoConnectionInfo;
 use spin_app::LockedApp;
 use spin_app::template::Template;
 
@@ -35,13 +36,13 @@ use super::trigger_type::{AppValues, Trigger};
 use crate::host::bindings::inbound_redis::InboundRedisComponentPre as Spin2Pre;
 use crate::host::bindings::inbound_redis::exports::fermyon::spin::inbound_redis::Error as Spin2Error;
 use crate::host::bindings::inbound_redis_current::InboundRedisComponentPre as CurrentPre;
-use crate::host::outbound::shown_address;
-use crate::host::redis::client::tcp_address;
+use crate::host::redis::client::{RedisAddress, connect_stream};
 use crate::host::state::RequestState;
+use crate::network::ByteStream;
 use crate::{PreparedApp, RuntimeError};
 use subscriber::{Event, SubscribeError, Subscriber};
 
-/// Longest a connect (resolve, TCP) to the trigger's server may take.
+/// Longest a connect (resolve, TCP, TLS) to the trigger's server may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 const LAST_RETRY: Duration = Duration::from_secs(30);
@@ -54,10 +55,9 @@ pub struct RedisTrigger {
 
 /// One server the app subscribes to, and which components each channel runs.
 pub struct RedisServer {
-    /// `redis://host:port`, as logs show it (never the password).
+    /// `redis://host:port` or `rediss://host:port`, as logs show it (never the password).
     pub shown: String,
-    host: String,
-    port: u16,
+    address: RedisAddress,
     user: Option<String>,
     password: Option<String>,
     /// Channel to the components it runs, in trigger order.
@@ -182,29 +182,20 @@ impl std::fmt::Debug for RedisServer {
 
 impl RedisServer {
     fn parse(address: &str) -> Result<Self, String> {
-        let info = address.into_connection_info().map_err(|_| {
-            "`address` is not a plain Redis address; use redis://[user:password@]host[:port] \
-             (TLS and Unix sockets are not served)"
-                .to_string()
-        })?;
-        let (host, port) = tcp_address(&info).ok_or_else(|| {
-            "`address` is not a plain Redis address: only redis://host:port is served (TLS and Unix sockets are not served)"
-                .to_string()
-        })?;
-        let settings = info.redis_settings();
+        let address =
+            RedisAddress::parse(address).map_err(|problem| format!("`address`: {problem}"))?;
+        let settings = address.info.redis_settings();
         Ok(Self {
-            shown: shown_address("redis", &host, port),
+            shown: address.shown(),
             user: settings.username().map(str::to_string),
             password: settings.password().map(str::to_string),
-            host,
-            port,
+            address,
             channels: BTreeMap::new(),
         })
     }
 
     fn same_server(&self, other: &Self) -> bool {
-        (&self.host, self.port, &self.user, &self.password)
-            == (&other.host, other.port, &other.user, &other.password)
+        (&self.shown, &self.user, &self.password) == (&other.shown, &other.user, &other.password)
     }
 }
 
@@ -255,14 +246,10 @@ async fn connect(
     app: &PreparedApp,
     server: &RedisServer,
     channels: &[String],
-) -> Result<Subscriber<tokio::net::TcpStream>, SubscribeError> {
+) -> Result<Subscriber<Box<dyn ByteStream>>, SubscribeError> {
     let connecting = async {
-        let stream = app
-            .config
-            .network
-            .connect(&server.host, server.port)
-            .await?;
-        let _ = stream.set_nodelay(true);
+        let tls = app.config.client_tls.for_host(&server.address.host);
+        let stream = connect_stream(&app.config.network, &server.address, &tls).await?;
         Subscriber::start(
             stream,
             server.user.as_deref(),
@@ -442,8 +429,8 @@ mod tests {
             ),
             (
                 serde_json::json!({ "channel": "c", "component": "a" }),
-                serde_json::json!({ "address": "rediss://h" }),
-                "TLS and Unix sockets are not served",
+                serde_json::json!({ "address": "redis+unix:///run/redis.sock" }),
+                "Unix sockets are not served",
             ),
             (
                 serde_json::json!({ "channel": "{{ nope }}", "component": "a" }),

@@ -2,19 +2,22 @@
 //! `spin:mqtt/mqtt@3.0.0` (current SDKs): open a connection to a broker, publish.
 //!
 //! An address is `mqtt://host[:port][?client_id=ID]` (port 1883 unless given; without a
-//! client id one is made up), checked against `allowed_outbound_hosts` (`mqtt://`
-//! entries) before anything is resolved; a denied one gets `connection-failed` naming
-//! it, as in Spin, and a log line naming the entry to add. The connection is MQTT 3.1.1
-//! over plain TCP, made at `open` (10 s deadline); `publish` returns once the broker
+//! client id one is made up) or `mqtts://...` for TLS (port 8883, see [`broker`]),
+//! checked against `allowed_outbound_hosts` (`mqtt://` or `mqtts://` entries) before
+//! anything is resolved; a denied one gets `connection-failed` naming it, as in Spin,
+//! and a log line naming the entry to add. The connection is MQTT 3.1.1, made at `open`
+//! (10 s deadline); `publish` returns once the broker
 //! has taken the message as its QoS says (sent for at-most-once, `PUBACK` for
 //! at-least-once, `PUBCOMP` for exactly-once), within 10 s. Packets from the broker are
 //! bounded (64 KiB), and a request may hold at most [`MAX_MQTT_CONNECTIONS`].
+
+pub mod broker;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, QoS};
+use rumqttc::{AsyncClient, Event, EventLoop, Outgoing, Packet, QoS};
 use tokio::sync::Mutex;
 use wasmtime::component::{Accessor, HasData, Linker, Resource};
 
@@ -22,9 +25,10 @@ use crate::host::bindings::current::spin::mqtt::mqtt as v3;
 use crate::host::bindings::spin::fermyon::spin2_0_0::mqtt::{self as v2, Error, Qos};
 use crate::host::capability::{CapabilityView, HostCapability};
 use crate::host::capped_table::CappedTable;
-use crate::host::outbound::{OutboundPolicy, shown_address};
+use crate::host::outbound::OutboundPolicy;
 use crate::network::Network;
 use crate::telemetry::TraceSpan;
+use broker::BrokerAddress;
 use opentelemetry::trace::SpanKind;
 
 /// Most MQTT connections one instance may hold.
@@ -48,7 +52,7 @@ impl std::fmt::Debug for OpenMqtt {
 struct Session {
     client: AsyncClient,
     events: EventLoop,
-    /// `mqtt://host:port`, for messages.
+    /// `mqtt://host:port` or `mqtts://host:port`, for messages.
     shown: String,
     /// Where the connection (and any reconnect) is made; every poll runs there.
     network: Network,
@@ -64,13 +68,11 @@ async fn connect(
     max_outgoing: usize,
 ) -> Result<Session, Error> {
     let url = url::Url::parse(address).map_err(|_| Error::InvalidAddress)?;
-    if url.scheme() != "mqtt" {
-        tracing::warn!("MQTT address refused: only mqtt://host:port addresses are served");
-        return Err(Error::InvalidAddress);
-    }
-    let host = url.host_str().ok_or(Error::InvalidAddress)?.to_string();
-    let port = url.port().unwrap_or(1883);
-    let shown = shown_address("mqtt", &host, port);
+    let broker = BrokerAddress::parse(&url).map_err(|problem| {
+        tracing::warn!("MQTT address refused: {problem}");
+        Error::InvalidAddress
+    })?;
+    let shown = broker.shown();
     if !policy.allows_address(&shown).ok_or(Error::InvalidAddress)? {
         return Err(Error::ConnectionFailed(format!(
             "address {shown} is not permitted"
@@ -88,17 +90,12 @@ async fn connect(
                 NEXT.fetch_add(1, Ordering::Relaxed)
             )
         });
-    // Resolved here (as the app's network resolves it), so the client and its
-    // reconnects dial the address.
     let network = policy.network.clone();
-    let broker = match network.resolve(&host, port).await {
-        Ok(addrs) => match addrs[0] {
-            std::net::SocketAddr::V4(a) => a.ip().to_string(),
-            std::net::SocketAddr::V6(a) => format!("[{}]", a.ip()),
-        },
-        Err(e) => return Err(Error::ConnectionFailed(format!("{shown}: {e}"))),
-    };
-    let mut options = MqttOptions::new(client_id, broker, port);
+    let tls = policy.tls.for_host(&broker.host);
+    let mut options = broker
+        .options(client_id, &network, &tls)
+        .await
+        .map_err(|e| Error::ConnectionFailed(format!("{shown}: {e}")))?;
     options.set_keep_alive(Duration::from_secs(keep_alive_secs.clamp(1, 65_535)));
     options.set_max_packet_size(MAX_INCOMING_PACKET, max_outgoing);
     if !username.is_empty() || !password.is_empty() {
@@ -124,11 +121,23 @@ async fn connect(
             shown,
             network,
         }),
-        Ok(Err(e)) => Err(Error::ConnectionFailed(format!("{shown}: {e}"))),
+        Ok(Err(e)) => Err(Error::ConnectionFailed(format!(
+            "{shown}: {}",
+            explain_failure(&e)
+        ))),
         Err(_) => Err(Error::ConnectionFailed(format!(
             "{shown}: no answer within {} s",
             DEADLINE.as_secs()
         ))),
+    }
+}
+
+/// A connection failure as a user reads it (a TLS one says what to do about it).
+pub fn explain_failure(failure: &str) -> String {
+    if failure.contains("certificate") || failure.contains("Tls") || failure.contains("TLS") {
+        crate::tls::explain(failure)
+    } else {
+        failure.to_string()
     }
 }
 
@@ -385,7 +394,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn only_allowed_plain_mqtt_addresses_are_connected() {
+    async fn only_allowed_mqtt_addresses_are_connected() {
         let policy = OutboundPolicy::new(
             "c",
             &["mqtt://127.0.0.1:*".to_string()],
@@ -398,7 +407,7 @@ mod tests {
             let policy = policy.clone();
             async move { connect(address, "u".into(), "hunter2".into(), 5, &policy, 1 << 20).await }
         };
-        for address in ["mqtts://127.0.0.1:8883", "ws://127.0.0.1", "not a url"] {
+        for address in ["ws://127.0.0.1", "not a url"] {
             assert!(
                 matches!(open(address).await, Err(Error::InvalidAddress)),
                 "{address}"
@@ -409,6 +418,12 @@ mod tests {
                 assert_eq!(m, "address mqtt://example.com:1883 is not permitted")
             }
             _ => panic!("a host not allowed was connected"),
+        }
+        match open("mqtts://127.0.0.1").await {
+            Err(Error::ConnectionFailed(m)) => {
+                assert_eq!(m, "address mqtts://127.0.0.1:8883 is not permitted")
+            }
+            _ => panic!("a TLS address allowed only in the clear was connected"),
         }
         // Allowed, but nothing listens there.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
