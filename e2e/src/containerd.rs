@@ -144,6 +144,17 @@ state = "{root}/state"
             .expect("ctr (from the containerd package)")
     }
 
+    /// `ctr run --rm` of `target` (as in [`Self::spin_run`]) to its end: the output of a
+    /// container that must stop by itself (a refused app, a command). Panics, killing
+    /// the `ctr` client, if it is still running after two minutes, so a container that
+    /// serves instead of failing fails its test rather than hanging the suite.
+    pub fn spin_run_to_end(&self, port: Option<u16>, target: &[&str]) -> Output {
+        output_within(
+            self.spin_run("--rm", port, target),
+            Duration::from_secs(120),
+        )
+    }
+
     /// `ctr run MODE` (`--rm` or `-d`) with our runtime on the host network; with a
     /// port, the app listens on 127.0.0.1:PORT. `target` is the image (or
     /// `--rootfs DIR`), the container id and the command.
@@ -282,5 +293,30 @@ impl Drop for LocalContainerd {
             .args(["link", "del", &format!("spine2e{}", self.bridge)])
             .stderr(Stdio::null())
             .status();
+    }
+}
+
+/// Runs `command` to its end and returns its output; panics, killing it, if it has
+/// not ended within `limit`.
+pub fn output_within(mut command: Command, limit: Duration) -> Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id().to_string();
+    let (done, ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(child.wait_with_output()));
+    match ended.recv_timeout(limit) {
+        Ok(output) => output.expect("wait"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
+            let output = ended.recv().expect("waiter").expect("wait");
+            panic!(
+                "{command:?} still ran after {limit:?}; it printed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
     }
 }

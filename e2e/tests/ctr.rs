@@ -123,10 +123,7 @@ fn ctr_runs_a_spin_oci_artifact_from_a_registry_and_reuses_the_compile_cache() {
 /// Runs `ctr run` on a rootfs and returns its error output; it must fail.
 fn refused(containerd: &LocalContainerd, id: &str, rootfs: &std::path::Path) -> String {
     let root = rootfs.display().to_string();
-    let out = containerd
-        .spin_run("--rm", None, &["--rootfs", &root, id, "/"])
-        .output()
-        .unwrap();
+    let out = containerd.spin_run_to_end(None, &["--rootfs", &root, id, "/"]);
     assert!(!out.status.success(), "{id} started");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -193,24 +190,15 @@ fn images_that_are_not_runnable_spin_apps_are_refused_naming_what_is_wrong() {
         "{}",
         String::from_utf8_lossy(&rm.stderr)
     );
-    let out = containerd
-        .spin_run("--rm", None, &[&image, "missing", "/"])
-        .output()
-        .unwrap();
+    let out = containerd.spin_run_to_end(None, &[&image, "missing", "/"]);
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("container missing") && e.contains(&layer), "{e}");
 
     // An ordinary container image: no spin.toml, no Spin locked app.
     containerd.import_pause_image_into("default");
-    let out = containerd
-        .spin_run(
-            "--rm",
-            None,
-            &[spin_kube_e2e::images::PAUSE_IMAGE, "not-spin", "/"],
-        )
-        .output()
-        .unwrap();
+    let out =
+        containerd.spin_run_to_end(None, &[spin_kube_e2e::images::PAUSE_IMAGE, "not-spin", "/"]);
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("is not a Spin app"), "{e}");
@@ -309,21 +297,17 @@ fn limits_come_from_the_container_env_within_the_nodes_ceilings() {
     };
     assert_eq!(post(2048), 413);
 
-    let out = containerd
-        .spin_run(
-            "--rm",
-            None,
-            &[
-                "--env",
-                "SPIN_HTTP_MAX_REQUEST_BODY=lots",
-                "--rootfs",
-                &root,
-                "bad-limit",
-                "/",
-            ],
-        )
-        .output()
-        .unwrap();
+    let out = containerd.spin_run_to_end(
+        None,
+        &[
+            "--env",
+            "SPIN_HTTP_MAX_REQUEST_BODY=lots",
+            "--rootfs",
+            &root,
+            "bad-limit",
+            "/",
+        ],
+    );
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -352,10 +336,7 @@ fn limits_come_from_the_container_env_within_the_nodes_ceilings() {
 
     // A broken node config stops every container, naming the file and the key.
     std::fs::write(containerd.node_config(), "[ceilings]\nSPIN_NOPE = 1\n").unwrap();
-    let out = containerd
-        .spin_run("--rm", None, &["--rootfs", &root, "bad-node", "/"])
-        .output()
-        .unwrap();
+    let out = containerd.spin_run_to_end(None, &["--rootfs", &root, "bad-node", "/"]);
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -387,31 +368,27 @@ fn a_mounted_runtime_config_file_places_key_value_stores_on_files_and_redis_and_
         "type=bind,src={},dst=/runtime-config.toml,options=rbind:ro",
         config.display()
     );
-    let run = |mode: &str, id: &str, port: Option<u16>| {
-        containerd
-            .spin_run(
-                mode,
-                port,
-                &[
-                    "--mount",
-                    &mount,
-                    "--rootfs",
-                    &root,
-                    id,
-                    "/",
-                    "--runtime-config-file",
-                    "/runtime-config.toml",
-                ],
-            )
-            .output()
-            .unwrap()
+    let args = |id: &'static str| {
+        vec![
+            "--mount",
+            mount.as_str(),
+            "--rootfs",
+            root.as_str(),
+            id,
+            "/",
+            "--runtime-config-file",
+            "/runtime-config.toml",
+        ]
     };
 
     // Starts a container with `text` as its runtime config; its counter counts from 1.
-    let counts = |text: &str, id: &str| {
+    let counts = |text: &str, id: &'static str| {
         std::fs::write(&config, text).unwrap();
         let port = free_port();
-        let started = run("-d", id, Some(port));
+        let started = containerd
+            .spin_run("-d", Some(port), &args(id))
+            .output()
+            .unwrap();
         assert!(
             started.status.success(),
             "{}",
@@ -440,8 +417,8 @@ fn a_mounted_runtime_config_file_places_key_value_stores_on_files_and_redis_and_
 
     for (text, expected) in [
         (
-            "[key_value_store.default]\ntype = \"redis\"\nurl = \"rediss://:s3cret@db\"\n",
-            "[key_value_store.default]: `url` must be a redis:// URL",
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"http://:s3cret@db\"\n",
+            "[key_value_store.default]: `url` must be a redis:// or rediss:// URL",
         ),
         (
             "[key_value_store.default]\ntype = \"spin\"\npath = \"/etc/passwd\"\n",
@@ -449,7 +426,7 @@ fn a_mounted_runtime_config_file_places_key_value_stores_on_files_and_redis_and_
         ),
     ] {
         std::fs::write(&config, text).unwrap();
-        let out = run("--rm", "bad-config", None);
+        let out = containerd.spin_run_to_end(None, &args("bad-config"));
         assert!(!out.status.success());
         let e = String::from_utf8_lossy(&out.stderr);
         assert!(
@@ -537,10 +514,7 @@ fn a_command_apps_status_is_the_containers_exit_status() {
         .unwrap();
         std::fs::write(rootfs.path().join("job.wasm"), command(end)).unwrap();
         let root = rootfs.path().display().to_string();
-        let out = containerd
-            .spin_run("--rm", None, &["--rootfs", &root, id, "/"])
-            .output()
-            .unwrap();
+        let out = containerd.spin_run_to_end(None, &["--rootfs", &root, id, "/"]);
         assert_eq!(
             out.status.code(),
             Some(status),

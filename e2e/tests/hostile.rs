@@ -66,11 +66,7 @@ fn refused(containerd: &LocalContainerd, id: &str, target: &[&str], canary: &Can
     let port = free_port();
     let mut args = target.to_vec();
     args.extend([id, "/"]);
-    let out = containerd
-        .spin_run("--rm", Some(port), &args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = containerd.spin_run_to_end(Some(port), &args);
     let printed = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
