@@ -2,17 +2,20 @@
 //! Spin's PostgreSQL interfaces: a fresh cluster in a temporary directory, on a free
 //! loopback port, trusting local connections (`postgres://postgres@127.0.0.1:PORT/
 //! postgres`); stopped and removed on drop. PostgreSQL refuses to run as root, so the
-//! cluster belongs to the package's `postgres` user.
+//! cluster belongs to the package's `postgres` user. With TLS turned on the server takes
+//! only TLS connections over TCP (`hostssl` in `pg_hba.conf`).
 
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use crate::local_server;
+use crate::test_ca::TestCa;
 
 pub struct PostgresServer {
     child: Child,
     pub port: u16,
+    tls: bool,
     _data: tempfile::TempDir,
 }
 
@@ -40,6 +43,15 @@ fn postgres_user() -> Option<(u32, u32)> {
 impl PostgresServer {
     /// `None` (the test is skipped) without the `postgresql` package, which CI refuses.
     pub fn start() -> Option<Self> {
+        Self::start_with(None)
+    }
+
+    /// The same, taking only TLS connections over TCP, with `ca`'s server certificate.
+    pub fn start_tls(ca: &TestCa) -> Option<Self> {
+        Self::start_with(Some(ca))
+    }
+
+    fn start_with(tls: Option<&TestCa>) -> Option<Self> {
         let (Some(bin), Some((uid, gid))) = (bin_dir(), postgres_user()) else {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -73,11 +85,38 @@ impl PostgresServer {
             "initdb: {}",
             String::from_utf8_lossy(&init.stderr)
         );
+        let mut settings = vec![
+            "listen_addresses=127.0.0.1".to_string(),
+            "fsync=off".to_string(),
+        ];
+        if let Some(ca) = tls {
+            // The key must belong to the server's user and be private to it.
+            let files = [
+                (&ca.cert, "server.pem", "ssl_cert_file"),
+                (&ca.key, "server-key.pem", "ssl_key_file"),
+            ];
+            for (from, name, setting) in files {
+                let to = data.path().join(name);
+                std::fs::copy(from, &to).unwrap();
+                std::os::unix::fs::chown(&to, Some(uid), Some(gid)).unwrap();
+                std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                    .unwrap();
+                settings.push(format!("{setting}={}", to.display()));
+            }
+            settings.push("ssl=on".into());
+            std::fs::write(
+                cluster.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+            )
+            .unwrap();
+        }
         let (child, port) = local_server::start_on_free_port("postgres", "127.0.0.1", |port| {
             let mut c = Command::new(bin.join("postgres"));
-            c.args(["-D", cluster.to_str().unwrap(), "-p", &port.to_string()])
-                .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
-                .args(["-k", data.path().to_str().unwrap()])
+            c.args(["-D", cluster.to_str().unwrap(), "-p", &port.to_string()]);
+            for setting in &settings {
+                c.args(["-c", setting]);
+            }
+            c.args(["-k", data.path().to_str().unwrap()])
                 .stdin(Stdio::null())
                 .uid(uid)
                 .gid(gid);
@@ -99,13 +138,16 @@ impl PostgresServer {
         Some(Self {
             child,
             port,
+            tls: tls.is_some(),
             _data: data,
         })
     }
 
-    /// `postgres://postgres@127.0.0.1:PORT/postgres`
+    /// `postgres://postgres@127.0.0.1:PORT/postgres`, with `?sslmode=require` when the
+    /// server takes only TLS.
     pub fn address(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+        let mode = if self.tls { "?sslmode=require" } else { "" };
+        format!("postgres://postgres@127.0.0.1:{}/postgres{mode}", self.port)
     }
 }
 

@@ -12,6 +12,8 @@ struct TlsFiles {
     ca: String,
     cert: String,
     key: String,
+    /// Whether clients must present a certificate `ca` signed.
+    client_auth: bool,
 }
 
 /// A `redis-server` (Debian's package, installed by `e2e/setup.sh`) on a free loopback
@@ -43,13 +45,12 @@ impl RedisServer {
 
     /// The same, on loopback, serving TLS only with `ca`'s server certificate.
     pub fn start_tls(ca: &TestCa) -> Option<Self> {
-        let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
-        let tls = TlsFiles {
-            ca: path(&ca.ca),
-            cert: path(&ca.cert),
-            key: path(&ca.key),
-        };
-        Self::start_with("127.0.0.1", None, Some(tls))
+        Self::start_with("127.0.0.1", None, Some(TlsFiles::of(ca, false)))
+    }
+
+    /// The same, requiring clients to present a certificate `ca` signed.
+    pub fn start_tls_requiring_client_certificates(ca: &TestCa) -> Option<Self> {
+        Self::start_with("127.0.0.1", None, Some(TlsFiles::of(ca, true)))
     }
 
     fn start_with(ip: &str, password: Option<String>, tls: Option<TlsFiles>) -> Option<Self> {
@@ -92,6 +93,18 @@ impl RedisServer {
     }
 }
 
+impl TlsFiles {
+    fn of(ca: &TestCa, client_auth: bool) -> Self {
+        let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+        Self {
+            ca: path(&ca.ca),
+            cert: path(&ca.cert),
+            key: path(&ca.key),
+            client_auth,
+        }
+    }
+}
+
 fn command(ip: &str, password: &Option<String>, tls: &Option<TlsFiles>) -> impl Fn(u16) -> Command {
     let (ip, password, tls) = (ip.to_string(), password.clone(), tls.clone());
     move |port| {
@@ -108,7 +121,7 @@ fn command(ip: &str, password: &Option<String>, tls: &Option<TlsFiles>) -> impl 
                     "--tls-ca-cert-file",
                     &tls.ca,
                     "--tls-auth-clients",
-                    "no",
+                    if tls.client_auth { "yes" } else { "no" },
                 ]),
         };
         c.args(["--bind", &ip]).args([

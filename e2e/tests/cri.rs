@@ -191,10 +191,11 @@ async fn components_of_a_pod_call_each_other_in_process() {
     assert_eq!(node.cri.remove_app_pod(&pod, 10).await, 0, "graceful stop");
 }
 
-/// A pod's traces go to the collector its environment names (`OTEL_*`, as the operator
-/// sets them from the executor's `otel` block), connected from the pod's network: a
-/// collector on the pod network gets the spans of the chained requests, linked; one
-/// on the node's loopback, named by a second pod, gets nothing.
+/// A pod's traces and metrics go to the collector its environment names (`OTEL_*`, as
+/// the operator sets them from the executor's `otel` block), connected from the pod's
+/// network: a collector on the pod network gets the spans of the chained requests,
+/// linked, and the request counts when the pod stops; one on the node's loopback,
+/// named by a second pod, gets nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pods_spans_reach_its_collector_from_the_pod_network() {
     use spin_kube_e2e::otlp::OtlpReceiver;
@@ -275,6 +276,22 @@ async fn a_pods_spans_reach_its_collector_from_the_pod_network() {
         parent = child;
     }
     assert_eq!(node.cri.remove_app_pod(&pod, 10).await, 0, "graceful stop");
+    // Its request counts went when it stopped (the interval is a minute).
+    let points = collector
+        .wait_for_points(Duration::from_secs(10), |points| {
+            points.iter().any(|p| {
+                p.metric == "spin.request_count" && p.attribute("component_id") == Some("frontend")
+            })
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", log()));
+    let counted = points
+        .iter()
+        .find(|p| {
+            p.metric == "spin.request_count" && p.attribute("component_id") == Some("frontend")
+        })
+        .unwrap();
+    assert_eq!(counted.attribute("app_id"), Some("chain-python"));
 
     // The node's loopback is not the pod's: a pod naming it reaches nothing.
     let pod = node

@@ -5,7 +5,6 @@
 //! puts on the host is never served, and an app started before them keeps answering.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};

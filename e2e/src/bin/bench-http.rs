@@ -113,10 +113,21 @@ fn main() -> anyhow::Result<()> {
     results.push(measure("spin-run traced", &args, |addr| {
         let mut c = spin(&["--listen", &addr.to_string()]);
         c.env("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.http_endpoint)
+            .env("OTEL_METRICS_EXPORTER", "none")
             .stdout(Stdio::null());
         c
     })?);
     let spans_received = receiver.span_count();
+    // Metrics only: a counter and two histograms per request, exported every second.
+    results.push(measure("spin-run metrics", &args, |addr| {
+        let mut c = spin(&["--listen", &addr.to_string()]);
+        c.env("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.http_endpoint)
+            .env("OTEL_TRACES_EXPORTER", "none")
+            .env("OTEL_METRIC_EXPORT_INTERVAL", "1000")
+            .stdout(Stdio::null());
+        c
+    })?);
+    let points_received = receiver.points().len();
     if let Some(release) = &args.spin_run_release {
         results.push(measure("spin-run (release profile)", &args, |addr| {
             let mut c = Command::new(release);
@@ -193,7 +204,8 @@ fn main() -> anyhow::Result<()> {
         })?);
         sdk_results.push(measure("python sdk 5 (p3) traced", &args, |addr| {
             let mut c = python(dir, &[], addr);
-            c.env("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.http_endpoint);
+            c.env("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.http_endpoint)
+                .env("OTEL_METRICS_EXPORTER", "none");
             c
         })?);
         sdk_results.push(measure("python sdk 5 (p3) reuse", &args, |addr| {
@@ -252,6 +264,13 @@ fn main() -> anyhow::Result<()> {
         traced.rps / ours.rps,
         traced.cpu_us - ours.cpu_us,
         traced.p99_ms - ours.p99_ms,
+    );
+    let metrics = find("spin-run metrics");
+    println!(
+        "metrics     metrics/untraced throughput = {:.2}x   CPU per request {:+.1} µs   p99 {:+.2} ms   data points received {points_received}",
+        metrics.rps / ours.rps,
+        metrics.cpu_us - ours.cpu_us,
+        metrics.p99_ms - ours.p99_ms,
     );
     println!(
         "p99 latency ours/wasmtime-serve = {:.2}x   ours/wasmtime-serve-pooling = {:.2}x   ours/native = {:.2}x",

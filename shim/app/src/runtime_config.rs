@@ -45,8 +45,9 @@ pub struct RuntimeConfigFile {
     pub client_tls: Vec<ClientTlsTable>,
 }
 
-/// A `[key_value_store.LABEL]` table.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A `[key_value_store.LABEL]` table. Its `Debug` leaves out the password of a Redis
+/// URL.
+#[derive(Clone, PartialEq, Eq)]
 pub enum KeyValueStoreConfig {
     /// `type = "spin"`: SQLite at `path` (as written: the embedder resolves it), or in
     /// memory without one.
@@ -63,8 +64,9 @@ pub enum SqliteDatabaseConfig {
     Spin { path: Option<PathBuf> },
 }
 
-/// Where a key-value store's or a SQLite database's data lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a key-value store's or a SQLite database's data lives. Its `Debug` leaves out
+/// the password of a Redis URL.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseLocation {
     /// A SQLite file, kept across restarts.
     File(PathBuf),
@@ -72,6 +74,45 @@ pub enum DatabaseLocation {
     Memory,
     /// A Redis server (key-value stores only).
     Redis { url: String },
+}
+
+impl std::fmt::Debug for KeyValueStoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Spin { path } => f.debug_struct("Spin").field("path", path).finish(),
+            Self::Redis { url } => f
+                .debug_struct("Redis")
+                .field("url", &without_password(url))
+                .finish(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+            Self::Memory => f.write_str("Memory"),
+            Self::Redis { url } => f
+                .debug_struct("Redis")
+                .field("url", &without_password(url))
+                .finish(),
+        }
+    }
+}
+
+/// `url` with its password (if any) replaced by `***`; a URL that does not parse is
+/// not shown at all.
+fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.into()
+        }
+        Err(_) => "(not a URL)".into(),
+    }
 }
 
 /// Where a runtime config file's databases live, their paths resolved by the embedder.
@@ -320,6 +361,27 @@ fn only_keys(table: &toml::Table, allowed: &[&str]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_leaves_out_redis_passwords() {
+        let config = parse(
+            "[key_value_store.a]\ntype = \"redis\"\nurl = \"rediss://u:hunter2@db:6380/1\"\n",
+        )
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(shown.contains("rediss://u:***@db:6380/1"), "{shown}");
+        let location = DatabaseLocation::Redis {
+            url: "redis://:hunter2@db".into(),
+        };
+        let shown = format!(
+            "{location:?} {:?}",
+            DatabaseLocation::Redis { url: "::".into() }
+        );
+        assert!(
+            !shown.contains("hunter2") && shown.contains("(not a URL)"),
+            "{shown}"
+        );
+    }
 
     fn parse(text: &str) -> Result<RuntimeConfigFile, String> {
         RuntimeConfigFile::parse(text, Path::new("rc.toml")).map_err(|e| e.to_string())

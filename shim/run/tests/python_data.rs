@@ -48,20 +48,37 @@ struct Servers {
     mysql: String,
 }
 
+impl Servers {
+    /// The addresses of four running servers (plain or TLS; the address says which).
+    fn addresses(
+        redis: &RedisServer,
+        broker: &MosquittoServer,
+        postgres: &PostgresServer,
+        mariadb: &MariadbServer,
+    ) -> Self {
+        Self {
+            redis: redis.address(),
+            mqtt: broker.address(),
+            pg: postgres.address(),
+            mysql: mariadb.address(),
+        }
+    }
+
+    /// The example's variables pointing at these servers.
+    fn variables(&self) -> [(&'static str, &str); 4] {
+        [
+            ("SPIN_VARIABLE_REDIS_ADDRESS", &self.redis),
+            ("SPIN_VARIABLE_MQTT_ADDRESS", &self.mqtt),
+            ("SPIN_VARIABLE_PG_ADDRESS", &self.pg),
+            ("SPIN_VARIABLE_MYSQL_ADDRESS", &self.mysql),
+        ]
+    }
+}
+
 /// A data example with its own runtime config file and its servers.
 fn start_example(dir: &Path, state: &Path, servers: &Servers) -> Runner {
     let runtime_config = dir.join("runtime-config.toml");
-    start(
-        dir,
-        state,
-        &runtime_config,
-        &[
-            ("SPIN_VARIABLE_REDIS_ADDRESS", &servers.redis),
-            ("SPIN_VARIABLE_MQTT_ADDRESS", &servers.mqtt),
-            ("SPIN_VARIABLE_PG_ADDRESS", &servers.pg),
-            ("SPIN_VARIABLE_MYSQL_ADDRESS", &servers.mysql),
-        ],
-    )
+    start(dir, state, &runtime_config, &servers.variables())
 }
 
 /// `pg_types`: the body `/pg-types` answers (spin-sdk 5's richer PostgreSQL types).
@@ -74,12 +91,7 @@ fn data_services_read_write_persist_and_refuse(dir: PathBuf, pg_types: Option<&s
     ) else {
         return;
     };
-    let servers = Servers {
-        redis: redis.address(),
-        mqtt: broker.address(),
-        pg: postgres.address(),
-        mysql: mariadb.address(),
-    };
+    let servers = Servers::addresses(&redis, &broker, &postgres, &mariadb);
     let state = tempfile::tempdir().unwrap();
     let run = start_example(&dir, state.path(), &servers);
     let post = |run: &Runner, body: &str| {
@@ -263,6 +275,82 @@ fn a_key_value_store_on_redis_is_shared_by_two_processes() {
     assert_eq!(a.get("/.well-known/spin/health").status, 200);
 }
 
+/// The spin-sdk 5 data example against Redis, an MQTT broker, PostgreSQL and MariaDB
+/// that take only TLS, with certificates from a CA the test made (`rediss://`,
+/// `mqtts://`, `sslmode=require`, `ssl-mode=REQUIRED`): trusted through a
+/// `[[client_tls]]` table for the component, each round trip works; without the table
+/// the built-in roots do not trust the servers, and each call fails saying so.
+#[test]
+fn python_sdk5_app_reaches_redis_mqtt_postgres_and_mysql_over_tls() {
+    let Some(dir) = built_sample("data-python-sdk5", "../build-python.sh 5.0.0 0.25.1") else {
+        return;
+    };
+    let certs = tempfile::tempdir().unwrap();
+    let ca = TestCa::write_to(certs.path());
+    let (Some(redis), Some(broker), Some(postgres), Some(mariadb)) = (
+        RedisServer::start_tls(&ca),
+        MosquittoServer::start_tls(&ca),
+        PostgresServer::start_tls(&ca),
+        MariadbServer::start_tls(&ca),
+    ) else {
+        return;
+    };
+    let servers = Servers::addresses(&redis, &broker, &postgres, &mariadb);
+    assert!(servers.redis.starts_with("rediss://"), "{}", servers.redis);
+    assert!(servers.mqtt.starts_with("mqtts://"), "{}", servers.mqtt);
+    let example = std::fs::read_to_string(dir.join("runtime-config.toml")).unwrap();
+    let trusted = certs.path().join("trusted.toml");
+    std::fs::write(
+        &trusted,
+        format!(
+            "{example}\n[[client_tls]]\ncomponent_ids = [\"data\"]\nhosts = [\"127.0.0.1\"]\n\
+             ca_roots_file = \"ca.pem\"\n"
+        ),
+    )
+    .unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let run = start(&dir, state.path(), &trusted, &servers.variables());
+    let r = run.get("/redis");
+    assert_eq!(
+        r.body,
+        "hello from Python visits=1 langs=python,rust ping=PONG echo=echo\n",
+        "{}",
+        run.log()
+    );
+    let subscriber = broker.subscribe("notes");
+    let r = request(run.addr, "POST", "/mqtt", &[], b"hello over TLS");
+    assert_eq!(r.body, "published\n", "{}", run.log());
+    subscriber.wait_for("hello over TLS");
+    for route in ["/pg", "/mysql"] {
+        assert_eq!(
+            run.get(route).body,
+            "Rex legs=4 weight=12.5 pets=1\n",
+            "{route}: {}",
+            run.log()
+        );
+    }
+    drop(run);
+
+    // The example's own runtime config: no [[client_tls]], only the built-in roots.
+    let run = start_example(&dir, state.path(), &servers);
+    let posted = request(run.addr, "POST", "/mqtt", &[], b"not sent");
+    for (route, r) in [
+        ("/redis", run.get("/redis")),
+        ("/mqtt", posted),
+        ("/pg", run.get("/pg")),
+        ("/mysql", run.get("/mysql")),
+    ] {
+        assert_eq!(r.status, 500, "{route}: {}", r.body);
+        assert!(
+            r.body
+                .contains("the server's TLS certificate is not trusted"),
+            "{route}: {}\n{}",
+            r.body,
+            run.log()
+        );
+    }
+}
+
 /// A key-value store on a Redis server that serves only TLS, with a certificate from a
 /// CA the test made: trusted through a `[[client_tls]]` table whose `ca_roots_file` is
 /// relative to the runtime config file; without the table the built-in roots do not
@@ -319,5 +407,48 @@ fn a_key_value_store_on_rediss_trusts_the_client_tls_roots() {
     assert!(
         failed.contains("[[client_tls]] #1: `ca_roots_file` nope.pem"),
         "{failed}"
+    );
+}
+
+/// A Redis server that takes only clients with a certificate its CA signed (mutual
+/// TLS): the `[[client_tls]]` table's `client_cert_file` and `client_private_key_file`
+/// get the app in; with the CA alone the server turns the connection away, and the
+/// log says what to add.
+#[test]
+fn a_rediss_server_requiring_client_certificates_gets_the_tables_certificate() {
+    let Some(sdk5) = built_sample("hello-python-sdk5", "../build-python.sh 5.0.0 0.25.1") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::write_to(dir.path());
+    let Some(redis) = RedisServer::start_tls_requiring_client_certificates(&ca) else {
+        return;
+    };
+    let store = format!(
+        "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n\
+         [[client_tls]]\ncomponent_ids = [\"hello\"]\nhosts = [\"127.0.0.1\"]\nca_roots_file = \"ca.pem\"\n",
+        redis.address()
+    );
+    let with_certificate = dir.path().join("mutual.toml");
+    std::fs::write(
+        &with_certificate,
+        format!(
+            "{store}client_cert_file = \"client.pem\"\nclient_private_key_file = \"client-key.pem\"\n"
+        ),
+    )
+    .unwrap();
+    let run = start(&sdk5, &dir.path().join("mutual"), &with_certificate, &[]);
+    assert_eq!(run.get("/count").body, "visits=1\n", "{}", run.log());
+    drop(run);
+
+    let without = dir.path().join("ca-only.toml");
+    std::fs::write(&without, &store).unwrap();
+    let run = start(&sdk5, &dir.path().join("ca-only"), &without, &[]);
+    let r = run.get("/count");
+    assert_eq!(r.status, 500, "{}", r.body);
+    let log = run.wait_for_log("the server requires a client certificate");
+    assert!(
+        log.contains("client_cert_file and client_private_key_file in a [[client_tls]] table"),
+        "{log}"
     );
 }

@@ -236,15 +236,37 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
 /// A TLS failure as a user reads it: an untrusted or misnamed certificate says what to
 /// do about it.
 pub fn explain(failure: &str) -> String {
+    advice(failure).unwrap_or_else(|| format!("TLS handshake failed: {failure}"))
+}
+
+/// What to do about `failure` when it is a TLS failure the user can fix: an untrusted
+/// or misnamed server certificate, or a server that wants a client certificate (which
+/// TLS 1.3 reports only once the handshake is over, on the first read).
+pub fn advice(failure: &str) -> Option<String> {
     if failure.contains("UnknownIssuer") || failure.contains("unknown issuer") {
-        format!(
+        Some(format!(
             "the server's TLS certificate is not trusted ({failure}); trust its CA with a \
              [[client_tls]] table (ca_roots_file) in the runtime config"
-        )
+        ))
     } else if failure.contains("NotValidForName") || failure.contains("not valid for name") {
-        format!("the server's TLS certificate does not name the host connected to ({failure})")
+        Some(format!(
+            "the server's TLS certificate does not name the host connected to ({failure})"
+        ))
+    } else if failure.contains("CertificateRequired") {
+        Some(format!(
+            "the server requires a client certificate ({failure}); give one with \
+             client_cert_file and client_private_key_file in a [[client_tls]] table for this \
+             host"
+        ))
+    } else if failure.contains("fatal alert: BadCertificate")
+        || failure.contains("fatal alert: UnknownCA")
+    {
+        Some(format!(
+            "the server refused the client certificate ({failure}); check the \
+             [[client_tls]] table's client_cert_file"
+        ))
     } else {
-        format!("TLS handshake failed: {failure}")
+        None
     }
 }
 
@@ -444,5 +466,11 @@ mod tests {
             e.starts_with("the server's TLS certificate does not name"),
             "{e}"
         );
+        let e = advice("received fatal alert: CertificateRequired").unwrap();
+        assert!(
+            e.contains("client_cert_file and client_private_key_file"),
+            "{e}"
+        );
+        assert_eq!(advice("connection reset by peer"), None);
     }
 }

@@ -16,158 +16,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::BodyExt as _;
-use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _, WithTonicConfig as _};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter as _, SpanProcessor};
 use tokio::sync::{mpsc, oneshot};
 
-use super::settings::{OtelSettings, Protocol};
-use crate::network::Network;
+use super::settings::TraceSettings;
 
-/// Most bytes of a collector's answer read (an OTLP export answer is a few bytes).
-const MAX_ANSWER_BYTES: usize = 64 << 10;
 /// Least time between two log lines about failing exports.
 const LOG_EVERY: Duration = Duration::from_secs(60);
-
-/// Why the exporter could not be set up.
-#[derive(Debug, thiserror::Error)]
-#[error("OpenTelemetry exporter for {endpoint}: {problem}")]
-pub struct ExporterError {
-    pub endpoint: String,
-    pub problem: String,
-}
-
-/// The OTLP exporter the settings ask for, connecting from `network`.
-pub(super) fn exporter(
-    settings: &OtelSettings,
-    network: &Network,
-) -> Result<opentelemetry_otlp::SpanExporter, ExporterError> {
-    let fail = |problem: String| ExporterError {
-        endpoint: settings.endpoint.to_string(),
-        problem,
-    };
-    match settings.protocol {
-        Protocol::HttpProtobuf => {
-            let headers = settings
-                .headers
-                .iter()
-                .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_string())))
-                .collect();
-            opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .with_http_client(NetworkHttpClient {
-                    network: network.clone(),
-                    timeout: settings.timeout,
-                })
-                .with_endpoint(settings.endpoint.to_string())
-                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_timeout(settings.timeout)
-                .with_headers(headers)
-                .build()
-                .map_err(|e| fail(e.to_string()))
-        }
-        Protocol::Grpc => {
-            let mut metadata = tonic::metadata::MetadataMap::new();
-            for (name, value) in &settings.headers {
-                if let (Ok(key), Ok(value)) = (
-                    tonic::metadata::MetadataKey::from_bytes(name.as_str().as_bytes()),
-                    tonic::metadata::MetadataValue::try_from(value.as_bytes()),
-                ) {
-                    metadata.insert(key, value);
-                }
-            }
-            opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .with_channel(grpc_channel(settings, network).map_err(fail)?)
-                .with_timeout(settings.timeout)
-                .with_metadata(metadata)
-                .build()
-                .map_err(|e| fail(e.to_string()))
-        }
-    }
-}
-
-/// A lazily connecting gRPC channel whose connections come from `network`; `https`
-/// endpoints are verified against the Mozilla root set, as outbound HTTP is.
-fn grpc_channel(
-    settings: &OtelSettings,
-    network: &Network,
-) -> Result<tonic::transport::Channel, String> {
-    let mut endpoint = tonic::transport::Endpoint::from(settings.endpoint.clone())
-        .timeout(settings.timeout)
-        .connect_timeout(settings.timeout);
-    if settings.endpoint.scheme_str() == Some("https") {
-        endpoint = endpoint
-            .tls_config(tonic::transport::ClientTlsConfig::new().with_webpki_roots())
-            .map_err(|e| e.to_string())?;
-    }
-    let network = network.clone();
-    let connector = tower::service_fn(move |uri: http::Uri| {
-        let network = network.clone();
-        async move {
-            let (host, port) = host_and_port(&uri)?;
-            let tcp = network.connect(&host, port).await?;
-            let _ = tcp.set_nodelay(true);
-            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tcp))
-        }
-    });
-    Ok(endpoint.connect_with_connector_lazy(connector))
-}
-
-fn host_and_port(uri: &http::Uri) -> std::io::Result<(String, u16)> {
-    let host = uri
-        .host()
-        .ok_or_else(|| std::io::Error::other(format!("{uri}: no host")))?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let tls = uri.scheme_str() == Some("https");
-    Ok((host, uri.port_u16().unwrap_or(if tls { 443 } else { 80 })))
-}
-
-/// OTLP/HTTP's client: the runtime's own HTTP/1.1 client over the app's network, the
-/// answer read up to [`MAX_ANSWER_BYTES`] within the export timeout.
-#[derive(Debug)]
-struct NetworkHttpClient {
-    network: Network,
-    timeout: Duration,
-}
-
-#[async_trait::async_trait]
-impl opentelemetry_http::HttpClient for NetworkHttpClient {
-    async fn send_bytes(
-        &self,
-        request: http::Request<Bytes>,
-    ) -> Result<http::Response<Bytes>, opentelemetry_http::HttpError> {
-        let mut request = request.map(http_body_util::Full::new);
-        // HTTP/1.1 requires `Host` (collectors refuse requests without it).
-        if let Some(authority) = request.uri().authority()
-            && let Ok(host) = http::HeaderValue::from_str(authority.as_str())
-        {
-            request
-                .headers_mut()
-                .entry(http::header::HOST)
-                .or_insert(host);
-        }
-        let exchange = async {
-            let (response, _connection) =
-                crate::host::http_client::send(&self.network, &Default::default(), request, None)
-                    .await?;
-            let (head, body) = response.into_parts();
-            let body = http_body_util::Limited::new(body, MAX_ANSWER_BYTES)
-                .collect()
-                .await
-                .map_err(|e| format!("reading the collector's answer: {e}"))?
-                .to_bytes();
-            Ok::<_, opentelemetry_http::HttpError>(http::Response::from_parts(head, body))
-        };
-        tokio::time::timeout(self.timeout, exchange)
-            .await
-            .map_err(|_| format!("no answer within {:?}", self.timeout))?
-    }
-}
 
 /// The app's span processor: a bounded queue in front of one export task.
 #[derive(Debug)]
@@ -184,7 +40,7 @@ impl QueuedExport {
     /// Starts the export task on the current Tokio runtime.
     pub(super) fn start(
         exporter: opentelemetry_otlp::SpanExporter,
-        settings: &OtelSettings,
+        settings: &TraceSettings,
     ) -> (Self, ExportTask) {
         let (queue, spans) = mpsc::channel(settings.max_queue);
         let (stop, stopped) = oneshot::channel();
@@ -196,7 +52,7 @@ impl QueuedExport {
             Batching {
                 max_batch: settings.max_batch,
                 delay: settings.delay,
-                endpoint: settings.endpoint.to_string(),
+                endpoint: settings.destination.endpoint.to_string(),
             },
             dropped.clone(),
         ));
@@ -306,12 +162,23 @@ async fn export_loop(
 
 /// Failed exports, logged now and then rather than each time.
 #[derive(Default)]
-struct FailureLog {
+pub(super) struct FailureLog {
     last: Option<Instant>,
     since: u64,
 }
 
 impl FailureLog {
+    /// Notes a failed export: the failures since the last log line when it is time
+    /// for another (at most one a [`LOG_EVERY`]).
+    pub(super) fn failed(&mut self) -> Option<u64> {
+        self.since += 1;
+        if self.last.is_some_and(|t| t.elapsed() < LOG_EVERY) {
+            return None;
+        }
+        self.last = Some(Instant::now());
+        Some(std::mem::take(&mut self.since))
+    }
+
     /// Notes an export of `count` spans; a failed one's spans count as dropped.
     fn note(
         &mut self,
@@ -322,17 +189,13 @@ impl FailureLog {
     ) {
         let Err(e) = result else { return };
         dropped.fetch_add(count as u64, Ordering::Relaxed);
-        self.since += 1;
-        if self.last.is_some_and(|t| t.elapsed() < LOG_EVERY) {
-            return;
+        if let Some(failed_exports) = self.failed() {
+            tracing::warn!(
+                endpoint = %batching.endpoint,
+                failed_exports,
+                dropped_spans = dropped.load(Ordering::Relaxed),
+                "exporting spans failed: {e}"
+            );
         }
-        tracing::warn!(
-            endpoint = %batching.endpoint,
-            failed_exports = self.since,
-            dropped_spans = dropped.load(Ordering::Relaxed),
-            "exporting spans failed: {e}"
-        );
-        self.last = Some(Instant::now());
-        self.since = 0;
     }
 }

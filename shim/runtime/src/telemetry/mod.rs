@@ -1,5 +1,5 @@
-//! OpenTelemetry traces of a running app, exported over OTLP to the collector its
-//! environment names ([`settings`]).
+//! OpenTelemetry traces and metrics of a running app, exported over OTLP to the
+//! collector its environment names ([`settings`]). Metrics: see [`metrics`].
 //!
 //! Spans, named as Spin names them so dashboards built for Spin keep working:
 //! - `{METHOD} {route}` (kind server) for each inbound HTTP request, its parent taken
@@ -13,9 +13,11 @@
 //!   `spin_outbound_mqtt.publish`, ...), failed with the error when the call fails.
 //!
 //! When the environment names no collector, nothing is recorded: every span handle is
-//! empty and costs a branch.
+//! empty and costs a branch, as does every measurement.
 
+mod connect;
 mod export;
+mod metrics;
 mod settings;
 mod span;
 
@@ -26,18 +28,23 @@ use opentelemetry::KeyValue;
 use opentelemetry::trace::{SpanKind, TracerProvider as _};
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, SpanExporter as _};
 
-pub use export::ExporterError;
+pub use connect::ExporterError;
+pub use metrics::HttpMeasure;
 pub use settings::{
-    MAX_ATTRIBUTE_BYTES, MAX_QUEUE_SIZE, OtelSettings, Protocol, RootSampling, Sampling,
+    Destination, MAX_ATTRIBUTE_BYTES, MAX_QUEUE_SIZE, MIN_METRIC_INTERVAL, MetricSettings,
+    OtelSettings, Protocol, RootSampling, Sampling, TraceSettings,
 };
 pub use span::{TraceParent, TraceSpan, text};
 
 use crate::network::Network;
 
-/// An app's traces: where its spans start, or nothing when traces are off. Cheap to
-/// clone.
+/// An app's traces and metrics: where its spans start and its requests are counted,
+/// or nothing when they are off. Cheap to clone.
 #[derive(Debug, Clone, Default)]
-pub struct Telemetry(Option<Arc<Pipeline>>);
+pub struct Telemetry {
+    traces: Option<Arc<Pipeline>>,
+    metrics: Option<Arc<metrics::AppMetrics>>,
+}
 
 #[derive(Debug)]
 struct Pipeline {
@@ -56,22 +63,50 @@ impl Telemetry {
         network: &Network,
         app_name: &str,
     ) -> Result<Self, ExporterError> {
-        let mut exporter = export::exporter(settings, network)?;
         let resource = resource(settings);
-        exporter.set_resource(&resource);
-        let (processor, task) = export::QueuedExport::start(exporter, settings);
-        let provider = SdkTracerProvider::builder()
-            .with_resource(resource)
-            .with_sampler(sampler(settings.sampling))
-            .with_span_processor(processor)
-            .build();
-        let tracer = provider.tracer("spin-kube");
-        Ok(Self(Some(Arc::new(Pipeline {
-            tracer,
-            provider,
-            task: std::sync::Mutex::new(Some(task)),
-            app_name: app_name.into(),
-        }))))
+        let traces = match &settings.traces {
+            Some(traces) => {
+                let mut exporter = connect::span_exporter(&traces.destination, network)?;
+                exporter.set_resource(&resource);
+                let (processor, task) = export::QueuedExport::start(exporter, traces);
+                let provider = SdkTracerProvider::builder()
+                    .with_resource(resource.clone())
+                    .with_sampler(sampler(traces.sampling))
+                    .with_span_processor(processor)
+                    .build();
+                Some(Arc::new(Pipeline {
+                    tracer: provider.tracer("spin-kube"),
+                    provider,
+                    task: std::sync::Mutex::new(Some(task)),
+                    app_name: app_name.into(),
+                }))
+            }
+            None => None,
+        };
+        let metrics = match &settings.metrics {
+            Some(metrics) => {
+                let exporter = connect::metric_exporter(&metrics.destination, network)?;
+                Some(Arc::new(metrics::AppMetrics::start(
+                    exporter, metrics, resource, app_name,
+                )))
+            }
+            None => None,
+        };
+        Ok(Self { traces, metrics })
+    }
+
+    /// Counts one request or trigger event that `component` handled in `elapsed`
+    /// (with the HTTP request's method, route and status for an HTTP one).
+    pub fn record_request(
+        &self,
+        trigger_type: &'static str,
+        component: &str,
+        elapsed: Duration,
+        http: Option<HttpMeasure<'_>>,
+    ) {
+        if let Some(metrics) = &self.metrics {
+            metrics.record(trigger_type, component, elapsed, http);
+        }
     }
 
     /// The server span of an inbound HTTP request to `route`, its parent the caller's
@@ -82,7 +117,7 @@ impl Telemetry {
         route: &str,
         client: Option<std::net::SocketAddr>,
     ) -> TraceSpan {
-        let Some(pipeline) = &self.0 else {
+        let Some(pipeline) = &self.traces else {
             return TraceSpan::default();
         };
         let method = request.method().as_str();
@@ -129,7 +164,7 @@ impl Telemetry {
         kind: SpanKind,
         attributes: impl FnOnce() -> Vec<KeyValue>,
     ) -> TraceSpan {
-        let Some(pipeline) = &self.0 else {
+        let Some(pipeline) = &self.traces else {
             return TraceSpan::default();
         };
         let mut attributes = attributes();
@@ -146,9 +181,13 @@ impl Telemetry {
         )
     }
 
-    /// Exports what is queued and stops, waiting at most `within`.
+    /// Exports what is queued and the last counts, and stops, waiting at most
+    /// `within` for each.
     pub async fn shutdown(&self, within: Duration) {
-        let Some(pipeline) = &self.0 else { return };
+        if let Some(metrics) = &self.metrics {
+            metrics.shutdown(within).await;
+        }
+        let Some(pipeline) = &self.traces else { return };
         let _ = pipeline.provider.shutdown_with_timeout(within);
         let task = pipeline.task.lock().ok().and_then(|mut t| t.take());
         if let Some(task) = task

@@ -2,10 +2,13 @@
 //! environment (a pod's container `env`, which the operator fills from the executor's
 //! `otel` block; `spin-run`'s process environment), never from the shim's.
 //!
-//! Traces are on when `OTEL_EXPORTER_OTLP_ENDPOINT` or
-//! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set and `OTEL_SDK_DISABLED` is not `true`.
+//! A signal (traces, metrics) is on when `OTEL_EXPORTER_OTLP_ENDPOINT` or its own
+//! `OTEL_EXPORTER_OTLP_{TRACES,METRICS}_ENDPOINT` is set, unless `OTEL_SDK_DISABLED` is
+//! `true` or `OTEL_{TRACES,METRICS}_EXPORTER` is `none`; each signal's own
+//! `_PROTOCOL`, `_HEADERS` and `_TIMEOUT` variables come before the shared ones.
 //! A value that cannot be used fails the app's start, naming the variable; the sizes a
-//! pod may ask for are capped ([`MAX_QUEUE_SIZE`]), since the shim holds the queue.
+//! pod may ask for are capped ([`MAX_QUEUE_SIZE`], [`MIN_METRIC_INTERVAL`]), since the
+//! shim does the work.
 
 use std::time::Duration;
 
@@ -16,16 +19,20 @@ use crate::setting_error::SettingError;
 /// tens of MiB at most.
 pub const MAX_QUEUE_SIZE: usize = 8192;
 
+/// Shortest time between two metric exports, whatever `OTEL_METRIC_EXPORT_INTERVAL`
+/// asks.
+pub const MIN_METRIC_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Longest string attribute value kept (request paths, URLs, user agents, channel
 /// names); longer ones are cut at a character boundary.
 pub const MAX_ATTRIBUTE_BYTES: usize = 512;
 
-/// How spans reach the collector.
+/// How a signal reaches the collector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
-    /// `http/protobuf` (the default, as in Spin): `POST {endpoint}/v1/traces`.
+    /// `http/protobuf` (the default, as in Spin): `POST {endpoint}/v1/{signal}`.
     HttpProtobuf,
-    /// `grpc`: the collector's `TraceService/Export`.
+    /// `grpc`: the collector's `TraceService/Export` or `MetricsService/Export`.
     Grpc,
 }
 
@@ -48,24 +55,37 @@ pub enum RootSampling {
     Ratio(f64),
 }
 
-/// What the app's environment asks of its traces.
+/// What the app's environment asks of its telemetry; at least one signal is on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OtelSettings {
-    pub protocol: Protocol,
-    /// Where spans are sent: for `http/protobuf` the full URL (`…/v1/traces` added to
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as given),
-    /// for `grpc` the collector's address.
-    pub endpoint: http::Uri,
-    /// Headers sent with every export (`OTEL_EXPORTER_OTLP_HEADERS`, then the traces
-    /// ones), e.g. an API key.
-    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
-    /// Longest one export may take (`OTEL_EXPORTER_OTLP_TIMEOUT`, ms; 10 s).
-    pub timeout: Duration,
     /// `service.name`: `OTEL_SERVICE_NAME`, else from `OTEL_RESOURCE_ATTRIBUTES`, else
     /// `spin` (as Spin names it).
     pub service_name: String,
     /// `OTEL_RESOURCE_ATTRIBUTES` (`key=value,…`, values percent-decoded).
     pub resource: Vec<(String, String)>,
+    pub traces: Option<TraceSettings>,
+    pub metrics: Option<MetricSettings>,
+}
+
+/// Where one signal is sent, and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Destination {
+    pub protocol: Protocol,
+    /// For `http/protobuf` the full URL (`/v1/traces` or `/v1/metrics` added to
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`, the signal's own endpoint as given), for `grpc`
+    /// the collector's address.
+    pub endpoint: http::Uri,
+    /// Headers sent with every export (`OTEL_EXPORTER_OTLP_HEADERS`, then the
+    /// signal's own), e.g. an API key.
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Longest one export may take (`OTEL_EXPORTER_OTLP_TIMEOUT`, ms; 10 s).
+    pub timeout: Duration,
+}
+
+/// How spans are recorded and batched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceSettings {
+    pub destination: Destination,
     pub sampling: Sampling,
     /// `OTEL_BSP_MAX_QUEUE_SIZE` (2048, at most [`MAX_QUEUE_SIZE`]).
     pub max_queue: usize,
@@ -75,8 +95,42 @@ pub struct OtelSettings {
     pub delay: Duration,
 }
 
+/// How often metrics are sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricSettings {
+    pub destination: Destination,
+    /// `OTEL_METRIC_EXPORT_INTERVAL` (ms; 60 s, at least [`MIN_METRIC_INTERVAL`]).
+    pub interval: Duration,
+}
+
+/// The variables' part that names a signal, and the path OTLP/HTTP gives it.
+#[derive(Debug, Clone, Copy)]
+enum Signal {
+    Traces,
+    Metrics,
+}
+
+impl Signal {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Traces => "TRACES",
+            Self::Metrics => "METRICS",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Self::Traces => "v1/traces",
+            Self::Metrics => "v1/metrics",
+        }
+    }
+}
+
+/// A variable's value, `None` when unset or empty.
+type Lookup<'l, 'a> = &'l dyn Fn(&str) -> Option<&'a str>;
+
 impl OtelSettings {
-    /// The app's trace settings; `None` when traces are off.
+    /// The app's telemetry settings; `None` when every signal is off.
     pub fn from_env<'a>(
         lookup: impl Fn(&str) -> Option<&'a str>,
     ) -> Result<Option<Self>, SettingError> {
@@ -85,50 +139,23 @@ impl OtelSettings {
         if get("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
             return Ok(None);
         }
-        let traces_endpoint = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
-        let base_endpoint = get("OTEL_EXPORTER_OTLP_ENDPOINT");
-        if traces_endpoint.is_none() && base_endpoint.is_none() {
+        let traces = match destination(&get, Signal::Traces)? {
+            Some(destination) => Some(trace_settings(&get, destination)?),
+            None => None,
+        };
+        let metrics = match destination(&get, Signal::Metrics)? {
+            Some(destination) => Some(MetricSettings {
+                destination,
+                interval: match get("OTEL_METRIC_EXPORT_INTERVAL") {
+                    Some(v) => millis("OTEL_METRIC_EXPORT_INTERVAL", v)?.max(MIN_METRIC_INTERVAL),
+                    None => Duration::from_secs(60),
+                },
+            }),
+            None => None,
+        };
+        if traces.is_none() && metrics.is_none() {
             return Ok(None);
         }
-        let protocol = match get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") {
-            Some(value) => protocol("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", value)?,
-            None => match get("OTEL_EXPORTER_OTLP_PROTOCOL") {
-                Some(value) => protocol("OTEL_EXPORTER_OTLP_PROTOCOL", value)?,
-                None => Protocol::HttpProtobuf,
-            },
-        };
-        let endpoint = match (traces_endpoint, base_endpoint) {
-            (Some(url), _) => endpoint("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url, None)?,
-            (None, Some(url)) => {
-                let path = (protocol == Protocol::HttpProtobuf).then_some("v1/traces");
-                endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", url, path)?
-            }
-            (None, None) => unreachable!("checked above"),
-        };
-        let mut headers = Vec::new();
-        for name in [
-            "OTEL_EXPORTER_OTLP_HEADERS",
-            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-        ] {
-            if let Some(value) = get(name) {
-                for (key, value) in pairs(name, value)? {
-                    let bad = |problem: String| error(name, value.as_str(), problem);
-                    let key = http::HeaderName::try_from(key.as_str())
-                        .map_err(|_| bad(format!("`{key}` is not a header name")))?;
-                    let value = http::HeaderValue::try_from(value.as_str())
-                        .map_err(|_| bad(format!("the value of `{key}` is not a header value")))?;
-                    headers.retain(|(k, _)| *k != key);
-                    headers.push((key, value));
-                }
-            }
-        }
-        let timeout = match get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") {
-            Some(v) => millis("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", v)?,
-            None => match get("OTEL_EXPORTER_OTLP_TIMEOUT") {
-                Some(v) => millis("OTEL_EXPORTER_OTLP_TIMEOUT", v)?,
-                None => Duration::from_secs(10),
-            },
-        };
         let resource = match get("OTEL_RESOURCE_ATTRIBUTES") {
             Some(value) => pairs("OTEL_RESOURCE_ATTRIBUTES", value)?,
             None => Vec::new(),
@@ -142,33 +169,110 @@ impl OtelSettings {
                     .map(|(_, v)| v.clone())
             })
             .unwrap_or_else(|| "spin".to_string());
-        let sampling = sampling(get("OTEL_TRACES_SAMPLER"), get("OTEL_TRACES_SAMPLER_ARG"))?;
-        let max_queue = match get("OTEL_BSP_MAX_QUEUE_SIZE") {
-            Some(v) => count("OTEL_BSP_MAX_QUEUE_SIZE", v)?.min(MAX_QUEUE_SIZE),
-            None => 2048,
-        };
-        let max_batch = match get("OTEL_BSP_MAX_EXPORT_BATCH_SIZE") {
-            Some(v) => count("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", v)?,
-            None => 512,
-        }
-        .min(max_queue);
-        let delay = match get("OTEL_BSP_SCHEDULE_DELAY") {
-            Some(v) => millis("OTEL_BSP_SCHEDULE_DELAY", v)?,
-            None => Duration::from_secs(5),
-        };
         Ok(Some(Self {
-            protocol,
-            endpoint,
-            headers,
-            timeout,
             service_name,
             resource,
-            sampling,
-            max_queue,
-            max_batch,
-            delay,
+            traces,
+            metrics,
         }))
     }
+}
+
+/// Where `signal` goes; `None` when it is off.
+fn destination(get: Lookup, signal: Signal) -> Result<Option<Destination>, SettingError> {
+    let name = signal.name();
+    let exporter = format!("OTEL_{name}_EXPORTER");
+    match get(&exporter) {
+        None | Some("otlp") => {}
+        Some("none") => return Ok(None),
+        Some(other) => {
+            return Err(error(
+                &exporter,
+                other,
+                "not an exporter this runtime has; use `otlp` or `none`",
+            ));
+        }
+    }
+    let own_endpoint = format!("OTEL_EXPORTER_OTLP_{name}_ENDPOINT");
+    let base_endpoint = get("OTEL_EXPORTER_OTLP_ENDPOINT");
+    let (own, base) = (get(&own_endpoint), base_endpoint);
+    if own.is_none() && base.is_none() {
+        return Ok(None);
+    }
+    // The signal's own variable, else the shared one.
+    let either = |suffix: &str| {
+        let own = format!("OTEL_EXPORTER_OTLP_{name}_{suffix}");
+        match get(&own) {
+            Some(value) => Some((own, value)),
+            None => {
+                let shared = format!("OTEL_EXPORTER_OTLP_{suffix}");
+                get(&shared).map(|value| (shared, value))
+            }
+        }
+    };
+    let protocol = match either("PROTOCOL") {
+        Some((var, value)) => protocol(&var, value)?,
+        None => Protocol::HttpProtobuf,
+    };
+    let endpoint = match (own, base) {
+        (Some(url), _) => endpoint(&own_endpoint, url, None)?,
+        (None, Some(url)) => {
+            let path = (protocol == Protocol::HttpProtobuf).then_some(signal.path());
+            endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", url, path)?
+        }
+        (None, None) => unreachable!("checked above"),
+    };
+    let mut headers = Vec::new();
+    for var in [
+        "OTEL_EXPORTER_OTLP_HEADERS".to_string(),
+        format!("OTEL_EXPORTER_OTLP_{name}_HEADERS"),
+    ] {
+        if let Some(value) = get(&var) {
+            for (key, value) in pairs(&var, value)? {
+                let bad = |problem: String| error(&var, value.as_str(), problem);
+                let key = http::HeaderName::try_from(key.as_str())
+                    .map_err(|_| bad(format!("`{key}` is not a header name")))?;
+                let value = http::HeaderValue::try_from(value.as_str())
+                    .map_err(|_| bad(format!("the value of `{key}` is not a header value")))?;
+                headers.retain(|(k, _)| *k != key);
+                headers.push((key, value));
+            }
+        }
+    }
+    let timeout = match either("TIMEOUT") {
+        Some((var, value)) => millis(&var, value)?,
+        None => Duration::from_secs(10),
+    };
+    Ok(Some(Destination {
+        protocol,
+        endpoint,
+        headers,
+        timeout,
+    }))
+}
+
+fn trace_settings(get: Lookup, destination: Destination) -> Result<TraceSettings, SettingError> {
+    let sampling = sampling(get("OTEL_TRACES_SAMPLER"), get("OTEL_TRACES_SAMPLER_ARG"))?;
+    let max_queue = match get("OTEL_BSP_MAX_QUEUE_SIZE") {
+        Some(v) => count("OTEL_BSP_MAX_QUEUE_SIZE", v)?.min(MAX_QUEUE_SIZE),
+        None => 2048,
+    };
+    let max_batch = match get("OTEL_BSP_MAX_EXPORT_BATCH_SIZE") {
+        Some(v) => count("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", v)?,
+        None => 512,
+    }
+    .min(max_queue);
+    let delay = match get("OTEL_BSP_SCHEDULE_DELAY") {
+        Some(v) => millis("OTEL_BSP_SCHEDULE_DELAY", v)?,
+        None => Duration::from_secs(5),
+    };
+    Ok(TraceSettings {
+        destination,
+        sampling,
+        max_queue,
+        max_batch,
+        delay,
+    })
 }
 
 fn error(name: &str, value: &str, problem: impl Into<String>) -> SettingError {
@@ -319,8 +423,13 @@ mod tests {
         OtelSettings::from_env(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| *v))
     }
 
+    /// The trace settings `vars` give.
+    fn traces(vars: &[(&str, &str)]) -> TraceSettings {
+        read(vars).unwrap().unwrap().traces.unwrap()
+    }
+
     #[test]
-    fn traces_are_off_without_an_endpoint_or_when_disabled() {
+    fn telemetry_is_off_without_an_endpoint_or_when_disabled() {
         assert_eq!(read(&[]).unwrap(), None);
         assert_eq!(read(&[("OTEL_EXPORTER_OTLP_ENDPOINT", " ")]).unwrap(), None);
         let disabled = [
@@ -328,6 +437,12 @@ mod tests {
             ("OTEL_SDK_DISABLED", "TRUE"),
         ];
         assert_eq!(read(&disabled).unwrap(), None);
+        let none = [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ("OTEL_TRACES_EXPORTER", "none"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+        ];
+        assert_eq!(read(&none).unwrap(), None);
     }
 
     #[test]
@@ -335,31 +450,71 @@ mod tests {
         let s = read(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")])
             .unwrap()
             .unwrap();
-        assert_eq!(s.protocol, Protocol::HttpProtobuf);
-        assert_eq!(s.endpoint, "http://collector:4318/v1/traces");
         assert_eq!(s.service_name, "spin");
-        assert_eq!(s.timeout, Duration::from_secs(10));
-        assert_eq!((s.max_queue, s.max_batch), (2048, 512));
-        let s = read(&[
+        let t = s.traces.unwrap();
+        assert_eq!(t.destination.protocol, Protocol::HttpProtobuf);
+        assert_eq!(t.destination.endpoint, "http://collector:4318/v1/traces");
+        assert_eq!(t.destination.timeout, Duration::from_secs(10));
+        assert_eq!((t.max_queue, t.max_batch), (2048, 512));
+        let t = traces(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
             (
                 "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
                 "https://x.example/otlp/t",
             ),
-        ])
-        .unwrap()
-        .unwrap();
-        assert_eq!(s.endpoint, "https://x.example/otlp/t");
-        let s = read(&[
+        ]);
+        assert_eq!(t.destination.endpoint, "https://x.example/otlp/t");
+        let t = traces(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ]);
+        assert_eq!(
+            (t.destination.protocol, t.destination.endpoint.to_string()),
+            (Protocol::Grpc, "http://collector:4317/".to_string())
+        );
+    }
+
+    #[test]
+    fn each_signal_takes_its_own_variables_before_the_shared_ones() {
+        let s = read(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://metrics:4317"),
+            ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "2500"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "5000"),
         ])
         .unwrap()
         .unwrap();
-        assert_eq!(
-            (s.protocol, s.endpoint.to_string()),
-            (Protocol::Grpc, "http://collector:4317/".to_string())
-        );
+        let (t, m) = (s.traces.unwrap(), s.metrics.unwrap());
+        assert_eq!(t.destination.endpoint, "http://collector:4318/v1/traces");
+        assert_eq!(t.destination.protocol, Protocol::HttpProtobuf);
+        assert_eq!(m.destination.endpoint, "http://metrics:4317/");
+        assert_eq!(m.destination.protocol, Protocol::Grpc);
+        assert_eq!(m.destination.timeout, Duration::from_millis(2500));
+        assert_eq!(m.interval, Duration::from_secs(5));
+
+        // Metrics only; the interval has a floor and a default.
+        let s = read(&[
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                "http://m:4318/v1/metrics",
+            ),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "1"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(s.traces, None);
+        assert_eq!(s.metrics.unwrap().interval, MIN_METRIC_INTERVAL);
+        let s = read(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ("OTEL_TRACES_EXPORTER", "none"),
+        ])
+        .unwrap()
+        .unwrap();
+        let m = s.metrics.unwrap();
+        assert_eq!(s.traces, None);
+        assert_eq!(m.destination.endpoint, "http://c:4318/v1/metrics");
+        assert_eq!(m.interval, Duration::from_secs(60));
     }
 
     #[test]
@@ -375,7 +530,9 @@ mod tests {
         ])
         .unwrap()
         .unwrap();
-        let headers: Vec<_> = s
+        let traces = s.traces.unwrap();
+        let headers: Vec<_> = traces
+            .destination
             .headers
             .iter()
             .map(|(k, v)| (k.as_str(), v.to_str().unwrap()))
@@ -394,13 +551,11 @@ mod tests {
 
     #[test]
     fn a_pod_cannot_ask_for_a_queue_past_the_cap() {
-        let s = read(&[
+        let s = traces(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
             ("OTEL_BSP_MAX_QUEUE_SIZE", "100000000"),
             ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "100000"),
-        ])
-        .unwrap()
-        .unwrap();
+        ]);
         assert_eq!((s.max_queue, s.max_batch), (MAX_QUEUE_SIZE, MAX_QUEUE_SIZE));
     }
 
@@ -422,6 +577,18 @@ mod tests {
             (
                 ("OTEL_TRACES_SAMPLER", "sometimes"),
                 "OTEL_TRACES_SAMPLER=\"sometimes\": not a sampler this runtime knows",
+            ),
+            (
+                ("OTEL_METRICS_EXPORTER", "prometheus"),
+                "OTEL_METRICS_EXPORTER=\"prometheus\": not an exporter this runtime has; use `otlp` or `none`",
+            ),
+            (
+                ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "thrift"),
+                "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=\"thrift\": not an OTLP protocol",
+            ),
+            (
+                ("OTEL_METRIC_EXPORT_INTERVAL", "1m"),
+                "OTEL_METRIC_EXPORT_INTERVAL=\"1m\": not a whole number of milliseconds",
             ),
         ];
         for ((name, value), expected) in cases {

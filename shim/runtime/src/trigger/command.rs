@@ -107,6 +107,7 @@ async fn run(app: &PreparedApp, id: &str) -> i32 {
             return 1;
         }
     };
+    let started = std::time::Instant::now();
     let ran = async {
         let command = pre.instantiate_async(&mut store).await?;
         command.wasi_cli_run().call_run(&mut store).await
@@ -130,6 +131,8 @@ async fn run(app: &PreparedApp, id: &str) -> i32 {
         "process.exit.code",
         i64::from(status),
     ));
+    app.telemetry
+        .record_request(CommandTrigger::TYPE, id, started.elapsed(), None);
     tracing::info!(component = id, status, "command finished");
     status
 }

@@ -96,8 +96,10 @@ pub async fn run_event<T: Trigger>(
         }
     };
     let timeout = app.config.request_timeout;
+    let started = std::time::Instant::now();
     let outcome = tokio::time::timeout(timeout, call(pre, &mut store)).await;
     drop(run_span);
+    let elapsed = started.elapsed();
     match outcome {
         Ok(Ok(None)) => tracing::debug!(component = id, "{what} handled"),
         Ok(Ok(Some(error))) => {
@@ -120,6 +122,8 @@ pub async fn run_event<T: Trigger>(
             event.fail(failure.to_string());
         }
     }
+    // A busy pool's event is tried again; only the try that ran is counted.
+    app.telemetry.record_request(T::TYPE, id, elapsed, None);
     Handled::Done
 }
 

@@ -128,7 +128,13 @@ pub async fn open(
     let shown = address.shown();
     match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(e)) => Err(Error::Other(format!("cannot connect to {shown}: {e}"))),
+        Ok(Err(e)) => {
+            let failure = e.to_string();
+            let failure = crate::tls::advice(&failure).unwrap_or(failure);
+            Err(Error::Other(format!(
+                "cannot connect to {shown}: {failure}"
+            )))
+        }
         Err(_) => Err(Error::Other(format!(
             "cannot connect to {shown}: no answer within {} s",
             CONNECT_TIMEOUT.as_secs()

@@ -31,7 +31,7 @@ use super::handler::{ResponseBody, text_response};
 use crate::bounded_body::{Bound, BoundedBody};
 use crate::config::Limits;
 use crate::host::service_chaining::{ChainTarget, ChainedResponse, ChainedServer};
-use crate::telemetry::component_span;
+use crate::telemetry::{HttpMeasure, component_span};
 use crate::{PreparedApp, RuntimeError};
 use connection_workers::ConnectionWorkers;
 use inbound_http::call_spin_inbound;
@@ -435,6 +435,16 @@ async fn dispatch(
     if status.is_server_error() {
         server_span.fail(status.to_string());
     }
+    app.telemetry.record_request(
+        "http",
+        matched.component,
+        started.elapsed(),
+        Some(HttpMeasure {
+            method: &method,
+            route: matched.raw_route,
+            status,
+        }),
+    );
     tracing::debug!(
         component = %matched.component,
         %method,

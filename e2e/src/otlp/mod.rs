@@ -1,14 +1,21 @@
-//! An OTLP trace receiver for tests: the collector's two endpoints (OTLP/HTTP with
-//! protobuf bodies at `POST /v1/traces`, and OTLP/gRPC's `TraceService/Export`), built
-//! on the official OTLP protobuf definitions (`opentelemetry-proto`), on loopback
-//! ports the system picks. Every span it receives is kept, with its resource's
+//! An OTLP receiver for tests: the collector's two endpoints (OTLP/HTTP with protobuf
+//! bodies at `POST /v1/traces` and `POST /v1/metrics`, and OTLP/gRPC's
+//! `TraceService/Export` and `MetricsService/Export`), built on the official OTLP
+//! protobuf definitions (`opentelemetry-proto`), on loopback ports the system picks.
+//! Every span and metric data point it receives is kept, with its resource's
 //! attributes, until the test asks.
+
+mod metrics;
+
+pub use metrics::{MetricValue, ReceivedPoint};
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsServiceServer;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -66,6 +73,7 @@ pub struct OtlpReceiver {
     exports: Arc<Mutex<usize>>,
     /// Spans received, kept or not.
     count: Arc<Mutex<u64>>,
+    points: Arc<Mutex<Vec<ReceivedPoint>>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -88,6 +96,7 @@ impl OtlpReceiver {
         let spans = Arc::new(Mutex::new(Vec::new()));
         let exports = Arc::new(Mutex::new(0));
         let count = Arc::new(Mutex::new(0));
+        let points = Arc::new(Mutex::new(Vec::new()));
         let http = tokio::net::TcpListener::bind((ip, 0)).await?;
         let http_addr = http.local_addr()?;
         let grpc = tokio::net::TcpListener::bind((ip, 0)).await?;
@@ -96,12 +105,14 @@ impl OtlpReceiver {
             spans: spans.clone(),
             exports: exports.clone(),
             count: count.clone(),
+            points: points.clone(),
         };
         let http_task = tokio::spawn(serve_http(http, sink.clone()));
         let grpc_task = tokio::spawn(async move {
             let incoming = tonic::transport::server::TcpIncoming::from(grpc);
             let _ = tonic::transport::Server::builder()
-                .add_service(TraceServiceServer::new(GrpcSink(sink)))
+                .add_service(TraceServiceServer::new(GrpcSink(sink.clone())))
+                .add_service(MetricsServiceServer::new(GrpcSink(sink)))
                 .serve_with_incoming(incoming)
                 .await;
         });
@@ -111,6 +122,7 @@ impl OtlpReceiver {
             spans,
             exports,
             count,
+            points,
             tasks: vec![http_task, grpc_task],
         })
     }
@@ -130,29 +142,73 @@ impl OtlpReceiver {
         *self.exports.lock().unwrap()
     }
 
+    /// The metric data points received so far, oldest first.
+    pub fn points(&self) -> Vec<ReceivedPoint> {
+        self.points.lock().unwrap().clone()
+    }
+
+    /// Waits up to `within` for the received metric data points to satisfy `done`;
+    /// the points then.
+    pub async fn wait_for_points(
+        &self,
+        within: Duration,
+        done: impl Fn(&[ReceivedPoint]) -> bool,
+    ) -> anyhow::Result<Vec<ReceivedPoint>> {
+        wait_until(
+            within,
+            "metrics",
+            || self.points(),
+            done,
+            |points| format!("{:#?}", points.iter().rev().take(20).collect::<Vec<_>>()),
+        )
+        .await
+    }
+
     /// Waits up to `within` for the received spans to satisfy `done`; the spans then.
     pub async fn wait_for(
         &self,
         within: Duration,
         done: impl Fn(&[ReceivedSpan]) -> bool,
     ) -> anyhow::Result<Vec<ReceivedSpan>> {
-        let started = Instant::now();
-        loop {
-            let spans = self.spans();
-            if done(&spans) {
-                return Ok(spans);
-            }
-            if started.elapsed() > within {
-                anyhow::bail!(
-                    "the receiver did not get the expected spans within {within:?}; it got: {:#?}",
-                    spans
-                        .iter()
-                        .map(|s| (&s.name, s.kind, &s.parent_span_id))
-                        .collect::<Vec<_>>()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        wait_until(
+            within,
+            "spans",
+            || self.spans(),
+            done,
+            |spans| {
+                let shown: Vec<_> = spans
+                    .iter()
+                    .map(|s| (&s.name, s.kind, &s.parent_span_id))
+                    .collect();
+                format!("{shown:#?}")
+            },
+        )
+        .await
+    }
+}
+
+/// Polls `received` until `done` says yes (its items then), or fails after `within`
+/// showing what came.
+async fn wait_until<T>(
+    within: Duration,
+    what: &str,
+    received: impl Fn() -> Vec<T>,
+    done: impl Fn(&[T]) -> bool,
+    show: impl Fn(&[T]) -> String,
+) -> anyhow::Result<Vec<T>> {
+    let started = Instant::now();
+    loop {
+        let items = received();
+        if done(&items) {
+            return Ok(items);
         }
+        if started.elapsed() > within {
+            anyhow::bail!(
+                "the receiver did not get the expected {what} within {within:?}; it got: {}",
+                show(&items)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -161,6 +217,7 @@ struct Sink {
     spans: Arc<Mutex<Vec<ReceivedSpan>>>,
     exports: Arc<Mutex<usize>>,
     count: Arc<Mutex<u64>>,
+    points: Arc<Mutex<Vec<ReceivedPoint>>>,
 }
 
 /// Most spans kept for [`OtlpReceiver::spans`] (a benchmark sends millions; they are
@@ -196,6 +253,14 @@ impl Sink {
         *self.exports.lock().unwrap() += 1;
         *self.count.lock().unwrap() += received.len() as u64;
         let mut kept = self.spans.lock().unwrap();
+        let room = MAX_KEPT.saturating_sub(kept.len());
+        kept.extend(received.into_iter().take(room));
+    }
+
+    fn take_metrics(&self, request: ExportMetricsServiceRequest, via: &'static str) {
+        let received = metrics::flatten_request(request, via);
+        *self.exports.lock().unwrap() += 1;
+        let mut kept = self.points.lock().unwrap();
         let room = MAX_KEPT.saturating_sub(kept.len());
         kept.extend(received.into_iter().take(room));
     }
@@ -249,7 +314,9 @@ async fn answer(
             .body(Full::new(bytes::Bytes::from(body)))
             .unwrap()
     };
-    if req.method() != http::Method::POST || req.uri().path() != "/v1/traces" {
+    let path = req.uri().path().to_string();
+    if req.method() != http::Method::POST || !matches!(path.as_str(), "/v1/traces" | "/v1/metrics")
+    {
         return reply(404, Vec::new());
     }
     // As collectors do (Go's net/http): HTTP/1.1 without `Host` is a bad request.
@@ -259,7 +326,17 @@ async fn answer(
     let Ok(body) = req.into_body().collect().await else {
         return reply(400, Vec::new());
     };
-    match ExportTraceServiceRequest::decode(body.to_bytes()) {
+    let body = body.to_bytes();
+    if path == "/v1/metrics" {
+        return match ExportMetricsServiceRequest::decode(body) {
+            Ok(request) => {
+                sink.take_metrics(request, "http");
+                reply(200, Vec::new())
+            }
+            Err(_) => reply(400, Vec::new()),
+        };
+    }
+    match ExportTraceServiceRequest::decode(body) {
         Ok(request) => {
             sink.take(request, "http");
             reply(200, ExportTraceServiceResponse::default().encode_to_vec())
