@@ -380,8 +380,8 @@ fn invalid_specs_name_the_field() {
             "spec.invocationLimits.memory: 1Gi is more than spec.resources.limits.memory",
         ),
         (
-            "spec: { image: x, runtimeConfig: { keyValueStores: [{ name: cache, type: redis, options: [{ name: url, value: 'rediss://:hunter2@db' }] }] } }",
-            "spec.runtimeConfig.keyValueStores[0]: `url` must be a redis:// URL",
+            "spec: { image: x, runtimeConfig: { keyValueStores: [{ name: cache, type: redis, options: [{ name: url, value: 'http://:hunter2@db' }] }] } }",
+            "spec.runtimeConfig.keyValueStores[0]: `url` must be a redis:// or rediss:// URL",
         ),
         (
             "spec: { image: x, runtimeConfig: { sqliteDatabases: [{ name: default, type: spin, options: [{ name: paht, value: a.db }] }] } }",

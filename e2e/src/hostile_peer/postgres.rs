@@ -59,6 +59,15 @@ fn data_row(values: &[Option<&[u8]>]) -> Vec<u8> {
     message(b'D', &body)
 }
 
+/// The body of an `SSLRequest` (the code 80877103).
+const SSL_REQUEST: [u8; 4] = [0x04, 0xd2, 0x16, 0x2f];
+
+/// A start-up message's body.
+fn read_startup(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
+    let length = u32::from_be_bytes(read_n(stream, 4)?.try_into().unwrap());
+    read_n(stream, (length as usize).saturating_sub(4))
+}
+
 /// Whether a statement is the client's catalogue lookup of a type.
 fn is_type_lookup(query: &str) -> bool {
     query.contains("pg_catalog.pg_type")
@@ -66,9 +75,13 @@ fn is_type_lookup(query: &str) -> bool {
 
 pub(super) fn answer(mut stream: TcpStream, attack: PostgresAttack) -> io::Result<()> {
     let PostgresAttack::SelfReferentialArrayType = attack;
-    // Start-up: a length-prefixed message without a type byte.
-    let length = u32::from_be_bytes(read_n(&mut stream, 4)?.try_into().unwrap());
-    read_n(&mut stream, length as usize - 4)?;
+    // Start-up: a length-prefixed message without a type byte. A client that asks for
+    // TLS first (`sslmode=prefer`, the default) is told no, as a server without TLS
+    // does, and then sends its start-up message.
+    if read_startup(&mut stream)? == SSL_REQUEST {
+        stream.write_all(b"N")?;
+        read_startup(&mut stream)?;
+    }
     let mut out = message(b'R', &0i32.to_be_bytes());
     out.extend(message(b'K', &[0, 0, 0, 1, 0, 0, 0, 2]));
     out.extend(message(b'Z', b"I"));

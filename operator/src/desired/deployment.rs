@@ -9,13 +9,10 @@ use spin_app::settings::{self, InvocationLimit};
 use spin_crds::spinapp::HealthProbe;
 use spin_crds::{SpinApp, SpinAppExecutor};
 
+use super::ports::{HTTP_PORT, HTTP_PORT_NAME};
 use super::{ReferencedConfig, spin_image};
 use crate::labels;
 
-/// The port the app listens on inside the pod (`SPIN_HTTP_LISTEN_ADDR`).
-pub const HTTP_PORT: i32 = 80;
-/// Name of that port, which probes and the Service refer to.
-pub const HTTP_PORT_NAME: &str = "http-app";
 /// Where the runtime config file is mounted in the app container.
 pub const RUNTIME_CONFIG_PATH: &str = "/runtime-config.toml";
 const RUNTIME_CONFIG_VOLUME: &str = "spin-runtime-config";

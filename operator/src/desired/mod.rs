@@ -1,6 +1,7 @@
 //! The desired children of a SpinApp, computed without touching the API server.
 
 mod deployment;
+mod ports;
 pub mod runtime_config;
 mod service;
 mod spin_image;
@@ -11,7 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Resource;
 use spin_crds::{SpinApp, SpinAppExecutor};
 
-pub use deployment::{HTTP_PORT, HTTP_PORT_NAME, RUNTIME_CONFIG_PATH};
+pub use deployment::RUNTIME_CONFIG_PATH;
 
 /// Data of the Secrets and ConfigMaps the app refers to, as read by the dereference
 /// step: its hash goes into the pod template so a change rolls the pods.

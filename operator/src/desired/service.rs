@@ -3,7 +3,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use spin_crds::SpinApp;
 
-use super::{HTTP_PORT, HTTP_PORT_NAME};
+use super::ports::{HTTP_PORT, HTTP_PORT_NAME};
 use crate::labels;
 
 /// A ClusterIP Service on port 80 in front of the app's pods.

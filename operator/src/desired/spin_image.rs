@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{
 };
 use spin_crds::spinapp::SpinAppSpec;
 
-use super::deployment::HTTP_PORT;
+use super::ports::HTTP_PORT;
 
 /// Where the pull secrets are mounted.
 pub const REGISTRY_CONFIG_DIR: &str = "/var/run/secrets/spin-kube/registry";

@@ -117,7 +117,7 @@ impl AppMetrics {
     ) {
         let attributes = [
             KeyValue::new("trigger_type", trigger_type),
-            KeyValue::new("app_id", self.app_id.to_string()),
+            KeyValue::new("app_id", self.app_id.clone()),
             KeyValue::new("component_id", component.to_string()),
         ];
         let seconds = elapsed.as_secs_f64();

@@ -200,7 +200,7 @@ impl Telemetry {
 
 /// The span of a component's run under `parent` (`execute_wasm_component {id}`).
 pub fn component_span(parent: &TraceSpan, component: &str) -> TraceSpan {
-    parent.child(
+    parent.parent().span(
         format!("execute_wasm_component {}", cut(component)),
         SpanKind::Internal,
         || vec![text("spin.component_id", component)],

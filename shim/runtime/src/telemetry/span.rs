@@ -70,23 +70,6 @@ impl TraceSpan {
         }))
     }
 
-    /// A span under this one; `attributes` is only called when traces are on.
-    pub fn child(
-        &self,
-        name: impl Into<Cow<'static, str>>,
-        kind: SpanKind,
-        attributes: impl FnOnce() -> Vec<KeyValue>,
-    ) -> TraceSpan {
-        match &self.0 {
-            None => TraceSpan(None),
-            Some(live) => {
-                let parent =
-                    Context::new().with_remote_span_context(live.span.span_context().clone());
-                TraceSpan::start(&live.tracer, &parent, name, kind, attributes())
-            }
-        }
-    }
-
     pub fn set(&mut self, attribute: KeyValue) {
         if let Some(live) = &mut self.0 {
             live.span.set_attribute(attribute);
