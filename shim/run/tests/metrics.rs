@@ -7,14 +7,8 @@ mod support;
 
 use std::time::Duration;
 
-use spin_kube_e2e::otlp::{MetricValue, OtlpReceiver, ReceivedPoint};
-use support::{Runner, built_sample};
-
-fn receiver() -> (tokio::runtime::Runtime, OtlpReceiver) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let receiver = runtime.block_on(OtlpReceiver::start()).unwrap();
-    (runtime, receiver)
-}
+use spin_kube_e2e::otlp::{MetricValue, ReceivedPoint};
+use support::{Runner, built_sample, receiver};
 
 /// The latest point of `metric` whose attributes include `with`.
 fn latest<'p>(

@@ -7,17 +7,11 @@ mod support;
 
 use std::time::Duration;
 
-use spin_kube_e2e::otlp::{OtlpReceiver, ReceivedSpan};
-use support::{Runner, built_sample, request};
+use spin_kube_e2e::otlp::ReceivedSpan;
+use support::{Runner, built_sample, receiver, request};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
-
-fn receiver() -> (tokio::runtime::Runtime, OtlpReceiver) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let receiver = runtime.block_on(OtlpReceiver::start()).unwrap();
-    (runtime, receiver)
-}
 
 fn only(spans: &[ReceivedSpan], what: impl Fn(&ReceivedSpan) -> bool) -> &ReceivedSpan {
     let found: Vec<_> = spans.iter().filter(|s| what(s)).collect();

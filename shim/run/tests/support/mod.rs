@@ -377,3 +377,12 @@ pub fn sample_copy(dir: &Path) -> tempfile::TempDir {
     .unwrap();
     copy
 }
+
+/// An OTLP receiver on loopback, and the Tokio runtime it runs on (to wait on it).
+pub fn receiver() -> (tokio::runtime::Runtime, spin_kube_e2e::otlp::OtlpReceiver) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let receiver = runtime
+        .block_on(spin_kube_e2e::otlp::OtlpReceiver::start())
+        .unwrap();
+    (runtime, receiver)
+}
