@@ -13,6 +13,7 @@ bash e2e/setup-containerd.sh
 (cd examples/data-python && ../build-python.sh)
 (cd examples/data-python-sdk5 && ../build-python.sh 5.0.0 0.25.1)
 (cd examples/chain-python && ../build-python.sh 5.0.0 0.25.1)
+(cd examples/otel-python && ../build-python.sh 5.0.0 0.25.1 example:otel-app/http-app@0.1.0)
 (cd examples/compose-python/app && ../../build-python.sh 5.0.0 0.25.1 example:app/http-app@0.1.0)
 (cd examples/compose-python/greeter && ../../build-python.sh 5.0.0 0.25.1 example:greeter/greeter@0.1.0)
 (cd examples/compose-python/middleware && ../../build-python.sh 5.0.0 0.25.1 wasi:http/middleware@0.3.0)

@@ -43,6 +43,8 @@ pub struct ReceivedSpan {
     pub status_message: String,
     /// Which endpoint it came through: `http` or `grpc`.
     pub via: &'static str,
+    /// The name of the instrumentation scope that made it.
+    pub scope: String,
 }
 
 impl ReceivedSpan {
@@ -232,8 +234,9 @@ impl Sink {
                 .resource
                 .map(|r| flatten(&r.attributes))
                 .unwrap_or_default();
-            for scope in resource_spans.scope_spans {
-                for span in scope.spans {
+            for scope_spans in resource_spans.scope_spans {
+                let scope = scope_spans.scope.map(|s| s.name).unwrap_or_default();
+                for span in scope_spans.spans {
                     let status = span.status.unwrap_or_default();
                     received.push(ReceivedSpan {
                         name: span.name,
@@ -246,6 +249,7 @@ impl Sink {
                         status_code: status.code,
                         status_message: status.message,
                         via,
+                        scope: scope.clone(),
                     });
                 }
             }

@@ -17,6 +17,8 @@ Routes:
                 reads the latest back with the number of pets
   /pg-types     round-trips PostgreSQL types through parameters (spin:postgres@4.2.0)
   /pg-denied    connects to a PostgreSQL not in allowed_outbound_hosts (refused)
+  POST /pg-ca-root  connects to the PostgreSQL at `pg_address` trusting the PEM
+                certificate in the body (`set-ca-root`) and runs a query
   /mysql        adds a pet to table `pets` of the MySQL at `mysql_address` and reads
                 the latest back with the number of pets
   /mysql-denied connects to a MySQL not in allowed_outbound_hosts (refused)
@@ -117,6 +119,15 @@ async def pg_round_trip() -> Response:
     return text(200, f"{row[0].value} legs={row[1].value} weight={row[2].value} pets={row[3].value}\n")
 
 
+async def pg_ca_root(request: Request) -> Response:
+    with pg.ConnectionBuilder(await variables.get("pg_address")) as builder:
+        builder.set_ca_root((request.body or b"").decode())
+        with postgres.Connection(await builder.build_async()) as db:
+            _columns, stream, done = await db.query("SELECT 'trusted'", [])
+            row = (await drain(stream, done))[0]
+    return text(200, f"{row[0].value}\n")
+
+
 async def pg_types() -> Response:
     with await postgres.Connection.open(await variables.get("pg_address")) as db:
         params = [pg.ParameterValue_Date((2024, 2, 29)), pg.ParameterValue_Time((13, 5, 7, 0)),
@@ -177,6 +188,8 @@ class HttpHandler(http.Handler):
                 return await pg_round_trip()
             if path == "/pg-types":
                 return await pg_types()
+            if path == "/pg-ca-root":
+                return await pg_ca_root(request)
             if path == "/pg-denied":
                 await postgres.Connection.open("postgres://postgres@example.com:5432/db")
                 return text(200, "unexpectedly connected\n")

@@ -279,7 +279,8 @@ fn a_key_value_store_on_redis_is_shared_by_two_processes() {
 /// that take only TLS, with certificates from a CA the test made (`rediss://`,
 /// `mqtts://`, `sslmode=require`, `ssl-mode=REQUIRED`): trusted through a
 /// `[[client_tls]]` table for the component, each round trip works; without the table
-/// the built-in roots do not trust the servers, and each call fails saying so.
+/// the built-in roots do not trust the servers, and each call fails saying so — unless
+/// the guest trusts the CA itself for a PostgreSQL connection (`set-ca-root`).
 #[test]
 fn python_sdk5_app_reaches_redis_mqtt_postgres_and_mysql_over_tls() {
     let Some(dir) = built_sample("data-python-sdk5", "../build-python.sh 5.0.0 0.25.1") else {
@@ -349,6 +350,18 @@ fn python_sdk5_app_reaches_redis_mqtt_postgres_and_mysql_over_tls() {
             run.log()
         );
     }
+    // A guest may trust a root for one PostgreSQL connection (`set-ca-root`).
+    let ca_pem = std::fs::read(certs.path().join("ca.pem")).unwrap();
+    let r = request(run.addr, "POST", "/pg-ca-root", &[], &ca_pem);
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "trusted\n"),
+        "{}",
+        run.log()
+    );
+    let r = request(run.addr, "POST", "/pg-ca-root", &[], b"not a certificate");
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert!(r.body.contains("set-ca-root"), "{}", r.body);
 }
 
 /// A key-value store on a Redis server that serves only TLS, with a certificate from a

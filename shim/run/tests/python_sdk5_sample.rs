@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use support::{Runner, built_sample, sample_copy, upstream};
+use support::{Runner, built_sample, request, sample_copy, upstream};
 
 fn sample() -> Option<PathBuf> {
     built_sample("hello-python-sdk5", "../build-python.sh 5.0.0 0.25.1")
@@ -201,6 +201,33 @@ fn instances_are_fresh_per_request_unless_reuse_is_asked_for() {
     .unwrap();
     let served: Vec<String> = (0..4).map(|_| run.get("/instance-requests").body).collect();
     assert_eq!(served, ["1\n", "2\n", "3\n", "1\n"], "{}", run.log());
+    drop(run);
+
+    // Instances that serve several requests at once are still alive when the app
+    // stops: dropping them is the app stopping, not a guest failing.
+    let mut run = Runner::start(
+        app.path(),
+        &[
+            "--cache-dir",
+            &cache,
+            "--max-instance-reuse-count",
+            "128",
+            "--max-instance-concurrent-reuse-count",
+            "8",
+        ],
+        &[("RUST_LOG", "spin_runtime=debug")],
+    )
+    .unwrap();
+    let addr = run.addr;
+    let clients: Vec<_> = (0..16)
+        .map(|_| std::thread::spawn(move || request(addr, "GET", "/", &[], b"").status))
+        .collect();
+    for client in clients {
+        assert_eq!(client.join().unwrap(), 200, "{}", run.log());
+    }
+    assert!(run.stop().is_some_and(|s| s.success()), "{}", run.log());
+    let log = run.log();
+    assert!(!log.contains("guest failed"), "{log}");
 }
 
 /// POSTs `len` bytes to `/echo` while reading the answer: status, bytes received, and

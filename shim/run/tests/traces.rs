@@ -7,17 +7,10 @@ mod support;
 
 use std::time::Duration;
 
-use spin_kube_e2e::otlp::ReceivedSpan;
-use support::{Runner, built_sample, receiver, request};
+use support::{Runner, built_sample, only_span, receiver, request};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
-
-fn only(spans: &[ReceivedSpan], what: impl Fn(&ReceivedSpan) -> bool) -> &ReceivedSpan {
-    let found: Vec<_> = spans.iter().filter(|s| what(s)).collect();
-    assert_eq!(found.len(), 1, "{spans:#?}");
-    found[0]
-}
 
 /// `examples/chain-python` (spin-sdk 5, WASIp3) calling its backend in-process: one
 /// trace from the caller's `traceparent` through the frontend, its outbound request
@@ -60,7 +53,7 @@ fn a_request_and_its_outbound_call_are_one_trace_over_http_protobuf() {
     assert_eq!(spans.len(), 5, "{spans:#?}");
     assert!(spans.iter().all(|s| s.via == "http"));
 
-    let server = only(&spans, |s| s.parent_span_id == CALLER_SPAN);
+    let server = only_span(&spans, |s| s.parent_span_id == CALLER_SPAN);
     assert_eq!((server.name.as_str(), server.kind), ("GET /...", 2));
     assert_eq!(server.attribute("http.request.method"), Some("GET"));
     assert_eq!(server.attribute("http.route"), Some("/..."));
@@ -76,11 +69,11 @@ fn a_request_and_its_outbound_call_are_one_trace_over_http_protobuf() {
         Some("test")
     );
 
-    let frontend = only(&spans, |s| s.parent_span_id == server.span_id);
+    let frontend = only_span(&spans, |s| s.parent_span_id == server.span_id);
     assert_eq!(frontend.name, "execute_wasm_component frontend");
     assert_eq!(frontend.attribute("spin.component_id"), Some("frontend"));
 
-    let outbound = only(&spans, |s| s.parent_span_id == frontend.span_id);
+    let outbound = only_span(&spans, |s| s.parent_span_id == frontend.span_id);
     assert_eq!((outbound.name.as_str(), outbound.kind), ("GET", 3));
     assert_eq!(
         outbound.attribute("url.full"),
@@ -93,13 +86,13 @@ fn a_request_and_its_outbound_call_are_one_trace_over_http_protobuf() {
     assert_eq!(outbound.attribute("http.response.status_code"), Some("200"));
 
     // The backend got the outbound span in `traceparent`.
-    let backend_server = only(&spans, |s| s.parent_span_id == outbound.span_id);
+    let backend_server = only_span(&spans, |s| s.parent_span_id == outbound.span_id);
     assert_eq!(
         (backend_server.name.as_str(), backend_server.kind),
         ("GET /...", 2)
     );
     assert_eq!(backend_server.attribute("network.peer.address"), None);
-    let backend = only(&spans, |s| s.parent_span_id == backend_server.span_id);
+    let backend = only_span(&spans, |s| s.parent_span_id == backend_server.span_id);
     assert_eq!(backend.name, "execute_wasm_component backend");
 
     // A request without `traceparent` starts a trace of its own.
@@ -111,7 +104,7 @@ fn a_request_and_its_outbound_call_are_one_trace_over_http_protobuf() {
                 .any(|s| s.attribute("url.path") == Some("/api/x") && s.parent_span_id.is_empty())
         }))
         .unwrap();
-    let root = only(&spans, |s| s.attribute("url.path") == Some("/api/x"));
+    let root = only_span(&spans, |s| s.attribute("url.path") == Some("/api/x"));
     assert_ne!(root.trace_id, TRACE_ID);
 }
 
@@ -140,10 +133,10 @@ fn spans_go_over_grpc_and_a_failed_request_is_marked() {
         }))
         .unwrap();
     assert!(spans.iter().all(|s| s.via == "grpc"));
-    let server = only(&spans, |s| s.kind == 2);
+    let server = only_span(&spans, |s| s.kind == 2);
     assert_eq!(server.resource_attribute("service.name"), Some("spin"));
     assert_eq!(server.attribute("http.response.status_code"), Some("502"));
-    let outbound = only(&spans, |s| s.kind == 3);
+    let outbound = only_span(&spans, |s| s.kind == 3);
     assert_eq!(outbound.status_code, 2, "{outbound:#?}");
     assert!(outbound.status_message.contains("denied"), "{outbound:#?}");
 }

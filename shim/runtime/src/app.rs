@@ -25,7 +25,7 @@ use crate::host::sqlite::db::{self as sqlite_db, Bounds, SqliteDb};
 use crate::host::sqlite::{SqliteAccess, SqliteDatabases};
 use crate::host::state::ComponentHost;
 use crate::host::variables::{component_variables, resolve_app_variables};
-use crate::telemetry::Telemetry;
+use crate::telemetry::{GuestMetrics, Telemetry, guest_metrics_queue};
 use crate::trigger::delivery::message_concurrency;
 use crate::trigger::read_triggers;
 use crate::trigger::trigger_type::{AppTrigger, Trigger};
@@ -98,11 +98,21 @@ impl PreparedApp {
         let databases = Arc::new(open_sqlite(&app, &config)?);
 
         let chain = ChainLink::default();
+        // Guests' `wasi:otel` metrics: queued by the components from their first
+        // request, sent once exporting starts.
+        let (guest_metrics, guest_queue) = match &config.telemetry {
+            Some(settings) if settings.metrics.is_some() => {
+                let (metrics, queue) = guest_metrics_queue();
+                (Some(metrics), Some(queue))
+            }
+            _ => (None, None),
+        };
         let shared = SharedHostState {
             app_values: &app_values,
             kv_stores: &kv_stores,
             databases: &databases,
             chain: &chain,
+            guest_metrics: &guest_metrics,
         };
         let mut components = Vec::new();
         let mut files_budget = crate::files::FilesBudget::new(config.limits.max_files_bytes);
@@ -141,7 +151,7 @@ impl PreparedApp {
         }
         // Exporting starts last, once nothing else can fail.
         let telemetry = match &config.telemetry {
-            Some(settings) => Telemetry::start(settings, &config.network, &name)?,
+            Some(settings) => Telemetry::start(settings, &config.network, &name, guest_queue)?,
             None => Telemetry::default(),
         };
         Ok(Self {
@@ -325,6 +335,7 @@ struct SharedHostState<'a> {
     kv_stores: &'a Arc<KeyValueStores>,
     databases: &'a Arc<SqliteDatabases>,
     chain: &'a ChainLink,
+    guest_metrics: &'a Option<GuestMetrics>,
 }
 
 fn component_host(
@@ -370,6 +381,7 @@ fn component_host(
         .with_tls(config.client_tls.for_component(&component.id)),
         max_memory: config.max_instance_memory,
         max_log_line: config.limits.max_log_line,
+        guest_metrics: shared.guest_metrics.clone(),
     })
 }
 

@@ -378,6 +378,16 @@ pub fn sample_copy(dir: &Path) -> tempfile::TempDir {
     copy
 }
 
+/// The one span `what` picks out of `spans` (fails the test unless there is exactly one).
+pub fn only_span(
+    spans: &[spin_kube_e2e::otlp::ReceivedSpan],
+    what: impl Fn(&spin_kube_e2e::otlp::ReceivedSpan) -> bool,
+) -> &spin_kube_e2e::otlp::ReceivedSpan {
+    let found: Vec<_> = spans.iter().filter(|s| what(s)).collect();
+    assert_eq!(found.len(), 1, "{spans:#?}");
+    found[0]
+}
+
 /// An OTLP receiver on loopback, and the Tokio runtime it runs on (to wait on it).
 pub fn receiver() -> (tokio::runtime::Runtime, spin_kube_e2e::otlp::OtlpReceiver) {
     let runtime = tokio::runtime::Runtime::new().unwrap();

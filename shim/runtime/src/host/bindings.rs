@@ -92,3 +92,17 @@ pub mod current {
         imports: { default: async | trappable },
     });
 }
+
+/// `wasi:otel@0.2.0-rc.2` (tracing, metrics, logs): the guest's own telemetry. Its
+/// clock types are WASI's own.
+pub mod otel {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "wasi-otel-host",
+        with: {
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+        },
+        require_store_data_send: true,
+    });
+}

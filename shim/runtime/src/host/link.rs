@@ -12,6 +12,7 @@ use crate::host::capability::{CapabilityView, HostCapability};
 use crate::host::key_value::KeyValue;
 use crate::host::mqtt::Mqtt;
 use crate::host::mysql::Mysql;
+use crate::host::otel::{Otel, OtelView};
 use crate::host::postgres::Postgres;
 use crate::host::redis::Redis;
 use crate::host::spin_http::{SpinHttpView, SpinOutboundHttp};
@@ -63,6 +64,14 @@ pub fn add_to_linker(linker: &mut Linker<RequestState>) -> wasmtime::Result<()> 
     Variables::add_to_linker(linker, |s| VariablesView {
         component: &s.component.id,
         values: &s.component.variables,
+    })?;
+    Otel::add_to_linker(linker, |s| OtelView {
+        component: &s.component.id,
+        max_log_line: s.component.max_log_line,
+        metrics: s.component.guest_metrics.as_ref(),
+        spans: &mut s.guest_spans,
+        trace: &mut s.trace,
+        http_trace: &mut s.hooks.trace,
     })?;
     SpinOutboundHttp::add_to_linker(linker, |s| SpinHttpView {
         policy: &s.component.outbound,

@@ -10,6 +10,7 @@ pub mod limits;
 pub mod link;
 pub mod mqtt;
 pub mod mysql;
+pub mod otel;
 pub mod outbound;
 pub mod postgres;
 pub mod read_budget;

@@ -12,12 +12,13 @@ use crate::host::key_value::{KeyValueAccess, KeyValueHandles};
 use crate::host::limits::MemoryLimiter;
 use crate::host::mqtt::MqttHandles;
 use crate::host::mysql::MysqlHandles;
+use crate::host::otel::GuestSpans;
 use crate::host::outbound::{OutboundHooks, OutboundPolicy};
 use crate::host::postgres::PostgresHandles;
 use crate::host::redis::RedisHandles;
 use crate::host::sqlite::{SqliteAccess, SqliteHandles};
 use crate::host::stdio::{GuestLog, Stream};
-use crate::telemetry::TraceParent;
+use crate::telemetry::{GuestMetrics, TraceParent};
 
 /// Most WASI and `wasi:http` resources (headers, requests, bodies, streams, pollables,
 /// descriptors) one instance holds at once. Wasmtime's own default is 1,000,000, which
@@ -41,6 +42,8 @@ pub struct ComponentHost {
     pub max_memory: usize,
     /// Longest guest stdout/stderr line kept whole.
     pub max_log_line: usize,
+    /// Where the guest's `wasi:otel` metrics go; `None` when metrics are off.
+    pub guest_metrics: Option<GuestMetrics>,
 }
 
 /// One instance's state: WASI's and `wasi:http`'s contexts and their resource table,
@@ -65,6 +68,8 @@ pub struct RequestState {
     /// Where the spans of this instance's host calls hang: the component's run for the
     /// request (for a reused WASIp3 instance, the latest request it took).
     pub trace: TraceParent,
+    /// The guest's own spans (`wasi:otel`) it has open; host calls hang under the latest.
+    pub guest_spans: GuestSpans,
 }
 
 impl RequestState {
@@ -106,6 +111,7 @@ impl RequestState {
             postgres: PostgresHandles::default(),
             mysql: MysqlHandles::default(),
             instance_permit: None,
+            guest_spans: GuestSpans::new(trace.clone()),
             trace,
             component,
         })
@@ -113,6 +119,7 @@ impl RequestState {
 
     /// Hangs the spans of host calls from now on under `trace`.
     pub fn set_trace(&mut self, trace: TraceParent) {
+        self.guest_spans = GuestSpans::new(trace.clone());
         self.hooks.trace = trace.clone();
         self.trace = trace;
     }

@@ -1,4 +1,4 @@
-//! Imports this runtime does not implement (`fermyon:spin/llm`, `wasi:otel`, ...).
+//! Imports this runtime does not implement (`fermyon:spin/llm`, ...).
 //!
 //! SDKs import every Spin interface whether or not the app uses it, so refusing such
 //! components would refuse nearly all of them. Instead each missing function is linked
@@ -41,6 +41,10 @@ const PROVIDED: &[&str] = &[
     "fermyon:spin/mysql@2.0.0",
     "spin:mysql/mysql",
     "wasi:keyvalue/",
+    "wasi:otel/types@0.2.0-rc.2",
+    "wasi:otel/tracing@0.2.0-rc.2",
+    "wasi:otel/metrics@0.2.0-rc.2",
+    "wasi:otel/logs@0.2.0-rc.2",
 ];
 
 /// Placeholder type of resources in unsupported interfaces.
@@ -156,5 +160,9 @@ mod tests {
         assert!(!provided("wasi:http/incoming-handler@0.2.0"));
         assert!(provided("wasi:http/client@0.3.0"));
         assert!(!provided("wasi:http/client@0.3.0-rc-2026-03-15"));
+        // wasi:otel only at the version it is linked at; another gets the stand-ins.
+        assert!(provided("wasi:otel/tracing@0.2.0-rc.2"));
+        assert!(provided("wasi:otel/types@0.2.0-rc.2"));
+        assert!(!provided("wasi:otel/tracing@0.2.0-rc.1"));
     }
 }

@@ -100,6 +100,14 @@ fn over_grpc<B: WithExportConfig + WithTonicConfig>(
     destination: &Destination,
     network: &Network,
 ) -> Result<B, String> {
+    Ok(builder
+        .with_channel(grpc_channel(destination, network)?)
+        .with_timeout(destination.timeout)
+        .with_metadata(grpc_metadata(destination)))
+}
+
+/// `OTEL_EXPORTER_OTLP_*_HEADERS` as gRPC metadata.
+pub(super) fn grpc_metadata(destination: &Destination) -> tonic::metadata::MetadataMap {
     let mut metadata = tonic::metadata::MetadataMap::new();
     for (name, value) in &destination.headers {
         if let (Ok(key), Ok(value)) = (
@@ -109,15 +117,12 @@ fn over_grpc<B: WithExportConfig + WithTonicConfig>(
             metadata.insert(key, value);
         }
     }
-    Ok(builder
-        .with_channel(grpc_channel(destination, network)?)
-        .with_timeout(destination.timeout)
-        .with_metadata(metadata))
+    metadata
 }
 
 /// A lazily connecting gRPC channel whose connections come from `network`; `https`
 /// endpoints are verified against the Mozilla root set, as outbound HTTP is.
-fn grpc_channel(
+pub(super) fn grpc_channel(
     destination: &Destination,
     network: &Network,
 ) -> Result<tonic::transport::Channel, String> {
@@ -156,9 +161,9 @@ fn host_and_port(uri: &http::Uri) -> std::io::Result<(String, u16)> {
 /// OTLP/HTTP's client: the runtime's own HTTP/1.1 client over the app's network, the
 /// answer read up to [`MAX_ANSWER_BYTES`] within the export timeout.
 #[derive(Debug)]
-struct NetworkHttpClient {
-    network: Network,
-    timeout: Duration,
+pub(super) struct NetworkHttpClient {
+    pub(super) network: Network,
+    pub(super) timeout: Duration,
 }
 
 #[async_trait::async_trait]

@@ -28,9 +28,28 @@ const LOG_EVERY: Duration = Duration::from_secs(60);
 /// The app's span processor: a bounded queue in front of one export task.
 #[derive(Debug)]
 pub(super) struct QueuedExport {
+    queue: SpanQueue,
+    stop: std::sync::Mutex<Option<oneshot::Sender<()>>>,
+}
+
+/// The way into the export queue: for the spans the runtime ends and for those a
+/// guest hands over (`wasi:otel`). Cheap to clone.
+#[derive(Debug, Clone)]
+pub(super) struct SpanQueue {
     queue: mpsc::Sender<SpanData>,
     dropped: Arc<AtomicU64>,
-    stop: std::sync::Mutex<Option<oneshot::Sender<()>>>,
+}
+
+impl SpanQueue {
+    /// Queues a sampled span without waiting; counts it dropped when the queue is full.
+    pub(super) fn push(&self, span: SpanData) {
+        if !span.span_context.is_sampled() {
+            return;
+        }
+        if self.queue.try_send(span).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The export task, to wait for at shutdown.
@@ -57,11 +76,14 @@ impl QueuedExport {
             dropped.clone(),
         ));
         let processor = Self {
-            queue,
-            dropped: dropped.clone(),
+            queue: SpanQueue { queue, dropped },
             stop: std::sync::Mutex::new(Some(stop)),
         };
         (processor, task)
+    }
+
+    pub(super) fn queue(&self) -> SpanQueue {
+        self.queue.clone()
     }
 
     fn stop(&self) {
@@ -76,12 +98,7 @@ impl SpanProcessor for QueuedExport {
     fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {}
 
     fn on_end(&self, span: SpanData) {
-        if !span.span_context.is_sampled() {
-            return;
-        }
-        if self.queue.try_send(span).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
+        self.queue.push(span);
     }
 
     fn force_flush(&self) -> OTelSdkResult {

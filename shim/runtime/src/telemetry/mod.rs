@@ -17,6 +17,7 @@
 
 mod connect;
 mod export;
+mod guest_metrics;
 mod metrics;
 mod settings;
 mod span;
@@ -26,9 +27,10 @@ use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{SpanKind, TracerProvider as _};
-use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, SpanExporter as _};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanExporter as _};
 
 pub use connect::ExporterError;
+pub use guest_metrics::{GuestMetrics, GuestMetricsQueue, guest_metrics_queue};
 pub use metrics::HttpMeasure;
 pub use settings::{
     Destination, MAX_ATTRIBUTE_BYTES, MAX_QUEUE_SIZE, MIN_METRIC_INTERVAL, MetricSettings,
@@ -44,11 +46,19 @@ use crate::network::Network;
 pub struct Telemetry {
     traces: Option<Arc<Pipeline>>,
     metrics: Option<Arc<metrics::AppMetrics>>,
+    guest_metrics: Option<Arc<GuestMetricsExport>>,
+}
+
+/// The task sending guests' metrics exports ([`guest_metrics`]), and how to stop it.
+#[derive(Debug)]
+struct GuestMetricsExport {
+    stop: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 #[derive(Debug)]
 struct Pipeline {
-    tracer: SdkTracer,
+    source: Arc<span::SpanSource>,
     provider: SdkTracerProvider,
     task: std::sync::Mutex<Option<export::ExportTask>>,
     /// The app's name, on every server and event span (`spin.app_name`).
@@ -57,11 +67,13 @@ struct Pipeline {
 
 impl Telemetry {
     /// Starts exporting as `settings` say, on the current Tokio runtime; connections to
-    /// the collector leave from `network`.
+    /// the collector leave from `network`. With metrics on, what guests hand to
+    /// `guest_queue` goes to the metrics collector too.
     pub fn start(
         settings: &OtelSettings,
         network: &Network,
         app_name: &str,
+        guest_queue: Option<GuestMetricsQueue>,
     ) -> Result<Self, ExporterError> {
         let resource = resource(settings);
         let traces = match &settings.traces {
@@ -69,13 +81,17 @@ impl Telemetry {
                 let mut exporter = connect::span_exporter(&traces.destination, network)?;
                 exporter.set_resource(&resource);
                 let (processor, task) = export::QueuedExport::start(exporter, traces);
+                let queue = processor.queue();
                 let provider = SdkTracerProvider::builder()
                     .with_resource(resource.clone())
                     .with_sampler(sampler(traces.sampling))
                     .with_span_processor(processor)
                     .build();
                 Some(Arc::new(Pipeline {
-                    tracer: provider.tracer("spin-kube"),
+                    source: Arc::new(span::SpanSource {
+                        tracer: provider.tracer("spin-kube"),
+                        queue,
+                    }),
                     provider,
                     task: std::sync::Mutex::new(Some(task)),
                     app_name: app_name.into(),
@@ -92,7 +108,22 @@ impl Telemetry {
             }
             None => None,
         };
-        Ok(Self { traces, metrics })
+        let guest_metrics = match (&settings.metrics, guest_queue) {
+            (Some(metrics), Some(queue)) => {
+                let (stop, stopped) = tokio::sync::oneshot::channel();
+                let task = guest_metrics::start(queue, &metrics.destination, network, stopped)?;
+                Some(Arc::new(GuestMetricsExport {
+                    stop: std::sync::Mutex::new(Some(stop)),
+                    task: std::sync::Mutex::new(Some(task)),
+                }))
+            }
+            _ => None,
+        };
+        Ok(Self {
+            traces,
+            metrics,
+            guest_metrics,
+        })
     }
 
     /// Counts one request or trigger event that `component` handled in `elapsed`
@@ -148,7 +179,7 @@ impl Telemetry {
         let parent = span::extract(request.headers());
         let name = format!("{method} {}", cut(route));
         TraceSpan::start(
-            &pipeline.tracer,
+            &pipeline.source,
             &parent,
             name,
             SpanKind::Server,
@@ -173,7 +204,7 @@ impl Telemetry {
             pipeline.app_name.to_string(),
         ));
         TraceSpan::start(
-            &pipeline.tracer,
+            &pipeline.source,
             &opentelemetry::Context::new(),
             name(),
             kind,
@@ -186,6 +217,17 @@ impl Telemetry {
     pub async fn shutdown(&self, within: Duration) {
         if let Some(metrics) = &self.metrics {
             metrics.shutdown(within).await;
+        }
+        if let Some(guest) = &self.guest_metrics {
+            if let Some(stop) = guest.stop.lock().ok().and_then(|mut s| s.take()) {
+                let _ = stop.send(());
+            }
+            let task = guest.task.lock().ok().and_then(|mut t| t.take());
+            if let Some(task) = task
+                && tokio::time::timeout(within, task).await.is_err()
+            {
+                tracing::warn!("the guests' last metrics were not exported within {within:?}");
+            }
         }
         let Some(pipeline) = &self.traces else { return };
         let _ = pipeline.provider.shutdown_with_timeout(within);

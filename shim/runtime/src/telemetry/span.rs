@@ -9,7 +9,9 @@ use opentelemetry::trace::{
 };
 use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{SdkTracer, Span as SdkSpan};
+use opentelemetry_sdk::trace::{SdkTracer, Span as SdkSpan, SpanData};
+
+use super::export::SpanQueue;
 
 use super::settings::MAX_ATTRIBUTE_BYTES;
 
@@ -20,7 +22,15 @@ pub struct TraceSpan(Option<Live>);
 #[derive(Debug)]
 struct Live {
     span: SdkSpan,
-    tracer: SdkTracer,
+    source: Arc<SpanSource>,
+}
+
+/// What an app's spans are made with and where they go: its tracer, and its export
+/// queue (which also takes the spans a guest hands over through `wasi:otel`).
+#[derive(Debug)]
+pub(super) struct SpanSource {
+    pub(super) tracer: SdkTracer,
+    pub(super) queue: SpanQueue,
 }
 
 /// Where spans of one instance's host calls (outbound HTTP, databases, brokers) hang:
@@ -30,27 +40,28 @@ pub struct TraceParent(Option<Arc<Parent>>);
 
 #[derive(Debug)]
 struct Parent {
-    tracer: SdkTracer,
+    source: Arc<SpanSource>,
     context: Context,
 }
 
 impl TraceSpan {
     /// A span under `parent` (a remote one from a `traceparent`, or none: a new trace).
     pub(super) fn start(
-        tracer: &SdkTracer,
+        source: &Arc<SpanSource>,
         parent: &Context,
         name: impl Into<Cow<'static, str>>,
         kind: SpanKind,
         attributes: Vec<KeyValue>,
     ) -> Self {
-        let span = tracer
+        let span = source
+            .tracer
             .span_builder(name)
             .with_kind(kind)
             .with_attributes(attributes)
-            .start_with_context(tracer, parent);
+            .start_with_context(&source.tracer, parent);
         Self(Some(Live {
             span,
-            tracer: tracer.clone(),
+            source: source.clone(),
         }))
     }
 
@@ -64,7 +75,7 @@ impl TraceSpan {
     pub fn parent(&self) -> TraceParent {
         TraceParent(self.0.as_ref().map(|live| {
             Arc::new(Parent {
-                tracer: live.tracer.clone(),
+                source: live.source.clone(),
                 context: Context::new().with_remote_span_context(live.span.span_context().clone()),
             })
         }))
@@ -115,9 +126,41 @@ impl TraceParent {
         match &self.0 {
             None => TraceSpan(None),
             Some(parent) => {
-                TraceSpan::start(&parent.tracer, &parent.context, name, kind, attributes())
+                TraceSpan::start(&parent.source, &parent.context, name, kind, attributes())
             }
         }
+    }
+
+    /// The span this parent stands for (an invalid one when traces are off).
+    pub fn span_context(&self) -> SpanContext {
+        match &self.0 {
+            None => SpanContext::NONE,
+            Some(parent) => parent.context.span().span_context().clone(),
+        }
+    }
+
+    /// A parent on the same pipeline standing for `span` instead (a guest's span, which
+    /// the host calls it makes then hang under); nothing when traces are off.
+    pub fn under(&self, span: SpanContext) -> TraceParent {
+        TraceParent(self.0.as_ref().map(|parent| {
+            Arc::new(Parent {
+                source: parent.source.clone(),
+                context: Context::new().with_remote_span_context(span),
+            })
+        }))
+    }
+
+    /// Queues a span a guest finished (`wasi:otel`) for export, as the runtime's own
+    /// are: never waiting, dropped and counted when the queue is full.
+    pub fn export(&self, span: SpanData) {
+        if let Some(parent) = &self.0 {
+            parent.source.queue.push(span);
+        }
+    }
+
+    /// Whether spans are recorded at all.
+    pub fn is_on(&self) -> bool {
+        self.0.is_some()
     }
 }
 

@@ -190,6 +190,10 @@ impl WorkerState for Worker {
         if e.to_string() == "guest timed out" || e.is::<ExpirationError>() {
             // The request it was serving got its 500 and its log line already.
             tracing::debug!(component = %self.component, "instance stopped at its deadline");
+        } else if e.to_string() == "worker panicked" && !std::thread::panicking() {
+            // wasmtime-wasi-http's name for a worker whose task was dropped: the app
+            // is stopping while this instance still served. Not the guest's failure.
+            tracing::debug!(component = %self.component, "instance dropped as the app stops");
         } else {
             Failure::classify(e, store.data()).log(&self.component);
         }
