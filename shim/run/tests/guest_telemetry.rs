@@ -67,8 +67,13 @@ fn a_guest_span_joins_the_request_trace_and_host_calls_hang_under_it() {
     };
     let spans = runtime
         .block_on(receiver.wait_for(Duration::from_secs(30), |spans| {
+            // The guest's span and its calls end before the run's span does, so they
+            // may come in an earlier export: wait for all of them.
             let spans = in_trace(spans);
             spans.iter().any(|s| s.name == "count-visit")
+                && spans
+                    .iter()
+                    .any(|s| s.name == "execute_wasm_component traced")
                 && spans
                     .iter()
                     .filter(|s| s.name.starts_with("spin_key_value."))

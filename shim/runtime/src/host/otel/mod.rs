@@ -11,8 +11,9 @@
 //!   well-formed hex is dropped. When traces are off, tracing calls do nothing and the
 //!   outer span context is all zeros (not sampled), as in Spin without a collector.
 //! - **Logs.** Each record becomes a line of the component's log, like its stdout
-//!   (what `kubectl logs` shows): the body, at the record's severity (DEBUG below
-//!   INFO, WARN from 13, ERROR from 17), cut at the component's longest log line.
+//!   (what `kubectl logs` shows): the body, at the record's severity number (1–8
+//!   DEBUG, 9–12 or none INFO, 13–16 WARN, 17–24 ERROR), cut at the component's
+//!   longest log line.
 //!   This runtime has no OTLP log exporter.
 //! - **Metrics.** `export` queues the guest's metrics for the app's metrics collector
 //!   (the destination of the runtime's own metrics) and returns at once; the guest
