@@ -1,7 +1,7 @@
 //! OpenTelemetry metrics from the real `spin-run`, received by a real OTLP receiver
 //! (`spin_kube_e2e::otlp`, on the official OTLP protobuf definitions) over both
-//! protocols: request counts and durations per component of an SDK-built app, sent
-//! every interval and once more when the app stops.
+//! protocols: request counts and durations, and instance memory, per component of an
+//! SDK-built app, sent every interval and once more when the app stops.
 
 mod support;
 
@@ -63,6 +63,7 @@ fn requests_are_counted_and_timed_per_component_over_http_protobuf() {
     let points = runtime
         .block_on(receiver.wait_for_points(Duration::from_secs(30), |points| {
             count(latest(points, "spin.request_count", &frontend)) >= 3
+                && count(latest(points, "spin.component_memory_used", &frontend[2..])) >= 3
         }))
         .unwrap();
     assert!(points.iter().all(|p| p.via == "http"));
@@ -100,6 +101,16 @@ fn requests_are_counted_and_timed_per_component_over_http_protobuf() {
         matches!(http.value, MetricValue::Histogram { count, .. } if count >= 3),
         "{http:#?}"
     );
+
+    // One instance per request, each recorded as it ended: a Python component holds
+    // megabytes.
+    let memory = latest(&points, "spin.component_memory_used", &frontend[2..]).unwrap();
+    assert_eq!(memory.unit, "By");
+    let MetricValue::Histogram { count, sum } = memory.value else {
+        panic!("{memory:#?}")
+    };
+    assert_eq!(count, 3, "{memory:#?}");
+    assert!(sum / count as f64 > f64::from(1 << 20), "{memory:#?}");
 }
 
 /// Over OTLP/gRPC to a metrics endpoint of its own, with the default interval (a

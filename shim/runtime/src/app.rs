@@ -25,7 +25,7 @@ use crate::host::sqlite::db::{self as sqlite_db, Bounds, SqliteDb};
 use crate::host::sqlite::{SqliteAccess, SqliteDatabases};
 use crate::host::state::ComponentHost;
 use crate::host::variables::{component_variables, resolve_app_variables};
-use crate::telemetry::{GuestMetrics, Telemetry, guest_metrics_queue};
+use crate::telemetry::{GuestMetrics, Telemetry, TelemetryLink, guest_metrics_queue};
 use crate::trigger::delivery::message_concurrency;
 use crate::trigger::read_triggers;
 use crate::trigger::trigger_type::{AppTrigger, Trigger};
@@ -98,6 +98,7 @@ impl PreparedApp {
         let databases = Arc::new(open_sqlite(&app, &config)?);
 
         let chain = ChainLink::default();
+        let telemetry_link = TelemetryLink::default();
         // Guests' `wasi:otel` metrics: queued by the components from their first
         // request, sent once exporting starts.
         let (guest_metrics, guest_queue) = match &config.telemetry {
@@ -113,6 +114,7 @@ impl PreparedApp {
             databases: &databases,
             chain: &chain,
             guest_metrics: &guest_metrics,
+            telemetry: &telemetry_link,
         };
         let mut components = Vec::new();
         let mut files_budget = crate::files::FilesBudget::new(config.limits.max_files_bytes);
@@ -154,6 +156,7 @@ impl PreparedApp {
             Some(settings) => Telemetry::start(settings, &config.network, &name, guest_queue)?,
             None => Telemetry::default(),
         };
+        telemetry_link.set(telemetry.clone());
         Ok(Self {
             telemetry,
             name,
@@ -336,6 +339,7 @@ struct SharedHostState<'a> {
     databases: &'a Arc<SqliteDatabases>,
     chain: &'a ChainLink,
     guest_metrics: &'a Option<GuestMetrics>,
+    telemetry: &'a TelemetryLink,
 }
 
 fn component_host(
@@ -382,6 +386,7 @@ fn component_host(
         max_memory: config.max_instance_memory,
         max_log_line: config.limits.max_log_line,
         guest_metrics: shared.guest_metrics.clone(),
+        telemetry: shared.telemetry.clone(),
     })
 }
 

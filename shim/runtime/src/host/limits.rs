@@ -24,6 +24,11 @@ impl MemoryLimiter {
         }
     }
 
+    /// Bytes of memories and tables the instance holds.
+    pub fn used(&self) -> usize {
+        self.used
+    }
+
     /// One memory or table goes from `current` to `desired` bytes.
     fn grow(&mut self, current: usize, desired: usize) -> bool {
         let after = (self.used - current.min(self.used)).saturating_add(desired);

@@ -18,7 +18,7 @@ use crate::host::postgres::PostgresHandles;
 use crate::host::redis::RedisHandles;
 use crate::host::sqlite::{SqliteAccess, SqliteHandles};
 use crate::host::stdio::{GuestLog, Stream};
-use crate::telemetry::{GuestMetrics, TraceParent};
+use crate::telemetry::{GuestMetrics, TelemetryLink, TraceParent};
 
 /// Most WASI and `wasi:http` resources (headers, requests, bodies, streams, pollables,
 /// descriptors) one instance holds at once. Wasmtime's own default is 1,000,000, which
@@ -44,6 +44,8 @@ pub struct ComponentHost {
     pub max_log_line: usize,
     /// Where the guest's `wasi:otel` metrics go; `None` when metrics are off.
     pub guest_metrics: Option<GuestMetrics>,
+    /// The app's telemetry, which each instance's memory is recorded to when it ends.
+    pub telemetry: TelemetryLink,
 }
 
 /// One instance's state: WASI's and `wasi:http`'s contexts and their resource table,
@@ -122,6 +124,15 @@ impl RequestState {
         self.guest_spans = GuestSpans::new(trace.clone());
         self.hooks.trace = trace.clone();
         self.trace = trace;
+    }
+}
+
+impl Drop for RequestState {
+    /// The instance ends: its memory goes to `spin.component_memory_used`.
+    fn drop(&mut self) {
+        self.component
+            .telemetry
+            .record_instance_memory(&self.component.id, self.limiter.used());
     }
 }
 

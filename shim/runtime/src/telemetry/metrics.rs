@@ -10,7 +10,9 @@
 //! - `http.server.request.duration` (histogram, seconds): OpenTelemetry's HTTP server
 //!   metric, with `http.request.method` (`_OTHER` for methods HTTP does not define),
 //!   `http.route` (the manifest's route), `http.response.status_code` and
-//!   `url.scheme`.
+//!   `url.scheme`;
+//! - `spin.component_memory_used` (histogram, bytes): the linear memory and tables an
+//!   instance held when it ended, with `component_id`, as Spin records it.
 //!
 //! Every attribute value comes from the app's manifest or from a closed set, so the
 //! series are bounded by the app, not by its clients (and the SDK's cardinality
@@ -43,6 +45,7 @@ pub(super) struct AppMetrics {
     requests: Counter<u64>,
     durations: Histogram<f64>,
     http_durations: Histogram<f64>,
+    memory: Histogram<u64>,
     /// The app's name (`app_id`).
     app_id: Arc<str>,
     stop: std::sync::Mutex<Option<oneshot::Sender<()>>>,
@@ -87,6 +90,23 @@ impl AppMetrics {
                 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
             ])
             .build();
+        let memory = meter
+            .u64_histogram("spin.component_memory_used")
+            .with_unit("By")
+            .with_description("Linear memory and tables an instance held when it ended")
+            .with_boundaries(vec![
+                (1u64 << 20) as f64,
+                (4u64 << 20) as f64,
+                (16u64 << 20) as f64,
+                (32u64 << 20) as f64,
+                (64u64 << 20) as f64,
+                (128u64 << 20) as f64,
+                (256u64 << 20) as f64,
+                (512u64 << 20) as f64,
+                (1u64 << 30) as f64,
+                (4u64 << 30) as f64,
+            ])
+            .build();
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(export_loop(
             exporter,
@@ -101,6 +121,7 @@ impl AppMetrics {
             requests,
             durations,
             http_durations,
+            memory,
             app_id: app_id.into(),
             stop: std::sync::Mutex::new(Some(stop)),
             task: std::sync::Mutex::new(Some(task)),
@@ -134,6 +155,14 @@ impl AppMetrics {
                 ],
             );
         }
+    }
+
+    /// Records the memory an instance of `component` held when it ended.
+    pub(super) fn record_instance_memory(&self, component: &str, bytes: u64) {
+        self.memory.record(
+            bytes,
+            &[KeyValue::new("component_id", component.to_string())],
+        );
     }
 
     /// Exports the last counts and stops, waiting at most `within`.

@@ -49,6 +49,24 @@ pub struct Telemetry {
     guest_metrics: Option<Arc<GuestMetricsExport>>,
 }
 
+/// An app's [`Telemetry`] for what is made before exporting starts (its components'
+/// instances): empty until [`TelemetryLink::set`], recording nothing. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct TelemetryLink(Arc<std::sync::OnceLock<Telemetry>>);
+
+impl TelemetryLink {
+    pub fn set(&self, telemetry: Telemetry) {
+        let _ = self.0.set(telemetry);
+    }
+
+    /// See [`Telemetry::record_instance_memory`].
+    pub fn record_instance_memory(&self, component: &str, bytes: usize) {
+        if let Some(telemetry) = self.0.get() {
+            telemetry.record_instance_memory(component, bytes);
+        }
+    }
+}
+
 /// The task sending guests' metrics exports ([`guest_metrics`]), and how to stop it.
 #[derive(Debug)]
 struct GuestMetricsExport {
@@ -137,6 +155,13 @@ impl Telemetry {
     ) {
         if let Some(metrics) = &self.metrics {
             metrics.record(trigger_type, component, elapsed, http);
+        }
+    }
+
+    /// Records the memory an instance of `component` held when it ended.
+    pub fn record_instance_memory(&self, component: &str, bytes: usize) {
+        if let Some(metrics) = &self.metrics {
+            metrics.record_instance_memory(component, bytes as u64);
         }
     }
 
