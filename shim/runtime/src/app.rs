@@ -25,7 +25,7 @@ use crate::host::sqlite::db::{self as sqlite_db, Bounds, SqliteDb};
 use crate::host::sqlite::{SqliteAccess, SqliteDatabases};
 use crate::host::state::ComponentHost;
 use crate::host::variables::{component_variables, resolve_app_variables};
-use crate::telemetry::{GuestMetrics, Telemetry, TelemetryLink, guest_metrics_queue};
+use crate::telemetry::{Telemetry, TelemetryLink};
 use crate::trigger::delivery::message_concurrency;
 use crate::trigger::read_triggers;
 use crate::trigger::trigger_type::{AppTrigger, Trigger};
@@ -99,21 +99,11 @@ impl PreparedApp {
 
         let chain = ChainLink::default();
         let telemetry_link = TelemetryLink::default();
-        // Guests' `wasi:otel` metrics: queued by the components from their first
-        // request, sent once exporting starts.
-        let (guest_metrics, guest_queue) = match &config.telemetry {
-            Some(settings) if settings.metrics.is_some() => {
-                let (metrics, queue) = guest_metrics_queue();
-                (Some(metrics), Some(queue))
-            }
-            _ => (None, None),
-        };
         let shared = SharedHostState {
             app_values: &app_values,
             kv_stores: &kv_stores,
             databases: &databases,
             chain: &chain,
-            guest_metrics: &guest_metrics,
             telemetry: &telemetry_link,
         };
         let mut components = Vec::new();
@@ -153,7 +143,7 @@ impl PreparedApp {
         }
         // Exporting starts last, once nothing else can fail.
         let telemetry = match &config.telemetry {
-            Some(settings) => Telemetry::start(settings, &config.network, &name, guest_queue)?,
+            Some(settings) => Telemetry::start(settings, &config.network, &name)?,
             None => Telemetry::default(),
         };
         telemetry_link.set(telemetry.clone());
@@ -338,7 +328,6 @@ struct SharedHostState<'a> {
     kv_stores: &'a Arc<KeyValueStores>,
     databases: &'a Arc<SqliteDatabases>,
     chain: &'a ChainLink,
-    guest_metrics: &'a Option<GuestMetrics>,
     telemetry: &'a TelemetryLink,
 }
 
@@ -385,7 +374,6 @@ fn component_host(
         .with_tls(config.client_tls.for_component(&component.id)),
         max_memory: config.max_instance_memory,
         max_log_line: config.limits.max_log_line,
-        guest_metrics: shared.guest_metrics.clone(),
         telemetry: shared.telemetry.clone(),
     })
 }

@@ -68,7 +68,7 @@ pub fn add_to_linker(linker: &mut Linker<RequestState>) -> wasmtime::Result<()> 
     Otel::add_to_linker(linker, |s| OtelView {
         component: &s.component.id,
         max_log_line: s.component.max_log_line,
-        metrics: s.component.guest_metrics.as_ref(),
+        telemetry: &s.component.telemetry,
         spans: &mut s.guest_spans,
         trace: &mut s.trace,
         http_trace: &mut s.hooks.trace,

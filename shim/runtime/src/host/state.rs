@@ -18,7 +18,7 @@ use crate::host::postgres::PostgresHandles;
 use crate::host::redis::RedisHandles;
 use crate::host::sqlite::{SqliteAccess, SqliteHandles};
 use crate::host::stdio::{GuestLog, Stream};
-use crate::telemetry::{GuestMetrics, TelemetryLink, TraceParent};
+use crate::telemetry::{TelemetryLink, TraceParent};
 
 /// Most WASI and `wasi:http` resources (headers, requests, bodies, streams, pollables,
 /// descriptors) one instance holds at once. Wasmtime's own default is 1,000,000, which
@@ -42,9 +42,8 @@ pub struct ComponentHost {
     pub max_memory: usize,
     /// Longest guest stdout/stderr line kept whole.
     pub max_log_line: usize,
-    /// Where the guest's `wasi:otel` metrics go; `None` when metrics are off.
-    pub guest_metrics: Option<GuestMetrics>,
-    /// The app's telemetry, which each instance's memory is recorded to when it ends.
+    /// The app's telemetry: each instance's memory is recorded to it when the instance
+    /// ends, and a guest's `wasi:otel` metrics go through it.
     pub telemetry: TelemetryLink,
 }
 

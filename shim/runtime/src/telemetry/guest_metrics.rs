@@ -22,26 +22,25 @@ use crate::network::Network;
 /// Most guest exports waiting to be sent, per app.
 pub const MAX_PENDING: usize = 64;
 
-/// Where a component's instances hand their metrics exports. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct GuestMetrics {
+/// Where instances hand their metrics exports.
+#[derive(Debug)]
+pub(super) struct GuestMetrics {
     queue: mpsc::Sender<ExportMetricsServiceRequest>,
 }
 
-/// The other end of [`GuestMetrics`], which [`super::Telemetry::start`] sends from.
+/// The other end of [`GuestMetrics`], which the sending task drains.
 #[derive(Debug)]
-pub struct GuestMetricsQueue(mpsc::Receiver<ExportMetricsServiceRequest>);
+pub(super) struct GuestMetricsQueue(mpsc::Receiver<ExportMetricsServiceRequest>);
 
-/// A queue for guest metrics, made before the components (which hold its sending
-/// end) and drained once exporting starts.
-pub fn guest_metrics_queue() -> (GuestMetrics, GuestMetricsQueue) {
+/// A queue for guest metrics.
+pub(super) fn guest_metrics_queue() -> (GuestMetrics, GuestMetricsQueue) {
     let (queue, pending) = mpsc::channel(MAX_PENDING);
     (GuestMetrics { queue }, GuestMetricsQueue(pending))
 }
 
 impl GuestMetrics {
     /// Queues one export; an error for the guest when the queue is full.
-    pub fn export(&self, request: ExportMetricsServiceRequest) -> Result<(), String> {
+    pub(super) fn export(&self, request: ExportMetricsServiceRequest) -> Result<(), String> {
         self.queue.try_send(request).map_err(|_| {
             format!("metrics export queue full ({MAX_PENDING} exports waiting for the collector)")
         })

@@ -27,10 +27,10 @@ use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{SpanKind, TracerProvider as _};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanExporter as _};
 
 pub use connect::ExporterError;
-pub use guest_metrics::{GuestMetrics, GuestMetricsQueue, guest_metrics_queue};
 pub use metrics::HttpMeasure;
 pub use settings::{
     Destination, MAX_ATTRIBUTE_BYTES, MAX_QUEUE_SIZE, MIN_METRIC_INTERVAL, MetricSettings,
@@ -59,6 +59,17 @@ impl TelemetryLink {
         let _ = self.0.set(telemetry);
     }
 
+    /// See [`Telemetry::export_guest_metrics`]; nothing before exporting starts.
+    pub fn export_guest_metrics(
+        &self,
+        make: impl FnOnce() -> Result<ExportMetricsServiceRequest, String>,
+    ) -> Result<(), String> {
+        match self.0.get() {
+            Some(telemetry) => telemetry.export_guest_metrics(make),
+            None => Ok(()),
+        }
+    }
+
     /// See [`Telemetry::record_instance_memory`].
     pub fn record_instance_memory(&self, component: &str, bytes: usize) {
         if let Some(telemetry) = self.0.get() {
@@ -67,9 +78,11 @@ impl TelemetryLink {
     }
 }
 
-/// The task sending guests' metrics exports ([`guest_metrics`]), and how to stop it.
+/// Where guests' metrics exports queue ([`guest_metrics`]), the task sending them, and
+/// how to stop it.
 #[derive(Debug)]
 struct GuestMetricsExport {
+    queue: guest_metrics::GuestMetrics,
     stop: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -85,13 +98,11 @@ struct Pipeline {
 
 impl Telemetry {
     /// Starts exporting as `settings` say, on the current Tokio runtime; connections to
-    /// the collector leave from `network`. With metrics on, what guests hand to
-    /// `guest_queue` goes to the metrics collector too.
+    /// the collector leave from `network`.
     pub fn start(
         settings: &OtelSettings,
         network: &Network,
         app_name: &str,
-        guest_queue: Option<GuestMetricsQueue>,
     ) -> Result<Self, ExporterError> {
         let resource = resource(settings);
         let traces = match &settings.traces {
@@ -126,16 +137,18 @@ impl Telemetry {
             }
             None => None,
         };
-        let guest_metrics = match (&settings.metrics, guest_queue) {
-            (Some(metrics), Some(queue)) => {
+        let guest_metrics = match &settings.metrics {
+            Some(metrics) => {
+                let (sender, queue) = guest_metrics::guest_metrics_queue();
                 let (stop, stopped) = tokio::sync::oneshot::channel();
                 let task = guest_metrics::start(queue, &metrics.destination, network, stopped)?;
                 Some(Arc::new(GuestMetricsExport {
+                    queue: sender,
                     stop: std::sync::Mutex::new(Some(stop)),
                     task: std::sync::Mutex::new(Some(task)),
                 }))
             }
-            _ => None,
+            None => None,
         };
         Ok(Self {
             traces,
@@ -162,6 +175,19 @@ impl Telemetry {
     pub fn record_instance_memory(&self, component: &str, bytes: usize) {
         if let Some(metrics) = &self.metrics {
             metrics.record_instance_memory(component, bytes as u64);
+        }
+    }
+
+    /// Queues a guest's metrics export (`wasi:otel`) for the metrics collector; `make`
+    /// is only called when metrics are on (off, the export does nothing). An error for
+    /// the guest when `make` refuses the export or the queue is full.
+    pub fn export_guest_metrics(
+        &self,
+        make: impl FnOnce() -> Result<ExportMetricsServiceRequest, String>,
+    ) -> Result<(), String> {
+        match &self.guest_metrics {
+            Some(guest) => guest.queue.export(make()?),
+            None => Ok(()),
         }
     }
 

@@ -31,7 +31,7 @@ use opentelemetry::trace::{SpanContext, SpanId};
 use wasmtime::component::{HasData, Linker};
 
 use crate::host::bindings::otel::wasi::otel::{logs, metrics, tracing as wasi_tracing, types};
-use crate::telemetry::{GuestMetrics, TraceParent};
+use crate::telemetry::{TelemetryLink, TraceParent};
 
 /// Most guest spans tracked as open at once per instance; a span started past it is
 /// still exported when it ends, but host calls do not hang under it.
@@ -68,8 +68,8 @@ pub struct OtelView<'a> {
     pub component: &'a str,
     /// Longest log line kept whole.
     pub max_log_line: usize,
-    /// Where its metrics go; `None` when metrics are off.
-    pub metrics: Option<&'a GuestMetrics>,
+    /// Where its metrics go.
+    pub telemetry: &'a TelemetryLink,
     pub spans: &'a mut GuestSpans,
     /// Where the Spin capabilities' calls hang.
     pub trace: &'a mut TraceParent,
@@ -143,11 +143,8 @@ impl wasi_tracing::Host for OtelView<'_> {
 
 impl metrics::Host for OtelView<'_> {
     fn export(&mut self, metrics: metrics::ResourceMetrics) -> Result<(), metrics::Error> {
-        let Some(queue) = self.metrics else {
-            return Ok(());
-        };
-        metric_data::export_request(metrics)
-            .and_then(|request| queue.export(request))
+        self.telemetry
+            .export_guest_metrics(|| metric_data::export_request(metrics))
             .map_err(|problem| format!("wasi:otel/metrics export: {problem}"))
     }
 }
